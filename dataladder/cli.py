@@ -1,0 +1,315 @@
+"""The `dataladder` command: one subcommand per job. Run `dataladder --help`."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="How much post-training data will fix my model's problem? Evals first, then the ladder.")
+console = Console()
+err_console = Console(stderr=True)
+
+DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn input errors into one red line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from dataladder.errors import InputError
+        from dataladder.registry import UnknownName
+
+        try:
+            return fn(*args, **kwargs)
+        except (InputError, UnknownName, ValueError) as e:
+            err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    TimeRemainingColumn(), console=err_console, transient=True)
+
+
+def _quiet() -> None:
+    import os
+
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets.disable_progress_bars()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+@app.command()
+@user_errors
+def probe(
+    model: Annotated[str, typer.Option(help="'tiny-arith' (shipped), a local model directory, or a hub id")] = "tiny-arith",
+    skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
+    n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
+    target_format: Annotated[str, typer.Option(help="the prompt format post-training aims at")] = "exam",
+    digits: Annotated[int, typer.Option(help="max operand digits for arithmetic skills (mixed uses 1 unless set)")] = 2,
+    seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
+    batch_size: Annotated[int, typer.Option(help="generation batch size")] = 128,
+    mastered_at: Annotated[float, typer.Option(help="accuracy at which a skill counts as mastered")] = 0.8,
+    partial_at: Annotated[float, typer.Option(help="accuracy below which a skill counts as missing")] = 0.15,
+    output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
+) -> None:
+    """Evals first: per-skill, per-format accuracy with Wilson intervals, and a diagnosis of each gap."""
+    report = run_probe(model, skill or DEFAULT_SKILLS, n, target_format, digits, seed, batch_size, mastered_at,
+                       partial_at, output_dir)
+    print_probe(report)
+    console.print(f"wrote {output_dir / 'probe.json'} and {output_dir / 'samples.jsonl'}")
+
+
+def run_probe(model: str, skills: list[str], n: int, target_format: str, digits: int, seed: int, batch_size: int,
+              mastered_at: float, partial_at: float, output_dir: Path) -> dict:
+    from dataladder.probe import probe as probe_fn
+    from dataladder.probe import with_prerequisites, write_probe
+    from dataladder.skills import SKILLS, load_skills
+
+    names = with_prerequisites(skills)
+    resolved = []
+    for name in names:  # resolve everything (did-you-mean, JSONL validation) before loading a model
+        if name in SKILLS:
+            resolved.extend(load_skills([name], **({} if name == "mixed" and digits == 2 else {"digits": digits})))
+        else:
+            resolved.extend(load_skills([name]))
+    _quiet()
+    from dataladder.models.hub import load_model
+
+    m, tok = load_model(model)
+    total = sum(min(n, len(s.items("eval", n, seed))) * len(s.formats) for s in resolved)
+    with progress() as bar:
+        task = bar.add_task("probing", total=total)
+        report, samples = probe_fn(m, tok, resolved, n=n, seed=seed, target_format=target_format,
+                                   mastered_at=mastered_at, partial_at=partial_at, batch_size=batch_size,
+                                   on_batch=lambda k: bar.advance(task, k))
+    report["model"] = model
+    report["requested_skills"] = skills
+    write_probe(report, samples, output_dir)
+    return report
+
+
+def print_probe(report: dict) -> None:
+    formats = sorted({f for r in report["skills"].values() for f in r["formats"]})
+    t = Table(title=f"capability profile of {report.get('model')} (target format: {report['target_format']}, "
+                    f"Wilson 95% intervals)")
+    t.add_column("skill")
+    for f in formats:
+        t.add_column(f, justify="right")
+    t.add_column("diagnosis")
+    t.add_column("prior data band")
+    for name, r in report["skills"].items():
+        cells = []
+        for f in formats:
+            x = r["formats"].get(f)
+            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}, {x['ci_high']:.2f}] n={x['n']}" if x else "—")
+        diag = r["diagnosis"] + (f" (via {r['best_other_format']})" if r["diagnosis"] == "format-gap" else "")
+        if not r["cheaply_fixable"]:
+            diag += f"; needs {', '.join(r['missing_prerequisites'])} first"
+        band = r["data_band"]
+        hi = f"{band['high']:,}" if band["high"] is not None else "∞"
+        t.add_row(name, *cells, diag, f"{band['label']} ({band['low']:,}–{hi})")
+    console.print(t)
+    console.print(f"{report['items']:,} items, {report['items_per_second']:.0f} items/s generation, "
+                  f"{report['seconds']:.1f} s in all")
+
+
+@app.command()
+@user_errors
+def pretrain(
+    config: Annotated[Optional[Path], typer.Option(help="a PretrainConfig YAML (see the shipped pretrain.yaml)")] = None,
+    output_dir: Annotated[Path, typer.Option(help="where the model directory goes")] = Path("runs/pretrain"),
+    steps: Annotated[Optional[int], typer.Option(help="override: optimizer steps")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="override: seed")] = None,
+) -> None:
+    """Pretrain a tiny Llama from scratch on generated arithmetic (the recipe behind tiny-arith)."""
+    import yaml
+
+    from dataladder.config import load_yaml_model
+    from dataladder.models.pretrain import PretrainConfig
+    from dataladder.models.pretrain import pretrain as pretrain_fn
+
+    cfg = load_yaml_model(PretrainConfig, config) if config else PretrainConfig()
+    overrides = {k: v for k, v in {"steps": steps, "seed": seed}.items() if v is not None}
+    cfg = cfg.model_copy(update=overrides)
+    _quiet()
+    console.print(yaml.safe_dump(cfg.model_dump(), sort_keys=False).rstrip())
+    with progress() as bar:
+        task = bar.add_task("pretraining", total=cfg.steps)
+
+        def on_step(step: int, loss: float) -> None:
+            bar.update(task, completed=step, description=f"pretraining (loss {loss:.3f})")
+
+        report = pretrain_fn(cfg, output_dir, on_step)
+    console.print(
+        f"parameters N = {report['parameters']:,}; tokens D = {report['tokens_seen']:,}; "
+        f"D/N = {report['tokens_per_parameter']:.1f} tokens per parameter "
+        f"({report['chinchilla_ratio']:.2f}× Chinchilla's 20); compute ≈ 6·N·D = {report['compute_flops']:.3g} FLOPs; "
+        f"final loss {report['final_loss']:.3f}; {report['seconds']:.0f} s on {report['device']} "
+        f"({report['tokens_per_second']:,.0f} tokens/s)"
+    )
+    console.print(f"wrote {output_dir}")
+
+
+def parse_budget(text: str | None) -> tuple[int | None, float | None]:
+    """'5120', '30m', '2h' or '5120,30m' → (max examples, max minutes)."""
+    examples, minutes = None, None
+    for part in (text or "").split(","):
+        part = part.strip().lower()
+        if not part:
+            continue
+        try:
+            if part.endswith("h"):
+                minutes = float(part[:-1]) * 60
+            elif part.endswith("m"):
+                minutes = float(part[:-1])
+            elif part.endswith("s"):
+                minutes = float(part[:-1]) / 60
+            else:
+                examples = int(part)
+        except ValueError:
+            raise ValueError(f"--budget {text!r}: expected examples (5120), time (30m, 2h) or both (5120,30m)") from None
+    return examples, minutes
+
+
+def parse_overrides(pairs: list[str] | None) -> dict:
+    """key=value pairs (values parsed as YAML scalars); dots nest: hp.learning_rate_full=5e-4."""
+    import yaml
+
+    out: dict = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {pair!r}: expected key=value")
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+        node[parts[-1]] = yaml.safe_load(value)
+    return out
+
+
+@app.command()
+@user_errors
+def climb(
+    model: Annotated[Optional[list[str]], typer.Option(help="base model; repeat to compare bases side by side")] = None,
+    skill: Annotated[Optional[list[str]], typer.Option(help="skill to climb; repeat for several")] = None,
+    target: Annotated[float, typer.Option(help="accuracy to reach in the target format")] = 0.9,
+    target_format: Annotated[str, typer.Option(help="prompt format of the target")] = "exam",
+    method: Annotated[str, typer.Option(help="full | lora")] = "full",
+    lora_ranks: Annotated[str, typer.Option(help="LoRA ranks for --method lora, e.g. 1,4,16")] = "1,4,16",
+    start: Annotated[int, typer.Option(help="examples in the first rung")] = 20,
+    growth: Annotated[float, typer.Option(help="each rung's size over the previous one's")] = 2.0,
+    seeds: Annotated[int, typer.Option(help="training seeds per rung")] = 2,
+    budget: Annotated[Optional[str], typer.Option(help="max examples and/or wall time per arm: 5120, 30m, 5120,30m")] = None,
+    delta: Annotated[float, typer.Option(help="smallest gain per doubling worth paying for")] = 0.01,
+    eval_n: Annotated[int, typer.Option(help="eval items per skill and format at every rung")] = 200,
+    hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
+    output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
+) -> None:
+    """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
+    from dataladder.ladder.climb import ClimbConfig, climb as climb_fn
+    from dataladder.skills import get_skill
+
+    max_examples, max_minutes = parse_budget(budget)
+    try:
+        ranks = [int(r) for r in lora_ranks.split(",") if r.strip()]
+    except ValueError:
+        raise ValueError(f"--lora-ranks {lora_ranks!r}: expected integers like 1,4,16") from None
+    fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
+              "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
+              "seeds": seeds, "delta": delta, "eval_n": eval_n, "hp": parse_overrides(hp)}
+    if max_examples:
+        fields["max_examples"] = max_examples
+    if max_minutes:
+        fields["max_minutes"] = max_minutes
+    cfg = validated(ClimbConfig, fields)
+    for s in cfg.skills + cfg.eval_skills:
+        get_skill(s)  # did-you-mean before any work
+    _quiet()
+    doc = climb_fn(cfg, output_dir, on_rung=lambda line: console.print(line, highlight=False))
+    print_recommendations(doc)
+    console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
+
+
+def validated(model_cls, fields: dict):
+    from pydantic import ValidationError
+
+    try:
+        return model_cls.model_validate(fields)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise ValueError(f"option {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+
+
+def print_recommendations(doc: dict) -> None:
+    t = Table(title=f"recommendation: data to reach {doc['config']['target']:g} in the "
+                    f"{doc['config']['target_format']} format")
+    for c in ("model", "skill", "verdict", "examples", "arm", "accuracy [95% CI]", "predicted n [80%]",
+              "P(reachable)", "forgetting (mean / worst)", "evidence"):
+        t.add_column(c)
+    for r in doc["recommendations"]:
+        pn = r["predicted_n"] or {}
+        fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+        pred = f"{fmt_n(pn.get('median'))} [{fmt_n(pn.get('lo80'))}, {fmt_n(pn.get('hi80'))}]" if pn else "—"
+        ev = r["evidence"]
+        t.add_row(
+            Path(r["model"]).name, r["skill"],
+            r["verdict"] + ("" if r["verdict"] == "reached" else f" ({r['stop_reason']})"),
+            f"{r['n']:,}" if r["n"] else "—", r["arm"],
+            f"{r['accuracy']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", pred,
+            "—" if r["p_reachable"] is None else f"{r['p_reachable']:.2f}",
+            f"{r['forgetting']['mean']:+.3f} / {r['forgetting']['worst']:+.3f}",
+            f"{ev['rungs']} rungs, {ev['runs']} runs, {ev['examples_trained']:,} ex, {ev['train_flops']:.2g} FLOPs, "
+            f"{ev['seconds']:.0f} s",
+        )
+    console.print(t)
+
+
+@app.command("skills")
+def list_skills() -> None:
+    """List the built-in skills, their formats and prerequisites."""
+    from dataladder.skills import SKILLS, get_skill
+
+    t = Table(title="built-in skills")
+    for c in ("skill", "what", "formats", "prerequisites"):
+        t.add_column(c)
+    for name in SKILLS.names():
+        s = get_skill(name)
+        t.add_row(name, s.description, ", ".join(s.formats), ", ".join(s.prerequisites) or "—")
+    console.print(t)
+
+
+@app.command()
+@user_errors
+def demo(
+    output_dir: Annotated[Path, typer.Option(help="where the study goes")] = Path("runs/demo"),
+) -> None:
+    """The main job on the shipped model: probe every built-in skill in every format."""
+    report = run_probe("tiny-arith", DEFAULT_SKILLS, 300, "exam", 2, 0, 128, 0.8, 0.15, output_dir / "probe")
+    print_probe(report)
+    console.print(f"study written to {output_dir}; profile in {output_dir / 'probe' / 'probe.json'}")
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Executors decide where runs happen; results are always written by the driver."""

@@ -1,0 +1,1 @@
+"""The ladder: rung schedule, curve fits, stop rule, recommendation and the run store."""

@@ -1,0 +1,183 @@
+"""Learning-curve fits: accuracy against data size, from an ensemble of curve families.
+
+Families: log-linear, a power law with asymptote and offset (accuracy = A − B·(n + n0)^−β,
+i.e. error = E + B·(n + n0)^−β), and a sigmoid in log n. Each family is weighted by how well it
+predicts held-back rungs (fit on the first rungs, predict the next: forward validation), not
+by its in-sample fit. Uncertainty comes from a bootstrap that resamples seeds within each rung
+and rungs themselves, and redraws each accuracy from its binomial eval noise; each replicate
+refits a family drawn by weight, so the spread covers both noise and the choice of family.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy.optimize import OptimizeWarning, curve_fit
+
+N_GRID = np.unique(np.round(np.logspace(0, 7, 1400)))  # where crossings are searched (1 … 10^7 examples)
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    f: Callable[..., np.ndarray]
+    p0: Callable[[np.ndarray, np.ndarray], list[list[float]]]
+    bounds: tuple[list[float], list[float]]
+
+
+def _loglinear(n, a, b):
+    return a + b * np.log(n)
+
+
+def _power(n, A, B, beta, n0):
+    return A - B * np.power(n + n0, -beta)
+
+
+def _sigmoid(n, lo, hi, k, m):
+    return lo + (hi - lo) / (1.0 + np.exp(-k * (np.log(n) - m)))
+
+
+FAMILIES = [
+    Family("log-linear", _loglinear, lambda x, y: [[float(np.mean(y)), 0.05]], ([-5.0, -2.0], [5.0, 2.0])),
+    Family(
+        "power-law",
+        _power,
+        lambda x, y: [[min(1.0, max(y) + 0.05), 1.0, 0.5, 1.0], [1.0, 2.0, 0.3, 10.0], [max(y), 0.5, 1.0, 0.0]],
+        ([0.0, 0.0, 0.01, 0.0], [1.0, 1e4, 3.0, 1e4]),
+    ),
+    Family(
+        "sigmoid",
+        _sigmoid,
+        lambda x, y: [[min(y), max(y), 2.0, float(np.mean(np.log(x)))], [min(y), 1.0, 1.0, float(np.log(max(x)))]],
+        ([0.0, 0.0, 0.05, -2.0], [1.0, 1.0, 20.0, 20.0]),
+    ),
+]
+
+
+def fit_family(fam: Family, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
+    """Least-squares parameters of `fam` on (x, y), the best of several starts; None if all fail."""
+    best, best_sse = None, math.inf
+    lo, hi = fam.bounds
+    for p0 in fam.p0(x, y):
+        p0 = np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", OptimizeWarning)
+                warnings.simplefilter("ignore", RuntimeWarning)
+                p, _ = curve_fit(fam.f, x, y, p0=p0, bounds=fam.bounds, method="trf", maxfev=4000)
+        except (RuntimeError, ValueError):
+            continue
+        sse = float(np.sum((fam.f(x, *p) - y) ** 2))
+        if sse < best_sse:
+            best, best_sse = p, sse
+    return best
+
+
+def predict(fam: Family, p: np.ndarray, n) -> np.ndarray:
+    return np.clip(fam.f(np.asarray(n, dtype=float), *p), 0.0, 1.0)
+
+
+def heldout_weights(x: np.ndarray, y: np.ndarray, noise_var: float) -> dict[str, float]:
+    """Family weights from forward validation: fit on rungs < k, predict rung k, for every k ≥ 4.
+
+    A family's weight is exp(−½·Σ squared errors / noise variance): a Gaussian predictive
+    likelihood. With fewer than four rungs there is nothing to hold back and weights are equal.
+    """
+    rungs = np.unique(x)
+    if len(rungs) < 4:
+        return {f.name: 1 / len(FAMILIES) for f in FAMILIES}
+    loglik = {}
+    for fam in FAMILIES:
+        ll = 0.0
+        for k in range(3, len(rungs)):
+            train = x < rungs[k]
+            test = x == rungs[k]
+            p = fit_family(fam, x[train], y[train])
+            if p is None:
+                ll += -1e6
+                continue
+            err = predict(fam, p, x[test]) - y[test]
+            ll += -0.5 * float(np.sum(err**2)) / noise_var
+        loglik[fam.name] = ll
+    m = max(loglik.values())
+    w = {k: math.exp(v - m) for k, v in loglik.items()}
+    s = sum(w.values())
+    return {k: v / s for k, v in w.items()}
+
+
+@dataclass
+class CurveFit:
+    """What the ladder needs from a fit: predictions with bootstrap spread."""
+
+    weights: dict[str, float]
+    params: dict[str, list[float] | None]
+    n_boot: int
+    n_target: np.ndarray  # per replicate: smallest n reaching the target (inf if never on the grid)
+    curves: np.ndarray  # replicates × len(N_GRID) predicted accuracy
+    target: float
+    failed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def quantiles(self, q) -> np.ndarray:
+        return np.quantile(self.curves, q, axis=0)
+
+    def at(self, n: float) -> np.ndarray:
+        """Each replicate's predicted accuracy at n (interpolated on the log grid)."""
+        ln = np.log(N_GRID)
+        return np.array([np.interp(math.log(n), ln, c) for c in self.curves])
+
+    def median_curve(self) -> np.ndarray:
+        return np.median(self.curves, axis=0)
+
+    def n_target_interval(self, level: float = 0.8) -> tuple[float, float, float]:
+        a = (1 - level) / 2
+        q = np.quantile(self.n_target, [a, 0.5, 1 - a], method="inverted_cdf")  # inf-safe: no interpolation
+        return float(q[0]), float(q[1]), float(q[2])
+
+    def p_reachable(self, within: float = math.inf) -> float:
+        return float(np.mean(self.n_target <= within))
+
+    def gain_next_doubling(self, n_last: float) -> np.ndarray:
+        return self.at(2 * n_last) - self.at(n_last)
+
+
+def fit_curve(points: list[tuple[float, int, int]], target: float, n_boot: int = 200, seed: int = 0) -> CurveFit:
+    """Fit the ensemble to (n, correct, n_eval) points — one per (rung, seed) — and bootstrap it."""
+    rng = np.random.default_rng(seed)
+    x = np.array([p[0] for p in points], dtype=float)
+    k = np.array([p[1] for p in points], dtype=float)
+    m = np.array([p[2] for p in points], dtype=float)
+    y = k / m
+    pbar = float(np.clip(np.mean(y), 0.02, 0.98))
+    noise_var = pbar * (1 - pbar) / float(np.mean(m)) + 1e-4  # binomial eval noise, floored
+    weights = heldout_weights(x, y, noise_var)
+    names = [f.name for f in FAMILIES]
+    params = {f.name: (lambda p: None if p is None else [float(v) for v in p])(fit_family(f, x, y)) for f in FAMILIES}
+    rungs = np.unique(x)
+    by_rung = [np.flatnonzero(x == r) for r in rungs]
+    curves, n_target, failed = [], [], 0
+    probs = np.array([weights[nm] for nm in names])
+    for _ in range(n_boot):
+        # resample rungs (keeping at least three distinct ones) and seeds within each rung
+        while True:
+            pick = rng.integers(0, len(rungs), len(rungs))
+            if len(rungs) < 3 or len(set(pick.tolist())) >= min(3, len(rungs)):
+                break
+        idx = np.concatenate([rng.choice(by_rung[r], len(by_rung[r])) for r in pick])
+        yb = rng.binomial(m[idx].astype(int), np.clip(y[idx], 0, 1)) / m[idx]
+        fam = FAMILIES[int(rng.choice(len(FAMILIES), p=probs))]
+        p = fit_family(fam, x[idx], yb)
+        if p is None:
+            failed += 1
+            continue
+        c = predict(fam, p, N_GRID)
+        curves.append(c)
+        hit = np.flatnonzero(c >= target)
+        n_target.append(float(N_GRID[hit[0]]) if len(hit) else math.inf)
+    if not curves:
+        raise ValueError("no curve family could be fitted to these points")
+    return CurveFit(weights, params, n_boot, np.array(n_target), np.array(curves), target, failed)

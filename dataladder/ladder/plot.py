@@ -1,0 +1,52 @@
+"""ladder.png: accuracy against examples per skill, with Wilson intervals, the fitted curve's 80%
+band, the target line and the recommended size. Reads only the ladder.json document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_ladder(doc: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups: dict[str, list[dict]] = {}
+    for a in doc["arms"]:
+        groups.setdefault(a["skill"], []).append(a)
+    target = doc["config"]["target"]
+    fig, axes = plt.subplots(1, len(groups), figsize=(5.5 * len(groups), 4.2), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    multi_model = len({a["model"] for a in doc["arms"]}) > 1
+    for ax, (skill, arms) in zip(axes[0], groups.items()):
+        for i, a in enumerate(arms):
+            c = colors[i % len(colors)]
+            name = a["label"] + (f" · {Path(a['model']).name}" if multi_model else "")
+            ns = [r["n"] for r in a["rungs"]]
+            acc = [r["accuracy"] for r in a["rungs"]]
+            err = [[r["accuracy"] - r["ci_low"] for r in a["rungs"]], [r["ci_high"] - r["accuracy"] for r in a["rungs"]]]
+            ax.errorbar(ns, acc, yerr=err, fmt="o", color=c, capsize=3, label=f"{name} (pooled seeds, 95% CI)")
+            for r in a["rungs"]:
+                ax.scatter([r["n"]] * len(r["seeds"]), [s["accuracy"] for s in r["seeds"]], s=8, color=c, alpha=0.4)
+            fit = a.get("fit")
+            if fit:
+                cv = fit["curve"]
+                hi_n = max(ns) * 8
+                idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= hi_n]
+                ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color=c, lw=1.5)
+                ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
+                                color=c, alpha=0.15, lw=0)
+            if a.get("reached_at"):
+                ax.axvline(a["reached_at"], color=c, ls=":", lw=1)
+        ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlabel("training examples (log scale)")
+        ax.set_ylabel(f"accuracy ({doc['config']['target_format']} format)")
+        ax.set_title(f"{skill}: fitted curve with 80% bootstrap band")
+        ax.legend(fontsize=7, loc="lower right")
+        ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

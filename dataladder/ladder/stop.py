@@ -1,0 +1,85 @@
+"""The stop rule: when a climb has learned enough to stop, and why.
+
+After each rung, in this order:
+1. `target-reached`: pooled accuracy (all seeds) ≥ target at a rung, confirmed by its Wilson
+   lower bound ≥ target or by the next rung also ≥ target.
+2. `diminishing-returns`: the fitted next doubling gains less than max(the eval's standard
+   error, δ) with probability ≥ 0.8 — once there were returns to diminish (accuracy rose by
+   more than two standard errors over the base model).
+3. `unreachable-within-budget`: the probability that the target is reached within the budget's
+   data size falls below 0.1.
+4. `budget-exhausted`: the next rung would exceed the example budget, or time ran out.
+Rules 2 and 3 need `min_rungs` rungs and at least `min_examples` examples (the prior from the
+probe's diagnosis: a missing skill is not judged on tens of examples).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dataladder.ladder.fit import CurveFit
+from dataladder.stats import wilson
+
+
+@dataclass
+class RungScore:
+    n: int
+    correct: int  # pooled over seeds
+    total: int
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / self.total if self.total else 0.0
+
+    @property
+    def se(self) -> float:
+        p = self.accuracy
+        return math.sqrt(max(p * (1 - p), 1e-4) / max(1, self.total))
+
+
+@dataclass
+class Decision:
+    stop: bool
+    reason: str | None
+    detail: dict
+
+
+def reached_at(rungs: list[RungScore], target: float) -> int | None:
+    """Index of the first rung at which the target is reached and confirmed, if any."""
+    for i, r in enumerate(rungs):
+        if r.accuracy < target:
+            continue
+        if wilson(r.correct, r.total)[0] >= target:
+            return i
+        if i + 1 < len(rungs) and rungs[i + 1].accuracy >= target:
+            return i
+    return None
+
+
+def decide(rungs: list[RungScore], base: RungScore, fit: CurveFit | None, target: float, next_n: int,
+           max_examples: float, time_left: float, delta: float = 0.01, min_rungs: int = 4,
+           min_examples: int = 0, p_gain: float = 0.8, p_reach: float = 0.1) -> Decision:
+    last = rungs[-1]
+    detail: dict = {"n": last.n, "accuracy": last.accuracy}
+    hit = reached_at(rungs, target)
+    if hit is not None:
+        return Decision(True, "target-reached", {**detail, "reached_at": rungs[hit].n})
+    judged = fit is not None and len(rungs) >= min_rungs and last.n >= min_examples
+    if judged:
+        threshold = max(last.se, delta)
+        gain = fit.gain_next_doubling(last.n)
+        p_small = float((gain < threshold).mean())
+        rose = last.accuracy - base.accuracy > 2 * max(last.se, base.se)
+        p_budget = fit.p_reachable(max_examples)
+        detail.update({"gain_next_doubling": float(gain.mean()), "gain_threshold": threshold,
+                       "p_gain_below_threshold": p_small, "p_reach_within_budget": p_budget, "rose": rose})
+        if rose and p_small >= p_gain:
+            return Decision(True, "diminishing-returns", detail)
+        if p_budget < p_reach:
+            return Decision(True, "unreachable-within-budget", detail)
+    if next_n > max_examples:
+        return Decision(True, "budget-exhausted", {**detail, "why": f"next rung {next_n} > {max_examples:g} examples"})
+    if time_left <= 0:
+        return Decision(True, "budget-exhausted", {**detail, "why": "wall-time budget spent"})
+    return Decision(False, None, detail)

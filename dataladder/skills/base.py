@@ -1,0 +1,90 @@
+"""The `Skill` dataclass, the skill registry and name/path resolution."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from dataladder.registry import Registry
+from dataladder.verify import Verdict, Verifier
+
+
+@dataclass(frozen=True)
+class Item:
+    """One problem of a skill, independent of how it is asked."""
+
+    skill: str
+    key: str  # canonical problem text, e.g. "12+7"; identifies the item across formats
+    answer: str
+    data: dict = field(default_factory=dict, compare=False, hash=False)  # operands or user fields
+
+
+@dataclass(frozen=True)
+class Format:
+    """How an item is asked (`prompt`) and answered (`completion`) in one prompt style."""
+
+    prompt: Callable[[Item], str]
+    completion: Callable[[Item], str]
+
+
+@dataclass
+class Skill:
+    """A skill: an item source split into train/eval partitions, prompt formats and a verifier.
+
+    `items(split, n, seed)` yields distinct items of that partition; the eval partition is
+    disjoint from the train partition by construction (`is_eval`).
+    """
+
+    name: str
+    items: Callable[[str, int, int], list[Item]]
+    formats: dict[str, Format]
+    verify: Verifier
+    is_eval: Callable[[Item], bool]
+    prerequisites: tuple[str, ...] = ()
+    max_new_tokens: int = 12
+    native_format: str = "native"
+    target_format: str = "exam"
+    description: str = ""
+
+    def score(self, completion: str, item: Item) -> Verdict:
+        return self.verify(completion, item.answer, **item.data)
+
+    def records(self, split: str, n: int, seed: int, fmt: str | None = None) -> Iterator[dict]:
+        """TRL prompt/completion records for `n` items of `split` in format `fmt`."""
+        f = self.formats[fmt or self.target_format]
+        for it in self.items(split, n, seed):
+            yield {"prompt": f.prompt(it), "completion": f.completion(it), "skill": self.name, "answer": it.answer}
+
+
+SKILLS: Registry[Callable[..., Skill]] = Registry("skill")
+
+
+def skill(name: str):
+    """Register a skill factory: `@skill("mul") def mul(digits=2) -> Skill`."""
+    return SKILLS.register(name)
+
+
+def get_skill(name_or_path: str, **kwargs) -> Skill:
+    """A built-in skill by name, or a user skill from a `.jsonl` file (its name is the file's skills)."""
+    if name_or_path.endswith(".jsonl") or Path(name_or_path).is_file():
+        from dataladder.skills.jsonl import load_jsonl_skills
+
+        skills = load_jsonl_skills(Path(name_or_path))
+        if len(skills) != 1:
+            raise ValueError(f"{name_or_path}: holds {len(skills)} skills; use load_skills for several")
+        return skills[0]
+    return SKILLS.get(name_or_path)(**kwargs)
+
+
+def load_skills(specs: list[str], **kwargs) -> list[Skill]:
+    """Resolve a list of skill names and JSONL paths; a JSONL file may hold several skills."""
+    out: list[Skill] = []
+    for spec in specs:
+        if spec.endswith(".jsonl") or Path(spec).is_file():
+            from dataladder.skills.jsonl import load_jsonl_skills
+
+            out.extend(load_jsonl_skills(Path(spec)))
+        else:
+            out.append(SKILLS.get(spec)(**kwargs))
+    return out

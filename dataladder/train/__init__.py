@@ -1,0 +1,1 @@
+"""Training recipes over TRL: each reads top to bottom and calls TRL's trainer directly."""

@@ -1,0 +1,97 @@
+"""Supervised fine-tuning recipe: one rung of a ladder through TRL's SFTTrainer.
+
+    model = train_sft(base, tokenizer, tokenized_rows, method="lora", lora_r=4, hp=SFTHparams(), seed=0)
+
+Full fine-tuning or PEFT LoRA on all linear layers; completion-only loss; CPU-safe settings
+(no bf16, no gradient checkpointing) on CPU and bf16 on a CUDA device that supports it.
+The rows are tokenized once by the caller (`tokenize_records`), so every rung of a ladder
+reuses them: a rung of size n trains on the first n rows.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tempfile
+import time
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class SFTHparams(BaseModel, extra="forbid"):
+    """Documented defaults; every field can be overridden (`--hp key=value` or in a plan)."""
+
+    learning_rate_full: float = Field(1e-3, description="learning rate for full fine-tuning")
+    learning_rate_lora: float = Field(4e-3, description="learning rate for LoRA")
+    epochs: float = Field(3.0, description="passes over the rung's data (at least min_steps steps)")
+    min_steps: int = Field(60, description="fewest optimizer steps per rung, so small rungs train enough")
+    max_steps: int = Field(2000, description="most optimizer steps per rung")
+    batch_size: int = Field(16, description="per-device train batch size")
+    warmup_ratio: float = Field(0.1, description="share of steps of linear warm-up")
+    weight_decay: float = Field(0.0, description="AdamW weight decay")
+    lora_alpha_ratio: float = Field(2.0, description="lora_alpha = ratio × lora_r")
+    lora_dropout: float = Field(0.0, description="LoRA dropout")
+    max_length: int = Field(256, description="longest training sequence in tokens")
+
+    def steps_for(self, n: int) -> int:
+        return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
+
+
+def tokenize_records(tokenizer, records: list[dict]) -> list[dict]:
+    """input_ids and completion_mask per record: the prompt as inference sees it, then completion + EOS."""
+    rows = []
+    for r in records:
+        p = tokenizer(r["prompt"])["input_ids"]
+        c = tokenizer(r["completion"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+        rows.append({"input_ids": p + c, "completion_mask": [0] * len(p) + [1] * len(c)})
+    return rows
+
+
+def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"], lora_r: int | None,
+              hp: SFTHparams, seed: int) -> tuple[object, dict]:
+    """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats)."""
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    model = copy.deepcopy(base)
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if method == "lora":
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(
+            r=lora_r, lora_alpha=hp.lora_alpha_ratio * lora_r, lora_dropout=hp.lora_dropout,
+            target_modules="all-linear", task_type="CAUSAL_LM"))
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    steps = hp.steps_for(len(rows))
+    cuda = next(model.parameters()).is_cuda
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    with tempfile.TemporaryDirectory() as tmp:
+        args = SFTConfig(
+            output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.batch_size,
+            learning_rate=hp.learning_rate_lora if method == "lora" else hp.learning_rate_full,
+            lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
+            bf16=bf16, gradient_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
+            completion_only_loss=True, max_length=hp.max_length, save_strategy="no", report_to="none",
+            logging_steps=max(1, steps // 10), disable_tqdm=True, dataloader_num_workers=0,
+        )
+        trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+        t0 = time.perf_counter()
+        out = trainer.train()
+        seconds = time.perf_counter() - t0
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    if method == "lora":
+        model = model.merge_and_unload()
+    model.eval()
+    after = model.state_dict()
+    changed = sum(int(not torch.equal(before[k], after[k].to(before[k].device))) for k in before)
+    tokens = steps * hp.batch_size * (sum(len(r["input_ids"]) for r in rows) / max(1, len(rows)))
+    return model, {
+        "steps": steps, "seconds": seconds, "train_loss": float(out.training_loss),
+        "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+        "trainable_parameters": trainable, "parameters": n_params, "tensors_changed": changed,
+        "tokens": tokens, "flops": (6 if method == "full" else 4) * n_params * tokens,
+    }

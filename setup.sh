@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up everything dataladder needs in .venv (idempotent: a second run only checks).
+#   ./setup.sh          the package and its runtime dependencies
+#   ./setup.sh --test   also the test and benchmark tools (pytest, lm-eval, headless Chromium)
+set -euo pipefail
+cd "$(dirname "$0")"
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+EXTRAS=""
+[[ "${1:-}" == "--test" ]] && EXTRAS="[test,bench]"
+if [[ ! -x .venv/bin/python ]]; then
+  "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+STAMP=".venv/.dataladder-setup$( [[ -n $EXTRAS ]] && echo -test )"
+HASH=$(sha256sum pyproject.toml setup.sh | sha256sum | cut -c1-16)
+if [[ ! -f $STAMP || "$(cat "$STAMP")" != "$HASH" ]]; then
+  # torch first and pinned: the machine carries its CPU wheel; any other version pulls CUDA packages.
+  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -q -e ".$EXTRAS"
+  echo "$HASH" > "$STAMP"
+fi

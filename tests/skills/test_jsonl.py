@@ -1,0 +1,52 @@
+import json
+
+import pytest
+
+from dataladder.errors import InputError
+from dataladder.skills import load_skills
+
+
+def write(tmp_path, rows, name="s.jsonl"):
+    p = tmp_path / name
+    p.write_text("\n".join(r if isinstance(r, str) else json.dumps(r) for r in rows) + "\n")
+    return p
+
+
+def test_prompt_completion_and_messages(tmp_path):
+    p = write(tmp_path, [
+        {"skill": "capital", "prompt": "Capital of France?", "completion": " Paris", "verifier": "contains"},
+        {"skill": "capital", "messages": [{"role": "user", "content": "Capital of Italy?"},
+                                          {"role": "assistant", "content": "Rome"}]},
+        {"skill": "yesno", "prompt": "Is 2 even?", "completion": "yes", "verifier": "regex:^(yes|no)$"},
+    ])
+    skills = load_skills([str(p)])
+    assert [s.name for s in skills] == ["capital", "yesno"]
+    cap = skills[0]
+    items = cap.items("eval", 10, 0)
+    assert len(items) == 2
+    assert cap.score("It is Paris.", items[0]).ok  # contains
+    assert cap.score("Rome", items[1]).ok and not cap.score("Roma", items[1]).ok  # exact (default)
+    assert skills[1].score("no", skills[1].items("eval", 1, 0)[0]).ok  # regex
+    with pytest.raises(ValueError):
+        cap.items("train", 1, 0)
+
+
+@pytest.mark.parametrize("line,field", [
+    ('{"skill": "x", "prompt": "a"}', "completion"),
+    ('{"prompt": "a", "completion": "b"}', "skill"),
+    ('{"skill": "x", "prompt": "a", "completion": "b", "verifier": "numerc"}', "verifier"),
+    ('{"skill": "x", "messages": [{"role": "user", "content": "hi"}, {"role": "user", "content": "x"}]}', "messages[1].role"),
+    ('{"skill": "x", "messages": [{"role": "user"}, {"role": "assistant", "content": "x"}]}', "messages[0]"),
+])
+def test_malformed_line_names_file_line_and_field(tmp_path, line, field):
+    p = write(tmp_path, ['{"skill": "x", "prompt": "a", "completion": "b"}', line])
+    with pytest.raises(InputError) as e:
+        load_skills([str(p)])
+    assert e.value.line == 2 and e.value.field == field and e.value.file == str(p)
+    assert str(e.value).startswith(f"{p}:2: field '{field}'")
+
+
+def test_bad_json(tmp_path):
+    p = write(tmp_path, ["{not json"])
+    with pytest.raises(InputError, match=r":1: not valid JSON"):
+        load_skills([str(p)])
