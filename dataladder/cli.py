@@ -220,6 +220,8 @@ def climb(
     budget: Annotated[Optional[str], typer.Option(help="max examples and/or wall time per arm: 5120, 30m, 5120,30m")] = None,
     delta: Annotated[float, typer.Option(help="smallest gain per doubling worth paying for")] = 0.01,
     eval_n: Annotated[int, typer.Option(help="eval items per skill and format at every rung")] = 200,
+    eval_skill: Annotated[Optional[list[str]], typer.Option(help="skills evaluated at every rung (default: all built-in)")] = None,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed uses 1)")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
 ) -> None:
@@ -234,7 +236,9 @@ def climb(
         raise ValueError(f"--lora-ranks {lora_ranks!r}: expected integers like 1,4,16") from None
     fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
               "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
-              "seeds": seeds, "delta": delta, "eval_n": eval_n, "hp": parse_overrides(hp)}
+              "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": parse_overrides(hp)}
+    if eval_skill:
+        fields["eval_skills"] = eval_skill
     if max_examples:
         fields["max_examples"] = max_examples
     if max_minutes:

@@ -54,7 +54,7 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     newline_stop = _NewlineStop(tokenizer)
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
-        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True).to(model.device)
+        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left").to(model.device)
         newline_stop.start = enc["input_ids"].shape[1]
         with torch.inference_mode():
             gen = model.generate(

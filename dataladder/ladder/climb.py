@@ -48,6 +48,10 @@ class ClimbConfig(BaseModel, extra="forbid"):
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
 
+    def evaluated(self) -> list[str]:
+        """The skills evaluated at every rung: the climbed ones first, then the others."""
+        return list(dict.fromkeys(self.skills + self.eval_skills))
+
 
 def _skill(name: str, digits: int):
     from dataladder.skills import get_skill
@@ -93,7 +97,7 @@ def prepare(spec: str, cfg: ClimbConfig) -> Context:
 
     model, tok = load_model(spec)
     sets = {}
-    for name in cfg.eval_skills:
+    for name in cfg.evaluated():
         sk = _skill(name, cfg.digits)
         sets[name] = (sk, sk.items("eval", cfg.eval_n, 0))
     return Context(spec, model_fingerprint(spec), model, tok, sets, {})
@@ -108,7 +112,7 @@ def _eval_model(model, ctx: Context) -> dict:
 
 
 def eval_config(ctx: Context, cfg: ClimbConfig) -> dict:
-    return {"skills": cfg.eval_skills, "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
+    return {"skills": cfg.evaluated(), "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
 
 
 def run_base(ctx: Context, cfg: ClimbConfig, store: RunStore) -> dict:
@@ -121,7 +125,8 @@ def run_base(ctx: Context, cfg: ClimbConfig, store: RunStore) -> dict:
 
 def rung_config(ctx: Context, cfg: ClimbConfig, skill: str, lora_r: int | None, n: int, seed: int) -> dict:
     return {"kind": "sft", "model": ctx.fingerprint, "skill": skill, "digits": cfg.digits,
-            "target_format": cfg.target_format, "method": cfg.method, "lora_r": lora_r, "n": n, "seed": seed,
+            "target_format": cfg.target_format, "data": "template", "method": cfg.method, "lora_r": lora_r,
+            "n": n, "seed": seed,
             "hp": cfg.hp.model_dump(), "eval": eval_config(ctx, cfg)}
 
 

@@ -1,0 +1,115 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dataladder.ladder.store import RunStore
+from dataladder.skills import get_skill
+
+
+def test_pool_is_nested_and_never_touches_eval():
+    sk = get_skill("add")
+    big = list(sk.records("train", 400, seed=1000, fmt="exam"))
+    small = list(sk.records("train", 100, seed=1000, fmt="exam"))
+    assert big[:100] == small  # each rung's set contains the previous one
+    eval_prompts = {sk.formats["exam"].prompt(it) for it in sk.items("eval", 2000, 0)}
+    assert not eval_prompts & {r["prompt"] for r in big}
+
+
+def test_store_writes_once(tmp_path):
+    store = RunStore(tmp_path)
+    cfg = {"kind": "x", "n": 1}
+    assert store.get(cfg) is None
+    store.put(cfg, {"a": 1})
+    store.put(cfg, {"a": 2})
+    assert store.get(cfg) == {"a": 1}
+    assert (store.path(cfg) / "done").exists()
+
+
+@pytest.fixture(scope="module")
+def micro_dir(tmp_path_factory):
+    from dataladder.models.tiny import TinyArch, build_tiny_model
+    from dataladder.models.tokenizer import build_char_tokenizer
+
+    d = tmp_path_factory.mktemp("micro-base")
+    tok = build_char_tokenizer()
+    build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128), tok).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d
+
+
+def micro_config(model: Path, **kw):
+    from dataladder.ladder.climb import ClimbConfig
+
+    base = dict(models=[str(model)], skills=["add"], target=0.95, start=8, growth=2.0, seeds=1, max_examples=32,
+                eval_n=8, eval_skills=["add", "mul"], digits=1, n_boot=20, min_rungs=3,
+                hp={"min_steps": 6, "max_steps": 12, "batch_size": 4, "learning_rate_full": 3e-3})
+    base.update(kw)
+    return ClimbConfig(**base)
+
+
+@pytest.mark.integration
+def test_climb_trains_evaluates_and_resumes(micro_dir, tmp_path, monkeypatch):
+    import dataladder.ladder.climb as climb_mod
+
+    out = tmp_path / "climb"
+    doc = climb_mod.climb(micro_config(micro_dir), out)
+    arm = doc["arms"][0]
+    assert [r["n"] for r in arm["rungs"]] == [8, 16, 32]
+    assert arm["stop"]["reason"] in ("budget-exhausted", "unreachable-within-budget")
+    for r in arm["rungs"]:
+        assert set(r["forgetting"]) == {"add/native", "mul/native", "mul/exam"}
+        res = json.loads((out / r["run_dirs"][0] / "result.json").read_text())
+        assert res["train"]["tensors_changed"] > 0  # the model's parameters changed
+        assert res["train"]["last_loss"] < res["train"]["first_loss"]
+    assert (out / "ladder.png").stat().st_size > 1000
+    saved = json.loads((out / "ladder.json").read_text())
+    rec = saved["recommendations"][0]
+    assert {"verdict", "n", "arm", "forgetting", "evidence", "predicted_n"} <= set(rec)
+
+    # a rerun trains nothing and gives the same ladder
+    calls = []
+    monkeypatch.setattr(climb_mod, "train_sft", lambda *a, **k: calls.append(1) or (_ for _ in ()).throw(AssertionError))
+    again = climb_mod.climb(micro_config(micro_dir), out)
+    assert calls == [] and again["arms"][0]["rungs"] == arm["rungs"]
+
+
+@pytest.mark.integration
+def test_lora_arms_train_adapters(micro_dir, tmp_path):
+    from dataladder.ladder.climb import climb
+
+    doc = climb(micro_config(micro_dir, method="lora", lora_ranks=[1, 4], max_examples=16, eval_skills=["add"],
+                             hp={"min_steps": 4, "max_steps": 4, "batch_size": 4, "learning_rate_lora": 1e-2}), tmp_path)
+    assert [a["label"] for a in doc["arms"]] == ["lora r=1", "lora r=4"]
+    res = [json.loads((tmp_path / a["rungs"][0]["run_dirs"][0] / "result.json").read_text()) for a in doc["arms"]]
+    assert res[0]["train"]["trainable_parameters"] < res[1]["train"]["trainable_parameters"]
+    assert all(r["train"]["tensors_changed"] > 0 for r in res)  # merged adapters changed the weights
+
+
+@pytest.mark.integration
+def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
+    args = [sys.executable, "-m", "dataladder.cli", "climb", "--model", str(micro_dir), "--skill", "add",
+            "--target", "0.95", "--start", "8", "--seeds", "1", "--budget", "32", "--eval-n", "8",
+            "--eval-skill", "add", "--digits", "1",
+            "--hp", "min_steps=40", "--hp", "max_steps=40", "--hp", "batch_size=4"]
+    env = dict(os.environ)
+    full = tmp_path / "full"
+    subprocess.run(args + ["--output-dir", str(full)], check=True, env=env, capture_output=True)
+    killed = tmp_path / "killed"
+    p = subprocess.Popen(args + ["--output-dir", str(killed)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list(killed.glob("runs/*/done"))) < 2:  # base eval + first rung done
+        time.sleep(0.05)
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not (killed / "ladder.json").exists()
+    subprocess.run(args + ["--output-dir", str(killed)], check=True, env=env, capture_output=True)
+    a = json.loads((full / "ladder.json").read_text())["arms"][0]["rungs"]
+    b = json.loads((killed / "ladder.json").read_text())["arms"][0]["rungs"]
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("train_seconds", "eval_seconds")} for r in rs]  # noqa: E731
+    assert strip(a) == strip(b)
