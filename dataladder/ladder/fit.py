@@ -1,6 +1,7 @@
 """Learning-curve fits: accuracy against data size, from an ensemble of curve families.
 
-Families: log-linear, a power law with asymptote and offset (accuracy = A − B·(n + n0)^−β,
+Families (each fitted by variable projection: closed-form linear part on a grid of the
+nonlinear parameters): log-linear, a power law with asymptote and offset (accuracy = A − B·(n + n0)^−β,
 i.e. error = E + B·(n + n0)^−β), and a sigmoid in log n. Each family is weighted by how well it
 predicts held-back rungs (fit on the first rungs, predict the next: forward validation), not
 by its in-sample fit. Uncertainty comes from a bootstrap that resamples seeds within each rung
@@ -11,22 +12,26 @@ refits a family drawn by weight, so the spread covers both noise and the choice 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
+from scipy.optimize import least_squares
 
+PRIOR_FOLDS = 2  # pseudo-folds of equal family weights (see heldout_weights)
 N_GRID = np.unique(np.round(np.logspace(0, 7, 1400)))  # where crossings are searched (1 … 10^7 examples)
 
 
 @dataclass(frozen=True)
 class Family:
+    """accuracy = a + b·g(n; θ): linear in (a, b) given the nonlinear θ, which is searched on a grid."""
+
     name: str
+    basis: Callable[[np.ndarray], np.ndarray]  # n (N,) → g for every grid θ (T, N)
+    project: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    to_params: Callable[[float, float, int], list[float]]
     f: Callable[..., np.ndarray]
-    p0: Callable[[np.ndarray, np.ndarray], list[list[float]]]
-    bounds: tuple[list[float], list[float]]
+    bounds: tuple[list[float], list[float]] | None = None  # for the local polish; None: exact already
 
 
 def _loglinear(n, a, b):
@@ -41,40 +46,67 @@ def _sigmoid(n, lo, hi, k, m):
     return lo + (hi - lo) / (1.0 + np.exp(-k * (np.log(n) - m)))
 
 
+_BETA, _N0 = np.meshgrid(np.geomspace(0.05, 3.0, 96), np.array([0, 1, 3, 10, 20, 30, 60, 100, 300, 1000.0]), indexing="ij")
+_BETA, _N0 = _BETA.ravel(), _N0.ravel()
+_K, _M = np.meshgrid(np.geomspace(0.3, 12.0, 40), np.linspace(0.0, math.log(1e7), 128), indexing="ij")
+_K, _M = _K.ravel(), _M.ravel()
+
+
+def _refit_b(G, y, a):
+    """Best b ≥ 0 for a fixed intercept a (per grid row)."""
+    num = (G * (y[None, :] - a[:, None])).sum(1)
+    return np.maximum(0.0, num / np.maximum((G * G).sum(1), 1e-12))
+
+
+def _project_power(G, y, a, b):
+    # accuracy = A − B·(n+n0)^−β with g = −(n+n0)^−β: need B ≥ 0 and 0 ≤ A ≤ 1
+    a = np.clip(a, 0.0, 1.0)
+    b = np.where((b < 0) | (a != a), 0.0, b)
+    return a, _refit_b(G, y, a)
+
+
+def _project_sigmoid(G, y, a, b):
+    # accuracy = lo + d·s with lo ≥ 0, d ≥ 0, lo + d ≤ 1
+    a = np.clip(a, 0.0, 1.0)
+    b = np.minimum(_refit_b(G, y, a), 1.0 - a)
+    return a, b
+
+
 FAMILIES = [
-    Family("log-linear", _loglinear, lambda x, y: [[float(np.mean(y)), 0.05]], ([-5.0, -2.0], [5.0, 2.0])),
-    Family(
-        "power-law",
-        _power,
-        lambda x, y: [[min(1.0, max(y) + 0.05), 1.0, 0.5, 1.0], [1.0, 2.0, 0.3, 10.0], [max(y), 0.5, 1.0, 0.0]],
-        ([0.0, 0.0, 0.01, 0.0], [1.0, 1e4, 3.0, 1e4]),
-    ),
-    Family(
-        "sigmoid",
-        _sigmoid,
-        lambda x, y: [[min(y), max(y), 2.0, float(np.mean(np.log(x)))], [min(y), 1.0, 1.0, float(np.log(max(x)))]],
-        ([0.0, 0.0, 0.05, -2.0], [1.0, 1.0, 20.0, 20.0]),
-    ),
+    Family("log-linear", lambda n: np.log(n)[None, :], lambda G, y, a, b: (a, b),
+           lambda a, b, i: [a, b], _loglinear),
+    Family("power-law", lambda n: -np.power(n[None, :] + _N0[:, None], -_BETA[:, None]), _project_power,
+           lambda a, b, i: [a, b, float(_BETA[i]), float(_N0[i])], _power,
+           ([0.0, 0.0, 0.01, 0.0], [1.0, 1e6, 5.0, 1e4])),
+    Family("sigmoid", lambda n: 1.0 / (1.0 + np.exp(-_K[:, None] * (np.log(n)[None, :] - _M[:, None]))),
+           _project_sigmoid, lambda a, b, i: [a, a + b, float(_K[i]), float(_M[i])], _sigmoid,
+           ([0.0, 0.0, 0.05, -5.0], [1.0, 1.0, 50.0, 25.0])),
 ]
 
 
-def fit_family(fam: Family, x: np.ndarray, y: np.ndarray) -> np.ndarray | None:
-    """Least-squares parameters of `fam` on (x, y), the best of several starts; None if all fail."""
-    best, best_sse = None, math.inf
-    lo, hi = fam.bounds
-    for p0 in fam.p0(x, y):
-        p0 = np.clip(p0, np.array(lo) + 1e-9, np.array(hi) - 1e-9)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", OptimizeWarning)
-                warnings.simplefilter("ignore", RuntimeWarning)
-                p, _ = curve_fit(fam.f, x, y, p0=p0, bounds=fam.bounds, method="trf", maxfev=4000)
-        except (RuntimeError, ValueError):
-            continue
-        sse = float(np.sum((fam.f(x, *p) - y) ** 2))
-        if sse < best_sse:
-            best, best_sse = p, sse
-    return best
+def fit_family(fam: Family, x: np.ndarray, y: np.ndarray, polish: bool = False) -> np.ndarray | None:
+    """Least-squares parameters of `fam` on (x, y): closed-form (a, b) for every grid θ, best kept;
+    `polish` refines that optimum with a local bounded least-squares step."""
+    if len(x) < 2 or len(np.unique(x)) < 2:
+        return None
+    G = fam.basis(np.asarray(x, dtype=float))
+    gm, ym = G.mean(1), float(y.mean())
+    Gc = G - gm[:, None]
+    sgg = (Gc * Gc).sum(1)
+    b = np.where(sgg > 1e-12, (Gc * (y - ym)[None, :]).sum(1) / np.maximum(sgg, 1e-12), 0.0)
+    a = ym - b * gm
+    a, b = fam.project(G, y, a, b)
+    sse = ((a[:, None] + b[:, None] * G - y[None, :]) ** 2).sum(1)
+    i = int(np.argmin(sse))
+    p = np.array(fam.to_params(float(a[i]), float(b[i]), i))
+    if polish and fam.bounds is not None:
+        lo, hi = (np.array(v) for v in fam.bounds)
+        p0 = np.clip(p, lo, hi)
+        with np.errstate(all="ignore"):
+            r = least_squares(lambda q: fam.f(x, *q) - y, p0, bounds=(lo, hi), max_nfev=200)
+        if r.success and float((r.fun**2).sum()) <= float(sse[i]):
+            p = r.x
+    return p
 
 
 def predict(fam: Family, p: np.ndarray, n) -> np.ndarray:
@@ -84,8 +116,9 @@ def predict(fam: Family, p: np.ndarray, n) -> np.ndarray:
 def heldout_weights(x: np.ndarray, y: np.ndarray, noise_var: float) -> dict[str, float]:
     """Family weights from forward validation: fit on rungs < k, predict rung k, for every k ≥ 4.
 
-    A family's weight is exp(−½·Σ squared errors / noise variance): a Gaussian predictive
-    likelihood. With fewer than four rungs there is nothing to hold back and weights are equal.
+    A family's weight is exp(−½·Σ squared errors / noise variance), a Gaussian predictive
+    likelihood, shrunk toward equal weights by PRIOR_FOLDS pseudo-folds. With fewer than four
+    rungs there is nothing to hold back and weights are equal.
     """
     rungs = np.unique(x)
     if len(rungs) < 4:
@@ -106,7 +139,9 @@ def heldout_weights(x: np.ndarray, y: np.ndarray, noise_var: float) -> dict[str,
     m = max(loglik.values())
     w = {k: math.exp(v - m) for k, v in loglik.items()}
     s = sum(w.values())
-    return {k: v / s for k, v in w.items()}
+    # Few held-out folds say little: shrink toward equal weights with a prior worth PRIOR_FOLDS folds.
+    folds = len(rungs) - 3
+    return {k: (folds * v / s + PRIOR_FOLDS / len(w)) / (folds + PRIOR_FOLDS) for k, v in w.items()}
 
 
 @dataclass
@@ -156,7 +191,8 @@ def fit_curve(points: list[tuple[float, int, int]], target: float, n_boot: int =
     noise_var = pbar * (1 - pbar) / float(np.mean(m)) + 1e-4  # binomial eval noise, floored
     weights = heldout_weights(x, y, noise_var)
     names = [f.name for f in FAMILIES]
-    params = {f.name: (lambda p: None if p is None else [float(v) for v in p])(fit_family(f, x, y)) for f in FAMILIES}
+    params = {f.name: (lambda p: None if p is None else [float(v) for v in p])(fit_family(f, x, y, polish=True))
+              for f in FAMILIES}
     rungs = np.unique(x)
     by_rung = [np.flatnonzero(x == r) for r in rungs]
     curves, n_target, failed = [], [], 0

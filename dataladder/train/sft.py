@@ -74,7 +74,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
             output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.batch_size,
             learning_rate=hp.learning_rate_lora if method == "lora" else hp.learning_rate_full,
             lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
-            bf16=bf16, gradient_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
+            bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
             completion_only_loss=True, max_length=hp.max_length, save_strategy="no", report_to="none",
             logging_steps=max(1, steps // 10), disable_tqdm=True, dataloader_num_workers=0,
         )

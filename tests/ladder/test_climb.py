@@ -17,7 +17,7 @@ def test_pool_is_nested_and_never_touches_eval():
     big = list(sk.records("train", 400, seed=1000, fmt="exam"))
     small = list(sk.records("train", 100, seed=1000, fmt="exam"))
     assert big[:100] == small  # each rung's set contains the previous one
-    eval_prompts = {sk.formats["exam"].prompt(it) for it in sk.items("eval", 2000, 0)}
+    eval_prompts = {sk.formats["exam"].prompt(it) for it in sk.items("eval", 1000, 0)}
     assert not eval_prompts & {r["prompt"] for r in big}
 
 

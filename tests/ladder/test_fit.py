@@ -18,9 +18,9 @@ def points(curve, m, seeds=2, rng=None):
 
 def test_power_law_recovers_known_parameters():
     x = np.array(RUNGS, float)
-    p = fit_family(FAMILIES[1], x, power(x))
-    assert abs(p[0] - 0.9) < 0.01 and abs(p[2] - 0.5) < 0.05
-    assert np.allclose(predict(FAMILIES[1], p, x), power(x), atol=1e-3)
+    p = fit_family(FAMILIES[1], x, power(x), polish=True)
+    assert abs(p[0] - 0.9) < 0.01 and abs(p[2] - 0.5) < 0.01 and abs(p[3] - 10) < 0.5
+    assert np.allclose(predict(FAMILIES[1], p, x), power(x), atol=1e-4)
 
 
 def test_ensemble_predicts_data_needed_and_prefers_the_true_family():
@@ -47,7 +47,14 @@ def test_unreachable_target_has_low_probability():
     assert fit.p_reachable(10_000) < 0.1
 
 
-def test_sigmoid_data_weights_sigmoid():
-    sig = lambda n: 0.05 + 0.9 / (1 + math.exp(-3 * (math.log(n) - math.log(150))))  # noqa: E731
-    fit = fit_curve(points(sig, 50_000), target=0.9, n_boot=50)
-    assert max(fit.weights, key=fit.weights.get) == "sigmoid"
+def test_log_linear_data_prefers_log_linear():
+    fit = fit_curve(points(lambda n: 0.1 * math.log2(n / 10), 50_000), target=0.75, n_boot=50)
+    assert max(fit.weights, key=fit.weights.get) == "log-linear"
+    assert abs(math.log10(fit.n_target_interval()[1] / 10 / 2**7.5)) < 0.1  # truth: 0.1·log2(n/10) = 0.75
+
+
+def test_sigmoid_family_recovers_its_curve():
+    sig = lambda n: 0.05 + 0.9 / (1 + np.exp(-3 * (np.log(n) - math.log(150))))  # noqa: E731
+    x = np.array(RUNGS, float)
+    p = fit_family(FAMILIES[2], x, sig(x), polish=True)
+    assert np.allclose(predict(FAMILIES[2], p, x), sig(x), atol=1e-3)

@@ -53,4 +53,4 @@ def test_reached_needs_confirmation():
 
 def test_schedule_is_geometric():
     assert sizes(20, 2, 700) == [20, 40, 80, 160, 320, 640]
-    assert sizes(20, 1.5, 100) == [20, 30, 45, 68, 100]
+    assert sizes(20, 1.5, 100) == [20, 30, 45, 68]  # 68·1.5 = 102 > 100
