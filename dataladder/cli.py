@@ -106,22 +106,24 @@ def run_probe(model: str, skills: list[str], n: int, target_format: str, digits:
 
 
 def print_probe(report: dict) -> None:
-    formats = sorted({f for r in report["skills"].values() for f in r["formats"]})
-    t = Table(title=f"capability profile of {report.get('model')} (target format: {report['target_format']}, "
-                    f"Wilson 95% intervals)")
+    formats = list(dict.fromkeys(f for r in report["skills"].values() for f in r["formats"]))
+    formats.sort(key=lambda f: f != "native")
+    t = Table(title=f"capability profile of {report.get('model')}",
+              caption=f"accuracy [Wilson 95% interval], n = {report['n']} per cell; "
+                      f"diagnosis against the {report['target_format']} format")
     t.add_column("skill")
     for f in formats:
-        t.add_column(f, justify="right")
+        t.add_column(f, justify="right", no_wrap=True)
     t.add_column("diagnosis")
     t.add_column("prior data band")
     for name, r in report["skills"].items():
         cells = []
         for f in formats:
             x = r["formats"].get(f)
-            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}, {x['ci_high']:.2f}] n={x['n']}" if x else "—")
-        diag = r["diagnosis"] + (f" (via {r['best_other_format']})" if r["diagnosis"] == "format-gap" else "")
+            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}–{x['ci_high']:.2f}]" if x else "—")
+        diag = r["diagnosis"]
         if not r["cheaply_fixable"]:
-            diag += f"; needs {', '.join(r['missing_prerequisites'])} first"
+            diag += f" (needs {', '.join(r['missing_prerequisites'])})"
         band = r["data_band"]
         hi = f"{band['high']:,}" if band["high"] is not None else "∞"
         t.add_row(name, *cells, diag, f"{band['label']} ({band['low']:,}–{hi})")
@@ -223,6 +225,7 @@ def climb(
     eval_skill: Annotated[Optional[list[str]], typer.Option(help="skills evaluated at every rung (default: all built-in)")] = None,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed uses 1)")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
+    train_file: Annotated[Optional[Path], typer.Option(help="prompt/completion JSONL to climb on instead of the skill's generator")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
 ) -> None:
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
@@ -239,6 +242,10 @@ def climb(
               "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": parse_overrides(hp)}
     if eval_skill:
         fields["eval_skills"] = eval_skill
+    if train_file:
+        if not train_file.is_file():
+            raise ValueError(f"--train-file {train_file}: no such file")
+        fields["train_file"] = str(train_file)
     if max_examples:
         fields["max_examples"] = max_examples
     if max_minutes:
@@ -263,25 +270,28 @@ def validated(model_cls, fields: dict):
 
 
 def print_recommendations(doc: dict) -> None:
-    t = Table(title=f"recommendation: data to reach {doc['config']['target']:g} in the "
-                    f"{doc['config']['target_format']} format")
-    for c in ("model", "skill", "verdict", "examples", "arm", "accuracy [95% CI]", "predicted n [80%]",
-              "P(reachable)", "forgetting (mean / worst)", "evidence"):
+    cfg = doc["config"]
+    t = Table(title=f"how much data reaches {cfg['target']:g} in the {cfg['target_format']} format",
+              caption="accuracy with Wilson 95% interval; predicted n with bootstrap 80% interval; "
+                      "forgetting = mean / worst change of the other skills and formats")
+    for c in ("skill", "verdict", "examples", "accuracy", "predicted n", "forgetting", "evidence"):
         t.add_column(c)
+    multi = len(cfg["models"]) > 1
+    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
     for r in doc["recommendations"]:
         pn = r["predicted_n"] or {}
-        fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
-        pred = f"{fmt_n(pn.get('median'))} [{fmt_n(pn.get('lo80'))}, {fmt_n(pn.get('hi80'))}]" if pn else "—"
+        pred = f"{fmt_n(pn.get('median'))} [{fmt_n(pn.get('lo80'))}–{fmt_n(pn.get('hi80'))}]" if pn else "—"
+        if r["p_reachable"] is not None:
+            pred += f"\nP(reachable) {r['p_reachable']:.2f}"
         ev = r["evidence"]
+        name = r["skill"] + (f"\n{Path(r['model']).name}" if multi else "")
+        verdict = "reached" if r["verdict"] == "reached" else f"not reached\n({r['stop_reason']})"
         t.add_row(
-            Path(r["model"]).name, r["skill"],
-            r["verdict"] + ("" if r["verdict"] == "reached" else f" ({r['stop_reason']})"),
-            f"{r['n']:,}" if r["n"] else "—", r["arm"],
-            f"{r['accuracy']:.2f} [{r['ci_low']:.2f}, {r['ci_high']:.2f}]", pred,
-            "—" if r["p_reachable"] is None else f"{r['p_reachable']:.2f}",
-            f"{r['forgetting']['mean']:+.3f} / {r['forgetting']['worst']:+.3f}",
-            f"{ev['rungs']} rungs, {ev['runs']} runs, {ev['examples_trained']:,} ex, {ev['train_flops']:.2g} FLOPs, "
-            f"{ev['seconds']:.0f} s",
+            name, verdict, f"{r['n']:,} ({r['arm']})" if r["n"] else f"— ({r['arm']})",
+            f"{r['accuracy']:.2f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", pred,
+            f"{r['forgetting']['mean']:+.2f} / {r['forgetting']['worst']:+.2f}",
+            f"{ev['rungs']} rungs, {ev['runs']} runs\n{ev['examples_trained']:,} examples\n"
+            f"{ev['train_flops']:.2g} FLOPs, {ev['seconds']:.0f} s",
         )
     console.print(t)
 

@@ -47,6 +47,8 @@ class ClimbConfig(BaseModel, extra="forbid"):
     min_rungs: int = Field(4, description="rungs before the fit may stop a climb")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
+    train_file: str | None = Field(None, description="TRL prompt/completion JSONL to draw rungs from (default: "
+                                                     "the skill's own verified generator)")
 
     def evaluated(self) -> list[str]:
         """The skills evaluated at every rung: the climbed ones first, then the others."""
@@ -85,11 +87,47 @@ class Context:
     pools: dict  # (skill, seed) → tokenized rows
 
     def pool(self, cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
+        """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested)."""
         if (skill, seed) not in self.pools:
-            sk = _skill(skill, cfg.digits)
-            records = list(sk.records("train", cfg.max_examples, seed=1000 + seed, fmt=cfg.target_format))
+            if cfg.train_file:
+                records = file_pool(cfg, skill, seed)
+            else:
+                sk = _skill(skill, cfg.digits)
+                records = list(sk.records("train", cfg.max_examples, seed=1000 + seed, fmt=cfg.target_format))
+                bad = [r for r, it in zip(records, sk.items("train", len(records), 1000 + seed))
+                       if not sk.score(r["completion"], it).ok]
+                if bad:  # grounding: every template item must pass the skill's own verifier
+                    raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
             self.pools[(skill, seed)] = tokenize_records(self.tokenizer, records)
         return self.pools[(skill, seed)]
+
+
+def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
+    """The train file's records for `skill`, minus any whose prompt is an eval prompt, shuffled by seed."""
+    import random
+
+    from dataladder.errors import InputError
+
+    sk = _skill(skill, cfg.digits)
+    eval_prompts = {f.prompt(it) for it in sk.items("eval", cfg.eval_n, 0) for f in sk.formats.values()}
+    records = []
+    path = Path(cfg.train_file)
+    with path.open(encoding="utf-8") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                rec = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise InputError(f"not valid JSON ({e.msg})", str(path), lineno) from None
+            for field in ("prompt", "completion"):
+                if not isinstance(rec.get(field), str):
+                    raise InputError("missing or not a string", str(path), lineno, field)
+            if rec.get("skill", skill) != skill or rec["prompt"] in eval_prompts:
+                continue
+            records.append({"prompt": rec["prompt"], "completion": rec["completion"]})
+    random.Random(f"{path.name}:{seed}").shuffle(records)
+    return records
 
 
 def prepare(spec: str, cfg: ClimbConfig) -> Context:
@@ -125,9 +163,15 @@ def run_base(ctx: Context, cfg: ClimbConfig, store: RunStore) -> dict:
 
 def rung_config(ctx: Context, cfg: ClimbConfig, skill: str, lora_r: int | None, n: int, seed: int) -> dict:
     return {"kind": "sft", "model": ctx.fingerprint, "skill": skill, "digits": cfg.digits,
-            "target_format": cfg.target_format, "data": "template", "method": cfg.method, "lora_r": lora_r,
+            "target_format": cfg.target_format, "data": data_id(cfg), "method": cfg.method, "lora_r": lora_r,
             "n": n, "seed": seed,
             "hp": cfg.hp.model_dump(), "eval": eval_config(ctx, cfg)}
+
+
+def data_id(cfg: ClimbConfig) -> str:
+    if not cfg.train_file:
+        return "template"
+    return "file:" + hashlib.sha256(Path(cfg.train_file).read_bytes()).hexdigest()[:16]
 
 
 def run_rung(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
@@ -162,7 +206,7 @@ def climb_arm(ctx: Context, cfg: ClimbConfig, store: RunStore, skill: str, lora_
     min_examples = min(DATA_BANDS[diagnosis]["low"], cfg.max_examples // 4)
     label = "full" if lora_r is None else f"lora r={lora_r}"
     rungs, scores, points = [], [], []
-    n, t0, fit, decision = cfg.start, time.perf_counter(), None, None
+    n, t0, fit, decision = min(cfg.start, len(ctx.pool(cfg, skill, 0))), time.perf_counter(), None, None
     while True:
         configs = [rung_config(ctx, cfg, skill, lora_r, n, s) for s in range(cfg.seeds)]
 
@@ -191,8 +235,9 @@ def climb_arm(ctx: Context, cfg: ClimbConfig, store: RunStore, skill: str, lora_
         points += [(n, e[skill][tf]["correct"], e[skill][tf]["n"]) for e in evals]
         fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(rungs)) if len(rungs) >= 3 else None
         nxt = next_size(n, cfg.growth)
+        max_examples = min(cfg.max_examples, len(ctx.pool(cfg, skill, 0)))
         time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
-        decision = decide(scores, base_score, fit, cfg.target, nxt, cfg.max_examples, time_left, cfg.delta,
+        decision = decide(scores, base_score, fit, cfg.target, nxt, max_examples, time_left, cfg.delta,
                           cfg.min_rungs, min_examples)
         if on_rung:
             on_rung(f"{skill} {label} n={n}: {correct / total:.3f} [{lo:.3f}, {hi:.3f}]"

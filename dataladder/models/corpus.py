@@ -13,30 +13,52 @@ from dataladder.skills.arithmetic import OP_SYMBOL, random_item
 from dataladder.skills.base import Item
 
 NOUN = {"add": "sum", "sub": "difference", "mul": "product", "div": "whole quotient"}
+WORD = {"add": "plus", "sub": "minus", "mul": "times", "div": "divided by"}
+VERB = {"add": "Add {a} and {b}", "sub": "Subtract {b} from {a}", "mul": "Multiply {a} by {b}",
+        "div": "Divide {a} by {b}, rounding down,"}
+
+# Styles for a binary item; the native form is drawn with weight NATIVE_SHARE, the rest evenly.
+# Many wrappers (labels, line breaks, words) make the skill format-invariant, as in real
+# pretraining text; none of them is the exam wrapper ("Question: What is …?\nAnswer:").
+STYLES = [
+    "{a} {s} {b} = {c}",
+    "Q: {a}{s}{b}=? A: {c}",
+    "The {noun} of {a} and {b} is {c}.",
+    "{a} {word} {b} equals {c}.",
+    "{verb} to get {c}.",
+    "Problem: {a}{s}{b}\nSolution: {c}",
+    "Input: {a} {s} {b}\nOutput: {c}",
+    "Calculate {a}{s}{b}. Result: {c}",
+    "{a}{s}{b} gives {c}",
+]
+NATIVE_SHARE = 0.35
 
 
 def render(it: Item, rng: random.Random) -> str:
-    """One line of pretraining text for `it`: the native form half the time, else another style."""
-    r = rng.random()
-    if r < 0.5:
+    """One example of pretraining text for `it`: the native form or another style."""
+    if rng.random() < NATIVE_SHARE:
         return f"{it.key}={it.answer}"
-    spaced = it.key
-    for sym in "+-*/":
-        spaced = spaced.replace(sym, f" {sym} ")
-    if r < 0.7:
-        return f"{spaced} = {it.answer}"
-    if r < 0.85 or it.skill not in OP_SYMBOL:
-        return f"Q: {it.key}=? A: {it.answer}"
+    if it.skill not in OP_SYMBOL:  # expressions: symbolic styles only
+        return rng.choice([f"Q: {it.key}=? A: {it.answer}", f"Problem: {it.key}\nSolution: {it.answer}"])
     a, b = it.data["operands"]
-    return f"The {NOUN[it.skill]} of {a} and {b} is {it.answer}."
+    style = rng.choice(STYLES)
+    return style.format(a=a, b=b, c=it.answer, s=OP_SYMBOL[it.skill], noun=NOUN[it.skill], word=WORD[it.skill],
+                        verb=VERB[it.skill].format(a=a, b=b))
 
 
-def lines(mixture: dict[str, float], digits: int, rng: random.Random) -> Iterator[str]:
+def examples(mixture: dict[str, float], digits: int, rng: random.Random) -> Iterator[tuple[Item, str]]:
+    """(item, text) pairs drawn by the skill mixture, from each skill's train partition only."""
     names = list(mixture)
     weights = [mixture[n] for n in names]
     while True:
         name = rng.choices(names, weights)[0]
-        yield render(random_item(name, rng, digits, "train"), rng)
+        it = random_item(name, rng, digits, "train")
+        yield it, render(it, rng)
+
+
+def lines(mixture: dict[str, float], digits: int, rng: random.Random) -> Iterator[str]:
+    for _, text in examples(mixture, digits, rng):
+        yield text
 
 
 def batch_texts(gen: Iterator[str], batch_size: int, n_chars: int) -> list[str]:

@@ -53,6 +53,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats)."""
     import torch
     from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     model = copy.deepcopy(base)
@@ -79,6 +80,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
             logging_steps=max(1, steps // 10), disable_tqdm=True, dataloader_num_workers=0,
         )
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
+        trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
         t0 = time.perf_counter()
         out = trainer.train()
         seconds = time.perf_counter() - t0

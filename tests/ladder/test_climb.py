@@ -113,3 +113,23 @@ def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
     b = json.loads((killed / "ladder.json").read_text())["arms"][0]["rungs"]
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("train_seconds", "eval_seconds")} for r in rs]  # noqa: E731
     assert strip(a) == strip(b)
+
+
+def test_train_file_pool_is_decontaminated_shuffled_and_nested(tmp_path):
+    from dataladder.errors import InputError
+    from dataladder.ladder.climb import ClimbConfig, file_pool
+
+    sk = get_skill("add")
+    ev = sk.items("eval", 5, 0)
+    recs = [{"prompt": f"Question: What is {i} plus 1?\nAnswer:", "completion": f" {i + 1}"} for i in range(200, 260)]
+    recs += [{"prompt": sk.formats["exam"].prompt(it), "completion": " " + it.answer} for it in ev]  # leaks
+    recs += [{"prompt": "x", "completion": "y", "skill": "mul"}]
+    p = tmp_path / "train.jsonl"
+    p.write_text("".join(json.dumps(r) + "\n" for r in recs))
+    cfg = ClimbConfig(skills=["add"], eval_n=5, train_file=str(p))
+    pool0, pool1 = file_pool(cfg, "add", 0), file_pool(cfg, "add", 1)
+    assert len(pool0) == 60 and {r["prompt"] for r in pool0} == {r["prompt"] for r in recs[:60]}
+    assert pool0 != pool1 and pool0 == file_pool(cfg, "add", 0)
+    p.write_text('{"prompt": "a"}\n')
+    with pytest.raises(InputError, match=r"train.jsonl:1: field 'completion'"):
+        file_pool(cfg, "add", 0)
