@@ -20,3 +20,8 @@ if [[ ! -f $STAMP || "$(cat "$STAMP")" != "$HASH" ]]; then
   .venv/bin/python -m pip install -q -e ".$EXTRAS"
   echo "$HASH" > "$STAMP"
 fi
+if [[ -n $EXTRAS ]] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
+  # The report's browser test uses Debian's Chromium and ChromeDriver.
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
+fi

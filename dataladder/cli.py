@@ -310,15 +310,86 @@ def list_skills() -> None:
     console.print(t)
 
 
+CONFIGS = Path(__file__).parent.parent / "configs"
+
+
+def _run_plan_with_progress(plan) -> Path:
+    from dataladder.study import Hooks, run_plan
+
+    _quiet()
+    with progress() as bar:
+        steps = bar.add_task("training steps", total=1, visible=False)
+
+        def on_train(step: int, total: int) -> None:
+            bar.update(steps, completed=step, total=total, visible=True)
+
+        def on_rung(line: str) -> None:
+            bar.update(steps, visible=False)
+            console.print(f"  {line}", highlight=False)
+
+        hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train)
+        return run_plan(plan, hooks)
+
+
+@app.command()
+@user_errors
+def run(
+    plan: Annotated[Path, typer.Argument(help="the study plan (YAML); see configs/")],
+    override: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. output_dir=runs/x climbs.0.target=0.8")] = None,
+) -> None:
+    """Run a whole study from one plan: probe → data → ladders → report. Rerun to resume."""
+    from dataladder.config import load_plan
+
+    p = load_plan(plan, override or [])
+    for name in p.probe.skills:
+        _check_skill(name)
+    for c in p.climbs:
+        for name in c.skills + c.eval_skills:
+            _check_skill(name)
+    report = _run_plan_with_progress(p)
+    _print_study(Path(p.output_dir))
+    console.print(f"report: {report}")
+
+
+def _check_skill(name: str) -> None:
+    from dataladder.skills import SKILLS
+
+    if not (name.endswith(".jsonl") or Path(name).is_file()):
+        SKILLS.get(name)
+
+
+def _print_study(out: Path) -> None:
+    probe_path = out / "probe" / "probe.json"
+    if probe_path.exists():
+        print_probe(json.loads(probe_path.read_text()))
+    for p in sorted((out / "climbs").glob("*/ladder.json")):
+        console.print(f"[bold]{p.parent.name}[/bold]")
+        print_recommendations(json.loads(p.read_text()))
+
+
 @app.command()
 @user_errors
 def demo(
-    output_dir: Annotated[Path, typer.Option(help="where the study goes")] = Path("runs/demo"),
+    quick: Annotated[bool, typer.Option(help="a smaller plan (configs/demo-quick.yaml), a few minutes")] = False,
+    output_dir: Annotated[Optional[Path], typer.Option(help="where the study goes (default runs/demo or runs/demo-quick)")] = None,
 ) -> None:
-    """The main job on the shipped model: probe every built-in skill in every format."""
-    report = run_probe("tiny-arith", DEFAULT_SKILLS, 300, "exam", 2, 0, 128, 0.8, 0.15, output_dir / "probe")
-    print_probe(report)
-    console.print(f"study written to {output_dir}; profile in {output_dir / 'probe' / 'probe.json'}")
+    """The full study on the shipped model (configs/demo.yaml) into runs/demo/, ending with the report's path."""
+    from dataladder.config import load_plan
+
+    plan_path = CONFIGS / ("demo-quick.yaml" if quick else "demo.yaml")
+    p = load_plan(plan_path, [f"output_dir={output_dir}"] if output_dir else [])
+    report = _run_plan_with_progress(p)
+    _print_study(Path(p.output_dir))
+    console.print(f"report: {report}")
+
+
+@app.command()
+@user_errors
+def report(run_dir: Annotated[Path, typer.Argument(help="a study's output directory")]) -> None:
+    """Rebuild RUN_DIR/report.html from the result files."""
+    from dataladder.report.html import build_report
+
+    console.print(f"report: {build_report(run_dir)}")
 
 
 def main() -> None:  # pragma: no cover

@@ -36,9 +36,103 @@ def _first_error(model: type[BaseModel], e: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         parent: type[BaseModel] | None = model
         for part in loc[:-1]:
-            field = parent.model_fields.get(part) if parent else None
-            ann = getattr(field, "annotation", None) if field else None
-            parent = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+            if part.isdigit() or parent is None:
+                continue
+            field = parent.model_fields.get(part)
+            parent = _model_in(field.annotation) if field else None
         choices = list(parent.model_fields) if parent else []
         return f"key '{key}': " + did_you_mean("key", loc[-1], choices)
     return f"key '{key}': {err['msg']}"
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `Model`, `list[Model]` or `Model | None`."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        m = _model_in(arg)
+        if m is not None:
+            return m
+    return None
+
+
+# ---- The study plan (`dataladder run plan.yaml`) -------------------------------------------------
+
+from pydantic import Field  # noqa: E402
+
+from dataladder.ladder.climb import ClimbConfig  # noqa: E402
+
+
+class ProbeStep(BaseModel, extra="forbid"):
+    skills: list[str] = Field(default_factory=lambda: ["add", "sub", "mul", "div", "mixed"], description="skills to probe")
+    n: int = Field(300, description="eval items per skill and format")
+    digits: int = Field(2, description="max operand digits")
+    mastered_at: float = Field(0.8, description="accuracy at which a skill counts as mastered")
+    partial_at: float = Field(0.15, description="accuracy below which a skill counts as missing")
+
+
+class ClimbStep(ClimbConfig, extra="forbid"):
+    name: str = Field(description="the ladder's name (its folder under climbs/)")
+    models: list[str] = Field(default_factory=list, description="base models (default: the plan's model)")
+
+
+class NoiseStep(BaseModel, extra="forbid"):
+    """Curated versus noisy: the same skill climbed on verified data and on a copy with wrong answers."""
+
+    skill: str = Field("add", description="skill to compare on")
+    target: float = Field(0.9, description="accuracy target")
+    curated_max: int = Field(160, description="largest curated rung")
+    noisy_max: int = Field(1280, description="largest noisy rung")
+    wrong_share: float = Field(0.3, ge=0.0, le=1.0, description="share of noisy items with a wrong answer")
+    seeds: int = Field(2, description="training seeds per rung")
+    eval_n: int = Field(200, description="eval items per skill and format")
+
+
+class Plan(BaseModel, extra="forbid"):
+    model: str = Field("tiny-arith", description="the base model: 'tiny-arith', a local directory or hub id")
+    target_format: str = Field("exam", description="the prompt format post-training aims at")
+    output_dir: str = Field("runs/study", description="where the study's results and report go")
+    probe: ProbeStep = Field(default_factory=ProbeStep, description="evals first")
+    climbs: list[ClimbStep] = Field(default_factory=list, description="supervised ladders")
+    curated_vs_noisy: NoiseStep | None = Field(None, description="curated versus noisy data")
+
+
+def apply_overrides(data: dict, pairs: list[str]) -> dict:
+    """Apply `key.path=value` overrides (values as YAML scalars) to a plan dict; list items by index."""
+    out = yaml.safe_load(yaml.safe_dump(data))
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"override {pair!r}: expected key=value")
+        node = out
+        parts = key.split(".")
+        for p in parts[:-1]:
+            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
+        last = parts[-1]
+        if isinstance(node, list):
+            node[int(last)] = yaml.safe_load(value)
+        else:
+            node[last] = yaml.safe_load(value)
+    return out
+
+
+def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
+    """Read, override and validate a plan; any problem is one InputError naming the key path."""
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise InputError("no such file", str(path)) from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        raise InputError(f"not valid YAML ({getattr(e, 'problem', e)})", str(path), None if mark is None else mark.line + 1) from None
+    if overrides:
+        try:
+            data = apply_overrides(data, overrides)
+        except (IndexError, ValueError, TypeError) as e:
+            raise InputError(f"override does not fit the plan ({e})", str(path)) from None
+    try:
+        return Plan.model_validate(data)
+    except ValidationError as e:
+        raise InputError(_first_error(Plan, e), str(path)) from None

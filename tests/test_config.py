@@ -29,3 +29,37 @@ def test_wrong_type_names_key(tmp_path):
 def test_shipped_recipe_loads_and_round_trips():
     cfg = load_yaml_model(PretrainConfig, SHIPPED)
     assert yaml.safe_load(SHIPPED.read_text()) == cfg.model_dump()
+
+
+def test_every_plan_under_configs_validates():
+    from dataladder.config import load_plan
+
+    plans = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
+    assert plans
+    for p in plans:
+        plan = load_plan(p)
+        assert plan.climbs or plan.curated_vs_noisy, p
+
+
+def test_plan_typo_fails_before_work_naming_key_and_nearest(tmp_path):
+    from dataladder.config import load_plan
+
+    p = tmp_path / "plan.yaml"
+    p.write_text("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n    tragett: 0.9\n")
+    with pytest.raises(InputError) as e:
+        load_plan(p)
+    assert "climbs.0.tragett" in str(e.value) and "did you mean 'target'" in str(e.value)
+    p.write_text("modle: tiny-arith\n")
+    with pytest.raises(InputError, match="did you mean 'model'"):
+        load_plan(p)
+
+
+def test_plan_overrides(tmp_path):
+    from dataladder.config import load_plan
+
+    p = tmp_path / "plan.yaml"
+    p.write_text("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n")
+    plan = load_plan(p, ["output_dir=runs/x", "climbs.0.target=0.8", "probe.n=50"])
+    assert plan.output_dir == "runs/x" and plan.climbs[0].target == 0.8 and plan.probe.n == 50
+    with pytest.raises(InputError, match="key 'climbs.0.target'"):
+        load_plan(p, ["climbs.0.target=high"])

@@ -85,6 +85,7 @@ class Context:
     tokenizer: object
     eval_sets: dict  # skill name → (Skill, items)
     pools: dict  # (skill, seed) → tokenized rows
+    on_train: Callable[[int, int], None] | None = None  # progress: (step, total steps)
 
     def pool(self, cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
         """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested)."""
@@ -177,7 +178,8 @@ def data_id(cfg: ClimbConfig) -> str:
 def run_rung(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
     """Train one rung (a pure function of `rc`) and evaluate every skill and format."""
     rows = ctx.pool(cfg, rc["skill"], rc["seed"])[: rc["n"]]
-    model, stats = train_sft(ctx.model, ctx.tokenizer, rows, rc["method"], rc["lora_r"], cfg.hp, rc["seed"])
+    model, stats = train_sft(ctx.model, ctx.tokenizer, rows, rc["method"], rc["lora_r"], cfg.hp, rc["seed"],
+                             on_step=ctx.on_train)
     t0 = time.perf_counter()
     ev = _eval_model(model, ctx)
     return {"model": ctx.spec, "train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0}
@@ -312,7 +314,8 @@ def recommend(arms: list[dict], target: float) -> list[dict]:
     return out
 
 
-def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None) -> dict:
+def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,
+          on_train: Callable[[int, int], None] | None = None) -> dict:
     """Run every arm of `cfg` into `output_dir`; returns the ladder.json document (also written)."""
     from dataladder.executors.local import LocalExecutor
 
@@ -323,6 +326,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
     for spec in cfg.models:
         ctx = prepare(spec, cfg)
+        ctx.on_train = on_train
         for skill in cfg.skills:
             for r in ranks:
                 arms.append(climb_arm(ctx, cfg, store, skill, r, executor, on_rung))

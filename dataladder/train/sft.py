@@ -14,7 +14,7 @@ import copy
 import math
 import tempfile
 import time
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
@@ -49,7 +49,7 @@ def tokenize_records(tokenizer, records: list[dict]) -> list[dict]:
 
 
 def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"], lora_r: int | None,
-              hp: SFTHparams, seed: int) -> tuple[object, dict]:
+              hp: SFTHparams, seed: int, on_step: Callable[[int, int], None] | None = None) -> tuple[object, dict]:
     """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats)."""
     import torch
     from datasets import Dataset
@@ -81,6 +81,8 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
         )
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
+        if on_step is not None:
+            trainer.add_callback(_StepCallback(on_step))
         t0 = time.perf_counter()
         out = trainer.train()
         seconds = time.perf_counter() - t0
@@ -97,3 +99,18 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
         "trainable_parameters": trainable, "parameters": n_params, "tensors_changed": changed,
         "tokens": tokens, "flops": (6 if method == "full" else 4) * n_params * tokens,
     }
+
+
+class _StepCallback:
+    """Reports (step, total) to a progress bar after every optimizer step."""
+
+    def __init__(self, on_step: Callable[[int, int], None]):
+        self.on_step = on_step
+
+    def __getattr__(self, name):  # TrainerCallback's other events: nothing to do
+        if name.startswith("on_"):
+            return lambda *a, **k: None
+        raise AttributeError(name)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.on_step(state.global_step, state.max_steps)

@@ -1,0 +1,1 @@
+"""The report: result files → one self-contained report.html."""

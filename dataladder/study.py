@@ -1,0 +1,136 @@
+"""A whole study from one plan: `dataladder run plan.yaml` (and `dataladder demo`).
+
+probe → climbs → curated versus noisy → report, into the plan's output_dir:
+
+    probe/probe.json, probe/samples.jsonl
+    climbs/<name>/ladder.json, ladder.png, runs/…
+    noise/curated.jsonl, noise/noisy.jsonl, noise/curated/…, noise/noisy/…, noise/summary.json
+    report.html
+
+Every step resumes: the probe is skipped when its config is unchanged, every training run goes
+through the run store, and the report is rebuilt from the result files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import yaml
+
+from dataladder.config import Plan
+
+
+@dataclass
+class Hooks:
+    """Progress callbacks the CLI fills in; all optional."""
+
+    step: Callable[[str], None] = lambda msg: None
+    rung: Callable[[str], None] = lambda msg: None
+    train: Callable[[int, int], None] | None = None
+
+
+def _atomic_json(path: Path, doc: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(path)
+
+
+def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
+    from dataladder.ladder.climb import model_fingerprint
+    from dataladder.models.hub import load_model
+    from dataladder.probe import probe, with_prerequisites, write_probe
+    from dataladder.skills import SKILLS, load_skills
+
+    key = hashlib.sha256(json.dumps({"probe": plan.probe.model_dump(), "format": plan.target_format,
+                                     "model": model_fingerprint(plan.model)}, sort_keys=True).encode()).hexdigest()[:16]
+    path = out / "probe" / "probe.json"
+    if path.exists():
+        doc = json.loads(path.read_text())
+        if doc.get("plan_key") == key:
+            hooks.step("probe: finished earlier, reusing probe/probe.json")
+            return doc
+    hooks.step("probe: evaluating every skill in every format")
+    skills = []
+    for name in with_prerequisites(plan.probe.skills):
+        kw = {"digits": plan.probe.digits} if name in SKILLS and name != "mixed" else {}
+        skills.extend(load_skills([name], **kw))
+    model, tok = load_model(plan.model)
+    report, samples = probe(model, tok, skills, n=plan.probe.n, target_format=plan.target_format,
+                            mastered_at=plan.probe.mastered_at, partial_at=plan.probe.partial_at)
+    report.update({"model": plan.model, "requested_skills": plan.probe.skills, "plan_key": key})
+    write_probe(report, samples, out / "probe")
+    return report
+
+
+def run_climb_steps(plan: Plan, out: Path, hooks: Hooks) -> list[dict]:
+    from dataladder.ladder.climb import ClimbConfig, climb
+
+    docs = []
+    for step in plan.climbs:
+        fields = step.model_dump(exclude={"name"})
+        fields["models"] = step.models or [plan.model]
+        fields["target_format"] = plan.target_format
+        hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
+                   + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
+        docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, on_rung=hooks.rung, on_train=hooks.train))
+    return docs
+
+
+def run_noise_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+    from dataladder.data.noise import corrupt
+    from dataladder.ladder.climb import ClimbConfig, _skill, climb
+
+    ns = plan.curated_vs_noisy
+    if ns is None:
+        return None
+    hooks.step(f"curated vs noisy: {ns.skill}, up to {ns.curated_max} curated vs {ns.noisy_max} with "
+               f"{ns.wrong_share:.0%} wrong answers")
+    d = out / "noise"
+    d.mkdir(parents=True, exist_ok=True)
+    sk = _skill(ns.skill, plan.probe.digits)
+    records = list(sk.records("train", ns.noisy_max, seed=0, fmt=plan.target_format))
+    noisy = corrupt(records, ns.wrong_share, seed=0)
+    for name, recs in (("curated", records), ("noisy", noisy)):
+        path = d / f"{name}.jsonl"
+        text = "".join(json.dumps(r) + "\n" for r in recs)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+    arms = {}
+    for name, cap in (("curated", ns.curated_max), ("noisy", ns.noisy_max)):
+        cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format,
+                          seeds=ns.seeds, eval_n=ns.eval_n, max_examples=cap, train_file=str(d / f"{name}.jsonl"),
+                          eval_skills=[ns.skill], digits=plan.probe.digits, min_rungs=10**6)  # run every rung
+        arms[name] = climb(cfg, d / name, on_rung=hooks.rung, on_train=hooks.train)
+    cur = arms["curated"]["arms"][0]["rungs"]
+    noi = arms["noisy"]["arms"][0]["rungs"]
+    best = max(cur, key=lambda r: r["accuracy"])
+    match = next((r for r in noi if r["accuracy"] >= best["accuracy"]), None)
+    summary = {
+        "skill": ns.skill, "wrong_share": ns.wrong_share, "injected_wrong": sum(1 for r in noisy if "noise" in r),
+        "noisy_items": len(noisy), "curated": [{k: r[k] for k in ("n", "accuracy", "ci_low", "ci_high")} for r in cur],
+        "noisy": [{k: r[k] for k in ("n", "accuracy", "ci_low", "ci_high")} for r in noi],
+        "curated_best": {k: best[k] for k in ("n", "accuracy", "ci_low", "ci_high")},
+        "noisy_matching_n": match["n"] if match else None,
+    }
+    _atomic_json(d / "summary.json", summary)
+    return summary
+
+
+def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
+    """Run every step of `plan`; returns the path of report.html."""
+    from dataladder.report.html import build_report
+
+    hooks = hooks or Hooks()
+    out = Path(plan.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(), sort_keys=False))
+    run_probe_step(plan, out, hooks)
+    run_climb_steps(plan, out, hooks)
+    run_noise_step(plan, out, hooks)
+    hooks.step("report: building report.html from the result files")
+    return build_report(out)
