@@ -174,7 +174,9 @@ class CurveFit:
         return float(q[0]), float(q[1]), float(q[2])
 
     def p_reachable(self, within: float = math.inf) -> float:
-        return float(np.mean(self.n_target <= within))
+        """Share of replicates whose curve reaches the target within `within` examples (and at all:
+        within the search grid's 10^7)."""
+        return float(np.mean(np.isfinite(self.n_target) & (self.n_target <= within)))
 
     def gain_next_doubling(self, n_last: float) -> np.ndarray:
         return self.at(2 * n_last) - self.at(n_last)

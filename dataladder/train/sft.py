@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 class SFTHparams(BaseModel, extra="forbid"):
     """Documented defaults; every field can be overridden (`--hp key=value` or in a plan)."""
 
-    learning_rate_full: float = Field(1e-3, description="learning rate for full fine-tuning")
+    learning_rate_full: float = Field(3e-4, description="learning rate for full fine-tuning")
     learning_rate_lora: float = Field(4e-3, description="learning rate for LoRA")
     epochs: float = Field(3.0, description="passes over the rung's data (at least min_steps steps)")
     min_steps: int = Field(60, description="fewest optimizer steps per rung, so small rungs train enough")
