@@ -83,6 +83,7 @@ class NoiseStep(BaseModel, extra="forbid"):
 
     skill: str = Field("add", description="skill to compare on")
     target: float = Field(0.9, description="accuracy target")
+    start: int = Field(20, description="examples in the first rung of both arms")
     curated_max: int = Field(160, description="largest curated rung")
     noisy_max: int = Field(1280, description="largest noisy rung")
     wrong_share: float = Field(0.3, ge=0.0, le=1.0, description="share of noisy items with a wrong answer")

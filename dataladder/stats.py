@@ -15,4 +15,5 @@ def wilson(correct: int, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     center = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, center - half), min(1.0, center + half)
+    # clamp so rounding never puts the point estimate outside its own interval
+    return max(0.0, min(p, center - half)), min(1.0, max(p, center + half))

@@ -102,7 +102,7 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
             path.write_text(text)
     arms = {}
     for name, cap in (("curated", ns.curated_max), ("noisy", ns.noisy_max)):
-        cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format,
+        cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format, start=ns.start,
                           seeds=ns.seeds, eval_n=ns.eval_n, max_examples=cap, train_file=str(d / f"{name}.jsonl"),
                           eval_skills=[ns.skill], digits=plan.probe.digits, min_rungs=10**6)  # run every rung
         arms[name] = climb(cfg, d / name, on_rung=hooks.rung, on_train=hooks.train)

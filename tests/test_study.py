@@ -32,7 +32,7 @@ def study(tmp_path_factory):
             {"name": "lora", "skills": ["add"], "method": "lora", "lora_ranks": [2], "start": 4, "max_examples": 8,
              "seeds": 1, "eval_n": 6, "eval_skills": ["add"], "digits": 1, "n_boot": 20, "hp": hp},
         ],
-        "curated_vs_noisy": {"skill": "add", "curated_max": 8, "noisy_max": 16, "wrong_share": 0.5, "seeds": 1, "eval_n": 6},
+        "curated_vs_noisy": {"skill": "add", "start": 4, "curated_max": 8, "noisy_max": 16, "wrong_share": 0.5, "seeds": 1, "eval_n": 6},
     })
     t0 = time.perf_counter()
     report = run_plan(plan)
