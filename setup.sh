@@ -7,12 +7,15 @@ cd "$(dirname "$0")"
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 EXTRAS=""
-[[ "${1:-}" == "--test" ]] && EXTRAS="[test,bench]"
+STAMP=".venv/.dataladder-setup"
+if [[ "${1:-}" == "--test" ]]; then
+  EXTRAS="[test,bench]"
+  STAMP=".venv/.dataladder-setup-test"
+fi
 if [[ ! -x .venv/bin/python ]]; then
   "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip
 fi
-STAMP=".venv/.dataladder-setup$( [[ -n $EXTRAS ]] && echo -test )"
 HASH=$(sha256sum pyproject.toml setup.sh | sha256sum | cut -c1-16)
 if [[ ! -f $STAMP || "$(cat "$STAMP")" != "$HASH" ]]; then
   # torch first and pinned: the machine carries its CPU wheel; any other version pulls CUDA packages.
@@ -22,6 +25,6 @@ if [[ ! -f $STAMP || "$(cat "$STAMP")" != "$HASH" ]]; then
 fi
 if [[ -n $EXTRAS ]] && ! { command -v chromium >/dev/null && command -v chromedriver >/dev/null; }; then
   # The report's browser test uses Debian's Chromium and ChromeDriver.
-  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  SUDO=""; if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi

@@ -45,6 +45,9 @@ def progress() -> Progress:
 
 def _quiet() -> None:
     import os
+    import warnings
+
+    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecations inside transformers/peft
 
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import datasets

@@ -182,8 +182,8 @@ def forgetting_section(docs: dict[str, dict]) -> str:
     for name, doc in docs.items():
         for a in doc["arms"]:
             ns = [r["n"] for r in a["rungs"]]
-            p = ax.plot(ns, [r["mean_forgetting"] for r in a["rungs"]], "o-", label=f"{name} · {a['skill']} · {a['label']} (mean)")
-            ax.plot(ns, [r["worst_forgetting"] for r in a["rungs"]], "x:", color=p[0].get_color(), label="worst")
+            p = ax.plot(ns, [r["mean_forgetting"] for r in a["rungs"]], "o-", label=f"{name} · {a['label']}")
+            ax.plot(ns, [r["worst_forgetting"] for r in a["rungs"]], "x:", color=p[0].get_color(), label="_nolegend_")
             lines += 1
     if not lines:
         return ""
