@@ -28,6 +28,10 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from dataladder.cli import _quiet  # noqa: E402
+
+_quiet()
+
 from dataladder.ladder.climb import ClimbConfig, climb, prepare, rung_config, run_rung  # noqa: E402
 from dataladder.ladder.store import RunStore  # noqa: E402
 from dataladder.models.hub import resolve_model  # noqa: E402

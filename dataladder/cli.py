@@ -193,23 +193,6 @@ def parse_budget(text: str | None) -> tuple[int | None, float | None]:
     return examples, minutes
 
 
-def parse_overrides(pairs: list[str] | None) -> dict:
-    """key=value pairs (values parsed as YAML scalars); dots nest: hp.learning_rate_full=5e-4."""
-    import yaml
-
-    out: dict = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"override {pair!r}: expected key=value")
-        node = out
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(value)
-    return out
-
-
 @app.command()
 @user_errors
 def climb(
@@ -232,6 +215,7 @@ def climb(
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
 ) -> None:
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
+    from dataladder.config import apply_overrides
     from dataladder.ladder.climb import ClimbConfig, climb as climb_fn
     from dataladder.skills import get_skill
 
@@ -242,7 +226,7 @@ def climb(
         raise ValueError(f"--lora-ranks {lora_ranks!r}: expected integers like 1,4,16") from None
     fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
               "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
-              "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": parse_overrides(hp)}
+              "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": apply_overrides({}, hp or [])}
     if eval_skill:
         fields["eval_skills"] = eval_skill
     if train_file:
