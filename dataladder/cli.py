@@ -305,16 +305,25 @@ def _run_plan_with_progress(plan) -> Path:
 
     _quiet()
     with progress() as bar:
+        rungs = bar.add_task("rungs done", total=None)
         steps = bar.add_task("training steps", total=1, visible=False)
+        evals = bar.add_task("evaluation items", total=None, visible=False)
 
         def on_train(step: int, total: int) -> None:
+            bar.update(evals, visible=False)
             bar.update(steps, completed=step, total=total, visible=True)
+
+        def on_eval(k: int) -> None:
+            bar.update(steps, visible=False)
+            bar.update(evals, advance=k, visible=True)
 
         def on_rung(line: str) -> None:
             bar.update(steps, visible=False)
+            bar.update(evals, visible=False, completed=0)
+            bar.advance(rungs)
             console.print(f"  {line}", highlight=False)
 
-        hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train)
+        hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train, eval=on_eval)
         return run_plan(plan, hooks)
 
 

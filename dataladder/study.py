@@ -31,6 +31,7 @@ class Hooks:
     step: Callable[[str], None] = lambda msg: None
     rung: Callable[[str], None] = lambda msg: None
     train: Callable[[int, int], None] | None = None
+    eval: Callable[[int], None] | None = None  # items scored
 
 
 def _atomic_json(path: Path, doc: dict) -> None:
@@ -61,7 +62,7 @@ def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
         skills.extend(load_skills([name], **kw))
     model, tok = load_model(plan.model)
     report, samples = probe(model, tok, skills, n=plan.probe.n, target_format=plan.target_format,
-                            mastered_at=plan.probe.mastered_at, partial_at=plan.probe.partial_at)
+                            mastered_at=plan.probe.mastered_at, partial_at=plan.probe.partial_at, on_batch=hooks.eval)
     report.update({"model": plan.model, "requested_skills": plan.probe.skills, "plan_key": key})
     write_probe(report, samples, out / "probe")
     return report
@@ -77,7 +78,8 @@ def run_climb_steps(plan: Plan, out: Path, hooks: Hooks) -> list[dict]:
         fields["target_format"] = plan.target_format
         hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
                    + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
-        docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, on_rung=hooks.rung, on_train=hooks.train))
+        docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, on_rung=hooks.rung, on_train=hooks.train,
+                          on_eval=hooks.eval))
     return docs
 
 
@@ -105,7 +107,7 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
         cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format, start=ns.start,
                           seeds=ns.seeds, eval_n=ns.eval_n, max_examples=cap, train_file=str(d / f"{name}.jsonl"),
                           eval_skills=[ns.skill], digits=plan.probe.digits, min_rungs=10**6)  # run every rung
-        arms[name] = climb(cfg, d / name, on_rung=hooks.rung, on_train=hooks.train)
+        arms[name] = climb(cfg, d / name, on_rung=hooks.rung, on_train=hooks.train, on_eval=hooks.eval)
     cur = arms["curated"]["arms"][0]["rungs"]
     noi = arms["noisy"]["arms"][0]["rungs"]
     best = max(cur, key=lambda r: r["accuracy"])

@@ -86,6 +86,7 @@ class Context:
     eval_sets: dict  # skill name → (Skill, items)
     pools: dict  # (skill, seed) → tokenized rows
     on_train: Callable[[int, int], None] | None = None  # progress: (step, total steps)
+    on_eval: Callable[[int], None] | None = None  # progress: items scored
 
     def pool(self, cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
         """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested)."""
@@ -145,7 +146,7 @@ def prepare(spec: str, cfg: ClimbConfig) -> Context:
 def _eval_model(model, ctx: Context) -> dict:
     out = {}
     for name, (sk, items) in ctx.eval_sets.items():
-        res, _, _ = score_formats(model, ctx.tokenizer, sk, items, list(sk.formats))
+        res, _, _ = score_formats(model, ctx.tokenizer, sk, items, list(sk.formats), on_batch=ctx.on_eval)
         out[name] = {f: {"correct": r["correct"], "n": r["n"], "accuracy": r["accuracy"]} for f, r in res.items()}
     return out
 
@@ -315,7 +316,7 @@ def recommend(arms: list[dict], target: float) -> list[dict]:
 
 
 def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,
-          on_train: Callable[[int, int], None] | None = None) -> dict:
+          on_train: Callable[[int, int], None] | None = None, on_eval: Callable[[int], None] | None = None) -> dict:
     """Run every arm of `cfg` into `output_dir`; returns the ladder.json document (also written)."""
     from dataladder.executors.local import LocalExecutor
 
@@ -326,7 +327,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
     for spec in cfg.models:
         ctx = prepare(spec, cfg)
-        ctx.on_train = on_train
+        ctx.on_train, ctx.on_eval = on_train, on_eval
         for skill in cfg.skills:
             for r in ranks:
                 arms.append(climb_arm(ctx, cfg, store, skill, r, executor, on_rung))

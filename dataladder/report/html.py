@@ -193,8 +193,12 @@ def forgetting_section(docs: dict[str, dict]) -> str:
     ax.set_ylabel("accuracy change vs base")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=7, ncol=2)
+    sizes = sorted({(len(a["rungs"][0]["forgetting"]), d["config"]["eval_n"], d["config"]["seeds"])
+                    for d in docs.values() for a in d["arms"]})
+    basis = "; ".join(f"{k} skill/format pairs × {m} items × {s} seeds = {k * m * s:,} scored items per point"
+                      for k, m, s in sizes)
     cap = ("Change in accuracy of every other skill and format (seed mean) against the base model, per rung: the mean over "
-           "them (solid) and the worst one (dotted). Each point rests on the same held-out eval items as the ladder.")
+           f"them (solid) and the worst one (dotted). Each point rests on {basis}.")
     return "<h2 id='forgetting'>Forgetting</h2>" + _figure(_png(fig), cap, "forgetting per rung")
 
 
