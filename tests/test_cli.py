@@ -25,3 +25,32 @@ def test_unknown_skill_did_you_mean(tmp_path):
 def test_skills_lists_builtins():
     r = runner.invoke(app, ["skills"])
     assert r.exit_code == 0 and all(n in r.output for n in ["add", "sub", "mul", "div", "mixed"])
+
+
+def test_budget_parsing():
+    from dataladder.cli import parse_budget
+
+    assert parse_budget("5120") == (5120, None)
+    assert parse_budget("30m") == (None, 30.0)
+    assert parse_budget("5120,2h") == (5120, 120.0)
+    import pytest
+
+    with pytest.raises(ValueError, match="--budget"):
+        parse_budget("lots")
+
+
+def test_climb_rejects_bad_options_before_work(tmp_path):
+    r = runner.invoke(app, ["climb", "--method", "qlora", "--output-dir", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "method" in r.output
+    r = runner.invoke(app, ["climb", "--skill", "dvi", "--output-dir", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "did you mean 'div'" in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_run_plan_with_typo_fails_before_work(tmp_path):
+    p = tmp_path / "plan.yaml"
+    p.write_text(f"model: tiny-arith\noutput_dir: {tmp_path / 'out'}\nclimbs:\n  - name: a\n    skills: [add]\n    tragett: 0.9\n")
+    r = runner.invoke(app, ["run", str(p)])
+    assert r.exit_code == 2
+    assert "climbs.0.tragett" in r.output and "did you mean 'target'" in r.output
+    assert not (tmp_path / "out").exists()
