@@ -105,3 +105,33 @@ def test_random_weights_are_missing_everywhere(tmp_path):
     skills = [get_skill(n) for n in ["add", "sub", "mul", "div", "mixed"]]
     report, _ = probe(model, tok, skills, n=40)
     assert {r["diagnosis"] for r in report["skills"].values()} == {"missing"}
+
+
+@pytest.mark.integration
+def test_jsonl_skill_with_module_function_verifier_probes(micro_model, tmp_path, monkeypatch):
+    import sys
+
+    from dataladder.models.hub import load_model
+    from dataladder.probe import probe
+    from dataladder.skills import load_skills
+
+    (tmp_path / "my_checks.py").write_text(
+        "CALLS = []\n"
+        "def starts_with_digit(completion, answer, **item):\n"
+        "    CALLS.append((completion, item['source']))\n"
+        "    return (completion.strip()[:1].isdigit(), None if completion.strip()[:1].isdigit() else 'no_digit')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("my_checks", None)
+    p = tmp_path / "skill.jsonl"
+    p.write_text("".join(json.dumps({"skill": "digits", "prompt": f"{i}+1=", "completion": str(i + 1),
+                                     "verifier": "my_checks:starts_with_digit"}) + "\n" for i in range(6)))
+    model, tok = load_model(str(micro_model[0]))
+    report, samples = probe(model, tok, load_skills([str(p)]), n=6)
+    import my_checks
+
+    assert len(my_checks.CALLS) == 6 and {s for _, s in my_checks.CALLS} == {f"{p}:{i}" for i in range(1, 7)}
+    for s in samples:  # every verdict is the user's function's verdict
+        assert s["ok"] == s["completion"].strip()[:1].isdigit()
+        assert s["reason"] == (None if s["ok"] else "no_digit")
+    r = report["skills"]["digits"]["formats"]["default"]
+    assert r["n"] == 6 and r["correct"] == sum(s["ok"] for s in samples)
