@@ -92,7 +92,8 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     model.eval()
     after = model.state_dict()
     changed = sum(int(not torch.equal(before[k], after[k].to(before[k].device))) for k in before)
-    tokens = steps * hp.batch_size * (sum(len(r["input_ids"]) for r in rows) / max(1, len(rows)))
+    # each step sees min(batch, n) rows; LoRA skips weight gradients of frozen weights (≈4·N·D, not 6·N·D)
+    tokens = steps * min(hp.batch_size, len(rows)) * (sum(len(r["input_ids"]) for r in rows) / max(1, len(rows)))
     return model, {
         "steps": steps, "seconds": seconds, "train_loss": float(out.training_loss),
         "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
