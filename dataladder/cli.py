@@ -65,7 +65,7 @@ def probe(
     skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
     n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
     target_format: Annotated[str, typer.Option(help="the prompt format post-training aims at")] = "exam",
-    digits: Annotated[int, typer.Option(help="max operand digits for arithmetic skills (mixed uses 1 unless set)")] = 2,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
     batch_size: Annotated[int, typer.Option(help="generation batch size")] = 128,
     mastered_at: Annotated[float, typer.Option(help="accuracy at which a skill counts as mastered")] = 0.8,
@@ -81,31 +81,14 @@ def probe(
 
 def run_probe(model: str, skills: list[str], n: int, target_format: str, digits: int, seed: int, batch_size: int,
               mastered_at: float, partial_at: float, output_dir: Path) -> dict:
-    from dataladder.probe import probe as probe_fn
-    from dataladder.probe import with_prerequisites, write_probe
-    from dataladder.skills import SKILLS, load_skills
+    from dataladder.probe import run_probe as run_probe_fn
 
-    names = with_prerequisites(skills)
-    resolved = []
-    for name in names:  # resolve everything (did-you-mean, JSONL validation) before loading a model
-        if name in SKILLS:
-            resolved.extend(load_skills([name], **({} if name == "mixed" and digits == 2 else {"digits": digits})))
-        else:
-            resolved.extend(load_skills([name]))
     _quiet()
-    from dataladder.models.hub import load_model
-
-    m, tok = load_model(model)
-    total = sum(min(n, len(s.items("eval", n, seed))) * len(s.formats) for s in resolved)
     with progress() as bar:
-        task = bar.add_task("probing", total=total)
-        report, samples = probe_fn(m, tok, resolved, n=n, seed=seed, target_format=target_format,
-                                   mastered_at=mastered_at, partial_at=partial_at, batch_size=batch_size,
-                                   on_batch=lambda k: bar.advance(task, k))
-    report["model"] = model
-    report["requested_skills"] = skills
-    write_probe(report, samples, output_dir)
-    return report
+        task = bar.add_task("probing", total=None)
+        return run_probe_fn(model, skills, output_dir, n, target_format, digits, seed, batch_size, mastered_at,
+                            partial_at, on_total=lambda t: bar.update(task, total=t),
+                            on_batch=lambda k: bar.advance(task, k))
 
 
 def print_probe(report: dict) -> None:
@@ -209,7 +192,7 @@ def climb(
     delta: Annotated[float, typer.Option(help="smallest gain per doubling worth paying for")] = 0.01,
     eval_n: Annotated[int, typer.Option(help="eval items per skill and format at every rung")] = 200,
     eval_skill: Annotated[Optional[list[str]], typer.Option(help="skills evaluated at every rung (default: all built-in)")] = None,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed uses 1)")] = 2,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
     train_file: Annotated[Optional[Path], typer.Option(help="prompt/completion JSONL to climb on instead of the skill's generator")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),

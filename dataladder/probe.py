@@ -153,6 +153,26 @@ def probe(model, tokenizer, skills: list[Skill], n: int = 300, seed: int = 0, ta
     return report, all_samples
 
 
+def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300, target_format: str = "exam",
+              digits: int = 2, seed: int = 0, batch_size: int = 128, mastered_at: float = 0.8, partial_at: float = 0.15,
+              on_total: Callable[[int], None] | None = None, on_batch: Callable[[int], None] | None = None,
+              extra: dict | None = None) -> dict:
+    """Resolve the skills (and their prerequisites), load the model, probe, write probe.json and samples.jsonl."""
+    from dataladder.models.hub import load_model
+    from dataladder.skills import resolve_skills
+
+    skills = resolve_skills(with_prerequisites(names), digits)  # did-you-mean and JSONL errors before loading
+    model, tok = load_model(model_spec)
+    if on_total:
+        on_total(sum(len([it for it in s.items("eval", n, seed) if it.data.get("format", f) == f])
+                     for s in skills for f in s.formats))
+    report, samples = probe(model, tok, skills, n=n, seed=seed, target_format=target_format, mastered_at=mastered_at,
+                            partial_at=partial_at, batch_size=batch_size, on_batch=on_batch)
+    report.update({"model": model_spec, "requested_skills": names, **(extra or {})})
+    write_probe(report, samples, output_dir)
+    return report
+
+
 def with_prerequisites(names: list[str]) -> list[str]:
     """Built-in skill names plus their prerequisites (transitively), so diagnoses can flag them."""
     from dataladder.skills import SKILLS, get_skill

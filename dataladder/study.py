@@ -43,9 +43,7 @@ def _atomic_json(path: Path, doc: dict) -> None:
 
 def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
     from dataladder.ladder.climb import model_fingerprint
-    from dataladder.models.hub import load_model
-    from dataladder.probe import probe, with_prerequisites, write_probe
-    from dataladder.skills import SKILLS, load_skills
+    from dataladder.probe import run_probe
 
     key = hashlib.sha256(json.dumps({"probe": plan.probe.model_dump(), "format": plan.target_format,
                                      "model": model_fingerprint(plan.model)}, sort_keys=True).encode()).hexdigest()[:16]
@@ -56,16 +54,9 @@ def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
             hooks.step("probe: finished earlier, reusing probe/probe.json")
             return doc
     hooks.step("probe: evaluating every skill in every format")
-    skills = []
-    for name in with_prerequisites(plan.probe.skills):
-        kw = {"digits": plan.probe.digits} if name in SKILLS and name != "mixed" else {}
-        skills.extend(load_skills([name], **kw))
-    model, tok = load_model(plan.model)
-    report, samples = probe(model, tok, skills, n=plan.probe.n, target_format=plan.target_format,
-                            mastered_at=plan.probe.mastered_at, partial_at=plan.probe.partial_at, on_batch=hooks.eval)
-    report.update({"model": plan.model, "requested_skills": plan.probe.skills, "plan_key": key})
-    write_probe(report, samples, out / "probe")
-    return report
+    p = plan.probe
+    return run_probe(plan.model, p.skills, out / "probe", n=p.n, target_format=plan.target_format, digits=p.digits,
+                     mastered_at=p.mastered_at, partial_at=p.partial_at, on_batch=hooks.eval, extra={"plan_key": key})
 
 
 def run_climb_steps(plan: Plan, out: Path, hooks: Hooks) -> list[dict]:

@@ -56,9 +56,9 @@ class ClimbConfig(BaseModel, extra="forbid"):
 
 
 def _skill(name: str, digits: int):
-    from dataladder.skills import get_skill
+    from dataladder.skills import resolve_skills
 
-    return get_skill(name) if name == "mixed" else get_skill(name, digits=digits)
+    return resolve_skills([name], digits)[0]
 
 
 def model_fingerprint(spec: str) -> str:
@@ -95,11 +95,12 @@ class Context:
                 records = file_pool(cfg, skill, seed)
             else:
                 sk = _skill(skill, cfg.digits)
-                records = list(sk.records("train", cfg.max_examples, seed=1000 + seed, fmt=cfg.target_format))
-                bad = [r for r, it in zip(records, sk.items("train", len(records), 1000 + seed))
-                       if not sk.score(r["completion"], it).ok]
+                fmt = sk.formats[cfg.target_format]
+                items = sk.items("train", cfg.max_examples, 1000 + seed)
+                bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
                 if bad:  # grounding: every template item must pass the skill's own verifier
                     raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
+                records = [{"prompt": fmt.prompt(it), "completion": fmt.completion(it)} for it in items]
             self.pools[(skill, seed)] = tokenize_records(self.tokenizer, records)
         return self.pools[(skill, seed)]
 

@@ -61,7 +61,6 @@ def _refit_b(G, y, a):
 def _project_power(G, y, a, b):
     # accuracy = A − B·(n+n0)^−β with g = −(n+n0)^−β: need B ≥ 0 and 0 ≤ A ≤ 1
     a = np.clip(a, 0.0, 1.0)
-    b = np.where((b < 0) | (a != a), 0.0, b)
     return a, _refit_b(G, y, a)
 
 

@@ -77,6 +77,18 @@ def get_skill(name_or_path: str, **kwargs) -> Skill:
     return SKILLS.get(name_or_path)(**kwargs)
 
 
+def resolve_skills(specs: list[str], digits: int | None = None) -> list[Skill]:
+    """Built-in names and JSONL paths. `digits` sets the built-in arithmetic skills' operand size,
+    except `mixed`, whose expressions keep their one-digit default."""
+    out: list[Skill] = []
+    for spec in specs:
+        if spec in SKILLS:
+            out.append(SKILLS.get(spec)(**({} if digits is None or spec == "mixed" else {"digits": digits})))
+        else:
+            out.extend(load_skills([spec]))
+    return out
+
+
 def load_skills(specs: list[str], **kwargs) -> list[Skill]:
     """Resolve a list of skill names and JSONL paths; a JSONL file may hold several skills."""
     out: list[Skill] = []

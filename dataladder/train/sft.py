@@ -53,7 +53,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
     model = copy.deepcopy(base)
@@ -82,7 +82,12 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
         if on_step is not None:
-            trainer.add_callback(_StepCallback(on_step))
+
+            class StepProgress(TrainerCallback):
+                def on_step_end(self, args, state, control, **kwargs):
+                    on_step(state.global_step, state.max_steps)
+
+            trainer.add_callback(StepProgress())
         t0 = time.perf_counter()
         out = trainer.train()
         seconds = time.perf_counter() - t0
@@ -101,17 +106,3 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
         "tokens": tokens, "flops": (6 if method == "full" else 4) * n_params * tokens,
     }
 
-
-class _StepCallback:
-    """Reports (step, total) to a progress bar after every optimizer step."""
-
-    def __init__(self, on_step: Callable[[int, int], None]):
-        self.on_step = on_step
-
-    def __getattr__(self, name):  # TrainerCallback's other events: nothing to do
-        if name.startswith("on_"):
-            return lambda *a, **k: None
-        raise AttributeError(name)
-
-    def on_step_end(self, args, state, control, **kwargs):
-        self.on_step(state.global_step, state.max_steps)
