@@ -70,6 +70,36 @@ def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_si
     return Generation(prompts, out, time.perf_counter() - t0)
 
 
+def sample(model, tokenizer, prompts: list[str], k: int, max_new_tokens: int, temperature: float = 1.0,
+           top_p: float = 1.0, seed: int = 0, batch_size: int = 128) -> list[list[str]]:
+    """`k` sampled completions per prompt (cut at the first newline), as `out[prompt_index][j]`.
+
+    The one sampler behind rejection sampling (`synth --source self`), self-sourced preference
+    pairs and the RL zero-signal check, so they all see the model the same way.
+    """
+    import torch
+
+    torch.manual_seed(seed)
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+    out: list[list[str]] = [[] for _ in prompts]
+    newline_stop = _NewlineStop(tokenizer)
+    per_batch = max(1, batch_size // k)
+    for s in range(0, len(order), per_batch):
+        idx = order[s : s + per_batch]
+        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left").to(model.device)
+        newline_stop.start = enc["input_ids"].shape[1]
+        with torch.inference_mode():
+            gen = model.generate(
+                **enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
+                top_k=0, num_return_sequences=k, use_cache=True, pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id, stopping_criteria=[newline_stop],
+            )
+        texts = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+        for j, i in enumerate(idx):
+            out[i] = [t.split("\n", 1)[0] for t in texts[j * k : (j + 1) * k]]
+    return out
+
+
 class _NewlineStop:
     """Stop a batch once every row has produced a newline (or EOS) after the prompt."""
 
