@@ -1,0 +1,229 @@
+"""Reward-model recipe: a base causal LM with a scalar head, trained on preference pairs by TRL's RewardTrainer.
+
+    rm, stats = train_reward(base, tokenizer, pairs, RewardHparams(), lora_r=None, seed=0)
+    scores = score_texts(rm, tokenizer, prompts, completions)
+    pairwise_accuracy(rm, tokenizer, heldout_pairs)  # {correct, n, accuracy, ci_low, ci_high, margin}
+
+The reward model is `AutoModelForSequenceClassification` with `num_labels=1` built from the base
+model's config and body weights (a fresh, seeded score head), `pad_token_id` set so the score is
+read at the last real token. Pairs are `prompt`/`chosen`/`rejected` (TRL's columns); the text a
+reward model scores is prompt + completion + EOS, tokenized the same way for training and scoring
+(right padding), so a score at evaluation time is the score the trainer optimized. Full
+fine-tuning or PEFT LoRA (task type SEQ_CLS: the score head is trained in full); CPU-safe
+settings (no bf16, no gradient checkpointing) on CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from dataladder.stats import wilson
+
+
+class RewardHparams(BaseModel, extra="forbid"):
+    """Documented defaults; every field can be overridden (`--hp key=value`)."""
+
+    learning_rate: float = Field(3e-4, description="learning rate for full fine-tuning")
+    learning_rate_lora: float = Field(4e-3, description="learning rate for LoRA (the score head trains in full)")
+    epochs: float = Field(2.0, description="passes over the pairs (at least min_steps steps)")
+    min_steps: int = Field(40, description="fewest optimizer steps, so small rungs train enough")
+    max_steps: int = Field(1500, description="most optimizer steps")
+    batch_size: int = Field(16, description="pairs per optimizer step")
+    warmup_ratio: float = Field(0.1, description="share of steps of linear warm-up")
+    weight_decay: float = Field(0.0, description="AdamW weight decay")
+    center_rewards_coefficient: float | None = Field(0.01, description="TRL's pull of rewards toward mean zero")
+    lora_alpha_ratio: float = Field(2.0, description="lora_alpha = ratio × lora_r")
+    lora_dropout: float = Field(0.0, description="LoRA dropout")
+    max_length: int = Field(256, description="longest prompt + completion in tokens (longer pairs are dropped)")
+
+    def steps_for(self, n: int) -> int:
+        return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
+
+
+def encode(tokenizer, prompt: str, completion: str) -> list[int]:
+    """The token ids a reward model scores: prompt (as inference sees it) + completion + EOS."""
+    p = tokenizer(prompt)["input_ids"]
+    c = tokenizer(completion, add_special_tokens=False)["input_ids"]
+    return p + c + [tokenizer.eos_token_id]
+
+
+def reward_model_from(base, tokenizer, seed: int = 0):
+    """A sequence-classification model (num_labels=1) from a causal LM object or path, pad id set."""
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    torch.manual_seed(seed)  # the score head is new: its init is part of the run's seed
+    if isinstance(base, (str, Path)):
+        from dataladder.models.hub import resolve_model
+
+        rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(str(base)), num_labels=1,
+                                                                 pad_token_id=pad_id)
+    else:
+        config = copy.deepcopy(base.config)
+        config.num_labels = 1
+        config.pad_token_id = pad_id
+        config.architectures = None
+        rm = AutoModelForSequenceClassification.from_config(config, dtype=next(base.parameters()).dtype)
+        body = getattr(base, base.base_model_prefix)
+        getattr(rm, rm.base_model_prefix).load_state_dict(body.state_dict())
+        rm.to(next(base.parameters()).device)
+    rm.config.pad_token_id = pad_id
+    return rm
+
+
+def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: int | None = None, seed: int = 0,
+                 on_step: Callable[[int, int], None] | None = None) -> tuple[object, dict]:
+    """Train a reward model on `pairs` from `base` (a causal LM object or path); returns
+    (the reward model, merged, in eval mode; train stats)."""
+    import torch
+    from datasets import Dataset
+    from transformers.trainer_callback import PrinterCallback, TrainerCallback
+    from trl import RewardConfig, RewardTrainer
+
+    if not pairs:
+        raise ValueError("train_reward: no pairs to train on")
+    model = reward_model_from(base, tokenizer, seed)
+    model.train()
+    n_params = sum(p.numel() for p in model.parameters())
+    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    peft_config = None
+    if lora_r:
+        from peft import LoraConfig
+
+        peft_config = LoraConfig(r=lora_r, lora_alpha=hp.lora_alpha_ratio * lora_r, lora_dropout=hp.lora_dropout,
+                                 target_modules="all-linear", task_type="SEQ_CLS")
+    rows = [{"chosen_ids": encode(tokenizer, p["prompt"], p["chosen"]),
+             "rejected_ids": encode(tokenizer, p["prompt"], p["rejected"])} for p in pairs]
+    steps = hp.steps_for(len(rows))
+    cuda = next(model.parameters()).is_cuda
+    bf16 = cuda and torch.cuda.is_bf16_supported()
+    with tempfile.TemporaryDirectory() as tmp:
+        args = RewardConfig(
+            output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.batch_size,
+            learning_rate=hp.learning_rate_lora if lora_r else hp.learning_rate,
+            lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
+            bf16=bf16, gradient_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
+            max_length=hp.max_length, center_rewards_coefficient=hp.center_rewards_coefficient,
+            save_strategy="no", report_to="none", logging_steps=max(1, steps // 10), disable_tqdm=True,
+            dataloader_num_workers=0,
+        )
+        trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
+                                processing_class=tokenizer, peft_config=peft_config)
+        trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
+        if on_step is not None:
+
+            class StepProgress(TrainerCallback):
+                def on_step_end(self, args, state, control, **kwargs):
+                    on_step(state.global_step, state.max_steps)
+
+            trainer.add_callback(StepProgress())
+        trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+        t0 = time.perf_counter()
+        out = trainer.train()
+        seconds = time.perf_counter() - t0
+        model = trainer.model
+    logs = [h for h in trainer.state.log_history if "loss" in h]
+    if lora_r:
+        model = model.merge_and_unload()
+    model.eval()
+    after = model.state_dict()
+    changed = sum(int(k in after and not torch.equal(before[k], after[k].to(before[k].device))) for k in before)
+    tokens = steps * min(hp.batch_size, len(rows)) * sum(len(r["chosen_ids"]) + len(r["rejected_ids"]) for r in rows) / len(rows)
+    return model, {
+        "pairs": len(rows), "steps": steps, "seconds": seconds, "train_loss": float(out.training_loss),
+        "first_loss": logs[0]["loss"] if logs else None, "last_loss": logs[-1]["loss"] if logs else None,
+        "train_accuracy": logs[-1].get("accuracy") if logs else None,
+        "train_margin": logs[-1].get("margin") if logs else None,
+        "trainable_parameters": trainable, "parameters": n_params, "tensors_changed": changed,
+        "tokens": tokens, "flops": (4 if lora_r else 6) * n_params * tokens,
+    }
+
+
+def score_texts(reward_model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 256) -> list[float]:
+    """The reward model's scalar score of each prompt + completion (right-padded, as in training)."""
+    import torch
+
+    if len(prompts) != len(completions):
+        raise ValueError(f"score_texts: {len(prompts)} prompts but {len(completions)} completions")
+    ids = [encode(tokenizer, p, c) for p, c in zip(prompts, completions)]
+    pad = reward_model.config.pad_token_id
+    device = next(reward_model.parameters()).device
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    out = [0.0] * len(ids)
+    for s in range(0, len(order), batch_size):
+        idx = order[s : s + batch_size]
+        width = max(len(ids[i]) for i in idx)
+        x = torch.full((len(idx), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(idx), width), dtype=torch.long)
+        for row, i in enumerate(idx):
+            x[row, : len(ids[i])] = torch.tensor(ids[i])
+            mask[row, : len(ids[i])] = 1
+        with torch.inference_mode():
+            logits = reward_model(input_ids=x.to(device), attention_mask=mask.to(device), use_cache=False).logits
+        for i, v in zip(idx, logits[:, 0].float().cpu().tolist()):
+            out[i] = v
+    return out
+
+
+def pair_margins(reward_model, tokenizer, pairs: list[dict], batch_size: int = 256) -> list[float]:
+    """score(chosen) − score(rejected) for every pair; > 0 means the reward model prefers the chosen one."""
+    prompts = [p["prompt"] for p in pairs]
+    scores = score_texts(reward_model, tokenizer, prompts + prompts,
+                         [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs], batch_size)
+    return [c - r for c, r in zip(scores[: len(pairs)], scores[len(pairs) :])]
+
+
+def accuracy_of(margins: list[float]) -> dict:
+    """Pairwise accuracy (a tie counts as wrong) with its Wilson 95% interval, and the mean margin."""
+    correct = sum(m > 0 for m in margins)
+    lo, hi = wilson(correct, len(margins))
+    return {"correct": correct, "n": len(margins), "accuracy": correct / len(margins) if margins else 0.0,
+            "ci_low": lo, "ci_high": hi, "margin": sum(margins) / len(margins) if margins else 0.0}
+
+
+def pairwise_accuracy(reward_model, tokenizer, pairs: list[dict]) -> dict:
+    """Held-out pairwise accuracy: {correct, n, accuracy, ci_low, ci_high, margin}."""
+    return accuracy_of(pair_margins(reward_model, tokenizer, pairs))
+
+
+def save_reward_model(reward_model, tokenizer, path: Path) -> Path:
+    """Save the reward model and its tokenizer (a Hugging Face directory), replacing `path` whole."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    reward_model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+    return path
+
+
+def load_reward_model(path, device: str | None = None) -> tuple[object, object]:
+    """(reward model in eval mode, tokenizer) from a directory written by `save_reward_model` / `prefs`."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = Path(path)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{path}: not a reward model directory (no config.json); run `dataladder prefs` first")
+    tok = AutoTokenizer.from_pretrained(path)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    rm = AutoModelForSequenceClassification.from_pretrained(path).to(device)
+    if rm.config.num_labels != 1:
+        raise ValueError(f"{path}: num_labels is {rm.config.num_labels}, a reward model has 1")
+    if rm.config.pad_token_id is None:
+        rm.config.pad_token_id = tok.pad_token_id
+    rm.eval()
+    return rm, tok
