@@ -32,7 +32,7 @@ from dataladder.cli import _quiet  # noqa: E402
 
 _quiet()
 
-from dataladder.ladder.climb import ClimbConfig, climb, prepare, rung_config, run_rung  # noqa: E402
+from dataladder.ladder.climb import ClimbConfig, climb, execute, prepare, rung_config  # noqa: E402
 from dataladder.ladder.store import RunStore  # noqa: E402
 from dataladder.models.hub import resolve_model  # noqa: E402
 
@@ -65,8 +65,8 @@ def sweep(skill: str, seeds: int, max_n: int, out: Path) -> dict:
     for n in sizes:
         per_seed = []
         for s in range(seeds):
-            rc = rung_config(ctx, cfg, skill, None, n, s)
-            r = store.get(rc) or store.put(rc, run_rung(ctx, cfg, rc))
+            rc = rung_config(ctx.fingerprint, cfg, skill, None, n, s)
+            r = store.get(rc) or store.put(rc, execute(ctx, cfg, rc))
             per_seed.append(r["eval"][skill][cfg.target_format]["accuracy"])
             flops += r["train"]["flops"]
         acc.append(sum(per_seed) / len(per_seed))

@@ -1,15 +1,22 @@
-"""The local executor: runs one after another in this process (imports and data stay warm)."""
+"""The local executor (default): runs one after another in this process, imports and data kept warm."""
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, TypeVar
-
-T = TypeVar("T")
-R = TypeVar("R")
+from typing import Callable, Iterator
 
 
 class LocalExecutor:
     name = "local"
 
-    def map(self, fn: Callable[[T], R], tasks: Iterable[T]) -> list[R]:
-        return [fn(t) for t in tasks]
+    def __init__(self):
+        from dataladder.ladder.climb import Contexts
+
+        self.contexts = Contexts()
+
+    def set_progress(self, on_train: Callable[[int, int], None] | None, on_eval: Callable[[int], None] | None) -> None:
+        self.contexts.set_progress(on_train, on_eval)
+
+    def run(self, jobs: list) -> Iterator[tuple[int, dict]]:
+        """(index, result) for each job, in order."""
+        for i, job in enumerate(jobs):
+            yield i, self.contexts.run(job)

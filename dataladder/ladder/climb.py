@@ -91,18 +91,21 @@ class Context:
     def pool(self, cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
         """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested)."""
         if (skill, seed) not in self.pools:
-            if cfg.train_file:
-                records = file_pool(cfg, skill, seed)
-            else:
-                sk = _skill(skill, cfg.digits)
-                fmt = sk.formats[cfg.target_format]
-                items = sk.items("train", cfg.max_examples, 1000 + seed)
-                bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
-                if bad:  # grounding: every template item must pass the skill's own verifier
-                    raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
-                records = [{"prompt": fmt.prompt(it), "completion": fmt.completion(it)} for it in items]
-            self.pools[(skill, seed)] = tokenize_records(self.tokenizer, records)
+            self.pools[(skill, seed)] = tokenize_records(self.tokenizer, pool_records(cfg, skill, seed))
         return self.pools[(skill, seed)]
+
+
+def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
+    """The prompt/completion records a climb of `skill` draws its nested rungs from, for one seed."""
+    if cfg.train_file:
+        return file_pool(cfg, skill, seed)
+    sk = _skill(skill, cfg.digits)
+    fmt = sk.formats[cfg.target_format]
+    items = sk.items("train", cfg.max_examples, 1000 + seed)
+    bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
+    if bad:  # grounding: every template item must pass the skill's own verifier
+        raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
+    return [{"prompt": fmt.prompt(it), "completion": fmt.completion(it)} for it in items]
 
 
 def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
@@ -152,23 +155,18 @@ def _eval_model(model, ctx: Context) -> dict:
     return out
 
 
-def eval_config(ctx: Context, cfg: ClimbConfig) -> dict:
+def eval_config(cfg: ClimbConfig) -> dict:
     return {"skills": cfg.evaluated(), "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
 
 
-def run_base(ctx: Context, cfg: ClimbConfig, store: RunStore) -> dict:
-    key = {"kind": "base-eval", "model": ctx.fingerprint, "eval": eval_config(ctx, cfg)}
-    got = store.get(key)
-    if got is None:
-        got = store.put(key, {"model": ctx.spec, "eval": _eval_model(ctx.model, ctx)})
-    return got
+def base_config(fingerprint: str, cfg: ClimbConfig) -> dict:
+    return {"kind": "base-eval", "model": fingerprint, "eval": eval_config(cfg)}
 
 
-def rung_config(ctx: Context, cfg: ClimbConfig, skill: str, lora_r: int | None, n: int, seed: int) -> dict:
-    return {"kind": "sft", "model": ctx.fingerprint, "skill": skill, "digits": cfg.digits,
+def rung_config(fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | None, n: int, seed: int) -> dict:
+    return {"kind": "sft", "model": fingerprint, "skill": skill, "digits": cfg.digits,
             "target_format": cfg.target_format, "data": data_id(cfg), "method": cfg.method, "lora_r": lora_r,
-            "n": n, "seed": seed,
-            "hp": cfg.hp.model_dump(), "eval": eval_config(ctx, cfg)}
+            "n": n, "seed": seed, "hp": cfg.hp.model_dump(), "eval": eval_config(cfg)}
 
 
 def data_id(cfg: ClimbConfig) -> str:
@@ -177,14 +175,50 @@ def data_id(cfg: ClimbConfig) -> str:
     return "file:" + hashlib.sha256(Path(cfg.train_file).read_bytes()).hexdigest()[:16]
 
 
-def run_rung(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
-    """Train one rung (a pure function of `rc`) and evaluate every skill and format."""
+def execute(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
+    """One run, a pure function of `rc`: the base model's eval, or one rung trained and evaluated."""
+    if rc["kind"] == "base-eval":
+        return {"model": ctx.spec, "eval": _eval_model(ctx.model, ctx)}
     rows = ctx.pool(cfg, rc["skill"], rc["seed"])[: rc["n"]]
     model, stats = train_sft(ctx.model, ctx.tokenizer, rows, rc["method"], rc["lora_r"], cfg.hp, rc["seed"],
                              on_step=ctx.on_train)
     t0 = time.perf_counter()
     ev = _eval_model(model, ctx)
     return {"model": ctx.spec, "train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0}
+
+
+class Contexts:
+    """Prepared contexts by (model, climb config): what a long-lived worker keeps warm between runs."""
+
+    def __init__(self, on_train: Callable[[int, int], None] | None = None,
+                 on_eval: Callable[[int], None] | None = None):
+        self._by_key: dict[tuple[str, str], Context] = {}
+        self.on_train, self.on_eval = on_train, on_eval
+
+    def get(self, spec: str, cfg: ClimbConfig) -> Context:
+        key = (spec, cfg.model_dump_json())
+        if key not in self._by_key:
+            ctx = prepare(spec, cfg)
+            ctx.on_train, ctx.on_eval = self.on_train, self.on_eval
+            self._by_key[key] = ctx
+        return self._by_key[key]
+
+    def set_progress(self, on_train: Callable[[int, int], None] | None, on_eval: Callable[[int], None] | None) -> None:
+        self.on_train, self.on_eval = on_train, on_eval
+        for ctx in self._by_key.values():
+            ctx.on_train, ctx.on_eval = on_train, on_eval
+
+    def run(self, job: "Job") -> dict:
+        return execute(self.get(job.spec, job.cfg), job.cfg, job.rc)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an executor runs: the run config `rc` of base model `spec` under climb config `cfg`."""
+
+    spec: str
+    cfg: ClimbConfig
+    rc: dict
 
 
 def _forgetting(rung_evals: list[dict], base: dict, skill: str, target_format: str) -> dict:
@@ -199,32 +233,48 @@ def _forgetting(rung_evals: list[dict], base: dict, skill: str, target_format: s
     return out
 
 
-def climb_arm(ctx: Context, cfg: ClimbConfig, store: RunStore, skill: str, lora_r: int | None, executor,
-              on_rung: Callable[[str], None] | None = None) -> dict:
-    base = run_base(ctx, cfg, store)["eval"]
-    tf = cfg.target_format
-    b = base[skill][tf] if skill in base else None
-    base_score = RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1)
-    per_format = {f: r for f, r in base.get(skill, {}).items()}
-    diagnosis, _ = diagnose(per_format, tf, 0.8, 0.15) if per_format else ("missing", None)
-    min_examples = min(DATA_BANDS[diagnosis]["low"], cfg.max_examples // 4)
-    label = "full" if lora_r is None else f"lora r={lora_r}"
-    rungs, scores, points = [], [], []
-    n, t0, fit, decision = min(cfg.start, len(ctx.pool(cfg, skill, 0))), time.perf_counter(), None, None
-    while True:
-        configs = [rung_config(ctx, cfg, skill, lora_r, n, s) for s in range(cfg.seeds)]
+class Arm:
+    """One base model × skill × (full | LoRA rank): its rungs, fit and stop decision, advanced rung by rung.
 
-        def one(rc: dict) -> dict:
-            got = store.get(rc)
-            return got if got is not None else store.put(rc, run_rung(ctx, cfg, rc))
+    The driver asks every unfinished arm for its next rung's run configs, runs them all (the
+    executor decides where), and hands each arm its results; so the runs of all arms and seeds
+    of one rung are independent and can run concurrently.
+    """
 
-        results = executor.map(one, configs)
+    def __init__(self, spec: str, fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | None, base: dict,
+                 pool_size: int, on_rung: Callable[[str], None] | None = None):
+        self.spec, self.fingerprint, self.cfg, self.skill, self.lora_r = spec, fingerprint, cfg, skill, lora_r
+        self.base, self.pool_size, self.on_rung = base, pool_size, on_rung
+        tf = cfg.target_format
+        b = base[skill][tf] if skill in base else None
+        self.base_score = RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1)
+        per_format = dict(base.get(skill, {}))
+        self.diagnosis = diagnose(per_format, tf, 0.8, 0.15)[0] if per_format else "missing"
+        self.min_examples = min(DATA_BANDS[self.diagnosis]["low"], cfg.max_examples // 4)
+        self.label = "full" if lora_r is None else f"lora r={lora_r}"
+        self.rungs: list[dict] = []
+        self.scores: list[RungScore] = []
+        self.points: list[tuple[int, int, int]] = []
+        self.n = min(cfg.start, pool_size)
+        self.seconds = 0.0  # training + eval time of this arm's runs (the max_minutes budget)
+        self.fit = self.decision = None
+        self.done = False
+
+    def configs(self) -> list[dict]:
+        """The run configs of the current rung, one per seed."""
+        cfg = self.cfg
+        return [rung_config(self.fingerprint, cfg, self.skill, self.lora_r, self.n, s) for s in range(cfg.seeds)]
+
+    def absorb(self, configs: list[dict], results: list[dict], run_dirs: list[str]) -> None:
+        """Record the current rung's results, refit, consult the stop rule and move to the next rung."""
+        cfg, skill, tf, n = self.cfg, self.skill, self.cfg.target_format, self.n
         evals = [r["eval"] for r in results]
         correct = sum(e[skill][tf]["correct"] for e in evals)
         total = sum(e[skill][tf]["n"] for e in evals)
         lo, hi = wilson(correct, total)
-        forget = _forgetting(evals, base, skill, tf)
-        rungs.append({
+        forget = _forgetting(evals, self.base, skill, tf)
+        self.seconds += sum(r["train"]["seconds"] + r["eval_seconds"] for r in results)
+        self.rungs.append({
             "n": n, "accuracy": correct / total, "ci_low": lo, "ci_high": hi, "correct": correct, "total": total,
             "seeds": [{"seed": rc["seed"], "accuracy": e[skill][tf]["accuracy"]} for rc, e in zip(configs, evals)],
             "forgetting": forget, "mean_forgetting": sum(forget.values()) / max(1, len(forget)),
@@ -233,28 +283,31 @@ def climb_arm(ctx: Context, cfg: ClimbConfig, store: RunStore, skill: str, lora_
             "eval_seconds": sum(r["eval_seconds"] for r in results),
             "flops": sum(r["train"]["flops"] for r in results),
             "train_loss": [r["train"]["train_loss"] for r in results],
-            "run_dirs": [str(store.path(rc).relative_to(store.root)) for rc in configs],
+            "run_dirs": run_dirs,
         })
-        scores.append(RungScore(n, correct, total))
-        points += [(n, e[skill][tf]["correct"], e[skill][tf]["n"]) for e in evals]
-        fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(rungs)) if len(rungs) >= 3 else None
+        self.scores.append(RungScore(n, correct, total))
+        self.points += [(n, e[skill][tf]["correct"], e[skill][tf]["n"]) for e in evals]
+        self.fit = fit_curve(self.points, cfg.target, cfg.n_boot, seed=len(self.rungs)) if len(self.rungs) >= 3 else None
         nxt = next_size(n, cfg.growth)
-        max_examples = min(cfg.max_examples, len(ctx.pool(cfg, skill, 0)))
-        time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
-        decision = decide(scores, base_score, fit, cfg.target, nxt, max_examples, time_left, cfg.delta,
-                          cfg.min_rungs, min_examples)
-        if on_rung:
-            on_rung(f"{skill} {label} n={n}: {correct / total:.3f} [{lo:.3f}, {hi:.3f}]"
-                    + (f" → stop: {decision.reason}" if decision.stop else ""))
-        if decision.stop:
-            break
-        n = nxt
-    hit = reached_at(scores, cfg.target)
-    return {"model": ctx.spec, "skill": skill, "method": cfg.method, "lora_r": lora_r, "label": label,
-            "diagnosis": diagnosis, "min_examples": min_examples,
-            "base": {"accuracy": base_score.accuracy, "correct": base_score.correct, "total": base_score.total},
-            "rungs": rungs, "fit": summarize_fit(fit, rungs[-1]["n"], cfg), "stop": {"reason": decision.reason, **decision.detail},
-            "reached_at": scores[hit].n if hit is not None else None}
+        time_left = (cfg.max_minutes * 60 - self.seconds) if cfg.max_minutes else math.inf
+        self.decision = decide(self.scores, self.base_score, self.fit, cfg.target, nxt,
+                               min(cfg.max_examples, self.pool_size), time_left, cfg.delta, cfg.min_rungs,
+                               self.min_examples)
+        if self.on_rung:
+            self.on_rung(f"{skill} {self.label} n={n}: {correct / total:.3f} [{lo:.3f}, {hi:.3f}]"
+                         + (f" → stop: {self.decision.reason}" if self.decision.stop else ""))
+        self.done = self.decision.stop
+        self.n = nxt
+
+    def summary(self) -> dict:
+        hit = reached_at(self.scores, self.cfg.target)
+        b = self.base_score
+        return {"model": self.spec, "skill": self.skill, "method": self.cfg.method, "lora_r": self.lora_r,
+                "label": self.label, "diagnosis": self.diagnosis, "min_examples": self.min_examples,
+                "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total},
+                "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.cfg),
+                "stop": {"reason": self.decision.reason, **self.decision.detail},
+                "reached_at": self.scores[hit].n if hit is not None else None}
 
 
 def summarize_fit(fit, n_last: int, cfg: ClimbConfig) -> dict | None:
@@ -316,23 +369,49 @@ def recommend(arms: list[dict], target: float) -> list[dict]:
     return out
 
 
+def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:
+    """Results for `jobs` in order: finished ones from the store, the rest through the executor.
+
+    The driver is the only writer: each result is stored as soon as the executor hands it back,
+    so an interruption loses at most the runs in flight, and a rerun repeats none that finished.
+    """
+    results: list[dict | None] = [store.get(j.rc) for j in jobs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    for k, result in executor.run([jobs[i] for i in todo]):
+        results[todo[k]] = store.put(jobs[todo[k]].rc, result)
+    return results  # type: ignore[return-value]
+
+
 def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,
           on_train: Callable[[int, int], None] | None = None, on_eval: Callable[[int], None] | None = None) -> dict:
-    """Run every arm of `cfg` into `output_dir`; returns the ladder.json document (also written)."""
+    """Run every arm of `cfg` into `output_dir`; returns the ladder.json document (also written).
+
+    All arms advance together, one rung at a time: the runs of a rung (seeds × LoRA ranks ×
+    skills × models) go to the executor as one batch, which runs them in this process (`local`)
+    or concurrently on Ray workers (`ray`).
+    """
     from dataladder.executors.local import LocalExecutor
 
     executor = executor or LocalExecutor()
+    executor.set_progress(on_train, on_eval)
     store = RunStore(output_dir)
-    arms = []
     t0 = time.perf_counter()
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
-    for spec in cfg.models:
-        ctx = prepare(spec, cfg)
-        ctx.on_train, ctx.on_eval = on_train, on_eval
+    fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
+    bases = run_jobs([Job(spec, cfg, base_config(fingerprints[spec], cfg)) for spec in cfg.models], store, executor)
+    arms = []
+    for spec, base in zip(cfg.models, bases):
         for skill in cfg.skills:
-            for r in ranks:
-                arms.append(climb_arm(ctx, cfg, store, skill, r, executor, on_rung))
-    doc = {"config": cfg.model_dump(), "arms": arms, "recommendations": recommend(arms, cfg.target),
+            size = len(pool_records(cfg, skill, 0))
+            arms += [Arm(spec, fingerprints[spec], cfg, skill, r, base["eval"], size, on_rung) for r in ranks]
+    while active := [a for a in arms if not a.done]:
+        batch = [(a, a.configs()) for a in active]
+        jobs = [Job(a.spec, cfg, rc) for a, rcs in batch for rc in rcs]
+        results = iter(run_jobs(jobs, store, executor))
+        for a, rcs in batch:
+            a.absorb(rcs, [next(results) for _ in rcs], [str(store.path(rc).relative_to(store.root)) for rc in rcs])
+    arm_docs = [a.summary() for a in arms]
+    doc = {"config": cfg.model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
            "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local")}
     output_dir.mkdir(parents=True, exist_ok=True)
     tmp = output_dir / "ladder.json.tmp"
