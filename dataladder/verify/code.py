@@ -1,0 +1,142 @@
+"""Structured-output verifiers: `json-schema` and `python-tests` (candidate programs run in the sandbox).
+
+    get_verifier("json-schema")('{"a": 1}', None, schema={"type": "object"})          # Verdict(True)
+    get_verifier("python-tests")("def f(): return 1", None, tests=["assert f() == 1"])
+    get_verifier("python-tests:wall_s=5,memory_mb=256")                              # own limits
+    verify_batch(get_verifier("python-tests"), completions, answers, items)           # in parallel
+
+`python-tests` reads the item's `tests` (a string of test code, or a list of them), else MBPP's
+`test_list`, else the `answer`; with HumanEval's `entry_point`, `check(<entry_point>)` runs after
+the tests. `json-schema` reads the item's `schema` (a dict or JSON text), else the `answer`.
+A fenced block (```python / ```json) in the completion is taken in place of the whole text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from functools import lru_cache
+from typing import Sequence
+
+from dataladder.verify.core import VERIFIERS, Verdict, Verifier
+from dataladder.verify.sandbox import Limits, Sandbox
+
+_FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
+
+
+def extract_block(text: str, languages: Sequence[str]) -> str:
+    """The first fenced block in one of `languages`, else the first fenced block, else the text."""
+    blocks = _FENCE.findall(text)
+    for lang, body in blocks:
+        if lang.lower() in languages:
+            return body
+    return blocks[0][1] if blocks else text
+
+
+# json-schema
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str):
+    import jsonschema
+
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def _schema_of(answer: object, schema: object) -> str | None:
+    spec = schema if schema is not None else answer
+    if isinstance(spec, str):
+        try:
+            spec = json.loads(spec)
+        except json.JSONDecodeError:
+            return None
+    return json.dumps(spec, sort_keys=True) if isinstance(spec, (dict, bool)) else None
+
+
+@VERIFIERS.register("json-schema")
+def _json_schema(arg: str | None = None) -> Verifier:
+    import jsonschema
+
+    def json_schema(completion: str, answer: object = None, schema: object = None, **_: object) -> Verdict:
+        key = _schema_of(answer, schema)
+        if key is None:
+            return Verdict(False, "bad_schema")
+        try:
+            validator = _validator(key)
+        except jsonschema.SchemaError:
+            return Verdict(False, "bad_schema")
+        try:
+            doc = json.loads(extract_block(completion, ("json",)).strip())
+        except (json.JSONDecodeError, RecursionError):
+            return Verdict(False, "invalid_json")
+        return Verdict(True) if validator.is_valid(doc) else Verdict(False, "schema_violation")
+
+    return json_schema
+
+
+# python-tests
+
+_SANDBOXES: dict[Limits, Sandbox] = {}
+_SANDBOX_LOCK = threading.Lock()
+
+
+def shared_sandbox(limits: Limits) -> Sandbox:
+    """One sandbox (and thread pool) per distinct limits, shared by every verifier instance."""
+    with _SANDBOX_LOCK:
+        if limits not in _SANDBOXES:
+            _SANDBOXES[limits] = Sandbox(limits)
+        return _SANDBOXES[limits]
+
+
+def item_tests(answer: object, item: dict) -> list[str] | None:
+    """The item's tests as a list of Python sources, or None when it has none."""
+    tests = item.get("tests", item.get("test_list", item.get("test", answer)))
+    if isinstance(tests, str):
+        tests = [tests] if tests.strip() else []
+    if not isinstance(tests, (list, tuple)) or not all(isinstance(t, str) for t in tests) or not tests:
+        return None
+    tests = list(tests)
+    if isinstance(item.get("entry_point"), str):
+        tests.append(f"check({item['entry_point']})")
+    return tests
+
+
+@VERIFIERS.register("python-tests")
+def _python_tests(arg: str | None = None) -> Verifier:
+    limits = Limits.parse(arg)
+
+    def python_tests(completion: str, answer: object = None, **item: object) -> Verdict:
+        return python_tests.many([completion], [answer], [item])[0]
+
+    def many(completions: Sequence[str], answers: Sequence[object], items: Sequence[dict]) -> list[Verdict]:
+        jobs, where = [], []
+        out: list[Verdict | None] = []
+        for completion, answer, item in zip(completions, answers, items, strict=True):
+            tests = item_tests(answer, item)
+            if tests is None:
+                out.append(Verdict(False, "no_tests"))
+                continue
+            where.append(len(out))
+            out.append(None)
+            jobs.append((extract_block(completion, ("python", "py", "python3")), tests))
+        for i, r in zip(where, shared_sandbox(limits).run_many(jobs)):
+            out[i] = r.verdict
+        return out
+
+    python_tests.many = many
+    python_tests.limits = limits
+    return python_tests
+
+
+def verify_batch(verifier: Verifier, completions: Sequence[str], answers: Sequence[object],
+                 items: Sequence[dict] | None = None) -> list[Verdict]:
+    """Verdicts for many completions; sandboxed verifiers run them in parallel."""
+    items = list(items) if items is not None else [{} for _ in completions]
+    many = getattr(verifier, "many", None)
+    if many is not None:
+        return many(completions, answers, items)
+    return [verifier(c, a, **it) for c, a, it in zip(completions, answers, items, strict=True)]
