@@ -1,0 +1,256 @@
+"""Data formats: read TRL, Alpaca and ShareGPT records from JSONL, JSON or Parquet; write TRL.
+
+    for line, rec in read_trl("data.parquet"):        # rec uses TRL columns
+        ...
+    write_records("out.jsonl", records)                 # atomic: .tmp then rename
+
+Formats are detected per record by its columns:
+
+| format              | columns                                   | becomes (TRL)                           |
+|---------------------|-------------------------------------------|-----------------------------------------|
+| `messages`          | `messages` [{role, content}]              | kept                                    |
+| `sharegpt`          | `conversations` [{from, value}]           | `messages` (human→user, gpt→assistant)  |
+| `alpaca`            | `instruction`, `input`, `output`          | `prompt` = instruction (+ "\n\n" + input), `completion` = output |
+| `preference`        | `prompt`, `chosen`, `rejected`            | kept                                    |
+| `prompt_completion` | `prompt`, `completion`                    | kept                                    |
+| `prompt_only`       | `prompt`                                  | kept                                    |
+
+`prompt`, `completion`, `chosen` and `rejected` may be strings or message lists (TRL's
+conversational form). Other columns (`skill`, `answer`, `verifier`, `noise`, metadata) pass
+through. Positions: a JSONL record's line, a JSON array's record index (1-based) and a Parquet
+row (1-based) are all reported as the "line". A bad record raises `InputError(file, line, field)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from dataladder.errors import InputError
+
+FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
+ROLES = ("system", "user", "assistant", "tool")
+SHAREGPT_ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "chatgpt": "assistant",
+                  "system": "system", "tool": "tool", "function": "tool", "observation": "tool"}
+TEXT_FIELDS = ("prompt", "completion", "chosen", "rejected")
+
+
+def read_raw(path: str | Path) -> Iterator[tuple[int, object]]:
+    """(line, raw record) pairs of a JSONL, JSON-array or Parquet file; malformed JSON raises InputError."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", str(path))
+    if path.suffix.lower() == ".parquet":
+        yield from _read_parquet(path)
+        return
+    with path.open(encoding="utf-8") as f:
+        head = f.read(4096).lstrip()
+    if path.suffix.lower() == ".json" and head.startswith("["):
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON ({e.msg}, column {e.colno})", str(path), e.lineno) from None
+        for i, rec in enumerate(doc, 1):
+            yield i, rec
+        return
+    with path.open(encoding="utf-8") as f:  # JSON lines (a .json file of lines too)
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            try:
+                yield lineno, json.loads(raw)
+            except json.JSONDecodeError as e:
+                yield lineno, _BadJSON(f"not valid JSON ({e.msg}, column {e.colno})")
+
+
+class _BadJSON(str):
+    """A line that did not parse; `to_trl` turns it into an InputError so --skip-bad can route it."""
+
+
+def _read_parquet(path: Path) -> Iterator[tuple[int, dict]]:
+    import pyarrow.parquet as pq
+
+    row = 0
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a file that is not Parquet
+        raise InputError(f"not a readable Parquet file ({e})", str(path)) from None
+    for batch in pf.iter_batches(batch_size=4096):
+        for rec in batch.to_pylist():
+            row += 1
+            # a Parquet schema is the union of all records' columns: absent ones read as null
+            yield row, {k: v for k, v in rec.items() if v is not None}
+
+
+def detect(rec: dict) -> str | None:
+    """The format of one record, judged by its columns (see the module table)."""
+    if "messages" in rec:
+        return "messages"
+    if "conversations" in rec:
+        return "sharegpt"
+    if "instruction" in rec or "output" in rec:
+        return "alpaca"
+    if "chosen" in rec or "rejected" in rec:
+        return "preference"
+    if "completion" in rec:
+        return "prompt_completion"
+    if "prompt" in rec:
+        return "prompt_only"
+    return None
+
+
+def to_trl(raw: object, file: str, line: int) -> tuple[str, dict]:
+    """(format, TRL record) for one raw record; a bad one raises InputError naming the field."""
+    if isinstance(raw, _BadJSON):
+        raise InputError(str(raw), file, line, "json")
+    if not isinstance(raw, dict):
+        raise InputError("a record must be a JSON object", file, line, "record")
+    fmt = detect(raw)
+    err = lambda msg, field: InputError(msg, file, line, field)  # noqa: E731
+    if fmt is None:
+        raise err("no known format: needs messages, conversations, instruction/output, prompt/completion, "
+                  "prompt/chosen/rejected or prompt", "prompt")
+    rec = dict(raw)
+    if fmt == "messages":
+        _check_messages(rec["messages"], "messages", err)
+    elif fmt == "sharegpt":
+        rec["messages"] = _sharegpt(rec.pop("conversations"), err)
+    elif fmt == "alpaca":
+        instruction = _text(rec.pop("instruction", None), "instruction", err)
+        extra = rec.pop("input", "")
+        if extra is None:
+            extra = ""
+        if not isinstance(extra, str):
+            raise err("must be a string", "input")
+        rec["prompt"] = instruction + ("\n\n" + extra if extra.strip() else "")
+        rec["completion"] = _text(rec.pop("output", None), "output", err)
+    else:
+        need = {"preference": ("prompt", "chosen", "rejected"), "prompt_completion": ("prompt", "completion"),
+                "prompt_only": ("prompt",)}[fmt]
+        for field in need:
+            v = rec.get(field)
+            if isinstance(v, list):
+                _check_messages(v, field, err)
+            else:
+                _text(v, field, err)
+    if "skill" in rec and not (isinstance(rec["skill"], str) and rec["skill"].strip()):
+        raise err("must be a non-empty string", "skill")
+    if "verifier" in rec and not isinstance(rec["verifier"], str):
+        raise err("must be a string such as 'numeric' or 'regex:<pattern>'", "verifier")
+    if "answer" in rec:
+        if isinstance(rec["answer"], bool) or not isinstance(rec["answer"], (str, int, float)):
+            raise err("must be a string or a number", "answer")
+        rec["answer"] = str(rec["answer"])
+    return fmt, rec
+
+
+def _text(v: object, field: str, err: Callable) -> str:
+    if not isinstance(v, str) or not v.strip():
+        raise err("missing or not a non-empty string", field)
+    return v
+
+
+def _check_messages(msgs: object, field: str, err: Callable) -> None:
+    if not isinstance(msgs, list) or not msgs:
+        raise err("must be a non-empty list of {role, content} messages", field)
+    for i, m in enumerate(msgs):
+        if not isinstance(m, dict) or m.get("role") not in ROLES:
+            raise err(f"role must be one of {', '.join(ROLES)}", f"{field}[{i}].role")
+        if not isinstance(m.get("content"), str):
+            raise err("must be a string", f"{field}[{i}].content")
+
+
+def _sharegpt(conv: object, err: Callable) -> list[dict]:
+    if not isinstance(conv, list) or not conv:
+        raise err("must be a non-empty list of {from, value} turns", "conversations")
+    out = []
+    for i, t in enumerate(conv):
+        if not isinstance(t, dict) or t.get("from") not in SHAREGPT_ROLES:
+            raise err(f"from must be one of {', '.join(SHAREGPT_ROLES)}", f"conversations[{i}].from")
+        if not isinstance(t.get("value"), str):
+            raise err("must be a string", f"conversations[{i}].value")
+        out.append({"role": SHAREGPT_ROLES[t["from"]], "content": t["value"]})
+    return out
+
+
+def read_trl(path: str | Path, on_bad: Callable[[int, object, InputError], None] | None = None
+             ) -> Iterator[tuple[int, dict]]:
+    """(line, TRL record) of every good record; a bad one raises, or goes to `on_bad` when given."""
+    for line, raw in read_raw(path):
+        try:
+            _, rec = to_trl(raw, str(path), line)
+        except InputError as e:
+            if on_bad is None:
+                raise
+            on_bad(line, raw, e)
+            continue
+        yield line, rec
+
+
+def _content(v: str | list) -> str:
+    return v if isinstance(v, str) else "\n".join(m["content"] for m in v)
+
+
+def prompt_text(rec: dict) -> str:
+    """The prompt as plain text: `prompt`, or the contents of the turns before the last assistant turn."""
+    if "messages" in rec:
+        msgs = rec["messages"]
+        cut = len(msgs) - 1 if msgs[-1]["role"] == "assistant" else len(msgs)
+        return "\n".join(m["content"] for m in msgs[:cut])
+    return _content(rec["prompt"])
+
+
+def completion_text(rec: dict) -> str:
+    """The answer as plain text: `completion`, `chosen`, the last assistant turn, or '' (prompt-only)."""
+    if "messages" in rec:
+        last = rec["messages"][-1]
+        return last["content"] if last["role"] == "assistant" else ""
+    for field in ("completion", "chosen"):
+        if field in rec:
+            return _content(rec[field])
+    return ""
+
+
+def map_texts(rec: dict, fn: Callable[[str, str], str]) -> dict:
+    """A copy of `rec` with `fn(field, text)` applied to every text it trains on (all turns included)."""
+    out = dict(rec)
+    for field in ("messages", *TEXT_FIELDS):
+        v = rec.get(field)
+        if isinstance(v, str):
+            out[field] = fn(field, v)
+        elif isinstance(v, list):
+            out[field] = [{**m, "content": fn(m["role"], m["content"])} for m in v]
+    return out
+
+
+def write_records(path: str | Path, records: Iterable[dict]) -> int:
+    """Write TRL records atomically as JSONL (or JSON / Parquet by suffix); returns the count."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    n = 0
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            recs = list(records)
+            n = len(recs)
+            cols = list(dict.fromkeys(k for r in recs for k in r))  # the union: from_pylist reads row 1's keys only
+            pq.write_table(pa.Table.from_pydict({c: [r.get(c) for r in recs] for c in cols}), tmp)
+        elif suffix == ".json":
+            recs = list(records)
+            n = len(recs)
+            tmp.write_text(json.dumps(recs, ensure_ascii=False, indent=1), encoding="utf-8")
+        else:
+            with tmp.open("w", encoding="utf-8") as f:
+                for r in records:
+                    f.write(json.dumps(r, ensure_ascii=False) + "\n")
+                    n += 1
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return n
