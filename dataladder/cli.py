@@ -316,7 +316,7 @@ def synth(
                       max_candidates=max_candidates, max_new_tokens=max_new_tokens, endpoint_url=endpoint_url,
                       endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check)
     output = output or Path("runs/synth") / f"{skill}-{source}.jsonl"
-    if source == "self":
+    if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()
     with progress() as bar:
         task = bar.add_task(f"synth {skill} ({source})", total=n)

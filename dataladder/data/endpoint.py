@@ -43,12 +43,17 @@ class Endpoint:
             raise ValueError(f"endpoint {url}: HTTP {e.code} {e.reason}") from None
         except urllib.error.URLError as e:
             raise ValueError(f"endpoint {url}: cannot connect ({e.reason})") from None
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             raise ValueError(f"endpoint {url}: the reply is not JSON") from None
+        except OSError as e:  # a read timeout or a dropped connection after connecting
+            raise ValueError(f"endpoint {url}: no complete reply ({e or type(e).__name__})") from None
         try:
             texts = [c["message"]["content"] or "" for c in doc["choices"]]
         except (KeyError, TypeError):
             raise ValueError(f"endpoint {url}: the reply has no choices[].message.content") from None
+        if not texts or not all(isinstance(t, str) for t in texts):
+            # an empty list would otherwise be re-requested forever below
+            raise ValueError(f"endpoint {url}: the reply has no choices[].message.content strings")
         if len(texts) < n:  # servers that ignore `n` (llama.cpp) answer once per request
             texts += self.complete(messages, n - len(texts), temperature, max_tokens, stop)
         return texts

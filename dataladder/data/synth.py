@@ -66,6 +66,7 @@ class Source:
     name = ""
     sample_format = ""
     k = 1
+    chunk = 0  # prompts per call (and per cache write); 0: all at once
 
     def candidates(self, items: list[Item], batch: int) -> list[list[str]]:
         raise NotImplementedError
@@ -108,6 +109,7 @@ class SelfSource(Source):
         if not cfg.model:
             raise ValueError("--source self needs --model (e.g. tiny-arith or a model directory)")
         self.cfg, self.skill, self.k = cfg, skill, cfg.k
+        self.chunk = 4 * max(1, cfg.batch_size // cfg.k)
         self.sample_format = cfg.sample_format or skill.native_format
         check_format(skill, self.sample_format, "--sample-format")
         self.max_new_tokens = cfg.max_new_tokens or skill.max_new_tokens
@@ -161,6 +163,7 @@ class EndpointSource(Source):
         if not cfg.endpoint_url.startswith(("http://", "https://")):
             raise ValueError(f"--endpoint-url {cfg.endpoint_url!r}: expected http://host:port/v1")
         self.cfg, self.skill, self.k = cfg, skill, cfg.k
+        self.chunk = 4 * max(1, cfg.concurrency)
         self.sample_format = cfg.sample_format or write_format(cfg, skill)
         check_format(skill, self.sample_format, "--sample-format")
         self.client = Endpoint(cfg.endpoint_url, cfg.endpoint_model, cfg.api_key)
@@ -285,17 +288,18 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
                 else:
                     fresh.append(it)
             todo = [it for it in fresh if it.key not in cached]
-            if todo:
-                got = src.candidates(todo, batch)
+            for c in range(0, len(todo), src.chunk or len(todo)):  # cache each chunk as it arrives
+                part = todo[c : c + (src.chunk or len(todo))]
+                got = src.candidates(part, batch)
+                batch += 1
                 if cache and cache_f is None:
                     cache_f = _open_cache(cache, cfg, cached)
-                for it, texts in zip(todo, got):
+                for it, texts in zip(part, got):
                     cached[it.key] = texts
                     if cache_f:
                         cache_f.write(json.dumps({"key": it.key, "texts": texts}) + "\n")
                 if cache_f:
                     cache_f.flush()
-            batch += 1
             for it in fresh:
                 _keep(skill, wfmt, src, cfg, it, cached[it.key], tally, records, seen)
                 used.append(it)
@@ -367,9 +371,11 @@ def cache_path(output: Path) -> Path:
 
 
 def _config_hash(cfg: SynthConfig) -> str:
-    """What determines the candidates of a prompt (not --n or the budget, which only decide how many)."""
+    """What determines the candidates of a prompt: not --n or the budget (they decide how many), nor where
+    the teacher is served (a restarted server on another port is the same teacher)."""
     keep = {k: v for k, v in cfg.public().items() if k not in ("n", "max_candidates", "write_format", "trl_format",
-                                                             "greedy_check", "concurrency", "batch_size")}
+                                                             "greedy_check", "concurrency", "batch_size",
+                                                             "endpoint_url")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 
