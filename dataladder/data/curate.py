@@ -302,12 +302,12 @@ class MinHasher:
         """(len(sets), num_perm) uint32 MinHash signatures."""
         flat = np.concatenate(sets)
         starts = np.cumsum([0] + [len(s) for s in sets[:-1]])
-        h = np.empty((len(flat), len(self.a)), dtype=np.uint64)
+        h = np.empty((len(self.a), len(flat)), dtype=np.uint64)  # one contiguous row per permutation
         with np.errstate(over="ignore"):  # arithmetic mod 2^64 is the point
-            np.multiply(flat[:, None], self.a[None, :], out=h)
-            h += self.b
+            np.multiply(self.a[:, None], flat[None, :], out=h)
+            h += self.b[:, None]
             h >>= np.uint64(32)
-        return np.minimum.reduceat(h, starts, axis=0).astype(np.uint32)
+        return np.minimum.reduceat(h, starts, axis=1).T.astype(np.uint32)
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
