@@ -516,6 +516,43 @@ def corrupt(
     console.print(t)
 
 
+@app.command()
+@user_errors
+def sandbox(
+    program: Annotated[Optional[Path], typer.Argument(help="a Python file to run in the sandbox (optional)")] = None,
+    tests: Annotated[Optional[list[Path]], typer.Option(help="a file of test code run after the program; repeat")] = None,
+    limits: Annotated[str, typer.Option(help="e.g. 'wall_s=5,cpu_s=2,memory_mb=256' (see the README)")] = "",
+) -> None:
+    """Which protections the code sandbox has on this host; with PROGRAM, run it (and --tests) and print the verdict."""
+    from dataladder.verify.sandbox import Limits, Sandbox, sandbox_capabilities
+
+    lim = Limits.parse(limits)
+    caps = sandbox_capabilities()
+    t = Table(title=f"code sandbox on this host: mode {caps['mode']}")
+    t.add_column("protection")
+    t.add_column("holds")
+    for key, value in caps.items():
+        if key not in ("mode", "unavailable"):
+            t.add_row(key, ", ".join(value) if isinstance(value, list) else ("yes" if value else "no"))
+    for mode, why in caps["unavailable"].items():
+        t.add_row(f"mode {mode}", f"unavailable: {why}")
+    console.print(t)
+    if program is None:
+        return
+    for path in [program, *(tests or [])]:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+    box = Sandbox(lim, workers=1)
+    r = box.run(program.read_text(), [p.read_text() for p in tests or []])
+    sys.stdout.write(r.stdout)
+    sys.stderr.write(r.stderr)
+    verdict = "[green]ok[/green]" if r.ok else f"[red]{r.reason}[/red]"
+    console.print(f"verdict: {verdict} ({r.detail}); {r.tests_passed}/{r.tests_total} tests, {r.seconds:.2f} s wall, "
+                  f"{(r.cpu_seconds or 0):.2f} s CPU")
+    if not r.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

@@ -129,3 +129,20 @@ def test_python_tests_verifier():
 def test_verify_batch_without_many():
     assert verify_batch(get_verifier("numeric"), ["1,000", "4.0", "5"], ["1000", "4", "6"]) == [
         (True, None), (True, None), (False, "wrong_answer")]
+
+
+def test_cli_sandbox(tmp_path):
+    from typer.testing import CliRunner
+
+    from dataladder.cli import app
+
+    (tmp_path / "prog.py").write_text("def f(x):\n    return x + 1\nprint('hi')\n")
+    (tmp_path / "good.py").write_text("assert f(1) == 2\n")
+    (tmp_path / "bad.py").write_text("assert f(1) == 3\n")
+    runner = CliRunner()
+    r = runner.invoke(app, ["sandbox", str(tmp_path / "prog.py"), "--tests", str(tmp_path / "good.py")])
+    assert r.exit_code == 0 and "network_isolated" in r.output and "verdict: ok" in r.output and "hi" in r.output
+    r = runner.invoke(app, ["sandbox", str(tmp_path / "prog.py"), "--tests", str(tmp_path / "bad.py")])
+    assert r.exit_code == 1 and "tests_failed" in r.output
+    r = runner.invoke(app, ["sandbox", "--limits", "wall=3"])
+    assert r.exit_code == 2 and "wall_s" in r.output
