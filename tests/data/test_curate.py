@@ -85,7 +85,7 @@ def _planted_file(tmp_path):
 def test_curate_removes_each_planted_kind_and_keeps_the_clean(tmp_path):
     path, rows = _planted_file(tmp_path)
     out = tmp_path / "out"
-    r = runner.invoke(app, ["curate", str(path), "--output-dir", str(out), "--eval-skill", "add"])
+    r = runner.invoke(app, ["curate", str(path), "--output-dir", str(out), "--eval-skill", "add", "--eval-n", "300"])
     assert r.exit_code == 0, r.output
     kept = [json.loads(x) for x in (out / "kept.jsonl").read_text().splitlines()]
     rejected = [json.loads(x) for x in (out / "rejected.jsonl").read_text().splitlines()]
