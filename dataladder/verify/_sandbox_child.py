@@ -208,6 +208,10 @@ def main():
             os.setgroups([])
             os.setresgid(cfg["uid"], cfg["uid"], cfg["uid"])
             os.setresuid(cfg["uid"], cfg["uid"], cfg["uid"])
+        if cfg["mode"] == "userns":
+            # B is root of A's user namespace, so it could unmount the private /tmp and /proc and
+            # reach the host's below; in a nested user namespace it holds no capability over them
+            libc("unshare", CLONE_NEWUSER)
         if libc is not None:
             libc("prctl", PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)  # no setuid binary gives the privileges back
     except BaseException as e:

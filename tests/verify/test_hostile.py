@@ -127,6 +127,30 @@ def test_write_outside_temp_dir(sb, tmp_path):
     assert present == []
 
 
+def _mode_works(mode: str) -> bool:
+    return Sandbox(Limits(wall_s=10), workers=1, mode=mode).run("pass").ok
+
+
+@needs("private_tmp")
+@pytest.mark.parametrize("mode", ["full", "userns"])
+def test_unmount_private_tmp(mode):
+    """Root inside a user namespace could unmount the private /tmp and write the host's beneath."""
+    if mode == "full" and CAPS["mode"] != "full" or not _mode_works(mode):
+        pytest.skip(f"mode {mode} does not run on this host")
+    name = f"pwned-{uuid.uuid4().hex}"
+    prog = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "undone = [libc.umount2(p, 2) == 0 for p in (b'/tmp', b'/proc')]\n"
+            "libc.unshare(0x10000000 | 0x20000)  # a user and mount namespace of its own, then again\n"
+            "undone += [libc.umount2(p, 2) == 0 for p in (b'/tmp', b'/proc')]\n"
+            f"open('/tmp/{name}', 'w').write('x')\nprint(undone)")
+    r = Sandbox(Limits(wall_s=10), workers=1, mode=mode).run(prog, ["assert any(undone)"])
+    host = Path("/tmp") / name
+    present = host.exists()
+    host.unlink(missing_ok=True)
+    check(r, "tests_failed")
+    assert r.stdout.strip() == "[False, False, False, False]" and not present
+
+
 def test_read_parent_environment(sb, monkeypatch):
     secret = uuid.uuid4().hex
     monkeypatch.setenv("DATALADDER_SECRET_TOKEN", secret)
