@@ -56,6 +56,9 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     from transformers.trainer_callback import PrinterCallback, TrainerCallback
     from trl import SFTConfig, SFTTrainer
 
+    from transformers import set_seed
+
+    set_seed(seed)  # LoRA's initial weights come from the global RNG: a run must not depend on what ran before
     model = copy.deepcopy(base)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())

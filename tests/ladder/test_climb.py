@@ -31,18 +31,6 @@ def test_store_writes_once(tmp_path):
     assert (store.path(cfg) / "done").exists()
 
 
-@pytest.fixture(scope="module")
-def micro_dir(tmp_path_factory):
-    from dataladder.models.tiny import TinyArch, build_tiny_model
-    from dataladder.models.tokenizer import build_char_tokenizer
-
-    d = tmp_path_factory.mktemp("micro-base")
-    tok = build_char_tokenizer()
-    build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128), tok).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
 def micro_config(model: Path, **kw):
     from dataladder.ladder.climb import ClimbConfig
 
