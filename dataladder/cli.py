@@ -303,6 +303,7 @@ def synth(
     api_key: Annotated[Optional[str], typer.Option(help="endpoint: API key (default $OPENAI_API_KEY)")] = None,
     concurrency: Annotated[int, typer.Option(help="endpoint: requests in flight")] = 8,
     greedy_check: Annotated[bool, typer.Option(help="self: also score greedy decoding on the same prompts")] = True,
+    probe: Annotated[Optional[Path], typer.Option(help="a probe.json whose eval accuracy to show next to the acceptance rate")] = None,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     seed: Annotated[int, typer.Option(help="which train prompts are drawn, and the sampling seed")] = 0,
 ) -> None:
@@ -314,7 +315,8 @@ def synth(
                       temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
                       trl_format="messages" if messages else trl_format, digits=digits, seed=seed,
                       max_candidates=max_candidates, max_new_tokens=max_new_tokens, endpoint_url=endpoint_url,
-                      endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check)
+                      endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check,
+                      probe=str(probe) if probe else None)
     output = output or Path("runs/synth") / f"{skill}-{source}.jsonl"
     if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()
@@ -343,6 +345,10 @@ def print_synth(st: dict) -> None:
     if st.get("greedy"):
         g = st["greedy"]
         t.add_row(f"greedy accuracy, same prompts ({g['format']})", iv(g["accuracy"], g["ci_low"], g["ci_high"]))
+    if st.get("probe"):
+        p = st["probe"]
+        t.add_row(f"probe accuracy, eval partition ({p['format']}, n = {p['n']})",
+                  iv(p["accuracy"], p["ci_low"], p["ci_high"]))
     if st["prompts"] and st["candidates"] > st["prompts"]:
         t.add_row("prompts with an accepted sample", f"{st['pass_at_k']:.3f}")
     for reason, c in sorted(st["rejected"].items()):

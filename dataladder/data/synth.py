@@ -55,6 +55,7 @@ class SynthConfig:
     api_key: str | None = field(default=None, repr=False)
     concurrency: int = 8  # parallel requests to the endpoint
     greedy_check: bool = True  # self: greedy accuracy on the same prompts, side by side
+    probe: str | None = None  # a probe.json: its eval-partition accuracy is shown next to the acceptance rate
 
     def public(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "api_key"}
@@ -108,6 +109,8 @@ class SelfSource(Source):
     def __init__(self, cfg: SynthConfig, skill: Skill):
         if not cfg.model:
             raise ValueError("--source self needs --model (e.g. tiny-arith or a model directory)")
+        if cfg.temperature <= 0:
+            raise ValueError(f"--temperature {cfg.temperature}: sampling needs a temperature > 0")
         self.cfg, self.skill, self.k = cfg, skill, cfg.k
         self.chunk = 4 * max(1, cfg.batch_size // cfg.k)
         self.sample_format = cfg.sample_format or skill.native_format
@@ -252,6 +255,7 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
     skill.items("train", 1, cfg.seed)  # a skill without a train partition (a JSONL eval file) stops here
     wfmt = write_format(cfg, skill)
     src = SOURCES.get(cfg.source)(cfg, skill)
+    probe_ref = probe_accuracy(Path(cfg.probe), skill.name, src.sample_format) if cfg.probe else None
     k = src.k
     budget = cfg.max_candidates if cfg.max_candidates is not None else 20 * cfg.n * k
     if budget < k:
@@ -311,6 +315,8 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
     tally.surplus = max(0, len(records) - cfg.n)
     records = records[: cfg.n]
     extra = src.finish(used) or {}
+    if probe_ref:
+        extra["probe"] = probe_ref
     stats = {
         "skill": skill.name, "source": src.name, "write_format": wfmt, "sample_format": src.sample_format,
         "trl_format": cfg.trl_format, "requested": cfg.n, "written": len(records), "stopped": stopped,
@@ -350,6 +356,25 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
     tally.per_prompt.append(ok_here)
 
 
+def probe_accuracy(path: Path, skill: str, fmt: str) -> dict:
+    """The probe's eval-partition accuracy of `skill` in `fmt`, from a probe.json."""
+    from dataladder.errors import InputError
+
+    try:
+        doc = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError("no such file", str(path)) from None
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg})", str(path), e.lineno) from None
+    try:
+        r = doc["skills"][skill]["formats"][fmt]
+        return {"model": doc.get("model"), "format": fmt, "split": "eval", **{k: r[k] for k in
+                ("accuracy", "ci_low", "ci_high", "n", "correct")}}
+    except (KeyError, TypeError):
+        raise InputError(f"has no accuracy for skill {skill!r} in format {fmt!r}", str(path), None,
+                         f"skills.{skill}.formats.{fmt}") from None
+
+
 def write_synth(records: list[dict], stats: dict, output: Path, stats_path: Path | None = None) -> Path:
     """Write the records (JSONL) and the stats (JSON) atomically; returns the stats path."""
     stats_path = stats_path or output.with_suffix(".stats.json")
@@ -375,7 +400,7 @@ def _config_hash(cfg: SynthConfig) -> str:
     the teacher is served (a restarted server on another port is the same teacher)."""
     keep = {k: v for k, v in cfg.public().items() if k not in ("n", "max_candidates", "write_format", "trl_format",
                                                              "greedy_check", "concurrency", "batch_size",
-                                                             "endpoint_url")}
+                                                             "endpoint_url", "probe")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -288,3 +288,19 @@ def test_self_acceptance_agrees_with_greedy_accuracy_on_tiny_arith(tmp_path):
     assert g["ci_low"] <= rate <= g["ci_high"]
     assert 0.3 < rate < 1.0  # tiny-arith partly knows mul: a real filter, not all-or-nothing
     assert sum(stats["rejected"].values()) == stats["candidates"] - stats["accepted"]
+
+
+def test_probe_accuracy_shown_alongside_and_bad_probe_file_exits_2(tmp_path):
+    probe = tmp_path / "probe.json"
+    probe.write_text(json.dumps({"model": "m", "skills": {"mul": {"formats": {"exam": {
+        "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 100, "correct": 50}}}}}))
+    out = tmp_path / "o.jsonl"
+    r = runner.invoke(app, ["synth", "--skill", "mul", "--n", "10", "--probe", str(probe), "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "probe accuracy, eval partition" in r.output
+    st = json.loads((tmp_path / "o.stats.json").read_text())
+    assert st["probe"]["accuracy"] == 0.5 and st["probe"]["split"] == "eval"
+    r = runner.invoke(app, ["synth", "--skill", "add", "--n", "10", "--probe", str(probe), "--output",
+                            str(tmp_path / "p" / "o.jsonl")])
+    assert r.exit_code == 2 and f"{probe}: field 'skills.add.formats.exam'" in r.output
+    assert not (tmp_path / "p").exists()
