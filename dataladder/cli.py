@@ -44,18 +44,9 @@ def progress() -> Progress:
 
 
 def _quiet() -> None:
-    import os
-    import warnings
+    from dataladder.logs import quiet
 
-    warnings.filterwarnings("ignore", category=FutureWarning)  # deprecations inside transformers/peft
-
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import datasets
-    from transformers.utils import logging as hf_logging
-
-    datasets.disable_progress_bars()
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    quiet()
 
 
 @app.command()
@@ -196,6 +187,12 @@ def climb(
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
     train_file: Annotated[Optional[Path], typer.Option(help="prompt/completion JSONL to climb on instead of the skill's generator")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
+    executor: Annotated[str, typer.Option(help="local (in this process) | ray (runs of a rung concurrently on Ray workers)")] = "local",
+    ray_address: Annotated[Optional[str], typer.Option(help="ray: 'auto', ray://host:port, or none for a local cluster")] = None,
+    cpus_per_run: Annotated[float, typer.Option(help="ray: num_cpus per run (0.5: two runs per core)")] = 1.0,
+    gpus_per_run: Annotated[float, typer.Option(help="ray: num_gpus per run (1: one run per GPU, 0.5: two)")] = 0.0,
+    threads_per_run: Annotated[Optional[int], typer.Option(help="ray: torch threads per run (default max(1, cpus per run))")] = None,
+    workers: Annotated[Optional[int], typer.Option(help="ray: long-lived workers (default: as many as resources allow)")] = None,
 ) -> None:
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
     from dataladder.config import apply_overrides
@@ -223,8 +220,13 @@ def climb(
     cfg = validated(ClimbConfig, fields)
     for s in cfg.skills + cfg.eval_skills:
         get_skill(s)  # did-you-mean before any work
+    from dataladder.executors import ExecutorConfig, make_executor
+
+    ex_cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
+        "address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
+        "threads_per_run": threads_per_run, "workers": workers}})
     _quiet()
-    doc = climb_fn(cfg, output_dir, on_rung=lambda line: console.print(line, highlight=False))
+    doc = climb_fn(cfg, output_dir, make_executor(ex_cfg), on_rung=lambda line: console.print(line, highlight=False))
     print_recommendations(doc)
     console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
 

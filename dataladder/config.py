@@ -62,6 +62,7 @@ def _model_in(annotation) -> type[BaseModel] | None:
 
 from pydantic import Field  # noqa: E402
 
+from dataladder.executors import ExecutorConfig  # noqa: E402
 from dataladder.ladder.climb import ClimbConfig  # noqa: E402
 
 
@@ -98,6 +99,7 @@ class Plan(BaseModel, extra="forbid"):
     probe: ProbeStep = Field(default_factory=ProbeStep, description="evals first")
     climbs: list[ClimbStep] = Field(default_factory=list, description="supervised ladders")
     curated_vs_noisy: NoiseStep | None = Field(None, description="curated versus noisy data")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
 
 
 def apply_overrides(data: dict, pairs: list[str]) -> dict:

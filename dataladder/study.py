@@ -59,7 +59,7 @@ def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
                      mastered_at=p.mastered_at, partial_at=p.partial_at, on_batch=hooks.eval, extra={"plan_key": key})
 
 
-def run_climb_steps(plan: Plan, out: Path, hooks: Hooks) -> list[dict]:
+def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[dict]:
     from dataladder.ladder.climb import ClimbConfig, climb
 
     docs = []
@@ -69,12 +69,12 @@ def run_climb_steps(plan: Plan, out: Path, hooks: Hooks) -> list[dict]:
         fields["target_format"] = plan.target_format
         hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
                    + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
-        docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, on_rung=hooks.rung, on_train=hooks.train,
-                          on_eval=hooks.eval))
+        docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, executor, on_rung=hooks.rung,
+                          on_train=hooks.train, on_eval=hooks.eval))
     return docs
 
 
-def run_noise_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
     from dataladder.data.noise import corrupt
     from dataladder.ladder.climb import ClimbConfig, _skill, climb
 
@@ -98,7 +98,7 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
         cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format, start=ns.start,
                           seeds=ns.seeds, eval_n=ns.eval_n, max_examples=cap, train_file=str(d / f"{name}.jsonl"),
                           eval_skills=[ns.skill], digits=plan.probe.digits, min_rungs=10**6)  # run every rung
-        arms[name] = climb(cfg, d / name, on_rung=hooks.rung, on_train=hooks.train, on_eval=hooks.eval)
+        arms[name] = climb(cfg, d / name, executor, on_rung=hooks.rung, on_train=hooks.train, on_eval=hooks.eval)
     cur = arms["curated"]["arms"][0]["rungs"]
     noi = arms["noisy"]["arms"][0]["rungs"]
     best = max(cur, key=lambda r: r["accuracy"])
@@ -122,8 +122,11 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     out = Path(plan.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(), sort_keys=False))
+    from dataladder.executors import make_executor
+
     run_probe_step(plan, out, hooks)
-    run_climb_steps(plan, out, hooks)
-    run_noise_step(plan, out, hooks)
+    executor = make_executor(plan.executor)  # one for the whole study: its workers stay warm across ladders
+    run_climb_steps(plan, out, hooks, executor)
+    run_noise_step(plan, out, hooks, executor)
     hooks.step("report: building report.html from the result files")
     return build_report(out)
