@@ -33,7 +33,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -326,10 +326,10 @@ def _judge(out, killed_for, status, usage, nonce, lim: Limits, mode: str, second
             return result(False, "cpu_limit", f"over {lim.cpu_s} s of CPU time")
         if sig == signal.SIGXFSZ:
             return result(False, "file_size_limit", f"a file over {lim.file_size_mb} MB")
-        if "MemoryError" in stderr[-2000:] or "memory" in stderr[-2000:].lower():
+        if "MemoryError" in stderr[-2000:] or "out of memory" in stderr[-2000:].lower():
             return result(False, "memory_limit", f"address space over {lim.memory_mb} MB")
         return result(False, "crashed" if sig != signal.SIGKILL else "killed",
-                      f"killed by signal {signal.Signals(sig).name}" + _tail(stderr))
+                      f"killed by signal {signal.strsignal(sig) or sig}" + _tail(stderr))
     if not exits and mode != "plain":
         return result(False, "sandbox_error", "the sandbox exited without a report" + _tail(stderr))
     code = os.WEXITSTATUS(raw)
@@ -386,4 +386,4 @@ def sandbox_capabilities(python: str | None = None) -> dict:
         return dict(_CAPS)
 
 
-__all__ = ["Limits", "Sandbox", "SandboxResult", "sandbox_capabilities", "asdict"]
+__all__ = ["Limits", "Sandbox", "SandboxResult", "sandbox_capabilities"]
