@@ -111,7 +111,7 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
             output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.batch_size,
             learning_rate=hp.learning_rate_lora if lora_r else hp.learning_rate,
             lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
-            bf16=bf16, gradient_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
+            bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
             max_length=hp.max_length, center_rewards_coefficient=hp.center_rewards_coefficient,
             save_strategy="no", report_to="none", logging_steps=max(1, steps // 10), disable_tqdm=True,
             dataloader_num_workers=0,

@@ -1,0 +1,255 @@
+"""Preference pairs for a skill: a verified `chosen` answer and a refused `rejected` one per prompt.
+
+    pairs = build_pairs("mul", 400, ["self", "near-miss"], model=model, tokenizer=tok, seed=0)
+
+Each pair is `{"prompt", "chosen", "rejected", "skill", "source", "hard", "flipped", "key", "answer"}`
+(TRL's preference columns plus where it came from). Sources of the rejected answer:
+
+- `self`: the model's own wrong samples (`probe.sample`); chosen is one of its accepted samples
+  for the same prompt when it has one, else the gold completion;
+- `other:<name>`: another local causal LM's wrong samples (`other_model`), chosen as for `self`;
+- `endpoint:<model>`: an OpenAI-compatible server's wrong completions (`endpoint`);
+- `near-miss`: a rule-based wrong answer (off by one, digits swapped, off by a few:
+  `data.noise.wrong_answer`), chosen is the gold completion.
+
+Every pair is checked before anything else happens to it: the skill's verifier accepts chosen
+and refuses rejected, or the pair is not made. `hard` marks near misses (a number within
+max(2, 10%) of the answer, or the answer's digits reordered); far-off or malformed answers are
+easy. `flip_share` then swaps chosen and rejected in that share of the pairs (label noise),
+marking them `flipped`. Prompts come from the skill's train partition, split by a hash of the
+problem into a `train` slice (80%) and a disjoint `heldout` slice (20%); eval items never appear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from pathlib import Path
+
+from dataladder.data.noise import wrong_answer
+from dataladder.skills import Item, Skill
+from dataladder.verify.core import parse_number
+
+HELDOUT_SHARE = 0.2  # share of the train partition's problems kept for held-out pairs
+SPLITS = ("train", "heldout")
+SAMPLES_PER_PROMPT = 4  # model samples per prompt for `self` / `other` / `endpoint`
+
+
+def slice_of(skill: Skill, item: Item) -> str:
+    """`train` or `heldout`: a fixed hash of the problem (a*b and b*a land together)."""
+    key = item.key
+    ops = item.data.get("operands")
+    if ops is not None and len(ops) == 2 and skill.name in ("add", "mul"):
+        from dataladder.skills.arithmetic import partition_key
+
+        key = partition_key(skill.name, item.key, tuple(ops))
+    h = hashlib.blake2b(f"pairs:{skill.name}:{key}".encode(), digest_size=8).digest()
+    return "heldout" if int.from_bytes(h, "big") / 2**64 < HELDOUT_SHARE else "train"
+
+
+def is_hard(rejected: str, answer: str) -> bool:
+    """A near miss: a number within max(2, 10% of the answer), or the answer's digits reordered."""
+    w, v = parse_number(rejected), parse_number(answer)
+    if w is None or v is None:
+        return False
+    if abs(w - v) <= max(2, abs(v) / 10):
+        return True
+    sw, sv = str(abs(w)), str(abs(v))
+    return sw != sv and sorted(sw) == sorted(sv) and (w < 0) == (v < 0)
+
+
+def source_name(source: str, other_model=None, endpoint=None) -> str:
+    """The recorded name of a source: `self`, `near-miss`, `other:<name>` or `endpoint:<model>`."""
+    if source == "other":
+        if other_model is None:
+            raise ValueError("source 'other' needs another model (--other-model PATH)")
+        return f"other:{_model_name(other_model)}"
+    if source == "endpoint":
+        if endpoint is None:
+            raise ValueError("source 'endpoint' needs --endpoint-url and --endpoint-model")
+        return f"endpoint:{endpoint.model}"
+    if source not in ("self", "near-miss"):
+        raise ValueError(f"unknown pair source {source!r}; expected self, near-miss, other or endpoint")
+    return source
+
+
+def _model_name(other) -> str:
+    if isinstance(other, (str, Path)):
+        return Path(str(other)).name or str(other)
+    model = other[0] if isinstance(other, tuple) else other
+    return Path(getattr(model.config, "_name_or_path", "") or "model").name or "model"
+
+
+def _items(skill: Skill, split: str, n: int, seed: int) -> list[Item]:
+    """Up to `n` distinct items of the train partition's `split` slice, deterministic per seed."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    want = max(8, int(n / (HELDOUT_SHARE if split == "heldout" else 1 - HELDOUT_SHARE) * 1.2))
+    exhausted = False
+    while True:
+        try:
+            pool = skill.items("train", want, seed)
+        except ValueError:  # a small problem space: take what exists
+            want, exhausted = int(want * 0.7), True
+            if want < 1:
+                return []
+            continue
+        picked = [it for it in pool if slice_of(skill, it) == split and not skill.is_eval(it)]
+        if len(picked) >= n or exhausted or want > 50 * n:
+            return picked[:n]
+        want *= 2
+
+
+class _Generator:
+    """Completions of prompts by one model-like source: `k` per prompt."""
+
+    def __init__(self, kind: str, model=None, tokenizer=None, endpoint=None, max_new_tokens: int = 12,
+                 temperature: float = 1.0, seed: int = 0):
+        self.kind, self.model, self.tok, self.endpoint = kind, model, tokenizer, endpoint
+        self.max_new_tokens, self.temperature, self.seed = max_new_tokens, temperature, seed
+
+    def __call__(self, prompts: list[str], k: int) -> list[list[str]]:
+        if self.kind == "endpoint":
+            return [self.endpoint.complete([{"role": "user", "content": p}], n=k, temperature=self.temperature,
+                                           max_tokens=self.max_new_tokens) for p in prompts]
+        from dataladder.probe import sample
+
+        return sample(self.model, self.tok, prompts, k, self.max_new_tokens, temperature=self.temperature,
+                      seed=self.seed)
+
+
+def _load_other(other_model):
+    if isinstance(other_model, (str, Path)):
+        from dataladder.models.hub import load_model
+
+        return load_model(str(other_model))
+    if isinstance(other_model, tuple):
+        return other_model
+    raise ValueError("other_model must be a path or a (model, tokenizer) pair")
+
+
+def _near_miss_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, seed: int) -> list[dict]:
+    f = skill.formats[fmt]
+    rng = random.Random(f"near-miss:{skill.name}:{seed}")
+    out = []
+    for it in items:
+        if len(out) >= want:
+            break
+        chosen = f.completion(it)
+        lead = chosen[: len(chosen) - len(chosen.lstrip())]
+        for _ in range(20):  # wrong_answer may land far (off by up to 20, digit swaps): redraw for hard_only
+            rejected = lead + wrong_answer(it.answer, rng)
+            if not hard_only or is_hard(rejected, it.answer):
+                break
+        out.append(_pair(skill, fmt, it, chosen, rejected, "near-miss"))
+    return out
+
+
+def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, gen: _Generator,
+                   name: str, batch: int = 256) -> list[dict]:
+    f = skill.formats[fmt]
+    out = []
+    for s in range(0, len(items), batch):
+        if len(out) >= want:
+            break
+        chunk = items[s : s + batch]
+        samples = gen([f.prompt(it) for it in chunk], SAMPLES_PER_PROMPT)
+        for it, texts in zip(chunk, samples):
+            good = [t for t in texts if skill.score(t, it).ok]
+            bad = [t for t in texts if not skill.score(t, it).ok and t.strip()]
+            bad = [t for t in bad if is_hard(t, it.answer)] if hard_only else bad
+            if not bad:
+                continue  # every sample right (or no usable wrong one): this prompt makes no pair
+            out.append(_pair(skill, fmt, it, good[0] if good else f.completion(it), bad[0], name))
+            if len(out) >= want:
+                break
+    return out
+
+
+def _pair(skill: Skill, fmt: str, it: Item, chosen: str, rejected: str, source: str) -> dict:
+    return {"prompt": skill.formats[fmt].prompt(it), "chosen": chosen, "rejected": rejected, "skill": skill.name,
+            "source": source, "hard": is_hard(rejected, it.answer), "flipped": False, "key": it.key,
+            "answer": it.answer}
+
+
+def verify_pair(skill: Skill, pair: dict, item: Item) -> None:
+    """Raise unless the verifier accepts chosen and refuses rejected (checked before any flip)."""
+    if not skill.score(pair["chosen"], item).ok:
+        raise ValueError(f"skill {skill.name}: chosen {pair['chosen']!r} for {item.key} fails its verifier")
+    if skill.score(pair["rejected"], item).ok:
+        raise ValueError(f"skill {skill.name}: rejected {pair['rejected']!r} for {item.key} passes its verifier")
+
+
+def flip(pairs: list[dict], share: float, seed: int = 0) -> list[dict]:
+    """Label noise: swap chosen and rejected in round(share·len) pairs, marked `flipped`."""
+    if not 0.0 <= share <= 1.0:
+        raise ValueError(f"flip_share must be between 0 and 1, not {share}")
+    out = [dict(p) for p in pairs]
+    for i in random.Random(f"flip:{seed}").sample(range(len(out)), round(share * len(out))):
+        p = out[i]
+        out[i] = {**p, "chosen": p["rejected"], "rejected": p["chosen"], "flipped": True}
+    return out
+
+
+def build_pairs(skill, n: int, sources: list[str], seed: int = 0, model=None, tokenizer=None, other_model=None,
+                endpoint=None, hard_only: bool = False, flip_share: float = 0.0, split: str = "train",
+                fmt: str | None = None, digits: int = 2, temperature: float = 1.0) -> list[dict]:
+    """Up to `n` verified pairs for `skill` (a Skill or a built-in name), shared evenly among `sources`
+    and interleaved, so any prefix has the same mix. A source that cannot fill its share (a model
+    that is never wrong) gives fewer; the others are not padded. Deterministic per seed."""
+    if isinstance(skill, str):
+        from dataladder.skills import resolve_skills
+
+        skill = resolve_skills([skill], digits)[0]
+    fmt = fmt or skill.native_format
+    if fmt not in skill.formats:
+        raise ValueError(f"skill {skill.name} has no format {fmt!r}; it has {', '.join(skill.formats)}")
+    if not sources:
+        raise ValueError("no pair sources given")
+    names = [source_name(s, other_model, endpoint) for s in sources]
+    shares = [n // len(sources) + (i < n % len(sources)) for i in range(len(sources))]
+    items = _items(skill, split, max(shares) * 2 + 50, seed)
+    by_key = {it.key: it for it in items}
+    per_source = []
+    for j, (src, name, want) in enumerate(zip(sources, names, shares)):
+        off = (j * len(items)) // len(sources)  # each source starts at its own offset in the prompts
+        rot = items[off:] + items[:off]
+        if src == "near-miss":
+            got = _near_miss_pairs(skill, fmt, rot, want, hard_only, seed)
+        else:
+            if src == "self":
+                if model is None or tokenizer is None:
+                    raise ValueError("source 'self' needs the model and its tokenizer")
+                gen = _Generator("model", model, tokenizer, max_new_tokens=skill.max_new_tokens,
+                                 temperature=temperature, seed=seed)
+            elif src == "other":
+                om, ot = _load_other(other_model)
+                gen = _Generator("model", om, ot, max_new_tokens=skill.max_new_tokens, temperature=temperature,
+                                 seed=seed)
+            else:
+                gen = _Generator("endpoint", endpoint=endpoint, max_new_tokens=skill.max_new_tokens,
+                                 temperature=temperature)
+            got = _sampled_pairs(skill, fmt, rot, want, hard_only, gen, name)
+        for p in got:
+            verify_pair(skill, p, by_key[p["key"]])
+        if hard_only:
+            got = [p for p in got if p["hard"]]
+        per_source.append(got)
+    pairs = [p for group in _interleave(per_source) for p in group]
+    return flip(pairs, flip_share, seed) if flip_share else pairs
+
+
+def _interleave(lists: list[list[dict]]):
+    for i in range(max((len(x) for x in lists), default=0)):
+        yield [x[i] for x in lists if i < len(x)]
+
+
+def verifier_labels(skill, items: list[Item], completions: list[str], digits: int = 2) -> list[bool]:
+    """The skill's verdict on each completion of its item: the label a verifier gives a rollout."""
+    if isinstance(skill, str):
+        from dataladder.skills import resolve_skills
+
+        skill = resolve_skills([skill], digits)[0]
+    if len(items) != len(completions):
+        raise ValueError(f"verifier_labels: {len(items)} items but {len(completions)} completions")
+    return [skill.score(c, it).ok for it, c in zip(items, completions)]
