@@ -4,7 +4,8 @@ Each line is an object with `skill` and either `prompt`/`completion` or `message
 message, from the assistant, is the reference answer). Optional: `verifier` (`exact`,
 `numeric`, `contains`, `regex:<pattern>`, `module:function`; default `exact`), `format` (a
 prompt-format name, default `default`) and `answer` (what the verifier compares against,
-default the completion). Every item of a file is an eval item.
+default the completion). Any other field reaches the verifier as a keyword, e.g. `tests` for
+`python-tests` or `schema` for `json-schema`. Every item of a file is an eval item.
 """
 
 from __future__ import annotations
@@ -70,7 +71,12 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
     return {
         "skill": skill, "prompt": prompt, "messages": messages, "completion": completion,
         "answer": str(answer), "verifier": verifier, "format": text("format", required=False) or "default",
+        "extra": {k: v for k, v in rec.items() if k not in _RESERVED},
     }
+
+
+# fields of a line that the loader itself reads (or sets on the item); all others go to the verifier
+_RESERVED = {"skill", "prompt", "completion", "messages", "answer", "verifier", "format", "source", "reference"}
 
 
 def load_jsonl_skills(path: Path) -> list[Skill]:
@@ -85,7 +91,8 @@ def load_jsonl_skills(path: Path) -> list[Skill]:
             r = parse_line(raw, str(path), lineno)
             key = r["prompt"] if r["prompt"] is not None else json.dumps(r["messages"][:-1])
             item = Item(skill=r["skill"], key=key, answer=r["answer"],
-                        data={"verifier": r["verifier"], "format": r["format"], "source": f"{path}:{lineno}"})
+                        data={**r["extra"], "verifier": r["verifier"], "format": r["format"],
+                              "source": f"{path}:{lineno}"})
             by_skill.setdefault(r["skill"], []).append((item, r["prompt"], r["messages"], r["completion"]))
     if not by_skill:
         raise InputError("holds no items", str(path))

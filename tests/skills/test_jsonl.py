@@ -50,3 +50,18 @@ def test_bad_json(tmp_path):
     p = write(tmp_path, ["{not json"])
     with pytest.raises(InputError, match=r":1: not valid JSON"):
         load_skills([str(p)])
+
+
+def test_extra_fields_reach_the_verifier(tmp_path):
+    """A python-tests item carries its tests in its own field, as MBPP/HumanEval-style files do."""
+    from dataladder.skills import get_skill
+
+    path = tmp_path / "code.jsonl"
+    line = {"skill": "double", "prompt": "Write double(x).", "completion": "def double(x):\n    return 2 * x",
+            "verifier": "python-tests", "tests": "assert double(3) == 6\nassert double(-1) == -2"}
+    path.write_text(json.dumps(line) + "\n")
+    sk = get_skill(str(path))
+    (item,) = sk.items("eval", 10, 0)
+    assert sk.score("def double(x):\n    return 2 * x", item).ok
+    bad = sk.score("def double(x):\n    return x + 2", item)
+    assert not bad.ok and bad.reason == "tests_failed"
