@@ -561,6 +561,111 @@ def sandbox(
         raise typer.Exit(1)
 
 
+@app.command("rl")
+@user_errors
+def rl_command(
+    model: Annotated[str, typer.Option(help="policy model: 'tiny-arith' or a local causal LM directory")] = "tiny-arith",
+    skill: Annotated[str, typer.Option(help="skill to train with RL (should be partly known: see `probe`)")] = "mul",
+    format: Annotated[str, typer.Option(help="prompt format; 'auto' takes the one the zero-signal check finds most signal in")] = "auto",
+    target: Annotated[float, typer.Option(help="greedy accuracy to reach")] = 0.8,
+    reward_model: Annotated[Optional[Path], typer.Option(help="reward model directory from `dataladder prefs` (default: the verifier)")] = None,
+    online_every: Annotated[Optional[int], typer.Option(help="retrain the reward model every K steps on verifier-labelled rollouts")] = None,
+    filter_zero_signal: Annotated[bool, typer.Option(help="drop prompts whose sampled completions all score the same")] = False,
+    num_generations: Annotated[int, typer.Option(help="completions per prompt (the GRPO group)")] = 8,
+    start_steps: Annotated[int, typer.Option(help="GRPO steps in the first rung")] = 16,
+    growth: Annotated[float, typer.Option(help="each rung's steps over the previous one's")] = 2.0,
+    budget: Annotated[Optional[str], typer.Option(help="max rollouts and/or wall time per arm: 32768, 10m, 32768,10m")] = None,
+    eval_n: Annotated[int, typer.Option(help="held-out eval items at every rung")] = 300,
+    check_prompts: Annotated[int, typer.Option(help="prompts sampled by the zero-signal check")] = 128,
+    warn_at: Annotated[float, typer.Option(help="predicted zero-signal share that triggers the warning")] = 0.5,
+    seed: Annotated[int, typer.Option(help="training seed and prompt draw")] = 0,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
+    hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5")] = None,
+    output_dir: Annotated[Path, typer.Option(help="where runs/, rl.json and rl.png go")] = Path("runs/rl"),
+) -> None:
+    """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
+    from dataladder.config import apply_overrides
+    from dataladder.ladder.rl import RLConfig, rl as rl_fn
+    from dataladder.skills import get_skill
+
+    max_rollouts, max_minutes = parse_budget(budget)
+    if reward_model is not None and not (reward_model / "config.json").is_file():
+        raise ValueError(f"--reward-model {reward_model}: not a reward model directory (no config.json); "
+                         "run `dataladder prefs` first")
+    fields = {"model": model, "skill": skill, "format": format, "target": target, "start_steps": start_steps,
+              "growth": growth, "eval_n": eval_n, "check_prompts": check_prompts, "warn_at": warn_at, "seed": seed,
+              "digits": digits, "filter_zero_signal": filter_zero_signal, "online_every": online_every,
+              "reward_model": str(reward_model) if reward_model else None,
+              "hp": apply_overrides({"num_generations": num_generations}, hp or [])}
+    if max_rollouts:
+        fields["max_rollouts"] = max_rollouts
+    if max_minutes:
+        fields["max_minutes"] = max_minutes
+    cfg = validated(RLConfig, fields)
+    get_skill(cfg.skill)  # did-you-mean before any work
+    if online_every is not None and online_every < 1:
+        raise ValueError(f"--online-every {online_every}: must be ≥ 1")
+    if cfg.online_every and not cfg.reward_model:
+        raise ValueError("--online-every needs --reward-model (the reward model it retrains)")
+    _quiet()
+    with progress() as bar:
+        steps = bar.add_task("GRPO steps", total=1, visible=False)
+
+        def on_step(step: int, total: int) -> None:
+            bar.update(steps, completed=step, total=total, visible=True)
+
+        def on_note(line: str) -> None:
+            bar.update(steps, visible=False)
+            style = "[yellow]" if line.startswith("warning") else ""
+            console.print(f"  {style}{line}", highlight=False)
+
+        doc = rl_fn(cfg, output_dir, on_note=on_note, on_step=on_step)
+    print_rl(doc)
+    console.print(f"wrote {output_dir / 'rl.json'} and {output_dir / 'rl.png'}")
+
+
+def print_rl(doc: dict) -> None:
+    t = Table(title=f"RL on {doc['skill']} ({doc['format']} format): greedy accuracy by rollouts",
+              caption=f"accuracy [Wilson 95%] on {doc['eval']['n']} held-out items; frac_reward_zero_std "
+                      "= TRL's share of groups with equal rewards (mean over the rung's steps)")
+    for c in ("arm", "rollouts", "steps", "accuracy", "reward", "frac_reward_zero_std"):
+        t.add_column(c, justify="right")
+    for a in doc["arms"]:
+        prev = 0
+        for r in a["rungs"]:
+            seg = [h for h in a["log"] if prev < h["step"] <= r["steps"]]
+            mean = lambda k: f"{sum(h[k] for h in seg) / len(seg):.3f}" if seg else "—"  # noqa: E731
+            t.add_row(a["label"], f"{r['rollouts']:,}", str(r["steps"]),
+                      f"{r['accuracy']:.3f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", mean("reward"),
+                      mean("frac_reward_zero_std"))
+            prev = r["steps"]
+    console.print(t)
+    z, b, a = doc["zero_signal"], doc["before"], doc["after"]
+    console.print(f"zero-signal share: predicted {z['predicted']:.3f} (starting policy); observed "
+                  f"{z['early']:.3f} over the first {z['early_steps']} steps, {z['all']:.3f} over all {z['steps']}",
+                  highlight=False)
+    console.print(f"greedy accuracy {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] → {a['accuracy']:.3f} "
+                  f"[{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts: "
+                  + ("raised beyond both intervals" if doc["improved"] else "intervals overlap"), highlight=False)
+    d = doc["diversity"]
+    console.print(f"prompts: {d['prompts']:,}, skills {d['skills']}, operand digits {d['operand_digits']}, "
+                  f"near-duplicate share {d['near_duplicate_share']:.3f}", highlight=False)
+    r, s = doc["recommendation"], doc.get("saturation")
+    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+    pn = r["predicted_rollouts"] or {}
+    console.print(f"target {r['target']:g}: {r['verdict']}" + (f" at {r['rollouts']:,} rollouts" if r["rollouts"] else "")
+                  + (f"; predicted {fmt_n(pn.get('median'))} rollouts [80%: {fmt_n(pn.get('lo80'))}–{fmt_n(pn.get('hi80'))}],"
+                     f" P(reachable) {r['p_reachable']:.2f}" if pn else "") + f"; stop: {r['stop_reason']}", highlight=False)
+    if s:
+        console.print(f"saturation (10× more rollouts gains < {s['delta']:g}): {fmt_n(s['median'])} rollouts "
+                      f"[80%: {fmt_n(s['lo80'])}–{fmt_n(s['hi80'])}]", highlight=False)
+    for a in doc["arms"]:
+        for rg in (a.get("overoptimization") or {}).get("ranges", []):
+            console.print(f"[yellow]overoptimization[/yellow] ({a['label']}): steps {rg['steps'][0]}–{rg['steps'][1]}: "
+                          f"reward-model score {rg['rm_change']:+.3f}, verified accuracy {rg['verified_change']:+.3f}",
+                          highlight=False)
+
+
 def main() -> None:  # pragma: no cover
     app()
 

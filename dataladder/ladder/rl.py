@@ -1,0 +1,385 @@
+"""`dataladder rl`: how many rollouts does RL need? GRPO on a skill, evaluated at growing rollout counts.
+
+    dataladder rl --skill mul                       # verifier reward, format chosen by the zero-signal check
+    dataladder rl --skill div --filter-zero-signal  # drop prompts whose sampled groups all agree
+    dataladder rl --skill mul --reward-model runs/prefs/reward_model --online-every 16
+
+Before training, the zero-signal check samples completions of the first RL prompts at the
+rollout temperature and predicts the share of groups that will carry no signal (see
+`rl_checks`); it warns when that share is high. Training is one GRPO run cut into rungs at
+geometric step counts (16, 32, 64, … steps of prompts × generations rollouts): each rung
+continues from the previous rung's weights (a fresh trainer: constant learning rate, new
+optimizer state), is evaluated greedily on the skill's held-out eval partition, and is
+stored in the run store with its weights, so a rerun resumes at the last finished rung. The
+learning curve is fitted and the stop rule consulted as in `climb`, with rollouts in place of
+examples. Writes `rl.json` and `rl.png`.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from dataladder.ladder.fit import N_GRID, fit_curve
+from dataladder.ladder.rl_checks import diversity, overoptimization, signal_check
+from dataladder.ladder.stop import RungScore, decide, reached_at
+from dataladder.ladder.store import RunStore
+from dataladder.stats import wilson
+from dataladder.train.grpo import GRPOHparams
+
+
+class RLConfig(BaseModel, extra="forbid"):
+    model: str = Field("tiny-arith", description="policy model")
+    skill: str = Field("mul", description="skill trained and evaluated")
+    format: str = Field("auto", description="prompt format; 'auto' picks the one whose zero-signal check "
+                                            "predicts the most signal")
+    digits: int = Field(2, description="operand digits of the arithmetic skills")
+    target: float = Field(0.8, description="greedy accuracy to reach")
+    start_steps: int = Field(16, description="GRPO steps in the first rung")
+    growth: float = Field(2.0, description="each rung's steps over the previous one's")
+    max_rollouts: int = Field(32768, description="budget: most rollouts (steps × prompts × generations)")
+    max_minutes: float | None = Field(None, description="budget: wall time per arm")
+    seed: int = Field(0, description="training seed (and which train prompts are drawn)")
+    eval_n: int = Field(300, description="held-out eval items at every rung")
+    check_prompts: int = Field(128, description="prompts sampled by the zero-signal check")
+    check_samples: int = Field(16, description="samples per prompt in the check (≥ num_generations)")
+    warn_at: float = Field(0.5, description="predicted zero-signal share that triggers the warning")
+    filter_zero_signal: bool = Field(False, description="drop prompts whose check samples all score the same")
+    reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
+    online_every: int | None = Field(None, description="retrain the reward model every K steps on verifier-labelled "
+                                                       "rollouts (needs reward_model); adds a static-RM arm to compare")
+    delta: float = Field(0.01, description="smallest gain per doubling of rollouts worth paying for (stop rule)")
+    saturation_delta: float = Field(0.02, description="saturation: 10× more rollouts gains less than this")
+    min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
+    hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
+
+
+def _skill(cfg: RLConfig):
+    from dataladder.skills import resolve_skills
+
+    return resolve_skills([cfg.skill], cfg.digits)[0]
+
+
+def eval_greedy(model, tok, skill, items, fmt: str) -> dict:
+    from dataladder.probe import score_formats
+
+    r = score_formats(model, tok, skill, items, [fmt])[0][fmt]
+    return {"correct": r["correct"], "total": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"],
+            "ci_high": r["ci_high"]}
+
+
+def run_check(model, tok, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
+    from dataladder.probe import sample
+
+    prompts = [skill.formats[fmt].prompt(it) for it in items]
+    comps = sample(model, tok, prompts, cfg.check_samples, cfg.hp.max_completion_length or skill.max_new_tokens,
+                   cfg.hp.temperature, cfg.hp.top_p, seed)
+    return signal_check(skill, items, comps, cfg.hp.num_generations, cfg.warn_at)
+
+
+def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None]) -> list:
+    """Train items whose check samples do not all agree, until `need` are kept or 8× need were tried."""
+    from dataladder.probe import sample
+
+    cands = skill.items("train", min(8 * need, need + 20000), 1000 + cfg.seed)
+    kept, tried = [], 0
+    for s in range(0, len(cands), 512):
+        chunk = cands[s : s + 512]
+        comps = sample(model, tok, [skill.formats[fmt].prompt(it) for it in chunk], cfg.hp.num_generations,
+                       cfg.hp.max_completion_length or skill.max_new_tokens, cfg.hp.temperature, cfg.hp.top_p, s)
+        tried += len(chunk)
+        for it, cs in zip(chunk, comps):
+            k = sum(skill.score(c, it).ok for c in cs)
+            if 0 < k < len(cs):
+                kept.append(it)
+        if len(kept) >= need:
+            break
+    on_note(f"filter: kept {len(kept)} of {tried} prompts whose {cfg.hp.num_generations} samples disagree")
+    if not kept:
+        raise ValueError(f"--filter-zero-signal: none of {tried} {cfg.skill} prompts carries signal; "
+                         "the skill is missing from the model (train it with `dataladder climb` first)")
+    return kept
+
+
+def schedule(cfg: RLConfig) -> list[int]:
+    """Cumulative GRPO steps at each rung, within the rollout budget."""
+    max_steps = cfg.max_rollouts // cfg.hp.rollouts_per_step
+    out, s = [], cfg.start_steps
+    while s <= max_steps:
+        out.append(s)
+        s = max(s + 1, int(round(s * cfg.growth)))
+    if not out:
+        raise ValueError(f"max_rollouts {cfg.max_rollouts} is below one rung "
+                         f"({cfg.start_steps} steps × {cfg.hp.rollouts_per_step} rollouts)")
+    return out
+
+
+class Arm:
+    """One rollout ladder: the reward (verifier, reward model, or reward model retrained online)."""
+
+    def __init__(self, label: str, kind: str, rm=None, rm_tok=None, online_every: int | None = None):
+        self.label, self.kind, self.online_every = label, kind, online_every
+        self.rm, self.rm_tok = rm, rm_tok
+        self.buffer: list[dict] = []  # fresh verifier-labelled rollouts since the last retrain
+        self.pairs: list[dict] = []  # all online pairs so far (the retrain set)
+
+    def reward_funcs(self, skill, items_by_key: dict):
+        from dataladder.train.grpo import verifier_reward
+
+        verifier = verifier_reward(skill, items_by_key)
+        if self.kind == "verifier":
+            return [verifier], None
+        from dataladder.train.reward import score_texts
+
+        arm = self
+
+        def reward_model(prompts, completions, **kw):
+            cuts = [c.split("\n", 1)[0] for c in completions]
+            if arm.online_every:
+                oks = verifier(prompts, completions, **kw)
+                arm.buffer += [{"prompt": p, "completion": c, "ok": ok} for p, c, ok in zip(prompts, cuts, oks)]
+            return score_texts(arm.rm, arm.rm_tok, prompts, cuts)
+
+        # the verifier rides along at weight 0: TRL logs its accuracy on the same rollouts (rewards/verifier/mean)
+        return [reward_model, verifier], [1.0, 0.0]
+
+    def retrain(self, seed: int) -> dict | None:
+        """Retrain the reward model on accepted-vs-refused completions of the same prompt (verifier labels)."""
+        from dataladder.train.reward import RewardHparams, train_reward
+
+        by_prompt: dict[str, dict[str, list[str]]] = {}
+        for r in self.buffer:
+            by_prompt.setdefault(r["prompt"], {"ok": [], "bad": []})["ok" if r["ok"] else "bad"].append(r["completion"])
+        self.buffer = []
+        fresh = [{"prompt": p, "chosen": c, "rejected": b, "source": "online"}
+                 for p, g in by_prompt.items() for c, b in zip(dict.fromkeys(g["ok"]), dict.fromkeys(g["bad"]))]
+        if not fresh:
+            return {"fresh_pairs": 0, "pairs": len(self.pairs), "retrained": False}
+        self.pairs += fresh
+        self.rm, stats = train_reward(self.rm, self.rm_tok, self.pairs, RewardHparams(), seed=seed)
+        return {"fresh_pairs": len(fresh), "pairs": len(self.pairs), "retrained": True,
+                "train_accuracy": stats.get("train_accuracy"), "seconds": stats["seconds"]}
+
+
+def _fingerprint(path: str | None) -> str | None:
+    if path is None:
+        return None
+    from dataladder.ladder.climb import model_fingerprint
+
+    return model_fingerprint(path)
+
+
+def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, fmt: str, pool: list, eval_items: list,
+                   base_eval: dict, on_rung: Callable[[str], None], on_step: Callable[[int, int], None] | None) -> dict:
+    """The rollout ladder of one arm: train rung by rung (resuming from the store), evaluate, fit, stop."""
+    from transformers import AutoModelForCausalLM
+
+    from dataladder.train.grpo import train_grpo
+
+    hp, pps = cfg.hp, cfg.hp.prompts_per_step
+    rows = [{"prompt": skill.formats[fmt].prompt(it), "answer": it.answer, "key": it.key} for it in pool]
+    items_by_key = {it.key: it for it in pool}
+    funcs, weights = arm.reward_funcs(skill, items_by_key)
+    steps_at = schedule(cfg)
+    ident = {"kind": "grpo-rung", "model": _fingerprint(cfg.model), "skill": cfg.skill, "digits": cfg.digits,
+             "format": fmt, "reward": arm.kind, "reward_model": _fingerprint(cfg.reward_model),
+             "online_every": arm.online_every, "hp": hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
+             "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth]}
+    base_score = RungScore(0, base_eval["correct"], base_eval["total"])
+    rungs = [{"rollouts": 0, "steps": 0, **base_eval, "seconds": 0.0}]
+    scores, points, log, online = [], [], [], []
+    model, model_at, prev, t0, fit, decision = base, 0, 0, time.perf_counter(), None, None
+    for i, steps in enumerate(steps_at):
+        key = {**ident, "steps": steps}
+        got = store.get(key)
+        if got is None:
+            if model_at != prev:  # resuming: continue from the last finished rung's weights
+                d = store.path({**ident, "steps": prev})
+                model = AutoModelForCausalLM.from_pretrained(d / "model")
+                if arm.kind == "online":
+                    from dataladder.train.reward import load_reward_model
+
+                    arm.rm, _ = load_reward_model(d / "reward_model")
+            seg_log, seg_online, secs, done = [], [], 0.0, prev
+            while done < steps:
+                n = min(steps - done, arm.online_every or steps)
+                seg_rows = [rows[(done * pps + j) % len(rows)] for j in range(n * pps)]
+                model, st = train_grpo(model, tok, seg_rows, funcs, hp, n, cfg.seed * 100003 + done,
+                                       skill.max_new_tokens, weights, on_step=on_step)
+                seg_log += [{**h, "step": done + h["step"], "rollouts": (done + h["step"]) * hp.rollouts_per_step}
+                            for h in st["log"]]
+                secs += st["seconds"]
+                done += n
+                if arm.online_every:
+                    seg_online.append({"step": done, **arm.retrain(cfg.seed + done)})
+            model_at = steps
+            ev = eval_greedy(model, tok, skill, eval_items, fmt)
+            p = store.path(key)
+            p.mkdir(parents=True, exist_ok=True)
+            shutil.rmtree(p / "model", ignore_errors=True)
+            model.save_pretrained(p / "model")
+            if arm.kind == "online":
+                from dataladder.train.reward import save_reward_model
+
+                save_reward_model(arm.rm, arm.rm_tok, p / "reward_model")
+            got = store.put(key, {"eval": ev, "log": seg_log, "online": seg_online, "train_seconds": secs})
+        prev = steps
+        ev = got["eval"]
+        log += got["log"]
+        online += got.get("online", [])
+        rollouts = steps * hp.rollouts_per_step
+        rungs.append({"rollouts": rollouts, "steps": steps, **ev, "seconds": got["train_seconds"],
+                      "run_dir": str(store.path(key).relative_to(store.root))})
+        scores.append(RungScore(rollouts, ev["correct"], ev["total"]))
+        points.append((rollouts, ev["correct"], ev["total"]))
+        fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(scores)) if len(scores) >= 3 else None
+        nxt = steps_at[i + 1] * hp.rollouts_per_step if i + 1 < len(steps_at) else cfg.max_rollouts + 1
+        time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
+        decision = decide(scores, base_score, fit, cfg.target, nxt, cfg.max_rollouts, time_left, cfg.delta,
+                          cfg.min_rungs)
+        on_rung(f"{arm.label} {rollouts:,} rollouts ({steps} steps): {ev['accuracy']:.3f} "
+                f"[{ev['ci_low']:.3f}, {ev['ci_high']:.3f}]" + (f" → stop: {decision.reason}" if decision.stop else ""))
+        if decision.stop:
+            break
+    hit = reached_at(scores, cfg.target)
+    out = {"label": arm.label, "reward": arm.kind, "online_every": arm.online_every, "rungs": rungs, "log": log,
+           "fit": summarize_fit(fit, rungs[-1]["rollouts"], cfg), "stop": {"reason": decision.reason, **decision.detail},
+           "reached_at": scores[hit].n if hit is not None else None, "online": online}
+    if arm.kind != "verifier":
+        out["overoptimization"] = overoptimization(log, "rewards/reward_model/mean", "rewards/verifier/mean")
+    return out
+
+
+def summarize_fit(fit, n_last: int, cfg: RLConfig) -> dict | None:
+    if fit is None:
+        return None
+    import numpy as np
+
+    lo, med, hi = fit.n_target_interval(0.8)
+    gain = fit.gain_next_doubling(n_last)
+    q = fit.quantiles([0.1, 0.5, 0.9])
+    keep = range(0, len(N_GRID), 20)
+    fin = lambda v: None if not math.isfinite(v) else v  # noqa: E731
+    return {"weights": fit.weights, "params": fit.params, "bootstrap": fit.n_boot, "failed_fits": fit.failed,
+            "n_target": {"median": fin(med), "lo80": fin(lo), "hi80": fin(hi)},
+            "p_reachable": fit.p_reachable(), "p_reach_within_budget": fit.p_reachable(cfg.max_rollouts),
+            "gain_next_doubling": {"mean": float(gain.mean()), "lo80": float(np.quantile(gain, 0.1)),
+                                   "hi80": float(np.quantile(gain, 0.9))},
+            "curve": {"n": [float(N_GRID[i]) for i in keep], "median": [float(q[1][i]) for i in keep],
+                      "lo80": [float(q[0][i]) for i in keep], "hi80": [float(q[2][i]) for i in keep]}}
+
+
+def observed_zero_signal(arm: dict, early_steps: int) -> dict:
+    vals = [h["frac_reward_zero_std"] for h in arm["log"] if h.get("frac_reward_zero_std") is not None]
+    early = [h["frac_reward_zero_std"] for h in arm["log"]
+             if h.get("frac_reward_zero_std") is not None and h["step"] <= early_steps]
+    mean = lambda v: sum(v) / len(v) if v else None  # noqa: E731
+    return {"early_steps": early_steps, "early": mean(early), "all": mean(vals), "steps": len(vals)}
+
+
+def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
+       on_step: Callable[[int, int], None] | None = None) -> dict:
+    """Check, train and evaluate every arm of `cfg` into `output_dir`; returns the rl.json document (also written)."""
+    from dataladder.models.hub import load_model
+
+    if cfg.online_every and not cfg.reward_model:
+        raise ValueError("--online-every needs --reward-model (the reward model to retrain)")
+    if cfg.check_samples < cfg.hp.num_generations:
+        raise ValueError(f"check_samples ({cfg.check_samples}) must be ≥ num_generations ({cfg.hp.num_generations})")
+    skill = _skill(cfg)
+    if cfg.format != "auto" and cfg.format not in skill.formats:
+        raise ValueError(f"--format {cfg.format!r}: skill {cfg.skill} has formats {', '.join(skill.formats)}")
+    rm = rm_tok = None
+    if cfg.reward_model:
+        from dataladder.train.reward import load_reward_model
+
+        rm, rm_tok = load_reward_model(cfg.reward_model, device="cpu")
+    t0 = time.perf_counter()
+    store = RunStore(output_dir)
+    model, tok = load_model(cfg.model)
+    eval_items = skill.items("eval", cfg.eval_n, 0)
+    need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
+    pool = skill.items("train", need, 1000 + cfg.seed) if not cfg.filter_zero_signal else None
+    check_items = (pool or skill.items("train", cfg.check_prompts, 1000 + cfg.seed))[: cfg.check_prompts]
+    formats = list(skill.formats) if cfg.format == "auto" else [cfg.format]
+    checks = {f: run_check(model, tok, skill, check_items, f, cfg, cfg.seed) for f in formats}
+    fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
+    base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}
+    check = checks[fmt]
+    on_note(f"format {fmt}" + (" (auto: most signal)" if cfg.format == "auto" else "")
+            + f"; base greedy accuracy {base_evals[fmt]['accuracy']:.3f}; zero-signal check: mean pass rate "
+            f"{check['mean_pass_rate']:.2f}, predicted share of groups with no signal {check['predicted_zero_signal']:.2f}")
+    if check["warning"]:
+        on_note(f"warning: {check['predicted_zero_signal']:.0%} of {cfg.hp.num_generations}-sample groups are predicted "
+                f"to carry no signal (≥ {cfg.warn_at:.0%}); RL needs a skill the model partly knows"
+                + ("" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"))
+    if cfg.filter_zero_signal:
+        pool = filter_pool(model, tok, skill, fmt, cfg, need, on_note)
+    div = diversity(pool, [skill.formats[fmt].prompt(it) for it in pool])
+    if cfg.reward_model is None:
+        arms = [Arm("verifier", "verifier")]
+    else:
+        arms = [Arm("reward model", "reward-model", rm, rm_tok)]
+        if cfg.online_every:
+            import copy
+
+            arms.append(Arm(f"reward model, online every {cfg.online_every}", "online", copy.deepcopy(rm), rm_tok,
+                            cfg.online_every))
+    done = [climb_rollouts(cfg, a, store, model, tok, skill, fmt, pool, eval_items, base_evals[fmt], on_note, on_step)
+            for a in arms]
+    main = done[-1] if cfg.online_every else done[0]
+    for a in done:
+        a["zero_signal"] = {"predicted": check["predicted_zero_signal"], **observed_zero_signal(a, cfg.start_steps)}
+    b, last = main["rungs"][0], main["rungs"][-1]
+    rec = recommend(main, cfg)
+    doc = {
+        "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",
+        "eval": {"split": "eval", "n": cfg.eval_n},
+        "base_formats": base_evals,
+        "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
+        "zero_signal": main["zero_signal"], "diversity": div,
+        "before": {k: b[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
+        "after": {k: last[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total", "rollouts")},
+        "improved": last["ci_low"] > b["ci_high"],
+        "ladder": [{k: r[k] for k in ("rollouts", "steps", "accuracy", "ci_low", "ci_high", "correct", "total")}
+                   for r in main["rungs"][1:]],
+        "fit": main["fit"], "stop": main["stop"], "reached_at": main["reached_at"],
+        "saturation": saturation(main, cfg), "recommendation": rec, "arms": done,
+        "seconds": time.perf_counter() - t0,
+    }
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = output_dir / "rl.json.tmp"
+    import json
+
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(output_dir / "rl.json")
+    from dataladder.ladder.rl_plot import plot_rl
+
+    plot_rl(doc, output_dir / "rl.png")
+    return doc
+
+
+def saturation(arm: dict, cfg: RLConfig) -> dict | None:
+    """The rollouts past which 10× more gains less than `saturation_delta` (the same rule as `prefs`),
+    refitted on the arm's rungs; None with fewer than three rungs."""
+    from dataladder.ladder.prefs import saturation as saturation_of
+
+    pts = [(r["rollouts"], r["correct"], r["total"]) for r in arm["rungs"][1:]]
+    if len(pts) < 3:
+        return None
+    fit = fit_curve(pts, cfg.target, cfg.n_boot, seed=0)
+    return saturation_of(fit, cfg.saturation_delta, pts[0][0], pts[-1][0])
+
+
+def recommend(arm: dict, cfg: RLConfig) -> dict:
+    fit = arm["fit"] or {}
+    return {"target": cfg.target, "verdict": "reached" if arm["reached_at"] else "not reached",
+            "rollouts": arm["reached_at"], "predicted_rollouts": fit.get("n_target"),
+            "p_reachable": fit.get("p_reachable"), "p_reach_within_budget": fit.get("p_reach_within_budget"),
+            "stop_reason": arm["stop"]["reason"]}

@@ -1,0 +1,65 @@
+"""rl.png: greedy accuracy against rollouts (log scale) per arm, with Wilson intervals, the fitted
+curve's 80% band and the target; beside it, TRL's per-step reward and frac_reward_zero_std with
+the predicted zero-signal share. Reads only the rl.json document."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def plot_rl(doc: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    target = doc["config"]["target"]
+    for i, a in enumerate(doc["arms"]):
+        c = colors[i % len(colors)]
+        base = a["rungs"][0]
+        rungs = a["rungs"][1:]
+        xs = [r["rollouts"] for r in rungs]
+        ax.errorbar(xs, [r["accuracy"] for r in rungs],
+                    yerr=[[r["accuracy"] - r["ci_low"] for r in rungs], [r["ci_high"] - r["accuracy"] for r in rungs]],
+                    fmt="o-", color=c, capsize=3, label=f"{a['label']} (95% CI)")
+        ax.axhspan(base["ci_low"], base["ci_high"], color="gray", alpha=0.15 if i == 0 else 0)
+        fit = a.get("fit")
+        if fit and xs:
+            cv = fit["curve"]
+            idx = [j for j, n in enumerate(cv["n"]) if xs[0] / 2 <= n <= xs[-1] * 8]
+            ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color=c, lw=1, ls="--")
+            ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
+                            color=c, alpha=0.12, lw=0)
+        steps = [h["rollouts"] for h in a["log"]]
+        ax2.plot(steps, _smooth([h["reward"] for h in a["log"]]), color=c, lw=1, label=f"{a['label']}: reward")
+        ax2.plot(steps, _smooth([h["frac_reward_zero_std"] for h in a["log"]]), color=c, lw=1, ls=":",
+                 label=f"{a['label']}: frac_reward_zero_std")
+    b = doc["before"]
+    ax.axhline(b["accuracy"], color="gray", lw=1, label=f"before RL {b['accuracy']:.2f} (band: 95% CI)")
+    ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("rollouts (prompts × generations, log scale)")
+    ax.set_ylabel(f"greedy accuracy, {doc['eval']['n']} held-out items")
+    ax.set_title(f"{doc['skill']} ({doc['format']} format): rollout ladder")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    ax2.axhline(doc["zero_signal"]["predicted"], color="k", ls="--", lw=1, label="predicted zero-signal share")
+    ax2.set_xlabel("rollouts")
+    ax2.set_ylim(-0.02, 1.02)
+    ax2.set_title("per step (moving mean of 8): TRL's reward and frac_reward_zero_std")
+    ax2.legend(fontsize=7)
+    ax2.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _smooth(v: list[float], w: int = 8) -> list[float]:
+    out = []
+    for i in range(len(v)):
+        chunk = [x for x in v[max(0, i - w + 1) : i + 1] if x is not None]
+        out.append(sum(chunk) / len(chunk) if chunk else float("nan"))
+    return out

@@ -1,0 +1,148 @@
+import json
+import random
+
+import pytest
+from typer.testing import CliRunner
+
+from dataladder.cli import app
+from dataladder.ladder.rl_checks import (diversity, overoptimization, signal_check, zero_signal_estimate,
+                                         zero_signal_share)
+from dataladder.skills import get_skill
+
+runner = CliRunner()
+
+
+def test_zero_signal_formula_matches_simulation():
+    rng = random.Random(0)
+    G = 8
+    rates = [rng.choice([0.0, 0.05, 0.3, 0.5, 0.7, 0.95, 1.0]) for _ in range(200)]
+    trials = 200
+    same = 0
+    for p in rates:
+        for _ in range(trials):
+            draws = [rng.random() < p for _ in range(G)]
+            same += all(draws) or not any(draws)
+    simulated = same / (len(rates) * trials)
+    assert abs(zero_signal_share(rates, G) - simulated) < 0.01
+    assert zero_signal_share([0.0, 1.0], G) == 1.0
+    assert zero_signal_share([0.5], 2) == 0.5
+
+
+def test_zero_signal_estimate_is_unbiased_where_plug_in_is_not():
+    rng = random.Random(1)
+    p, G, k = 0.7, 8, 16
+    est, plug = [], []
+    for _ in range(4000):
+        s = sum(rng.random() < p for _ in range(k))
+        est.append(zero_signal_estimate(s, k, G))
+        plug.append((s / k) ** G + (1 - s / k) ** G)
+    truth = p**G + (1 - p) ** G
+    assert abs(sum(est) / len(est) - truth) < 0.01
+    assert sum(plug) / len(plug) - truth > 0.02  # the plug-in overstates the share
+    assert zero_signal_estimate(0, k, G) == 1.0 and zero_signal_estimate(k, k, G) == 1.0
+    with pytest.raises(ValueError):
+        zero_signal_estimate(3, 4, 8)
+
+
+def test_signal_check_warns_on_a_missing_skill():
+    sk = get_skill("mul", digits=1)
+    items = sk.items("train", 20, 0)
+    wrong = [[str(int(it.answer) + 1)] * 8 for it in items]
+    c = signal_check(sk, items, wrong, 8, warn_at=0.5)
+    assert c["predicted_zero_signal"] == 1.0 and c["warning"] and c["share_all_fail"] == 1.0
+    mixed = [[it.answer] * 4 + ["none"] * 4 for it in items]
+    c = signal_check(sk, items, mixed, 4, warn_at=0.5)
+    assert not c["warning"] and c["mean_pass_rate"] == 0.5
+
+
+def test_diversity_counts_difficulty_and_duplicates():
+    sk = get_skill("mul", digits=2)
+    items = sk.items("train", 200, 0)
+    prompts = [sk.formats["native"].prompt(it) for it in items]
+    d = diversity(items + items[:20], prompts + prompts[:20])
+    assert d["prompts"] == 220 and d["skills"] == {"mul": 220}
+    assert abs(d["exact_duplicate_share"] - 20 / 220) < 1e-9
+    assert set(d["operand_digits"]) <= {"1×1", "1×2", "2×1", "2×2"} and sum(d["operand_digits"].values()) == 220
+    assert d["near_duplicate_share"] < 0.05  # different operands are different problems
+
+
+def test_overoptimization_flags_rm_rising_while_verified_falls():
+    log = [{"step": s, "rm": s / 40, "ver": 0.5 + s / 100 if s <= 20 else 0.7 - (s - 20) / 100} for s in range(1, 41)]
+    o = overoptimization(log, "rm", "ver", window=5)
+    assert o["ranges"] and o["ranges"][0]["steps"][0] >= 16 and o["ranges"][-1]["steps"][1] == 40
+    assert all(r["rm_change"] > 0 and r["verified_change"] <= 0 for r in o["ranges"])
+    rising = [{"step": s, "rm": s, "ver": s} for s in range(1, 41)]
+    assert overoptimization(rising, "rm", "ver", window=5)["ranges"] == []
+
+
+def test_schedule_is_geometric_within_budget():
+    from dataladder.ladder.rl import RLConfig, schedule
+
+    assert schedule(RLConfig(start_steps=16, max_rollouts=64 * 128)) == [16, 32, 64, 128]
+    with pytest.raises(ValueError, match="below one rung"):
+        schedule(RLConfig(start_steps=16, max_rollouts=100))
+
+
+@pytest.mark.parametrize("args, msg", [
+    (["--skill", "mull"], "did you mean 'mul'"),
+    (["--format", "poem"], "formats native, exam"),
+    (["--online-every", "4"], "needs --reward-model"),
+    (["--budget", "lots"], "--budget"),
+    (["--hp", "learning_rat=1"], "learning_rat"),
+])
+def test_cli_bad_input_exits_2_before_work(tmp_path, args, msg):
+    r = runner.invoke(app, ["rl", *args, "--output-dir", str(tmp_path / "out")])
+    assert r.exit_code == 2, r.output
+    assert msg in r.output
+    assert not (tmp_path / "out" / "rl.json").exists()
+
+
+def test_cli_reward_model_dir_must_exist(tmp_path):
+    r = runner.invoke(app, ["rl", "--reward-model", str(tmp_path / "nope"), "--output-dir", str(tmp_path / "out")])
+    assert r.exit_code == 2 and "not a reward model directory" in r.output
+
+
+@pytest.fixture(scope="module")
+def micro_dir(tmp_path_factory):
+    from dataladder.models.tiny import TinyArch, build_tiny_model
+    from dataladder.models.tokenizer import build_char_tokenizer
+
+    d = tmp_path_factory.mktemp("micro-rl")
+    tok = build_char_tokenizer()
+    build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
+                     tok).save_pretrained(d)
+    tok.save_pretrained(d)
+    return d
+
+
+@pytest.mark.integration
+def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
+    from dataladder.ladder import rl as rl_mod
+
+    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", start_steps=1,
+                          max_rollouts=4 * 16, eval_n=16, check_prompts=8, check_samples=4, n_boot=20, min_rungs=3,
+                          hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
+    out = tmp_path / "rl"
+    doc = rl_mod.rl(cfg, out, on_note=lambda s: None)
+    saved = json.loads((out / "rl.json").read_text())
+    assert (out / "rl.png").stat().st_size > 0
+    assert [r["rollouts"] for r in saved["ladder"]] == [16, 32, 64]
+    for r in saved["ladder"]:
+        assert {"rollouts", "accuracy", "ci_low", "ci_high", "correct", "total"} <= set(r)
+        assert r["total"] == 16 and r["ci_low"] <= r["accuracy"] <= r["ci_high"]
+    for k in ("before", "after", "improved", "zero_signal", "check", "diversity", "fit", "stop", "saturation",
+              "recommendation", "arms", "format"):
+        assert k in saved
+    z = saved["zero_signal"]
+    assert 0 <= z["predicted"] <= 1 and z["steps"] == 4 and z["early_steps"] == 1
+    steps = [h["step"] for h in saved["arms"][0]["log"]]
+    assert steps == [1, 2, 3, 4]  # one global step counter across rungs
+    assert doc["fit"] is not None and saved["saturation"]["delta"] == 0.02
+
+    # a rerun trains nothing: every rung comes from the run store
+    def boom(*a, **k):
+        raise AssertionError("retrained a finished rung")
+
+    monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
+    again = rl_mod.rl(cfg, out, on_note=lambda s: None)
+    assert again["ladder"] == saved["ladder"]
