@@ -1,0 +1,169 @@
+"""`dataladder compare`: supervised examples, preference pairs and rollouts on one log axis.
+
+    dataladder compare --climb runs/climb --prefs runs/prefs --rl runs/rl --output-dir runs/compare
+
+Reads the result files only (`ladder.json` from `climb`, `prefs.json` from `prefs`, `rl.json`
+from `rl`; any two or all three) and writes `compare.json` and `compare.png`: each curve's points
+(the score its rungs reached, with the metric named: accuracy of the fine-tuned model, held-out
+pairwise accuracy of the reward model, accuracy after RL) and its saturation point, the count
+past which 10× more of that resource gains less than δ. A file's own saturation block is used
+when it has one with the same δ; otherwise the curve is refitted from its rungs (`fit_curve`,
+bootstrap) and the same rule applied, so all three are marked by one definition.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataladder.errors import InputError
+
+
+def _read(path: Path, name: str) -> dict:
+    f = path / name if path.is_dir() else path
+    if not f.is_file():
+        raise InputError(f"no {name} here (run the command that writes it first)", str(f))
+    try:
+        return json.loads(f.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({e.msg})", str(f), e.lineno) from None
+
+
+def _need(doc: dict, field: str, f: str):
+    if field not in doc:
+        raise InputError("missing", f, None, field)
+    return doc[field]
+
+
+def climb_curve(path: Path, skill: str | None = None) -> dict:
+    """The supervised curve: one arm of ladder.json (the one for `skill` if given, else the first)."""
+    doc = _read(path, "ladder.json")
+    f = str(path / "ladder.json" if path.is_dir() else path)
+    arms = _need(doc, "arms", f)
+    if not arms:
+        raise InputError("no arms", f, None, "arms")
+    arm = next((a for a in arms if a.get("skill") == skill), arms[0]) if skill else arms[0]
+    fmt = doc.get("config", {}).get("target_format", "target")
+    pts = []
+    for i, r in enumerate(_need(arm, "rungs", f)):
+        for k in ("n", "accuracy", "ci_low", "ci_high"):
+            _need(r, k, f"{f} arms[{arms.index(arm)}].rungs[{i}]")
+        per_seed = r["total"] / max(1, len(r.get("seeds", [])) or 1) if "total" in r else None
+        pts.append({"n": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                    "fit_points": [(r["n"], round(s["accuracy"] * per_seed), round(per_seed)) for s in r.get("seeds", [])]
+                    if per_seed else ([(r["n"], r["correct"], r["total"])] if "correct" in r else [])})
+    return {"kind": "supervised examples", "x_label": "supervised examples",
+            "metric": f"accuracy of the fine-tuned model ({arm.get('skill')}, {fmt} format, {arm.get('label', '')})",
+            "label": f"SFT: {arm.get('skill')} ({arm.get('label', '')})", "file": f, "points": pts,
+            "file_saturation": None}
+
+
+def prefs_curve(path: Path) -> dict:
+    doc = _read(path, "prefs.json")
+    f = str(path / "prefs.json" if path.is_dir() else path)
+    pts = []
+    for i, r in enumerate(_need(doc, "ladder", f)):
+        for k in ("pairs", "accuracy", "ci_low", "ci_high"):
+            _need(r, k, f"{f} ladder[{i}]")
+        per_seed = r["total"] / max(1, len(r.get("seeds", []))) if "total" in r else None
+        pts.append({"n": r["pairs"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                    "fit_points": [(r["pairs"], round(s["accuracy"] * per_seed), round(per_seed)) for s in r.get("seeds", [])]
+                    if per_seed else []})
+    return {"kind": "preference pairs", "x_label": "preference pairs",
+            "metric": f"held-out pairwise accuracy of the reward model ({doc.get('skill')})",
+            "label": f"reward model: {doc.get('skill')}", "file": f, "points": pts,
+            "file_saturation": doc.get("saturation")}
+
+
+def rl_curve(path: Path) -> dict:
+    doc = _read(path, "rl.json")
+    f = str(path / "rl.json" if path.is_dir() else path)
+    pts = []
+    for i, r in enumerate(_need(doc, "ladder", f)):
+        for k in ("rollouts", "accuracy", "ci_low", "ci_high"):
+            _need(r, k, f"{f} ladder[{i}]")
+        fp = [(r["rollouts"], r["correct"], r["total"])] if "correct" in r and "total" in r else []
+        pts.append({"n": r["rollouts"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                    "fit_points": fp})
+    skill = doc.get("skill") or doc.get("config", {}).get("skill")
+    return {"kind": "rollouts", "x_label": "rollouts (prompts × generations)",
+            "metric": f"greedy accuracy after RL ({skill})", "label": f"RL: {skill}", "file": f, "points": pts,
+            "file_saturation": doc.get("saturation")}
+
+
+def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict | None, str]:
+    """(saturation block, where it came from): the file's own with the same δ, else a refit of its rungs."""
+    from dataladder.ladder.fit import fit_curve
+    from dataladder.ladder.prefs import saturation
+
+    own = curve.get("file_saturation")
+    if isinstance(own, dict) and own.get("delta") == delta and "median" in own:
+        return own, "file"
+    pts = [p for x in curve["points"] for p in x["fit_points"] if p[0] > 0 and p[2] > 0]
+    if len({p[0] for p in pts}) < 3:
+        return None, "too few rungs to fit (need 3)"
+    fit = fit_curve(pts, target=1.0, n_boot=n_boot, seed=0)
+    ns = sorted({p[0] for p in pts})
+    return saturation(fit, delta, ns[0], ns[-1]), "refit"
+
+
+def compare(climb: Path | None, prefs: Path | None, rl: Path | None, output_dir: Path, delta: float = 0.02,
+            skill: str | None = None, n_boot: int = 200) -> dict:
+    """Build compare.json and compare.png from whichever of the three result files are given (two or more)."""
+    curves = []
+    pref = prefs_curve(prefs) if prefs else None
+    rlc = rl_curve(rl) if rl else None
+    want_skill = skill or (pref["label"].split(": ", 1)[1] if pref else None)
+    if climb:
+        curves.append(climb_curve(climb, want_skill))
+    if pref:
+        curves.append(pref)
+    if rlc:
+        curves.append(rlc)
+    if len(curves) < 2:
+        raise ValueError("compare needs at least two of --climb, --prefs, --rl")
+    for c in curves:
+        c["saturation"], c["saturation_from"] = curve_saturation(c, delta, n_boot)
+        for p in c["points"]:
+            p.pop("fit_points", None)
+        c.pop("file_saturation", None)
+    doc = {"delta": delta, "saturation_rule": f"smallest n past which 10x more gains less than {delta:g}",
+           "curves": curves}
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = output_dir / "compare.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(output_dir / "compare.json")
+    plot_compare(doc, output_dir / "compare.png")
+    return doc
+
+
+def plot_compare(doc: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    for i, c in enumerate(doc["curves"]):
+        col = f"C{i}"
+        pts = c["points"]
+        ns = [p["n"] for p in pts]
+        ys = [p["accuracy"] for p in pts]
+        err = [[p["accuracy"] - p["ci_low"] for p in pts], [p["ci_high"] - p["accuracy"] for p in pts]]
+        ax.errorbar(ns, ys, yerr=err, fmt="o-", color=col, capsize=3, ms=4, lw=1.2,
+                    label=f"{c['kind']}: {c['metric']}")
+        sat = c.get("saturation")
+        if sat and sat.get("median"):
+            ax.axvline(sat["median"], color=col, ls=":", lw=1.3)
+            ax.annotate(f"saturates ≈{sat['median']:,.0f}", (sat["median"], 0.02 + 0.06 * i), color=col, fontsize=7,
+                        rotation=0, ha="left")
+    ax.set_xscale("log")
+    ax.set_ylim(0.0, 1.02)
+    ax.set_xlabel("examples / pairs / rollouts (log scale)")
+    ax.set_ylabel("score reached (each curve's metric)")
+    ax.set_title(f"what each kind of data buys (dotted: saturation, 10× gains < {doc['delta']:g})")
+    ax.legend(fontsize=6.5, loc="upper left")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -1,0 +1,380 @@
+"""`dataladder prefs`: reward models on a ladder of pair counts, until more pairs stop paying.
+
+For one base model and skill, rungs of start·growth^k preference pairs (nested prefixes of one
+verified pool per seed, `data.pairs`) each train a reward model (`train.reward`); every rung is
+scored on held-out pairs from a disjoint slice of the train partition: pairs from the training
+sources (the fitted metric) and pairs from sources it never trained on, broken down by source
+and by hard (near-miss) versus easy. The curve is fitted and the stop rule consulted exactly as in
+`climb`; the saturation point is the count past which 10× more pairs gains less than δ, with a
+bootstrap interval from the fit ensemble. Runs go through the run store, so a rerun resumes.
+Writes `prefs.json`, `prefs.png` and `reward_model/` (the reward model of the reached or largest rung).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from dataladder.ladder.fit import N_GRID, fit_curve
+from dataladder.ladder.schedule import next_size
+from dataladder.ladder.stop import RungScore, decide, reached_at
+from dataladder.ladder.store import RunStore
+from dataladder.stats import wilson
+from dataladder.train.reward import RewardHparams
+
+
+class PrefsConfig(BaseModel, extra="forbid"):
+    model: str = Field("tiny-arith", description="base model of the reward models (and the `self` source)")
+    skill: str = Field("mul", description="skill whose answers are judged")
+    format: str = Field("native", description="prompt format of the pairs")
+    train_sources: list[str] = Field(default_factory=lambda: ["near-miss"],
+                                     description="pair sources the reward models train on: self, near-miss, other, endpoint")
+    heldout_sources: list[str] = Field(default_factory=lambda: ["self"],
+                                       description="extra sources only evaluated (never trained on)")
+    target: float = Field(0.9, description="held-out pairwise accuracy to reach")
+    start: int = Field(50, description="pairs in the first rung")
+    growth: float = Field(2.0, description="each rung's pair count over the previous one's")
+    seeds: int = Field(2, description="training seeds per rung (each draws its own nested pairs)")
+    max_pairs: int = Field(3200, description="budget: most pairs in a rung")
+    max_minutes: float | None = Field(None, description="budget: wall time of the ladder")
+    delta: float = Field(0.02, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
+    heldout_n: int = Field(400, description="held-out pairs per source")
+    min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
+    hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
+    flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
+    lora_r: int | None = Field(None, description="LoRA rank (None: full fine-tuning)")
+    digits: int = Field(2, description="operand digits of the arithmetic skills")
+    temperature: float = Field(1.0, description="sampling temperature of the model sources")
+    other_model: str | None = Field(None, description="local causal LM for the `other` source")
+    endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
+    endpoint_model: str | None = Field(None, description="model name on that server")
+    hp: RewardHparams = Field(default_factory=RewardHparams, description="reward-model hyperparameters")
+
+
+def saturation(fit, delta: float, n_min: float, n_max_measured: float) -> dict:
+    """The count past which 10× more pairs gains less than `delta`, per bootstrap replicate.
+
+    For each replicate curve, n_sat is the smallest grid n ≥ n_min such that the gain from m to
+    10m stays below δ for every m ≥ n (before a sigmoid's rise the gain is small too, so the last
+    n with a gain ≥ δ decides); ∞ when the curve still gains δ per decade at 10^6.
+    """
+    ln = np.log(N_GRID)
+    use = (N_GRID >= n_min) & (N_GRID <= 1e6)
+    grid = N_GRID[use]
+    sats, gains_here = [], []
+    for c in fit.curves:
+        gain = np.interp(np.log(grid * 10), ln, c) - np.interp(np.log(grid), ln, c)
+        big = np.flatnonzero(gain >= delta)
+        if len(big) == 0:
+            sats.append(float(grid[0]))
+        elif big[-1] + 1 < len(grid):
+            sats.append(float(grid[big[-1] + 1]))
+        else:
+            sats.append(math.inf)
+        gains_here.append(float(np.interp(math.log(10 * n_max_measured), ln, c) - np.interp(math.log(n_max_measured), ln, c)))
+    s = np.array(sats)
+    q = np.quantile(s, [0.1, 0.5, 0.9], method="inverted_cdf")
+    fin = lambda v: None if not math.isfinite(v) else float(v)  # noqa: E731
+    g = np.array(gains_here)
+    return {"delta": delta, "median": fin(q[1]), "lo80": fin(q[0]), "hi80": fin(q[2]),
+            "p_saturated": float(np.mean(np.isfinite(s))),
+            "p_saturated_by_largest_rung": float(np.mean(s <= n_max_measured)),
+            "gain_10x_at_largest_rung": {"n": n_max_measured, "mean": float(g.mean()),
+                                         "lo80": float(np.quantile(g, 0.1)), "hi80": float(np.quantile(g, 0.9))}}
+
+
+def _endpoint(cfg: PrefsConfig):
+    if not cfg.endpoint_url:
+        return None
+    from dataladder.data.endpoint import Endpoint
+
+    if not cfg.endpoint_model:
+        raise ValueError("--endpoint-url needs --endpoint-model")
+    return Endpoint(cfg.endpoint_url, cfg.endpoint_model)
+
+
+def check_config(cfg: PrefsConfig) -> None:
+    """Fail before any work on sources that cannot be built or overlap."""
+    from dataladder.data.pairs import source_name
+
+    if not cfg.train_sources:
+        raise ValueError("--train-sources: at least one source to train on")
+    overlap = set(cfg.train_sources) & set(cfg.heldout_sources)
+    if overlap:
+        raise ValueError(f"--heldout-sources {', '.join(sorted(overlap))}: also a training source; held-out sources "
+                         "must be unseen")
+    ep = _endpoint(cfg)
+    for s in cfg.train_sources + cfg.heldout_sources:
+        source_name(s, cfg.other_model, ep)
+    if cfg.other_model and not Path(cfg.other_model).exists():
+        raise ValueError(f"--other-model {cfg.other_model}: no such directory")
+
+
+class Context:
+    """What every rung shares, prepared once: base model, held-out pairs, training pools."""
+
+    def __init__(self, cfg: PrefsConfig):
+        from dataladder.data.pairs import build_pairs
+        from dataladder.ladder.climb import model_fingerprint
+        from dataladder.models.hub import load_model
+        from dataladder.skills import resolve_skills
+
+        self.cfg = cfg
+        self.skill = resolve_skills([cfg.skill], cfg.digits)[0]
+        self.model, self.tok = load_model(cfg.model)
+        self.fingerprint = model_fingerprint(cfg.model)
+        self.other_fingerprint = model_fingerprint(cfg.other_model) if cfg.other_model else None
+        self.endpoint = _endpoint(cfg)
+        self._other = None
+        self._pools: dict[int, list[dict]] = {}
+        common = dict(model=self.model, tokenizer=self.tok, endpoint=self.endpoint, fmt=cfg.format,
+                      digits=cfg.digits, temperature=cfg.temperature)
+        self.heldout = build_pairs(self.skill, cfg.heldout_n * len(cfg.train_sources), cfg.train_sources, seed=0,
+                                   other_model=self.other(), split="heldout", **common)
+        self.unseen = build_pairs(self.skill, cfg.heldout_n * len(cfg.heldout_sources), cfg.heldout_sources, seed=0,
+                                  other_model=self.other(), split="heldout", **common) if cfg.heldout_sources else []
+        self.common = common
+        self.on_train: Callable[[int, int], None] | None = None
+
+    def other(self):
+        if self.cfg.other_model and self._other is None:
+            from dataladder.models.hub import load_model
+
+            self._other = load_model(self.cfg.other_model)
+        return self._other
+
+    def pool(self, seed: int) -> list[dict]:
+        """The seed's training pairs; a rung of n pairs takes the first n (nested)."""
+        from dataladder.data.pairs import build_pairs
+
+        if seed not in self._pools:
+            cfg = self.cfg
+            self._pools[seed] = build_pairs(self.skill, cfg.max_pairs, cfg.train_sources, seed=1000 + seed,
+                                            other_model=self.other(), hard_only=cfg.hard_only,
+                                            flip_share=cfg.flip_share, split="train", **self.common)
+        return self._pools[seed]
+
+    def data_config(self) -> dict:
+        c = self.cfg
+        return {"model": self.fingerprint, "other": self.other_fingerprint,
+                "endpoint": [c.endpoint_url, c.endpoint_model] if c.endpoint_url else None, "skill": c.skill,
+                "digits": c.digits, "format": c.format, "train_sources": c.train_sources,
+                "heldout_sources": c.heldout_sources, "heldout_n": c.heldout_n, "max_pairs": c.max_pairs,
+                "hard_only": c.hard_only, "flip_share": c.flip_share, "temperature": c.temperature}
+
+
+def evaluate(rm, ctx: Context) -> dict:
+    """Held-out pairwise accuracy: the training sources' pairs (fitted), per source, and hard/easy."""
+    from dataladder.train.reward import accuracy_of, pair_margins
+
+    pairs = ctx.heldout + ctx.unseen
+    margins = pair_margins(rm, ctx.tok, pairs)
+    seen = margins[: len(ctx.heldout)]
+    by_source: dict[str, list[float]] = {}
+    by_hard: dict[str, list[float]] = {}
+    for p, m in zip(pairs, margins):
+        by_source.setdefault(p["source"], []).append(m)
+        by_hard.setdefault("hard" if p["hard"] else "easy", []).append(m)
+    return {"heldout": accuracy_of(seen),
+            "unseen": accuracy_of(margins[len(ctx.heldout):]) if ctx.unseen else None,
+            "by_source": {k: accuracy_of(v) for k, v in by_source.items()},
+            "by_hardness": {k: accuracy_of(v) for k, v in by_hard.items()}}
+
+
+def run_base(ctx: Context, store: RunStore) -> dict:
+    """The untrained reward model (the base with a fresh score head): the curve's starting point."""
+    from dataladder.train.reward import reward_model_from
+
+    key = {"kind": "reward-base", "data": ctx.data_config()}
+    got = store.get(key)
+    if got is None:
+        got = store.put(key, {"eval": evaluate(reward_model_from(ctx.model, ctx.tok, 0), ctx)})
+    return got
+
+
+def rung_config(ctx: Context, n: int, seed: int) -> dict:
+    return {"kind": "reward", "data": ctx.data_config(), "n": n, "seed": seed, "lora_r": ctx.cfg.lora_r,
+            "hp": ctx.cfg.hp.model_dump()}
+
+
+def run_rung(ctx: Context, store: RunStore, rc: dict) -> dict:
+    """Train one reward model (a pure function of `rc`), evaluate it, keep it in its run directory."""
+    from dataladder.train.reward import save_reward_model, train_reward
+
+    pairs = ctx.pool(rc["seed"])[: rc["n"]]
+    rm, stats = train_reward(ctx.model, ctx.tok, pairs, ctx.cfg.hp, ctx.cfg.lora_r, rc["seed"], on_step=ctx.on_train)
+    t0 = time.perf_counter()
+    ev = evaluate(rm, ctx)
+    run_dir = store.path(rc)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_reward_model(rm, ctx.tok, run_dir / "reward_model")
+    sources: dict[str, int] = {}
+    for p in pairs:
+        sources[p["source"]] = sources.get(p["source"], 0) + 1
+    return {"train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0,
+            "pairs": {"n": len(pairs), "by_source": sources, "hard": sum(p["hard"] for p in pairs),
+                      "flipped": sum(p["flipped"] for p in pairs)}}
+
+
+def _pool_acc(accs: list[dict]) -> dict:
+    correct, n = sum(a["correct"] for a in accs), sum(a["n"] for a in accs)
+    lo, hi = wilson(correct, n)
+    return {"correct": correct, "n": n, "accuracy": correct / n if n else 0.0, "ci_low": lo, "ci_high": hi,
+            "margin": sum(a["margin"] * a["n"] for a in accs) / n if n else 0.0}
+
+
+def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
+          on_train: Callable[[int, int], None] | None = None) -> dict:
+    """Climb the pair-count ladder into `output_dir`; returns the prefs.json document (also written)."""
+    from dataladder.ladder.climb import summarize_fit
+
+    check_config(cfg)
+    t0 = time.perf_counter()
+    store = RunStore(output_dir)
+    ctx = Context(cfg)
+    ctx.on_train = on_train
+    base_ev = run_base(ctx, store)["eval"]["heldout"]
+    base = RungScore(0, base_ev["correct"], base_ev["n"])
+    rungs, scores, points = [], [], []
+    n, fit, decision = min(cfg.start, len(ctx.pool(0))), None, None
+    while True:
+        configs = [rung_config(ctx, n, s) for s in range(cfg.seeds)]
+        results = []
+        for rc in configs:
+            got = store.get(rc)
+            results.append(got if got is not None else store.put(rc, run_rung(ctx, store, rc)))
+        evals = [r["eval"] for r in results]
+        pooled = _pool_acc([e["heldout"] for e in evals])
+        sources = sorted({k for e in evals for k in e["by_source"]})
+        hardness = sorted({k for e in evals for k in e["by_hardness"]})
+        rungs.append({
+            "pairs": n, **pooled, "total": pooled["n"],
+            "seeds": [{"seed": rc["seed"], "accuracy": e["heldout"]["accuracy"], "margin": e["heldout"]["margin"]}
+                      for rc, e in zip(configs, evals)],
+            "unseen": _pool_acc([e["unseen"] for e in evals]) if evals[0]["unseen"] else None,
+            "by_source": {s: _pool_acc([e["by_source"][s] for e in evals if s in e["by_source"]]) for s in sources},
+            "by_hardness": {h: _pool_acc([e["by_hardness"][h] for e in evals if h in e["by_hardness"]]) for h in hardness},
+            "train_pairs": [r["pairs"] for r in results],
+            "train_seconds": sum(r["train"]["seconds"] for r in results),
+            "eval_seconds": sum(r["eval_seconds"] for r in results),
+            "flops": sum(r["train"]["flops"] for r in results),
+            "train_loss": [r["train"]["train_loss"] for r in results],
+            "run_dirs": [str(store.path(rc).relative_to(store.root)) for rc in configs],
+        })
+        scores.append(RungScore(n, pooled["correct"], pooled["n"]))
+        points += [(n, e["heldout"]["correct"], e["heldout"]["n"]) for e in evals]
+        fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(rungs)) if len(rungs) >= 3 else None
+        nxt = next_size(n, cfg.growth)
+        max_pairs = min(cfg.max_pairs, len(ctx.pool(0)))
+        time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
+        decision = decide(scores, base, fit, cfg.target, nxt, max_pairs, time_left, cfg.delta, cfg.min_rungs, 0)
+        if on_rung:
+            r = rungs[-1]
+            extra = "".join(f"  {s}: {a['accuracy']:.3f}" for s, a in r["by_source"].items())
+            on_rung(f"{cfg.skill} n={n} pairs: held-out {r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+                    f" margin {r['margin']:+.2f};{extra}" + (f" → stop: {decision.reason}" if decision.stop else ""))
+        if decision.stop:
+            break
+        n = nxt
+    hit = reached_at(scores, cfg.target)
+    doc = {
+        "config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "metric": "held-out pairwise accuracy",
+        "base": base_ev, "base_unseen": run_base(ctx, store)["eval"]["unseen"],
+        "heldout": {"train_sources": sorted({p["source"] for p in ctx.heldout}),
+                    "unseen_sources": sorted({p["source"] for p in ctx.unseen}),
+                    "pairs": {s: sum(p["source"] == s for p in ctx.heldout + ctx.unseen)
+                              for s in sorted({p["source"] for p in ctx.heldout + ctx.unseen})},
+                    "hard": sum(p["hard"] for p in ctx.heldout + ctx.unseen)},
+        "ladder": rungs,
+        "fit": summarize_fit(fit, rungs[-1]["pairs"], SimpleNamespace(max_examples=cfg.max_pairs)),
+        "saturation": saturation(fit, cfg.delta, rungs[0]["pairs"], rungs[-1]["pairs"]) if fit else None,
+        "stop": {"reason": decision.reason, **decision.detail},
+        "reached_at": scores[hit].n if hit is not None else None,
+    }
+    doc["reward_model"] = keep_reward_model(ctx, store, doc, output_dir)
+    doc["seconds"] = time.perf_counter() - t0
+    output_dir.mkdir(parents=True, exist_ok=True)
+    tmp = output_dir / "prefs.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=2))
+    tmp.replace(output_dir / "prefs.json")
+    plot_prefs(doc, output_dir / "prefs.png")
+    return doc
+
+
+def keep_reward_model(ctx: Context, store: RunStore, doc: dict, output_dir: Path) -> dict:
+    """Copy seed 0's reward model of the reached (else largest) rung to `output_dir/reward_model`;
+    drop the other runs' model copies (their results stay). A pruned one is retrained (deterministic)."""
+    from dataladder.train.reward import save_reward_model, train_reward
+
+    n = doc["reached_at"] or doc["ladder"][-1]["pairs"]
+    rc = rung_config(ctx, n, 0)
+    src = store.path(rc) / "reward_model"
+    if not (src / "config.json").is_file():
+        rm, _ = train_reward(ctx.model, ctx.tok, ctx.pool(0)[:n], ctx.cfg.hp, ctx.cfg.lora_r, 0)
+        save_reward_model(rm, ctx.tok, src)
+    dst = output_dir / "reward_model"
+    tmp = output_dir / "reward_model.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(src, tmp)
+    shutil.rmtree(dst, ignore_errors=True)
+    tmp.rename(dst)
+    for r in doc["ladder"]:
+        for d in r["run_dirs"]:
+            if store.root / d != store.path(rc):
+                shutil.rmtree(store.root / d / "reward_model", ignore_errors=True)
+    rung = next(r for r in doc["ladder"] if r["pairs"] == n)
+    seed0 = rung["seeds"][0]
+    return {"path": str(dst), "pairs": n, "seed": 0, "accuracy": seed0["accuracy"], "margin": seed0["margin"]}
+
+
+def plot_prefs(doc: dict, path: Path) -> None:
+    """prefs.png: held-out pairwise accuracy against pairs, fit band, per-source lines, saturation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4.4))
+    lad = doc["ladder"]
+    ns = [r["pairs"] for r in lad]
+    acc = [r["accuracy"] for r in lad]
+    err = [[r["accuracy"] - r["ci_low"] for r in lad], [r["ci_high"] - r["accuracy"] for r in lad]]
+    ax.errorbar(ns, acc, yerr=err, fmt="o", color="C0", capsize=3,
+                label=f"held-out, training sources ({', '.join(doc['heldout']['train_sources'])}; 95% CI)")
+    fit = doc.get("fit")
+    if fit:
+        cv = fit["curve"]
+        idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= ns[-1] * 20]
+        ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color="C0", lw=1.5)
+        ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
+                        color="C0", alpha=0.15, lw=0, label="fit, 80% bootstrap band")
+    for i, s in enumerate(doc["heldout"]["unseen_sources"]):
+        ys = [r["by_source"].get(s, {}).get("accuracy") for r in lad]
+        ax.plot(ns, ys, "s--", color=f"C{i + 1}", ms=4, label=f"unseen source {s}")
+    sat = doc.get("saturation")
+    if sat and sat["median"]:
+        ax.axvline(sat["median"], color="C3", ls=":", lw=1.2,
+                   label=f"saturation (10× gains < {sat['delta']:g}): {sat['median']:,.0f}")
+        if sat["lo80"] and sat["hi80"]:
+            ax.axvspan(sat["lo80"], sat["hi80"], color="C3", alpha=0.07)
+    ax.axhline(doc["config"]["target"], color="k", ls="--", lw=1, label=f"target {doc['config']['target']:g}")
+    ax.axhline(0.5, color="gray", ls="-", lw=0.6)
+    ax.set_xscale("log")
+    ax.set_ylim(0.3, 1.02)
+    ax.set_xlabel("preference pairs (log scale)")
+    ax.set_ylabel("held-out pairwise accuracy")
+    ax.set_title(f"reward model for {doc['skill']} on {Path(doc['model']).name}")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
