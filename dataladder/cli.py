@@ -454,6 +454,121 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a study's output direct
 
 @app.command()
 @user_errors
+def prefs(
+    model: Annotated[str, typer.Option(help="base model of the reward models and the `self` source")] = "tiny-arith",
+    skill: Annotated[str, typer.Option(help="skill whose answers the reward model judges")] = "mul",
+    format: Annotated[str, typer.Option(help="prompt format of the pairs")] = "native",
+    train_sources: Annotated[str, typer.Option(help="sources trained on: self, near-miss, other, endpoint (comma-separated)")] = "near-miss",
+    heldout_sources: Annotated[str, typer.Option(help="unseen sources, only evaluated (comma-separated; '' for none)")] = "self",
+    other_model: Annotated[Optional[str], typer.Option(help="local causal LM directory for the `other` source")] = None,
+    endpoint_url: Annotated[Optional[str], typer.Option(help="OpenAI-compatible server for the `endpoint` source")] = None,
+    endpoint_model: Annotated[Optional[str], typer.Option(help="model name on --endpoint-url")] = None,
+    target: Annotated[float, typer.Option(help="held-out pairwise accuracy to reach")] = 0.9,
+    start: Annotated[int, typer.Option(help="pairs in the first rung")] = 50,
+    growth: Annotated[float, typer.Option(help="each rung's pair count over the previous one's")] = 2.0,
+    seeds: Annotated[int, typer.Option(help="training seeds per rung")] = 2,
+    max_pairs: Annotated[int, typer.Option(help="budget: most pairs in a rung")] = 3200,
+    max_minutes: Annotated[Optional[float], typer.Option(help="budget: wall time of the ladder")] = None,
+    delta: Annotated[float, typer.Option(help="smallest gain worth paying for (per doubling; per 10× for saturation)")] = 0.02,
+    heldout_n: Annotated[int, typer.Option(help="held-out pairs per source")] = 400,
+    hard_only: Annotated[bool, typer.Option(help="train on hard pairs (near misses) only")] = False,
+    flip_share: Annotated[float, typer.Option(help="label noise: share of training pairs with chosen/rejected swapped")] = 0.0,
+    lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (default: full fine-tuning)")] = None,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
+    hp: Annotated[Optional[list[str]], typer.Option(help="reward-model hyperparameter key=value, e.g. learning_rate=1e-3")] = None,
+    output_dir: Annotated[Path, typer.Option(help="where runs/, prefs.json, prefs.png and reward_model/ go")] = Path("runs/prefs"),
+) -> None:
+    """Reward models on a ladder of pair counts: held-out pairwise accuracy, margin, saturation point."""
+    from dataladder.config import apply_overrides
+    from dataladder.ladder.prefs import PrefsConfig, check_config, prefs as prefs_fn
+    from dataladder.skills import get_skill
+
+    split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+    cfg = validated(PrefsConfig, {
+        "model": model, "skill": skill, "format": format, "train_sources": split(train_sources),
+        "heldout_sources": split(heldout_sources), "other_model": other_model, "endpoint_url": endpoint_url,
+        "endpoint_model": endpoint_model, "target": target, "start": start, "growth": growth, "seeds": seeds,
+        "max_pairs": max_pairs, "max_minutes": max_minutes, "delta": delta, "heldout_n": heldout_n,
+        "hard_only": hard_only, "flip_share": flip_share, "lora_r": lora_r, "digits": digits,
+        "hp": apply_overrides({}, hp or [])})
+    get_skill(cfg.skill)  # did-you-mean before any work
+    check_config(cfg)
+    _quiet()
+    with progress() as bar:
+        steps = bar.add_task("training steps", total=1, visible=False)
+
+        def on_train(step: int, total: int) -> None:
+            bar.update(steps, completed=step, total=total, visible=True)
+
+        def on_rung(line: str) -> None:
+            bar.update(steps, visible=False)
+            console.print(f"  {line}", highlight=False)
+
+        doc = prefs_fn(cfg, output_dir, on_rung=on_rung, on_train=on_train)
+    print_prefs(doc)
+    console.print(f"wrote {output_dir / 'prefs.json'}, {output_dir / 'prefs.png'} and {output_dir / 'reward_model'}")
+
+
+def print_prefs(doc: dict) -> None:
+    sources = list(dict.fromkeys(s for r in doc["ladder"] for s in r["by_source"]))
+    unseen = set(doc["heldout"]["unseen_sources"])
+    t = Table(title=f"reward model for {doc['skill']}: held-out pairwise accuracy by pair count",
+              caption="accuracy [Wilson 95%] pooled over seeds; margin = mean score(chosen) − score(rejected); "
+                      "unseen = a source never trained on")
+    for c in ["pairs", "held-out", "margin"] + [f"{s}{' (unseen)' if s in unseen else ''}" for s in sources] + ["hard", "easy"]:
+        t.add_column(c, justify="right")
+    cell = lambda a: f"{a['accuracy']:.3f} [{a['ci_low']:.2f}–{a['ci_high']:.2f}]" if a else "—"  # noqa: E731
+    b = doc["base"]
+    t.add_row("0 (base)", cell(b), f"{b['margin']:+.2f}", *["" for _ in sources], "", "")
+    for r in doc["ladder"]:
+        t.add_row(f"{r['pairs']:,}", cell(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
+                  cell(r["by_hardness"].get("hard")), cell(r["by_hardness"].get("easy")))
+    console.print(t)
+    sat, fit = doc.get("saturation"), doc.get("fit")
+    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+    if sat:
+        console.print(f"saturation point (10× more pairs gains < {sat['delta']:g}): {fmt_n(sat['median'])} pairs "
+                      f"[80%: {fmt_n(sat['lo80'])}–{fmt_n(sat['hi80'])}]; P(saturated by {doc['ladder'][-1]['pairs']:,}) "
+                      f"{sat['p_saturated_by_largest_rung']:.2f}; gain of 10× at {doc['ladder'][-1]['pairs']:,}: "
+                      f"{sat['gain_10x_at_largest_rung']['mean']:+.3f}", highlight=False)
+    if fit:
+        nt = fit["n_target"]
+        console.print(f"pairs to reach {doc['config']['target']:g}: {fmt_n(nt['median'])} [80%: {fmt_n(nt['lo80'])}–"
+                      f"{fmt_n(nt['hi80'])}], P(reachable) {fit['p_reachable']:.2f}", highlight=False)
+    console.print(f"stop: {doc['stop']['reason']}; reached at: {doc['reached_at'] or '—'}; "
+                  f"{doc['seconds']:.0f} s", highlight=False)
+
+
+@app.command()
+@user_errors
+def compare(
+    climb: Annotated[Optional[Path], typer.Option(help="a climb output directory (ladder.json)")] = None,
+    prefs: Annotated[Optional[Path], typer.Option(help="a prefs output directory (prefs.json)")] = None,
+    rl: Annotated[Optional[Path], typer.Option(help="an rl output directory (rl.json)")] = None,
+    skill: Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs skill, else the first)")] = None,
+    delta: Annotated[float, typer.Option(help="saturation: 10× more gains less than this")] = 0.02,
+    output_dir: Annotated[Path, typer.Option(help="where compare.json and compare.png go")] = Path("runs/compare"),
+) -> None:
+    """Supervised examples, preference pairs and rollouts on one log axis, each with its saturation point."""
+    from dataladder.ladder.compare import compare as compare_fn
+
+    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill)
+    t = Table(title="what each kind of data buys", caption=f"saturation: the count past which 10× more gains < {delta:g} "
+                                                         "(median [80% bootstrap interval])")
+    for c in ("data", "metric", "largest n", "score there", "saturation"):
+        t.add_column(c)
+    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+    for c in doc["curves"]:
+        last = c["points"][-1]
+        s = c["saturation"]
+        sat = f"{fmt_n(s['median'])} [{fmt_n(s['lo80'])}–{fmt_n(s['hi80'])}]" if s else f"— ({c['saturation_from']})"
+        t.add_row(c["kind"], c["metric"], f"{last['n']:,}", f"{last['accuracy']:.3f} [{last['ci_low']:.2f}–{last['ci_high']:.2f}]", sat)
+    console.print(t)
+    console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
+
+
+@app.command()
+@user_errors
 def curate(
     input: Annotated[Path, typer.Argument(help="records: JSONL, JSON or Parquet in TRL, Alpaca or ShareGPT format")],
     output_dir: Annotated[Path, typer.Option(help="where kept.jsonl, rejected.jsonl and stats.json go")] = Path("runs/curate"),
@@ -577,7 +692,7 @@ def rl_command(
     budget: Annotated[Optional[str], typer.Option(help="max rollouts and/or wall time per arm: 32768, 10m, 32768,10m")] = None,
     eval_n: Annotated[int, typer.Option(help="held-out eval items at every rung")] = 300,
     check_prompts: Annotated[int, typer.Option(help="prompts sampled by the zero-signal check")] = 128,
-    warn_at: Annotated[float, typer.Option(help="predicted zero-signal share that triggers the warning")] = 0.5,
+    warn_at: Annotated[float, typer.Option(help="predicted zero-signal share that triggers the warning")] = 0.9,
     seed: Annotated[int, typer.Option(help="training seed and prompt draw")] = 0,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5")] = None,
