@@ -48,7 +48,8 @@ class RLConfig(BaseModel, extra="forbid"):
     eval_n: int = Field(300, description="held-out eval items at every rung")
     check_prompts: int = Field(128, description="prompts sampled by the zero-signal check")
     check_samples: int = Field(16, description="samples per prompt in the check (≥ num_generations)")
-    warn_at: float = Field(0.5, description="predicted zero-signal share that triggers the warning")
+    warn_at: float = Field(0.9, description="predicted zero-signal share that triggers the warning (most groups "
+                                            "teach nothing)")
     filter_zero_signal: bool = Field(False, description="drop prompts whose check samples all score the same")
     reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
     online_every: int | None = Field(None, description="retrain the reward model every K steps on verifier-labelled "
@@ -317,10 +318,15 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
             f"{check['mean_pass_rate']:.2f}, predicted share of groups with no signal {check['predicted_zero_signal']:.2f}")
     if check["warning"]:
         on_note(f"warning: {check['predicted_zero_signal']:.0%} of {cfg.hp.num_generations}-sample groups are predicted "
-                f"to carry no signal (≥ {cfg.warn_at:.0%}); RL needs a skill the model partly knows"
-                + ("" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"))
+                f"to carry no signal (≥ {cfg.warn_at:.0%}; prompts all failed in the sample: "
+                f"{check['share_all_fail']:.0%}, all passed: {check['share_all_pass']:.0%}); RL needs a skill the model "
+                "partly knows" + ("" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"))
+    prediction = check
     if cfg.filter_zero_signal:
         pool = filter_pool(model, tok, skill, fmt, cfg, need, on_note)
+        # predict for the prompts actually trained on, with fresh samples (not the ones that selected them)
+        prediction = run_check(model, tok, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
+        on_note(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
     div = diversity(pool, [skill.formats[fmt].prompt(it) for it in pool])
     if cfg.reward_model is None:
         arms = [Arm("verifier", "verifier")]
@@ -335,7 +341,9 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
             for a in arms]
     main = done[-1] if cfg.online_every else done[0]
     for a in done:
-        a["zero_signal"] = {"predicted": check["predicted_zero_signal"], **observed_zero_signal(a, cfg.start_steps)}
+        a["zero_signal"] = {"predicted": prediction["predicted_zero_signal"],
+                            "predicted_before_filter": check["predicted_zero_signal"],
+                            **observed_zero_signal(a, cfg.start_steps)}
     b, last = main["rungs"][0], main["rungs"][-1]
     rec = recommend(main, cfg)
     doc = {
@@ -343,6 +351,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         "eval": {"split": "eval", "n": cfg.eval_n},
         "base_formats": base_evals,
         "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
+        "check_after_filter": ({k: v for k, v in prediction.items() if k != "per_prompt"}
+                               if cfg.filter_zero_signal else None),
         "zero_signal": main["zero_signal"], "diversity": div,
         "before": {k: b[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
         "after": {k: last[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total", "rollouts")},
