@@ -48,6 +48,8 @@ class PrefsConfig(BaseModel, extra="forbid"):
     delta: float = Field(0.02, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
     heldout_n: int = Field(400, description="held-out pairs per source")
     min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
+    min_pairs: int = Field(1000, description="pairs before the fit may stop the ladder (the prior: reward models "
+                                             "improve over thousands of pairs); at most half the budget")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
@@ -276,7 +278,8 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
         nxt = next_size(n, cfg.growth)
         max_pairs = min(cfg.max_pairs, len(ctx.pool(0)))
         time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
-        decision = decide(scores, base, fit, cfg.target, nxt, max_pairs, time_left, cfg.delta, cfg.min_rungs, 0)
+        decision = decide(scores, base, fit, cfg.target, nxt, max_pairs, time_left, cfg.delta, cfg.min_rungs,
+                          min(cfg.min_pairs, max_pairs // 2))
         if on_rung:
             r = rungs[-1]
             extra = "".join(f"  {s}: {a['accuracy']:.3f}" for s, a in r["by_source"].items())

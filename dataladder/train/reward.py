@@ -31,7 +31,7 @@ from dataladder.stats import wilson
 class RewardHparams(BaseModel, extra="forbid"):
     """Documented defaults; every field can be overridden (`--hp key=value`)."""
 
-    learning_rate: float = Field(3e-4, description="learning rate for full fine-tuning")
+    learning_rate: float = Field(3e-3, description="learning rate for full fine-tuning (a new score head: higher than SFT)")
     learning_rate_lora: float = Field(4e-3, description="learning rate for LoRA (the score head trains in full)")
     epochs: float = Field(2.0, description="passes over the pairs (at least min_steps steps)")
     min_steps: int = Field(40, description="fewest optimizer steps, so small rungs train enough")

@@ -86,3 +86,21 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
     monkeypatch.setattr("dataladder.train.reward.train_reward", boom)
     again = prefs_mod.prefs(cfg, out)
     assert [r["accuracy"] for r in again["ladder"]] == [r["accuracy"] for r in doc["ladder"]]
+
+
+def test_cli_bad_options_exit_2_before_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from dataladder.cli import app
+
+    runner = CliRunner()
+    for args, msg in ((["--train-sources", "teacher"], "unknown pair source"),
+                      (["--heldout-sources", "other"], "--other-model"),
+                      (["--skill", "mull"], "mul"),
+                      (["--flip-share", "2"], "flip_share")):
+        r = runner.invoke(app, ["prefs", *args, "--output-dir", str(tmp_path / "p")])
+        assert r.exit_code == 2, (args, r.output)
+        assert msg in r.output
+    assert not (tmp_path / "p").exists()
+    r = runner.invoke(app, ["compare", "--prefs", str(tmp_path / "none"), "--output-dir", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "prefs.json" in r.output
