@@ -513,15 +513,17 @@ def print_prefs(doc: dict) -> None:
     sources = list(dict.fromkeys(s for r in doc["ladder"] for s in r["by_source"]))
     unseen = set(doc["heldout"]["unseen_sources"])
     t = Table(title=f"reward model for {doc['skill']}: held-out pairwise accuracy by pair count",
-              caption="accuracy [Wilson 95%] pooled over seeds; margin = mean score(chosen) − score(rejected); "
-                      "unseen = a source never trained on")
+              caption="held-out: the training sources' held-out pairs, accuracy [Wilson 95%] pooled over seeds; "
+                      "margin = mean score(chosen) − score(rejected); per-source and hard/easy accuracies are on all "
+                      "held-out pairs (intervals in prefs.json); unseen = a source never trained on")
     for c in ["pairs", "held-out", "margin"] + [f"{s}{' (unseen)' if s in unseen else ''}" for s in sources] + ["hard", "easy"]:
-        t.add_column(c, justify="right")
-    cell = lambda a: f"{a['accuracy']:.3f} [{a['ci_low']:.2f}–{a['ci_high']:.2f}]" if a else "—"  # noqa: E731
+        t.add_column(c, justify="right", no_wrap=c == "held-out")
+    ci = lambda a: f"{a['accuracy']:.3f} [{a['ci_low']:.2f}–{a['ci_high']:.2f}]"  # noqa: E731
+    cell = lambda a: f"{a['accuracy']:.3f}" if a else "—"  # noqa: E731
     b = doc["base"]
-    t.add_row("0 (base)", cell(b), f"{b['margin']:+.2f}", *["" for _ in sources], "", "")
+    t.add_row("0 (base)", ci(b), f"{b['margin']:+.2f}", *["" for _ in sources], "", "")
     for r in doc["ladder"]:
-        t.add_row(f"{r['pairs']:,}", cell(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
+        t.add_row(f"{r['pairs']:,}", ci(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
                   cell(r["by_hardness"].get("hard")), cell(r["by_hardness"].get("easy")))
     console.print(t)
     sat, fit = doc.get("saturation"), doc.get("fit")
