@@ -280,6 +280,13 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
         time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
         decision = decide(scores, base, fit, cfg.target, nxt, max_pairs, time_left, cfg.delta, cfg.min_rungs,
                           min(cfg.min_pairs, max_pairs // 2))
+        if decision.reason == "unreachable-within-budget" and nxt <= max_pairs and time_left > 0:
+            # saturation is what prefs measures: an unreachable target stops the ladder only once the
+            # saturation point lies within the measured rungs (else the budget decides)
+            sat = saturation(fit, cfg.delta, rungs[0]["pairs"], n)
+            decision.detail["p_saturated_by_largest_rung"] = sat["p_saturated_by_largest_rung"]
+            if sat["p_saturated_by_largest_rung"] < 0.8:
+                decision = type(decision)(False, None, decision.detail)
         if on_rung:
             r = rungs[-1]
             extra = "".join(f"  {s}: {a['accuracy']:.3f}" for s, a in r["by_source"].items())
