@@ -143,7 +143,8 @@ def plot_compare(doc: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    fig, ax = plt.subplots(figsize=(7.2, 5.2))
+    n_max = max(p["n"] for c in doc["curves"] for p in c["points"])
     for i, c in enumerate(doc["curves"]):
         col = f"C{i}"
         pts = c["points"]
@@ -155,14 +156,14 @@ def plot_compare(doc: dict, path: Path) -> None:
         sat = c.get("saturation")
         if sat and sat.get("median"):
             ax.axvline(sat["median"], color=col, ls=":", lw=1.3)
-            ax.annotate(f"saturates ≈{sat['median']:,.0f}", (sat["median"], 0.02 + 0.06 * i), color=col, fontsize=7,
-                        rotation=0, ha="left")
+            ax.annotate(f" saturates ≈{sat['median']:,.0f} ", (sat["median"], 0.02 + 0.06 * i), color=col, fontsize=7,
+                        ha="right" if sat["median"] > n_max else "left")
     ax.set_xscale("log")
     ax.set_ylim(0.0, 1.02)
     ax.set_xlabel("examples / pairs / rollouts (log scale)")
     ax.set_ylabel("score reached (each curve's metric)")
     ax.set_title(f"what each kind of data buys (dotted: saturation, 10× gains < {doc['delta']:g})")
-    ax.legend(fontsize=6.5, loc="upper left")
+    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
