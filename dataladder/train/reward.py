@@ -56,7 +56,8 @@ def encode(tokenizer, prompt: str, completion: str) -> list[int]:
 
 
 def reward_model_from(base, tokenizer, seed: int = 0):
-    """A sequence-classification model (num_labels=1) from a causal LM object or path, pad id set."""
+    """A sequence-classification model (num_labels=1) from a causal LM object or path (a fresh, seeded
+    score head), or a copy of a reward model (its head kept, so training continues from it); pad id set."""
     import torch
     from transformers import AutoModelForSequenceClassification
 
@@ -67,6 +68,8 @@ def reward_model_from(base, tokenizer, seed: int = 0):
 
         rm = AutoModelForSequenceClassification.from_pretrained(resolve_model(str(base)), num_labels=1,
                                                                  pad_token_id=pad_id)
+    elif type(base).__name__.endswith("ForSequenceClassification") and base.config.num_labels == 1:
+        rm = copy.deepcopy(base)  # already a reward model: continue from it, head included
     else:
         config = copy.deepcopy(base.config)
         config.num_labels = 1

@@ -44,6 +44,9 @@ def test_scores_do_not_depend_on_batching(micro):
     assert len(set(round(x, 6) for x in together)) == 4
     with pytest.raises(ValueError):
         score_texts(rm, tok, prompts, comps[:2])
+    # from a reward model (online retraining): a copy with its head, not a fresh head
+    again = reward_model_from(rm, tok, seed=5)
+    assert again is not rm and score_texts(again, tok, prompts, comps) == pytest.approx(together, abs=1e-6)
 
 
 def test_accuracy_counts_ties_as_wrong():
