@@ -208,7 +208,8 @@ def build_pairs(skill, n: int, sources: list[str], seed: int = 0, model=None, to
         raise ValueError("no pair sources given")
     names = [source_name(s, other_model, endpoint) for s in sources]
     shares = [n // len(sources) + (i < n % len(sources)) for i in range(len(sources))]
-    items = _items(skill, split, max(shares) * 2 + 50, seed)
+    # model sources make no pair where every sample is right: keep three prompts per wanted pair
+    items = _items(skill, split, max(shares) * (3 if set(sources) - {"near-miss"} else 1) + 50, seed)
     by_key = {it.key: it for it in items}
     per_source = []
     for j, (src, name, want) in enumerate(zip(sources, names, shares)):
