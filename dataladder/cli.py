@@ -691,7 +691,7 @@ def rl_command(
     num_generations: Annotated[int, typer.Option(help="completions per prompt (the GRPO group)")] = 8,
     start_steps: Annotated[int, typer.Option(help="GRPO steps in the first rung")] = 16,
     growth: Annotated[float, typer.Option(help="each rung's steps over the previous one's")] = 2.0,
-    budget: Annotated[Optional[str], typer.Option(help="max rollouts and/or wall time per arm: 32768, 10m, 32768,10m")] = None,
+    budget: Annotated[Optional[str], typer.Option(help="max rollouts and/or wall time per arm (default 16384): 16384, 10m, 16384,10m")] = None,
     eval_n: Annotated[int, typer.Option(help="held-out eval items at every rung")] = 300,
     check_prompts: Annotated[int, typer.Option(help="prompts sampled by the zero-signal check")] = 128,
     warn_at: Annotated[float, typer.Option(help="predicted zero-signal share that triggers the warning")] = 0.9,

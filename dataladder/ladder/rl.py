@@ -42,7 +42,7 @@ class RLConfig(BaseModel, extra="forbid"):
     target: float = Field(0.8, description="greedy accuracy to reach")
     start_steps: int = Field(16, description="GRPO steps in the first rung")
     growth: float = Field(2.0, description="each rung's steps over the previous one's")
-    max_rollouts: int = Field(32768, description="budget: most rollouts (steps × prompts × generations)")
+    max_rollouts: int = Field(16384, description="budget: most rollouts (steps × prompts × generations)")
     max_minutes: float | None = Field(None, description="budget: wall time per arm")
     seed: int = Field(0, description="training seed (and which train prompts are drawn)")
     eval_n: int = Field(300, description="held-out eval items at every rung")
@@ -84,11 +84,22 @@ def run_check(model, tok, skill, items, fmt: str, cfg: RLConfig, seed: int) -> d
     return signal_check(skill, items, comps, cfg.hp.num_generations, cfg.warn_at)
 
 
+def draw_pool(skill, n: int, seed: int) -> list:
+    """`n` distinct train items in a seeded random order. The generator's own order is not random in
+    difficulty (the few one-digit products are used up first), so every rung, and the check's
+    first prompts, would otherwise see a different mix."""
+    import random
+
+    items = skill.items("train", n, 1000 + seed)
+    random.Random(f"rl-pool:{seed}").shuffle(items)
+    return items
+
+
 def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None]) -> list:
     """Train items whose check samples do not all agree, until `need` are kept or 8× need were tried."""
     from dataladder.probe import sample
 
-    cands = skill.items("train", min(8 * need, need + 20000), 1000 + cfg.seed)
+    cands = draw_pool(skill, min(8 * need, need + 20000), cfg.seed)
     kept, tried = [], 0
     for s in range(0, len(cands), 512):
         chunk = cands[s : s + 512]
@@ -306,8 +317,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     model, tok = load_model(cfg.model)
     eval_items = skill.items("eval", cfg.eval_n, 0)
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
-    pool = skill.items("train", need, 1000 + cfg.seed) if not cfg.filter_zero_signal else None
-    check_items = (pool or skill.items("train", cfg.check_prompts, 1000 + cfg.seed))[: cfg.check_prompts]
+    pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None
+    check_items = (pool or draw_pool(skill, cfg.check_prompts, cfg.seed))[: cfg.check_prompts]
     formats = list(skill.formats) if cfg.format == "auto" else [cfg.format]
     checks = {f: run_check(model, tok, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))

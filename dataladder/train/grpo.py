@@ -70,6 +70,20 @@ def _newline_ids(tokenizer) -> list[int]:
     return ids if len(ids) == 1 else []  # a multi-token newline cannot be an end token
 
 
+def fresh_copy(model):
+    """A new model object with `model`'s config and weights. Not `copy.deepcopy`: a model that has been
+    through a Trainer carries accelerate's wrapped `forward`, and a deep copy of it keeps calling the
+    original object's weights, so a chain of rungs would train and evaluate the wrong model."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = next(model.parameters()).dtype
+    out = AutoModelForCausalLM.from_config(copy.deepcopy(model.config), dtype=dtype)
+    out.load_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()})
+    out.generation_config = copy.deepcopy(model.generation_config)
+    return out.to(next(model.parameters()).device) if torch.cuda.is_available() else out
+
+
 def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], hp: GRPOHparams, steps: int,
                seed: int, max_completion_length: int = 12, reward_weights: list[float] | None = None,
                callbacks: list | None = None, on_step: Callable[[int, int], None] | None = None) -> tuple[object, dict]:
@@ -83,7 +97,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     need = steps * hp.prompts_per_step
     if len(rows) < need:
         raise ValueError(f"{steps} steps × {hp.prompts_per_step} prompts need {need} prompts; got {len(rows)}")
-    model = copy.deepcopy(base)
+    model = fresh_copy(base)
     model.train()
     gen_cfg = copy.deepcopy(model.generation_config)
     if hp.stop_at_newline:

@@ -146,3 +146,31 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
     again = rl_mod.rl(cfg, out, on_note=lambda s: None)
     assert again["ladder"] == saved["ladder"]
+
+
+@pytest.mark.integration
+def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp_path):
+    from dataladder.ladder import rl as rl_mod
+    from dataladder.models.hub import load_model
+    from dataladder.train.reward import RewardHparams, save_reward_model, train_reward
+
+    base, tok = load_model(str(micro_dir))
+    sk = get_skill("add", digits=2)
+    pairs = [{"prompt": f"{it.key}=", "chosen": it.answer, "rejected": str(int(it.answer) + 1)}
+             for it in sk.items("train", 32, 5)]
+    rm, _ = train_reward(base, tok, pairs, RewardHparams(min_steps=4, max_steps=4, batch_size=8))
+    save_reward_model(rm, tok, tmp_path / "rm")
+    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", start_steps=2,
+                          max_rollouts=16 * 4, eval_n=16, check_prompts=8, check_samples=4, n_boot=20,
+                          reward_model=str(tmp_path / "rm"), online_every=1,
+                          hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
+    doc = rl_mod.rl(cfg, tmp_path / "rl", on_note=lambda s: None)
+    assert [a["reward"] for a in doc["arms"]] == ["reward-model", "online"]
+    for a in doc["arms"]:
+        assert [h["step"] for h in a["log"]] == [1, 2, 3, 4]
+        assert all("rewards/reward_model/mean" in h and "rewards/verifier/mean" in h for h in a["log"])
+        assert "ranges" in a["overoptimization"]
+    online = doc["arms"][1]["online"]
+    assert [o["step"] for o in online] == [1, 2, 3, 4]
+    assert all(o["pairs"] >= o["fresh_pairs"] for o in online)
+    assert doc["ladder"] == [{k: r[k] for k in doc["ladder"][0]} for r in doc["arms"][1]["rungs"][1:]]
