@@ -139,6 +139,18 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     assert steps == [1, 2, 3, 4]  # one global step counter across rungs
     assert doc["fit"] is not None and saved["saturation"]["delta"] == 0.02
 
+    # each rung's recorded accuracy is that of its saved weights (rungs chain: no stale model objects)
+    from transformers import AutoModelForCausalLM
+
+    from dataladder.models.hub import load_model
+
+    _, tok = load_model(str(micro_dir))
+    sk = get_skill("add", digits=2)
+    items = sk.items("eval", 16, 0)
+    for r in saved["arms"][0]["rungs"][1:]:
+        m = AutoModelForCausalLM.from_pretrained(out / r["run_dir"] / "model").eval()
+        assert rl_mod.eval_greedy(m, tok, sk, items, "native")["correct"] == r["correct"]
+
     # a rerun trains nothing: every rung comes from the run store
     def boom(*a, **k):
         raise AssertionError("retrained a finished rung")
