@@ -1,6 +1,7 @@
 """Ray against local: the same LoRA climb (2 seeds × 3 ranks per rung) from scratch with each executor.
 
-    .venv/bin/python bench/bench_ray.py                 # add, ranks 1,4,16, 2 seeds, up to 160 examples
+    .venv/bin/python bench/bench_ray.py                 # add, ranks 1,4,16, 2 seeds, up to 160 examples,
+                                                        # add and mul evaluated in both formats at every rung
     .venv/bin/python bench/bench_ray.py --budget 320
 
 `local` runs the six runs of a rung one after another in this process with torch's default threads;
@@ -36,7 +37,7 @@ def main() -> None:
     a = ap.parse_args()
     quiet()
     cfg = ClimbConfig(skills=[a.skill], target=a.target, method="lora", lora_ranks=[1, 4, 16], seeds=2,
-                      max_examples=a.budget)
+                      max_examples=a.budget, eval_skills=[a.skill, "mul"])
     cores = os.cpu_count() or 1
     runs_per_rung = cfg.seeds * len(cfg.lora_ranks)
     shutil.rmtree(a.out, ignore_errors=True)

@@ -99,7 +99,14 @@ def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: 
     """Train items whose check samples do not all agree, until `need` are kept or 8× need were tried."""
     from dataladder.probe import sample
 
-    cands = draw_pool(skill, min(8 * need, need + 20000), cfg.seed)
+    for n in (min(8 * need, need + 20000), need, need // 2, need // 4, cfg.check_prompts):
+        try:  # as many candidates as the train partition holds, up to 8× need; rungs cycle over what is kept
+            cands = draw_pool(skill, max(1, n), cfg.seed)
+            break
+        except ValueError:
+            continue
+    else:
+        raise ValueError(f"--filter-zero-signal: skill {cfg.skill} has fewer than {cfg.check_prompts} train items")
     kept, tried = [], 0
     for s in range(0, len(cands), 512):
         chunk = cands[s : s + 512]
