@@ -22,6 +22,7 @@ from typing import Callable
 import yaml
 
 from dataladder.config import Plan
+from dataladder.results import write_json
 
 
 @dataclass
@@ -32,13 +33,6 @@ class Hooks:
     rung: Callable[[str], None] = lambda msg: None
     train: Callable[[int, int], None] | None = None
     eval: Callable[[int], None] | None = None  # items scored
-
-
-def _atomic_json(path: Path, doc: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(path)
 
 
 def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
@@ -110,7 +104,7 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
         "curated_best": {k: best[k] for k in ("n", "accuracy", "ci_low", "ci_high")},
         "noisy_matching_n": match["n"] if match else None,
     }
-    _atomic_json(d / "summary.json", summary)
+    write_json(d / "summary.json", summary)
     return summary
 
 

@@ -23,6 +23,7 @@ from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
 from dataladder.probe import DATA_BANDS, diagnose, score_formats
+from dataladder.results import write_json
 from dataladder.stats import wilson
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 
@@ -413,10 +414,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     arm_docs = [a.summary() for a in arms]
     doc = {"config": cfg.model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
            "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local")}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tmp = output_dir / "ladder.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(output_dir / "ladder.json")
+    write_json(output_dir / "ladder.json", doc)
     from dataladder.ladder.plot import plot_ladder
 
     plot_ladder(doc, output_dir / "ladder.png")

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from dataladder.errors import InputError
+from dataladder.results import write_json
 
 
 def _read(path: Path, name: str) -> dict:
@@ -129,10 +130,7 @@ def compare(climb: Path | None, prefs: Path | None, rl: Path | None, output_dir:
         c.pop("file_saturation", None)
     doc = {"delta": delta, "saturation_rule": f"smallest n past which 10x more gains less than {delta:g}",
            "curves": curves}
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tmp = output_dir / "compare.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(output_dir / "compare.json")
+    write_json(output_dir / "compare.json", doc)
     plot_compare(doc, output_dir / "compare.png")
     return doc
 

@@ -12,7 +12,6 @@ Writes `prefs.json`, `prefs.png` and `reward_model/` (the reward model of the re
 
 from __future__ import annotations
 
-import json
 import math
 import shutil
 import time
@@ -27,6 +26,7 @@ from dataladder.ladder.fit import N_GRID, fit_curve
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
+from dataladder.results import write_json
 from dataladder.stats import wilson
 from dataladder.train.reward import RewardHparams
 
@@ -312,10 +312,7 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
     }
     doc["reward_model"] = keep_reward_model(ctx, store, doc, output_dir)
     doc["seconds"] = time.perf_counter() - t0
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tmp = output_dir / "prefs.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(output_dir / "prefs.json")
+    write_json(output_dir / "prefs.json", doc)
     plot_prefs(doc, output_dir / "prefs.png")
     return doc
 

@@ -29,7 +29,6 @@ from dataladder.ladder.fit import N_GRID, fit_curve
 from dataladder.ladder.rl_checks import diversity, overoptimization, signal_check
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
-from dataladder.stats import wilson
 from dataladder.train.grpo import GRPOHparams
 
 
@@ -381,12 +380,9 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         "saturation": saturation(main, cfg), "recommendation": rec, "arms": done,
         "seconds": time.perf_counter() - t0,
     }
-    output_dir.mkdir(parents=True, exist_ok=True)
-    tmp = output_dir / "rl.json.tmp"
-    import json
+    from dataladder.results import write_json
 
-    tmp.write_text(json.dumps(doc, indent=2))
-    tmp.replace(output_dir / "rl.json")
+    write_json(output_dir / "rl.json", doc)
     from dataladder.ladder.rl_plot import plot_rl
 
     plot_rl(doc, output_dir / "rl.png")

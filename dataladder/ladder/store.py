@@ -12,6 +12,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from dataladder.results import write_json
+
 
 def run_key(config: dict) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
@@ -36,8 +38,6 @@ class RunStore:
             return json.loads((p / "result.json").read_text())
         p.mkdir(parents=True, exist_ok=True)
         (p / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True))
-        tmp = p / "result.json.tmp"
-        tmp.write_text(json.dumps(result, indent=2))
-        tmp.replace(p / "result.json")
+        write_json(p / "result.json", result)
         (p / "done").write_text("")
         return result

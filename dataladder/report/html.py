@@ -98,7 +98,7 @@ def probe_section(probe: dict) -> str:
     cap = (f"Greedy accuracy of <b>{html.escape(str(probe.get('model')))}</b> per skill and prompt format on held-out items "
            f"(n = {probe['n']} per bar, {n_items:,} items in all); error bars are Wilson 95% intervals. "
            f"Diagnoses are made against the <b>{html.escape(probe['target_format'])}</b> format.")
-    return (f"<h2 id='profile'>Capability profile (evals first)</h2>"
+    return ("<h2 id='profile'>Capability profile (evals first)</h2>"
             + _figure(_png(fig), cap, "accuracy per skill and format")
             + f"<table><tr><th>skill</th>{head}<th>diagnosis</th><th>prior data band</th></tr>{''.join(rows)}</table>")
 

@@ -20,6 +20,8 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from dataladder.train.progress import step_progress
+
 
 class GRPOHparams(BaseModel, extra="forbid"):
     """Documented defaults; override any with `--hp key=value`.
@@ -91,7 +93,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     order); returns (the trained model in eval mode, stats with TRL's log history per step)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback, TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     need = steps * hp.prompts_per_step
@@ -125,12 +127,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
         for cb in callbacks or []:
             trainer.add_callback(cb)
         if on_step is not None:
-
-            class StepProgress(TrainerCallback):
-                def on_step_end(self, args, state, control, **kwargs):
-                    on_step(state.global_step, state.max_steps)
-
-            trainer.add_callback(StepProgress())
+            trainer.add_callback(step_progress(on_step))
         t0 = time.perf_counter()
         trainer.train()
         seconds = time.perf_counter() - t0

@@ -26,6 +26,7 @@ from typing import Callable
 from pydantic import BaseModel, Field
 
 from dataladder.stats import wilson
+from dataladder.train.progress import step_progress
 
 
 class RewardHparams(BaseModel, extra="forbid"):
@@ -89,7 +90,7 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
     (the reward model, merged, in eval mode; train stats)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback, TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import RewardConfig, RewardTrainer
 
     if not pairs:
@@ -123,12 +124,7 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
                                 processing_class=tokenizer, peft_config=peft_config)
         trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
         if on_step is not None:
-
-            class StepProgress(TrainerCallback):
-                def on_step_end(self, args, state, control, **kwargs):
-                    on_step(state.global_step, state.max_steps)
-
-            trainer.add_callback(StepProgress())
+            trainer.add_callback(step_progress(on_step))
         trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
         t0 = time.perf_counter()
         out = trainer.train()

@@ -18,6 +18,8 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
+from dataladder.train.progress import step_progress
+
 
 class SFTHparams(BaseModel, extra="forbid"):
     """Documented defaults; every field can be overridden (`--hp key=value` or in a plan)."""
@@ -53,7 +55,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback, TrainerCallback
+    from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from transformers import set_seed
@@ -85,12 +87,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
         if on_step is not None:
-
-            class StepProgress(TrainerCallback):
-                def on_step_end(self, args, state, control, **kwargs):
-                    on_step(state.global_step, state.max_steps)
-
-            trainer.add_callback(StepProgress())
+            trainer.add_callback(step_progress(on_step))
         t0 = time.perf_counter()
         out = trainer.train()
         seconds = time.perf_counter() - t0

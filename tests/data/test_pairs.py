@@ -25,8 +25,6 @@ def test_near_miss_pairs_verify_and_record_source():
 
 
 def test_sampled_sources_keep_only_verified_pairs(monkeypatch):
-    import dataladder.data.pairs as pairs_mod
-
     sk = get_skill("add")
 
     def fake_sample(model, tok, prompts, k, max_new_tokens, temperature=1.0, top_p=1.0, seed=0, batch_size=128):
