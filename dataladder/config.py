@@ -64,6 +64,8 @@ from pydantic import Field  # noqa: E402
 
 from dataladder.executors import ExecutorConfig  # noqa: E402
 from dataladder.ladder.climb import ClimbConfig  # noqa: E402
+from dataladder.ladder.prefs import PrefsConfig  # noqa: E402
+from dataladder.ladder.rl import RLConfig  # noqa: E402
 
 
 class ProbeStep(BaseModel, extra="forbid"):
@@ -77,6 +79,21 @@ class ProbeStep(BaseModel, extra="forbid"):
 class ClimbStep(ClimbConfig, extra="forbid"):
     name: str = Field(description="the ladder's name (its folder under climbs/)")
     models: list[str] = Field(default_factory=list, description="base models (default: the plan's model)")
+
+
+class PrefsStep(PrefsConfig, extra="forbid"):
+    model: str | None = Field(None, description="base model of the reward models (default: the plan's model)")
+
+
+class RLStep(RLConfig, extra="forbid"):
+    model: str | None = Field(None, description="policy model (default: the plan's model)")
+
+
+class CompareStep(BaseModel, extra="forbid"):
+    """Supervised examples, preference pairs and rollouts on one axis (needs two of the three)."""
+
+    climb: str | None = Field(None, description="name of the climb step whose ladder is compared")
+    delta: float = Field(0.02, description="saturation: 10× more gains less than this")
 
 
 class NoiseStep(BaseModel, extra="forbid"):
@@ -99,6 +116,9 @@ class Plan(BaseModel, extra="forbid"):
     probe: ProbeStep = Field(default_factory=ProbeStep, description="evals first")
     climbs: list[ClimbStep] = Field(default_factory=list, description="supervised ladders")
     curated_vs_noisy: NoiseStep | None = Field(None, description="curated versus noisy data")
+    prefs: PrefsStep | None = Field(None, description="reward models on a ladder of preference pairs")
+    rl: RLStep | None = Field(None, description="GRPO on a ladder of rollouts")
+    compare: CompareStep | None = Field(None, description="examples, pairs and rollouts on one axis")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
 
 
@@ -136,6 +156,14 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
         except (IndexError, ValueError, TypeError) as e:
             raise InputError(f"override does not fit the plan ({e})", str(path)) from None
     try:
-        return Plan.model_validate(data)
+        plan = Plan.model_validate(data)
     except ValidationError as e:
         raise InputError(_first_error(Plan, e), str(path)) from None
+    c = plan.compare
+    if c is not None:
+        names = [s.name for s in plan.climbs]
+        if c.climb is not None and c.climb not in names:
+            raise InputError(did_you_mean("climb step", c.climb, names), str(path), field="compare.climb")
+        if sum(x is not None for x in (c.climb, plan.prefs, plan.rl)) < 2:
+            raise InputError("needs two of: a climb (compare.climb), prefs, rl", str(path), field="compare")
+    return plan

@@ -108,6 +108,40 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
     return summary
 
 
+def run_prefs_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+    from dataladder.ladder.prefs import PrefsConfig, check_config, prefs
+
+    if plan.prefs is None:
+        return None
+    cfg = PrefsConfig(**{**plan.prefs.model_dump(), "model": plan.prefs.model or plan.model})
+    check_config(cfg)
+    hooks.step(f"preference pairs: reward models for {cfg.skill} on {cfg.start}… pairs")
+    return prefs(cfg, out / "prefs", on_rung=hooks.rung, on_train=hooks.train)
+
+
+def run_rl_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+    from dataladder.ladder.rl import RLConfig, rl
+
+    if plan.rl is None:
+        return None
+    cfg = RLConfig(**{**plan.rl.model_dump(), "model": plan.rl.model or plan.model})
+    hooks.step(f"RL: GRPO on {cfg.skill}, {cfg.hp.num_generations} generations per prompt")
+    return rl(cfg, out / "rl", on_note=hooks.rung, on_step=hooks.train)
+
+
+def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+    from dataladder.ladder.compare import compare
+
+    c = plan.compare
+    if c is None:
+        return None
+    climb = out / "climbs" / c.climb if c.climb else None
+    have = [p if p is not None and p.exists() else None for p in (climb, out / "prefs", out / "rl")]
+    hooks.step("compare: examples, pairs and rollouts on one axis")
+    skill = plan.prefs.skill if plan.prefs else plan.rl.skill if plan.rl else None
+    return compare(*have, out / "compare", c.delta, skill)
+
+
 def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     """Run every step of `plan`; returns the path of report.html."""
     from dataladder.report.html import build_report
@@ -122,5 +156,8 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     executor = make_executor(plan.executor)  # one for the whole study: its workers stay warm across ladders
     run_climb_steps(plan, out, hooks, executor)
     run_noise_step(plan, out, hooks, executor)
+    run_prefs_step(plan, out, hooks)
+    run_rl_step(plan, out, hooks)
+    run_compare_step(plan, out, hooks)
     hooks.step("report: building report.html from the result files")
     return build_report(out)

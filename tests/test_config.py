@@ -63,3 +63,19 @@ def test_plan_overrides(tmp_path):
     assert plan.output_dir == "runs/x" and plan.climbs[0].target == 0.8 and plan.probe.n == 50
     with pytest.raises(InputError, match="key 'climbs.0.target'"):
         load_plan(p, ["climbs.0.target=high"])
+
+
+def test_plan_compare_names_a_climb_and_needs_two_curves(tmp_path):
+    from dataladder.config import load_plan
+    from dataladder.errors import InputError
+
+    path = tmp_path / "plan.yaml"
+    path.write_text("climbs:\n  - name: mul-full\n    skills: [mul]\nrl: {skill: mul}\ncompare: {climb: mul-ful}\n")
+    with pytest.raises(InputError, match=r"field 'compare.climb'.*did you mean 'mul-full'"):
+        load_plan(path)
+    path.write_text("climbs:\n  - name: mul-full\n    skills: [mul]\ncompare: {climb: mul-full}\n")
+    with pytest.raises(InputError, match="needs two of"):
+        load_plan(path)
+    path.write_text("climbs:\n  - name: mul-full\n    skills: [mul]\nprefs: {skill: mul}\ncompare: {climb: mul-full}\n")
+    plan = load_plan(path)
+    assert plan.prefs.model is None and plan.compare.climb == "mul-full"

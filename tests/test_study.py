@@ -32,6 +32,12 @@ def study(tmp_path_factory):
              "seeds": 1, "eval_n": 6, "eval_skills": ["add"], "digits": 1, "n_boot": 20, "hp": hp},
         ],
         "curated_vs_noisy": {"skill": "add", "start": 4, "curated_max": 8, "noisy_max": 16, "wrong_share": 0.5, "seeds": 1, "eval_n": 6},
+        "prefs": {"skill": "add", "digits": 1, "start": 8, "max_pairs": 32, "seeds": 1, "heldout_n": 16, "n_boot": 20,
+                  "min_rungs": 3, "hp": {"min_steps": 4, "max_steps": 4, "batch_size": 4}},
+        "rl": {"skill": "add", "digits": 1, "format": "native", "start_steps": 1, "max_rollouts": 4 * 16, "eval_n": 8,
+               "check_prompts": 8, "check_samples": 4, "n_boot": 20, "min_rungs": 3,
+               "hp": {"prompts_per_step": 4, "num_generations": 4}},
+        "compare": {"climb": "full"},
     })
     t0 = time.perf_counter()
     report = run_plan(plan)
@@ -44,10 +50,12 @@ def test_study_writes_every_result_and_section(study):
     plan, out, report, _ = study
     assert report == out / "report.html"
     page = report.read_text()
-    for anchor in ("recommendations", "profile", "ladders", "lora", "forgetting", "noise"):
+    for anchor in ("recommendations", "profile", "ladders", "lora", "forgetting", "noise", "prefs", "rl", "compare"):
         assert f"id='{anchor}'" in page, anchor
     assert "http://" not in page and "https://" not in page  # self-contained
-    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) >= 5
+    assert len(re.findall(r"<img src=\"data:image/png;base64,", page)) >= 8
+    compared = json.loads((out / "compare" / "compare.json").read_text())
+    assert len(compared["curves"]) == 3  # examples, pairs and rollouts
     assert page.count("<figcaption>") == len(re.findall(r"<img ", page))  # every figure has a caption
     noise = json.loads((out / "noise" / "summary.json").read_text())
     assert noise["injected_wrong"] == 8 and [r["n"] for r in noise["noisy"]] == [4, 8, 16]
@@ -91,7 +99,7 @@ def test_report_in_headless_chromium(study, tmp_path):
         driver.get(report.resolve().as_uri())
         errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert errors == []
-        for anchor in ("recommendations", "profile", "ladders", "lora", "forgetting", "noise"):
+        for anchor in ("recommendations", "profile", "ladders", "lora", "forgetting", "noise", "prefs", "rl", "compare"):
             assert driver.find_element("id", anchor).is_displayed()
         broken = driver.execute_script(
             "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).length")

@@ -228,6 +228,54 @@ def noise_section(summary: dict) -> str:
     return "<h2 id='noise'>Curated versus noisy</h2>" + _figure(_png(fig), cap, "curated versus noisy")
 
 
+def _file_png(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode()
+
+
+def _saturation_text(sat: dict | None, unit: str) -> str:
+    if not sat:
+        return "No saturation point (too few rungs to fit)"
+    hi = f"{sat['hi80']:,.0f}" if sat.get("hi80") else "∞"
+    med = f"{sat['median']:,.0f}" if sat.get("median") else "∞"
+    return (f"Saturation point (10× more {unit} gains less than {sat['delta']:g}): {med} {unit} "
+            f"[80%: {sat['lo80']:,.0f}–{hi}]")
+
+
+def prefs_section(doc: dict, png: Path) -> str:
+    last = doc["ladder"][-1]
+    held = doc["heldout"]
+    by = last.get("by_source", {})
+    unseen = ", ".join(f"{s} {by[s]['accuracy']:.3f} [{by[s]['ci_low']:.3f}–{by[s]['ci_high']:.3f}]"
+                       for s in held.get("unseen_sources", []) if s in by)
+    cap = (f"Held-out pairwise accuracy of reward models for <b>{html.escape(doc['skill'])}</b> trained on "
+           f"{', '.join(held['train_sources'])} pairs, {len(doc['ladder'])} rungs up to {last['pairs']:,} pairs; "
+           f"{last['n']:,} held-out judgements at the last rung, accuracy {last['accuracy']:.3f} "
+           f"[{last['ci_low']:.3f}–{last['ci_high']:.3f}] (Wilson 95%)"
+           + (f"; pairs from sources never trained on: {html.escape(unseen)}" if unseen else "")
+           + f". {_saturation_text(doc.get('saturation'), 'pairs')}. Stop: {html.escape(doc['stop']['reason'])}.")
+    return "<h2 id='prefs'>Preference pairs: reward models</h2>" + _figure(_file_png(png), cap, "reward model ladder")
+
+
+def rl_section(doc: dict, png: Path) -> str:
+    b, a, z = doc["before"], doc["after"], doc["zero_signal"]
+    cap = (f"GRPO on <b>{html.escape(doc['skill'])}</b> ({html.escape(doc['format'])} format), greedy accuracy on "
+           f"{doc['eval']['n']} held-out items: {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] before, "
+           f"{a['accuracy']:.3f} [{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts"
+           + (" (intervals apart)" if doc.get("improved") else " (intervals overlap)")
+           + f". Zero-signal share of groups: predicted {z['predicted']:.2f}, observed {z['early']:.2f} over the first "
+           f"{z['early_steps']} steps. {_saturation_text(doc.get('saturation'), 'rollouts')}. "
+           f"Stop: {html.escape(doc['stop']['reason'])}.")
+    return "<h2 id='rl'>RL: rollouts</h2>" + _figure(_file_png(png), cap, "rollout ladder")
+
+
+def compare_section(doc: dict, png: Path) -> str:
+    parts = [f"{html.escape(c['label'])}: {html.escape(c['metric'])}, {len(c['points'])} rungs"
+             for c in doc["curves"]]
+    cap = ("Supervised examples, preference pairs and rollouts on one log axis, each against the score it reaches; "
+           "markers are saturation points (" + html.escape(doc["saturation_rule"]) + "). " + "; ".join(parts) + ".")
+    return "<h2 id='compare'>Examples, pairs and rollouts</h2>" + _figure(_file_png(png), cap, "one comparison")
+
+
 def summary_section(probe: dict | None, docs: dict[str, dict]) -> str:
     cards = []
     for name, doc in docs.items():
@@ -267,6 +315,10 @@ def build_report(run_dir: Path) -> Path:
         body.append(forgetting_section(docs))
     if noise:
         body.append(noise_section(noise))
+    for name, section in (("prefs", prefs_section), ("rl", rl_section), ("compare", compare_section)):
+        doc_path, png = run_dir / name / f"{name}.json", run_dir / name / f"{name}.png"
+        if doc_path.exists() and png.exists():
+            body.append(section(json.loads(doc_path.read_text()), png))
     model = (probe or {}).get("model") or next(iter(docs.values()))["config"]["models"][0]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>dataladder report — {html.escape(model)}</title>"
