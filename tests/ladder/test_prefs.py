@@ -38,19 +38,6 @@ def test_config_errors_before_work():
         check_config(PrefsConfig(train_sources=[]))
 
 
-@pytest.fixture(scope="module")
-def micro_dir(tmp_path_factory):
-    from dataladder.models.tiny import TinyArch, build_tiny_model
-    from dataladder.models.tokenizer import build_char_tokenizer
-
-    d = tmp_path_factory.mktemp("micro-rm-base")
-    tok = build_char_tokenizer()
-    build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
-                     tok).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
 @pytest.mark.integration
 def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatch):
     import dataladder.ladder.prefs as prefs_mod

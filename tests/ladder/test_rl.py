@@ -102,19 +102,6 @@ def test_cli_reward_model_dir_must_exist(tmp_path):
     assert r.exit_code == 2 and "not a reward model directory" in r.output
 
 
-@pytest.fixture(scope="module")
-def micro_dir(tmp_path_factory):
-    from dataladder.models.tiny import TinyArch, build_tiny_model
-    from dataladder.models.tokenizer import build_char_tokenizer
-
-    d = tmp_path_factory.mktemp("micro-rl")
-    tok = build_char_tokenizer()
-    build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128),
-                     tok).save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
-
 @pytest.mark.integration
 def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     from dataladder.ladder import rl as rl_mod

@@ -18,17 +18,6 @@ def test_rollouts_per_step():
     assert GRPOHparams(prompts_per_step=4, num_generations=8).rollouts_per_step == 32
 
 
-@pytest.fixture(scope="module")
-def micro():
-    from dataladder.models.tiny import TinyArch, build_tiny_model
-    from dataladder.models.tokenizer import build_char_tokenizer
-
-    tok = build_char_tokenizer()
-    model = build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                      intermediate_size=128), tok)
-    return model, tok
-
-
 @pytest.mark.integration
 def test_micro_grpo_changes_parameters_and_logs_trl_metrics(micro):
     import torch

@@ -7,17 +7,6 @@ import pytest
 from dataladder.train.reward import RewardHparams, accuracy_of, pairwise_accuracy, score_texts
 
 
-@pytest.fixture(scope="module")
-def micro():
-    from dataladder.models.tiny import TinyArch, build_tiny_model
-    from dataladder.models.tokenizer import build_char_tokenizer
-
-    tok = build_char_tokenizer()
-    model = build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
-                                      intermediate_size=128), tok)
-    return model, tok
-
-
 def easy_pairs(n, seed):
     """Right answers against letters: learnable by a micro model in a few steps."""
     rng = random.Random(seed)
