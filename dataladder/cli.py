@@ -43,6 +43,22 @@ def progress() -> Progress:
                     TimeRemainingColumn(), console=err_console, transient=True)
 
 
+def step_bar(bar: Progress, label: str) -> tuple[Callable[[int, int], None], Callable[[str], None]]:
+    """(on_step, on_line): a step bar shown while training, hidden while a result line prints
+    (a line starting with 'warning' in yellow)."""
+    steps = bar.add_task(label, total=1, visible=False)
+
+    def on_step(step: int, total: int) -> None:
+        bar.update(steps, completed=step, total=total, visible=True)
+
+    def on_line(line: str) -> None:
+        bar.update(steps, visible=False)
+        style = "[yellow]" if line.startswith("warning") else ""
+        console.print(f"  {style}{line}", highlight=False)
+
+    return on_step, on_line
+
+
 def _quiet() -> None:
     from dataladder.logs import quiet
 
@@ -495,15 +511,7 @@ def prefs(
     check_config(cfg)
     _quiet()
     with progress() as bar:
-        steps = bar.add_task("training steps", total=1, visible=False)
-
-        def on_train(step: int, total: int) -> None:
-            bar.update(steps, completed=step, total=total, visible=True)
-
-        def on_rung(line: str) -> None:
-            bar.update(steps, visible=False)
-            console.print(f"  {line}", highlight=False)
-
+        on_train, on_rung = step_bar(bar, "training steps")
         doc = prefs_fn(cfg, output_dir, on_rung=on_rung, on_train=on_train)
     print_prefs(doc)
     console.print(f"wrote {output_dir / 'prefs.json'}, {output_dir / 'prefs.png'} and {output_dir / 'reward_model'}")
@@ -726,16 +734,7 @@ def rl_command(
         raise ValueError("--online-every needs --reward-model (the reward model it retrains)")
     _quiet()
     with progress() as bar:
-        steps = bar.add_task("GRPO steps", total=1, visible=False)
-
-        def on_step(step: int, total: int) -> None:
-            bar.update(steps, completed=step, total=total, visible=True)
-
-        def on_note(line: str) -> None:
-            bar.update(steps, visible=False)
-            style = "[yellow]" if line.startswith("warning") else ""
-            console.print(f"  {style}{line}", highlight=False)
-
+        on_step, on_note = step_bar(bar, "GRPO steps")
         doc = rl_fn(cfg, output_dir, on_note=on_note, on_step=on_step)
     print_rl(doc)
     console.print(f"wrote {output_dir / 'rl.json'} and {output_dir / 'rl.png'}")

@@ -43,31 +43,41 @@ def prompt_text(skill: Skill, fmt: str, item: Item, tokenizer) -> str:
     return skill.formats[fmt].prompt(item)
 
 
-def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 128,
-             on_batch: Callable[[int], None] | None = None) -> Generation:
-    """Greedy completions, cut at the first newline or EOS; prompts sorted by length to pad less."""
+def _decode(model, tokenizer, prompts: list[str], k: int, max_new_tokens: int, batch_size: int,
+            on_batch: Callable[[int], None] | None, **sampling) -> list[list[str]]:
+    """`k` completions per prompt, each cut at its first newline; prompts sorted by length to pad less,
+    left padding, KV cache, and a batch stops once every row has ended its line."""
     import torch
 
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: list[str] = [""] * len(prompts)
-    t0 = time.perf_counter()
+    out: list[list[str]] = [[] for _ in prompts]
     newline_stop = _NewlineStop(tokenizer)
-    for s in range(0, len(order), batch_size):
-        idx = order[s : s + batch_size]
+    per_batch = max(1, batch_size // k)
+    for s in range(0, len(order), per_batch):
+        idx = order[s : s + per_batch]
         enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left").to(model.device)
         newline_stop.start = enc["input_ids"].shape[1]
         with torch.inference_mode():
             gen = model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=False, use_cache=True,
+                **enc, max_new_tokens=max_new_tokens, num_return_sequences=k, use_cache=True,
                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id,
-                stopping_criteria=[newline_stop], temperature=None, top_p=None, top_k=None,
+                stopping_criteria=[newline_stop], **sampling,
             )
         texts = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        for i, t in zip(idx, texts):
-            out[i] = t.split("\n", 1)[0]
+        for j, i in enumerate(idx):
+            out[i] = [t.split("\n", 1)[0] for t in texts[j * k : (j + 1) * k]]
         if on_batch:
             on_batch(len(idx))
-    return Generation(prompts, out, time.perf_counter() - t0)
+    return out
+
+
+def generate(model, tokenizer, prompts: list[str], max_new_tokens: int, batch_size: int = 128,
+             on_batch: Callable[[int], None] | None = None) -> Generation:
+    """Greedy completions, cut at the first newline or EOS."""
+    t0 = time.perf_counter()
+    out = _decode(model, tokenizer, prompts, 1, max_new_tokens, batch_size, on_batch,
+                  do_sample=False, temperature=None, top_p=None, top_k=None)
+    return Generation(prompts, [c[0] for c in out], time.perf_counter() - t0)
 
 
 def sample(model, tokenizer, prompts: list[str], k: int, max_new_tokens: int, temperature: float = 1.0,
@@ -80,24 +90,8 @@ def sample(model, tokenizer, prompts: list[str], k: int, max_new_tokens: int, te
     import torch
 
     torch.manual_seed(seed)
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
-    out: list[list[str]] = [[] for _ in prompts]
-    newline_stop = _NewlineStop(tokenizer)
-    per_batch = max(1, batch_size // k)
-    for s in range(0, len(order), per_batch):
-        idx = order[s : s + per_batch]
-        enc = tokenizer([prompts[i] for i in idx], return_tensors="pt", padding=True, padding_side="left").to(model.device)
-        newline_stop.start = enc["input_ids"].shape[1]
-        with torch.inference_mode():
-            gen = model.generate(
-                **enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=temperature, top_p=top_p,
-                top_k=0, num_return_sequences=k, use_cache=True, pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id, stopping_criteria=[newline_stop],
-            )
-        texts = tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-        for j, i in enumerate(idx):
-            out[i] = [t.split("\n", 1)[0] for t in texts[j * k : (j + 1) * k]]
-    return out
+    return _decode(model, tokenizer, prompts, k, max_new_tokens, batch_size, None,
+                   do_sample=True, temperature=temperature, top_p=top_p, top_k=0)
 
 
 class _NewlineStop:

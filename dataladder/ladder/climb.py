@@ -18,7 +18,7 @@ from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
-from dataladder.ladder.fit import N_GRID, fit_curve
+from dataladder.ladder.fit import fit_curve, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
@@ -306,33 +306,9 @@ class Arm:
         return {"model": self.spec, "skill": self.skill, "method": self.cfg.method, "lora_r": self.lora_r,
                 "label": self.label, "diagnosis": self.diagnosis, "min_examples": self.min_examples,
                 "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total},
-                "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.cfg),
+                "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.cfg.max_examples),
                 "stop": {"reason": self.decision.reason, **self.decision.detail},
                 "reached_at": self.scores[hit].n if hit is not None else None}
-
-
-def summarize_fit(fit, n_last: int, cfg: ClimbConfig) -> dict | None:
-    if fit is None:
-        return None
-    lo, med, hi = fit.n_target_interval(0.8)
-    gain = fit.gain_next_doubling(n_last)
-    q = fit.quantiles([0.1, 0.5, 0.9])
-    keep = [i for i in range(0, len(N_GRID), 20)]
-    fin = lambda v: None if not math.isfinite(v) else v  # noqa: E731
-    return {
-        "weights": fit.weights, "params": fit.params, "bootstrap": fit.n_boot, "failed_fits": fit.failed,
-        "n_target": {"median": fin(med), "lo80": fin(lo), "hi80": fin(hi)},
-        "p_reachable": fit.p_reachable(), "p_reach_within_budget": fit.p_reachable(cfg.max_examples),
-        "gain_next_doubling": {"mean": float(gain.mean()), "lo80": float(_q(gain, 0.1)), "hi80": float(_q(gain, 0.9))},
-        "curve": {"n": [float(N_GRID[i]) for i in keep], "median": [float(q[1][i]) for i in keep],
-                  "lo80": [float(q[0][i]) for i in keep], "hi80": [float(q[2][i]) for i in keep]},
-    }
-
-
-def _q(a, p):
-    import numpy as np
-
-    return np.quantile(a, p)
 
 
 def recommend(arms: list[dict], target: float) -> list[dict]:

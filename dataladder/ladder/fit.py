@@ -218,3 +218,25 @@ def fit_curve(points: list[tuple[float, int, int]], target: float, n_boot: int =
     if not curves:
         raise ValueError("no curve family could be fitted to these points")
     return CurveFit(weights, params, n_boot, np.array(n_target), np.array(curves), target, failed)
+
+
+def summarize_fit(fit: CurveFit | None, n_last: int, budget: int) -> dict | None:
+    """The JSON summary of a ladder's fit: family weights, the size that reaches the target (80%
+    interval), reachability overall and within `budget`, the gain of the next doubling after
+    `n_last`, and the fitted curve's median and 80% band on every 20th grid point."""
+    if fit is None:
+        return None
+    lo, med, hi = fit.n_target_interval(0.8)
+    gain = fit.gain_next_doubling(n_last)
+    q = fit.quantiles([0.1, 0.5, 0.9])
+    keep = range(0, len(N_GRID), 20)
+    fin = lambda v: None if not math.isfinite(v) else v  # noqa: E731
+    return {
+        "weights": fit.weights, "params": fit.params, "bootstrap": fit.n_boot, "failed_fits": fit.failed,
+        "n_target": {"median": fin(med), "lo80": fin(lo), "hi80": fin(hi)},
+        "p_reachable": fit.p_reachable(), "p_reach_within_budget": fit.p_reachable(budget),
+        "gain_next_doubling": {"mean": float(gain.mean()), "lo80": float(np.quantile(gain, 0.1)),
+                               "hi80": float(np.quantile(gain, 0.9))},
+        "curve": {"n": [float(N_GRID[i]) for i in keep], "median": [float(q[1][i]) for i in keep],
+                  "lo80": [float(q[0][i]) for i in keep], "hi80": [float(q[2][i]) for i in keep]},
+    }

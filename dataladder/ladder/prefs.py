@@ -16,13 +16,12 @@ import math
 import shutil
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Callable
 
 import numpy as np
 from pydantic import BaseModel, Field
 
-from dataladder.ladder.fit import N_GRID, fit_curve
+from dataladder.ladder.fit import N_GRID, fit_curve, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
@@ -237,7 +236,6 @@ def _pool_acc(accs: list[dict]) -> dict:
 def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
           on_train: Callable[[int, int], None] | None = None) -> dict:
     """Climb the pair-count ladder into `output_dir`; returns the prefs.json document (also written)."""
-    from dataladder.ladder.climb import summarize_fit
 
     check_config(cfg)
     t0 = time.perf_counter()
@@ -305,7 +303,7 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
                               for s in sorted({p["source"] for p in ctx.heldout + ctx.unseen})},
                     "hard": sum(p["hard"] for p in ctx.heldout + ctx.unseen)},
         "ladder": rungs,
-        "fit": summarize_fit(fit, rungs[-1]["pairs"], SimpleNamespace(max_examples=cfg.max_pairs)),
+        "fit": summarize_fit(fit, rungs[-1]["pairs"], cfg.max_pairs),
         "saturation": saturation(fit, cfg.delta, rungs[0]["pairs"], rungs[-1]["pairs"]) if fit else None,
         "stop": {"reason": decision.reason, **decision.detail},
         "reached_at": scores[hit].n if hit is not None else None,

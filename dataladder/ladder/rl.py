@@ -25,7 +25,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from dataladder.ladder.fit import N_GRID, fit_curve
+from dataladder.ladder.fit import fit_curve, summarize_fit
 from dataladder.ladder.rl_checks import diversity, overoptimization, signal_check
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
@@ -267,30 +267,11 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, f
             break
     hit = reached_at(scores, cfg.target)
     out = {"label": arm.label, "reward": arm.kind, "online_every": arm.online_every, "rungs": rungs, "log": log,
-           "fit": summarize_fit(fit, rungs[-1]["rollouts"], cfg), "stop": {"reason": decision.reason, **decision.detail},
+           "fit": summarize_fit(fit, rungs[-1]["rollouts"], cfg.max_rollouts), "stop": {"reason": decision.reason, **decision.detail},
            "reached_at": scores[hit].n if hit is not None else None, "online": online}
     if arm.kind != "verifier":
         out["overoptimization"] = overoptimization(log, "rewards/reward_model/mean", "rewards/verifier/mean")
     return out
-
-
-def summarize_fit(fit, n_last: int, cfg: RLConfig) -> dict | None:
-    if fit is None:
-        return None
-    import numpy as np
-
-    lo, med, hi = fit.n_target_interval(0.8)
-    gain = fit.gain_next_doubling(n_last)
-    q = fit.quantiles([0.1, 0.5, 0.9])
-    keep = range(0, len(N_GRID), 20)
-    fin = lambda v: None if not math.isfinite(v) else v  # noqa: E731
-    return {"weights": fit.weights, "params": fit.params, "bootstrap": fit.n_boot, "failed_fits": fit.failed,
-            "n_target": {"median": fin(med), "lo80": fin(lo), "hi80": fin(hi)},
-            "p_reachable": fit.p_reachable(), "p_reach_within_budget": fit.p_reachable(cfg.max_rollouts),
-            "gain_next_doubling": {"mean": float(gain.mean()), "lo80": float(np.quantile(gain, 0.1)),
-                                   "hi80": float(np.quantile(gain, 0.9))},
-            "curve": {"n": [float(N_GRID[i]) for i in keep], "median": [float(q[1][i]) for i in keep],
-                      "lo80": [float(q[0][i]) for i in keep], "hi80": [float(q[2][i]) for i in keep]}}
 
 
 def observed_zero_signal(arm: dict, early_steps: int) -> dict:
