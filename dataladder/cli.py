@@ -691,7 +691,8 @@ def sandbox(
 def rl_command(
     model: Annotated[str, typer.Option(help="policy model: 'tiny-arith' or a local causal LM directory")] = "tiny-arith",
     skill: Annotated[str, typer.Option(help="skill to train with RL (should be partly known: see `probe`)")] = "mul",
-    format: Annotated[str, typer.Option(help="prompt format; 'auto' takes the one the zero-signal check finds most signal in")] = "auto",
+    format: Annotated[str, typer.Option(help="prompt format: 'target' (the skill's, as in probe and climb), 'auto' (the one the zero-signal check finds most signal in) or a format name")] = "target",
+    cold_start: Annotated[str, typer.Option(help="verified SFT examples before RL: 'auto' (20 when the zero-signal check warns), 0 (never) or N")] = "auto",
     target: Annotated[float, typer.Option(help="greedy accuracy to reach")] = 0.8,
     reward_model: Annotated[Optional[Path], typer.Option(help="reward model directory from `dataladder prefs` (default: the verifier)")] = None,
     online_every: Annotated[Optional[int], typer.Option(help="retrain the reward model every K steps on verifier-labelled rollouts")] = None,
@@ -714,10 +715,13 @@ def rl_command(
     from dataladder.skills import get_skill
 
     max_rollouts, max_minutes = parse_budget(budget)
+    if cold_start != "auto" and not cold_start.isdigit():
+        raise ValueError(f"--cold-start {cold_start}: 'auto', 0 (never) or a number of examples")
     if reward_model is not None and not (reward_model / "config.json").is_file():
         raise ValueError(f"--reward-model {reward_model}: not a reward model directory (no config.json); "
                          "run `dataladder prefs` first")
-    fields = {"model": model, "skill": skill, "format": format, "target": target, "start_steps": start_steps,
+    fields = {"model": model, "skill": skill, "format": format, "cold_start": cold_start, "target": target,
+              "start_steps": start_steps,
               "growth": growth, "eval_n": eval_n, "check_prompts": check_prompts, "warn_at": warn_at, "seed": seed,
               "digits": digits, "filter_zero_signal": filter_zero_signal, "online_every": online_every,
               "reward_model": str(reward_model) if reward_model else None,
@@ -756,7 +760,12 @@ def print_rl(doc: dict) -> None:
                       mean("frac_reward_zero_std"))
             prev = r["steps"]
     console.print(t)
-    z, b, a = doc["zero_signal"], doc["before"], doc["after"]
+    z, b, a, cs = doc["zero_signal"], doc["before"], doc["after"], doc.get("cold_start")
+    if cs:
+        f0, f1 = cs["formats_before"][doc["format"]], cs["formats_after"][doc["format"]]
+        console.print(f"cold start ({cs['reason']}): SFT on {cs['verified']} verified examples, {cs['steps']} steps; "
+                      f"greedy accuracy {f0['accuracy']:.3f} [{f0['ci_low']:.3f}–{f0['ci_high']:.3f}] → {f1['accuracy']:.3f} "
+                      f"[{f1['ci_low']:.3f}–{f1['ci_high']:.3f}], the starting policy of RL below", highlight=False)
     console.print(f"zero-signal share: predicted {z['predicted']:.3f} (starting policy); observed "
                   f"{z['early']:.3f} over the first {z['early_steps']} steps, {z['all']:.3f} over all {z['steps']}",
                   highlight=False)

@@ -21,9 +21,9 @@ import math
 import shutil
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from dataladder.ladder.fit import fit_curve, summarize_fit
 from dataladder.ladder.rl_checks import diversity, overoptimization, signal_check
@@ -35,8 +35,14 @@ from dataladder.train.grpo import GRPOHparams
 class RLConfig(BaseModel, extra="forbid"):
     model: str = Field("tiny-arith", description="policy model")
     skill: str = Field("mul", description="skill trained and evaluated")
-    format: str = Field("auto", description="prompt format; 'auto' picks the one whose zero-signal check "
-                                            "predicts the most signal")
+    format: str = Field("target", description="prompt format: 'target' (the skill's target format, as `probe` and "
+                                              "`climb` use), 'auto' (the one whose zero-signal check predicts the most "
+                                              "signal) or a format name")
+    cold_start: int | Literal["auto"] = Field("auto", description="verified SFT examples in the RL format before RL "
+                                                                  "(DeepSeek-R1's cold start): 'auto' = "
+                                                                  "cold_start_examples when the zero-signal check warns, "
+                                                                  "0 = never, N = always N")
+    cold_start_examples: int = Field(20, description="examples of an 'auto' cold start (the ladder's minimal data)")
     digits: int = Field(2, description="operand digits of the arithmetic skills")
     target: float = Field(0.8, description="greedy accuracy to reach")
     start_steps: int = Field(16, description="GRPO steps in the first rung")
@@ -58,6 +64,13 @@ class RLConfig(BaseModel, extra="forbid"):
     min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
+
+    @field_validator("cold_start")
+    @classmethod
+    def _cold_start(cls, v):
+        if v != "auto" and v < 0:
+            raise ValueError("must be 'auto', 0 or a number of examples")
+        return v
 
 
 def _skill(cfg: RLConfig):
@@ -83,27 +96,63 @@ def run_check(model, tok, skill, items, fmt: str, cfg: RLConfig, seed: int) -> d
     return signal_check(skill, items, comps, cfg.hp.num_generations, cfg.warn_at)
 
 
-def draw_pool(skill, n: int, seed: int) -> list:
-    """`n` distinct train items in a seeded random order. The generator's own order is not random in
-    difficulty (the few one-digit products are used up first), so every rung, and the check's
-    first prompts, would otherwise see a different mix."""
+def draw_pool(skill, n: int, seed: int, exclude: frozenset[str] = frozenset()) -> list:
+    """`n` distinct train items in a seeded random order, less those whose key is in `exclude` (the cold
+    start's). The generator's own order is not random in difficulty (the few one-digit products are
+    used up first), so every rung, and the check's first prompts, would otherwise see a different mix."""
     import random
 
-    items = skill.items("train", n, 1000 + seed)
+    items = [it for it in skill.items("train", n, 1000 + seed) if it.key not in exclude]
     random.Random(f"rl-pool:{seed}").shuffle(items)
     return items
 
 
-def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None]) -> list:
+def cold_start_items(skill, n: int, seed: int) -> list:
+    """The cold start's train items: a draw of its own, kept out of the RL prompts."""
+    return skill.items("train", n, 2000 + seed)
+
+
+def cold_start(cfg: RLConfig, store: RunStore, model, tok, skill, fmt: str, items: list) -> tuple[object, dict]:
+    """SFT (full fine-tuning, `climb`'s defaults) on the verified `items` in format `fmt`: DeepSeek-R1's cold
+    start, which gives RL groups that carry signal when the base model almost never answers in `fmt`.
+    Stored in the run store with its weights, so a rerun loads it instead of training again."""
+    from transformers import AutoModelForCausalLM
+
+    from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
+
+    hp = SFTHparams()
+    key = {"kind": "rl-cold-start", "model": _fingerprint(cfg.model), "skill": cfg.skill, "digits": cfg.digits,
+           "format": fmt, "items": [it.key for it in items], "seed": cfg.seed, "hp": hp.model_dump()}
+    got = store.get(key)
+    if got is not None:
+        return AutoModelForCausalLM.from_pretrained(store.path(key) / "model").eval(), {**got, "key": key}
+    f = skill.formats[fmt]
+    rows = [{"prompt": f.prompt(it), "completion": f.completion(it)} for it in items
+            if skill.score(f.completion(it), it).ok]
+    if not rows:
+        raise ValueError(f"cold start: none of {len(items)} {cfg.skill} train items verifies in format {fmt}")
+    model, st = train_sft(model, tok, tokenize_records(tok, rows), "full", None, hp, seed=cfg.seed)
+    p = store.path(key)
+    p.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(p / "model", ignore_errors=True)
+    model.save_pretrained(p / "model")
+    got = store.put(key, {"examples": len(items), "verified": len(rows), "steps": st["steps"],
+                          "seconds": st["seconds"], "first_loss": st["first_loss"], "last_loss": st["last_loss"]})
+    return model, {**got, "key": key}
+
+
+def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None],
+                exclude: frozenset[str] = frozenset()) -> list:
     """Train items whose check samples do not all agree, until `need` are kept or 8× need were tried."""
     from dataladder.probe import sample
 
-    for n in (min(8 * need, need + 20000), need, need // 2, need // 4, cfg.check_prompts):
+    n = 8 * need
+    while n >= cfg.check_prompts:
         try:  # as many candidates as the train partition holds, up to 8× need; rungs cycle over what is kept
-            cands = draw_pool(skill, max(1, n), cfg.seed)
+            cands = draw_pool(skill, n, cfg.seed, exclude)
             break
         except ValueError:
-            continue
+            n = n * 3 // 4
     else:
         raise ValueError(f"--filter-zero-signal: skill {cfg.skill} has fewer than {cfg.check_prompts} train items")
     kept, tried = [], 0
@@ -194,7 +243,8 @@ def _fingerprint(path: str | None) -> str | None:
 
 
 def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, fmt: str, pool: list, eval_items: list,
-                   base_eval: dict, on_rung: Callable[[str], None], on_step: Callable[[int, int], None] | None) -> dict:
+                   base_eval: dict, on_rung: Callable[[str], None], on_step: Callable[[int, int], None] | None,
+                   cold_key: dict | None = None) -> dict:
     """The rollout ladder of one arm: train rung by rung (resuming from the store), evaluate, fit, stop."""
     from transformers import AutoModelForCausalLM
 
@@ -208,7 +258,7 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, f
     ident = {"kind": "grpo-rung", "model": _fingerprint(cfg.model), "skill": cfg.skill, "digits": cfg.digits,
              "format": fmt, "reward": arm.kind, "reward_model": _fingerprint(cfg.reward_model),
              "online_every": arm.online_every, "hp": hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
-             "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth]}
+             "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth], "cold_start": cold_key}
     base_score = RungScore(0, base_eval["correct"], base_eval["total"])
     rungs = [{"rollouts": 0, "steps": 0, **base_eval, "seconds": 0.0}]
     scores, points, log, online = [], [], [], []
@@ -292,7 +342,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     if cfg.check_samples < cfg.hp.num_generations:
         raise ValueError(f"check_samples ({cfg.check_samples}) must be ≥ num_generations ({cfg.hp.num_generations})")
     skill = _skill(cfg)
-    if cfg.format != "auto" and cfg.format not in skill.formats:
+    if cfg.format not in ("auto", "target") and cfg.format not in skill.formats:
         raise ValueError(f"--format {cfg.format!r}: skill {cfg.skill} has formats {', '.join(skill.formats)}")
     rm = rm_tok = None
     if cfg.reward_model:
@@ -306,22 +356,36 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
     pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None
     check_items = (pool or draw_pool(skill, cfg.check_prompts, cfg.seed))[: cfg.check_prompts]
-    formats = list(skill.formats) if cfg.format == "auto" else [cfg.format]
+    formats = {"auto": list(skill.formats), "target": [skill.target_format]}.get(cfg.format, [cfg.format])
     checks = {f: run_check(model, tok, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
     base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}
     check = checks[fmt]
-    on_note(f"format {fmt}" + (" (auto: most signal)" if cfg.format == "auto" else "")
+    on_note(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the skill's target format)"}.get(cfg.format, "")
             + f"; base greedy accuracy {base_evals[fmt]['accuracy']:.3f}; zero-signal check: mean pass rate "
             f"{check['mean_pass_rate']:.2f}, predicted share of groups with no signal {check['predicted_zero_signal']:.2f}")
-    if check["warning"]:
-        on_note(f"warning: {check['predicted_zero_signal']:.0%} of {cfg.hp.num_generations}-sample groups are predicted "
-                f"to carry no signal (≥ {cfg.warn_at:.0%}; prompts all failed in the sample: "
-                f"{check['share_all_fail']:.0%}, all passed: {check['share_all_pass']:.0%}); RL needs a skill the model "
-                "partly knows" + ("" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"))
+    n_cold = cfg.cold_start if cfg.cold_start != "auto" else cfg.cold_start_examples if check["warning"] else 0
+    _warn(check, cfg, on_note, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"
+          + (f"; cold start first: SFT on {n_cold} verified {fmt} examples (--cold-start 0 skips it)" if n_cold else ""))
+    cold, base_model_evals = None, base_evals
+    if n_cold:
+        cold_items = cold_start_items(skill, n_cold, cfg.seed)
+        model, cold = cold_start(cfg, store, model, tok, skill, fmt, cold_items)
+        keys = frozenset(it.key for it in cold_items)
+        pool = [it for it in pool if it.key not in keys] if pool is not None else None
+        check_items = (pool or draw_pool(skill, cfg.check_prompts + n_cold, cfg.seed, keys))[: cfg.check_prompts]
+        base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}
+        cold = {**cold, "reason": "auto: the check warned" if cfg.cold_start == "auto" else "requested",
+                "check_before": {k: v for k, v in check.items() if k != "per_prompt"},
+                "formats_before": base_model_evals, "formats_after": base_evals}
+        check = run_check(model, tok, skill, check_items, fmt, cfg, cfg.seed + 2)
+        on_note(f"cold start ({cold['verified']} examples, {cold['steps']} SFT steps): greedy accuracy "
+                f"{base_model_evals[fmt]['accuracy']:.3f} → {base_evals[fmt]['accuracy']:.3f}; predicted share of "
+                f"groups with no signal {check['predicted_zero_signal']:.2f}")
+        _warn(check, cfg, on_note, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts")
     prediction = check
     if cfg.filter_zero_signal:
-        pool = filter_pool(model, tok, skill, fmt, cfg, need, on_note)
+        pool = filter_pool(model, tok, skill, fmt, cfg, need, on_note, frozenset(cold["key"]["items"]) if cold else frozenset())
         # predict for the prompts actually trained on, with fresh samples (not the ones that selected them)
         prediction = run_check(model, tok, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
         on_note(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
@@ -335,8 +399,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
             arms.append(Arm(f"reward model, online every {cfg.online_every}", "online", copy.deepcopy(rm), rm_tok,
                             cfg.online_every))
-    done = [climb_rollouts(cfg, a, store, model, tok, skill, fmt, pool, eval_items, base_evals[fmt], on_note, on_step)
-            for a in arms]
+    done = [climb_rollouts(cfg, a, store, model, tok, skill, fmt, pool, eval_items, base_evals[fmt], on_note, on_step,
+                           cold["key"] if cold else None) for a in arms]
     main = done[-1] if cfg.online_every else done[0]
     for a in done:
         a["zero_signal"] = {"predicted": prediction["predicted_zero_signal"],
@@ -347,7 +411,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     doc = {
         "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",
         "eval": {"split": "eval", "n": cfg.eval_n},
-        "base_formats": base_evals,
+        "base_formats": base_evals, "cold_start": cold,
         "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
         "check_after_filter": ({k: v for k, v in prediction.items() if k != "per_prompt"}
                                if cfg.filter_zero_signal else None),
@@ -368,6 +432,14 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
     plot_rl(doc, output_dir / "rl.png")
     return doc
+
+
+def _warn(check: dict, cfg: RLConfig, on_note: Callable[[str], None], hint: str) -> None:
+    if check["warning"]:
+        on_note(f"warning: {check['predicted_zero_signal']:.0%} of {cfg.hp.num_generations}-sample groups are predicted "
+                f"to carry no signal (≥ {cfg.warn_at:.0%}; prompts all failed in the sample: "
+                f"{check['share_all_fail']:.0%}, all passed: {check['share_all_pass']:.0%}); RL needs a skill the model "
+                "partly knows" + hint)
 
 
 def saturation(arm: dict, cfg: RLConfig) -> dict | None:

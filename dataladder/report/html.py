@@ -257,9 +257,14 @@ def prefs_section(doc: dict, png: Path) -> str:
 
 
 def rl_section(doc: dict, png: Path) -> str:
-    b, a, z = doc["before"], doc["after"], doc["zero_signal"]
-    cap = (f"GRPO on <b>{html.escape(doc['skill'])}</b> ({html.escape(doc['format'])} format), greedy accuracy on "
-           f"{doc['eval']['n']} held-out items: {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] before, "
+    b, a, z, cs = doc["before"], doc["after"], doc["zero_signal"], doc.get("cold_start")
+    cold = ""
+    if cs:
+        f0 = cs["formats_before"][doc["format"]]
+        cold = (f"The zero-signal check warned on the base model ({f0['accuracy']:.3f} greedy), so RL started from a cold "
+                f"start: SFT on {cs['verified']} verified examples. ")
+    cap = (f"GRPO on <b>{html.escape(doc['skill'])}</b> ({html.escape(doc['format'])} format). {cold}Greedy accuracy on "
+           f"{doc['eval']['n']} held-out items: {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] before RL, "
            f"{a['accuracy']:.3f} [{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts"
            + (" (intervals apart)" if doc.get("improved") else " (intervals overlap)")
            + f". Zero-signal share of groups: predicted {z['predicted']:.2f}, observed {z['early']:.2f} over the first "

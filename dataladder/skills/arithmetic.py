@@ -85,14 +85,17 @@ def sample_items(name: str, split: str, n: int, seed: int, digits: int, draw: Ca
     rng = random.Random(f"{name}:{split}:{digits}:{seed}")
     seen: set[str] = set()
     out: list[Item] = []
-    tries = 0
+    tries = misses = 0
     while len(out) < n:
         tries += 1
-        if tries > 200 * n + 10_000:
+        misses += 1
+        # the partition is spent when draws stop finding new items (a long run of misses) or take far too long
+        if tries > 200 * n + 10_000 or misses > 20 * len(out) + 10_000:
             raise ValueError(f"skill {name!r} (digits={digits}) has fewer than {n} distinct {split} items")
         it = draw(rng)
         if it.key in seen or in_eval_partition(name, partition_key(name, it.key, tuple(it.data["operands"]))) != want_eval:
             continue
+        misses = 0
         seen.add(it.key)
         out.append(it)
     return out

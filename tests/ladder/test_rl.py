@@ -89,6 +89,8 @@ def test_schedule_is_geometric_within_budget():
     (["--online-every", "4"], "needs --reward-model"),
     (["--budget", "lots"], "--budget"),
     (["--hp", "learning_rat=1"], "learning_rat"),
+    (["--cold-start", "-3"], "--cold-start -3"),
+    (["--cold-start", "lots"], "--cold-start lots: 'auto', 0"),
 ])
 def test_cli_bad_input_exits_2_before_work(tmp_path, args, msg):
     r = runner.invoke(app, ["rl", *args, "--output-dir", str(tmp_path / "out")])
@@ -106,7 +108,7 @@ def test_cli_reward_model_dir_must_exist(tmp_path):
 def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     from dataladder.ladder import rl as rl_mod
 
-    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", start_steps=1,
+    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", cold_start=0, start_steps=1,
                           max_rollouts=4 * 16, eval_n=16, check_prompts=8, check_samples=4, n_boot=20, min_rungs=3,
                           hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
     out = tmp_path / "rl"
@@ -159,7 +161,7 @@ def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp
              for it in sk.items("train", 32, 5)]
     rm, _ = train_reward(base, tok, pairs, RewardHparams(min_steps=4, max_steps=4, batch_size=8))
     save_reward_model(rm, tok, tmp_path / "rm")
-    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", start_steps=2,
+    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", cold_start=0, start_steps=2,
                           max_rollouts=16 * 4, eval_n=16, check_prompts=8, check_samples=4, n_boot=20,
                           reward_model=str(tmp_path / "rm"), online_every=1,
                           hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
@@ -173,3 +175,47 @@ def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp
     assert [o["step"] for o in online] == [1, 2, 3, 4]
     assert all(o["pairs"] >= o["fresh_pairs"] for o in online)
     assert doc["ladder"] == [{k: r[k] for k in doc["ladder"][0]} for r in doc["arms"][1]["rungs"][1:]]
+
+
+@pytest.mark.integration
+def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path, monkeypatch):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from dataladder.ladder import rl as rl_mod
+    from dataladder.ladder.store import RunStore
+    from dataladder.models.hub import load_model
+
+    common = dict(model=str(micro_dir), skill="add", digits=2, start_steps=1, max_rollouts=4 * 16, eval_n=16,
+                  check_prompts=8, check_samples=4, n_boot=20, min_rungs=3, cold_start_examples=12,
+                  hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
+    # warn_at 0: the check always warns, so 'auto' cold-starts; in the target format (exam)
+    cfg = rl_mod.RLConfig(**common, warn_at=0.0)
+    notes: list[str] = []
+    out = tmp_path / "rl"
+    doc = rl_mod.rl(cfg, out, on_note=notes.append)
+    cs = doc["cold_start"]
+    assert doc["format"] == "exam" and cs["reason"] == "auto: the check warned"
+    assert cs["examples"] == 12 and cs["verified"] == 12 and cs["steps"] > 0
+    assert cs["check_before"]["warning"] and set(cs["formats_before"]) == set(cs["formats_after"]) == {"native", "exam"}
+    assert doc["before"]["correct"] == cs["formats_after"]["exam"]["correct"]  # RL starts from the cold-started policy
+    assert any(n.startswith("cold start (12 examples") for n in notes)
+    # the stored cold-start weights differ from the base; its prompts are kept out of the RL prompts
+    base, _ = load_model(str(micro_dir))
+    cold = AutoModelForCausalLM.from_pretrained(RunStore(out).path(cs["key"]) / "model")
+    assert any(not torch.equal(a, b) for a, b in zip(base.state_dict().values(), cold.state_dict().values()))
+    sk = get_skill("add", digits=2)
+    rl_prompts = set(rl_mod.draw_pool(sk, 64, 0, frozenset(cs["key"]["items"])))
+    assert not {it.key for it in rl_prompts} & set(cs["key"]["items"]) and len(cs["key"]["items"]) == 12
+
+    # --cold-start 0 never cold-starts, even when the check warns
+    none = rl_mod.rl(rl_mod.RLConfig(**{**common, "cold_start": 0}, warn_at=0.0), tmp_path / "rl0", on_note=lambda s: None)
+    assert none["cold_start"] is None and none["before"]["correct"] == none["base_formats"]["exam"]["correct"]
+
+    # a rerun neither cold-starts nor trains again
+    def boom(*a, **k):
+        raise AssertionError("trained again")
+
+    monkeypatch.setattr("dataladder.train.sft.train_sft", boom)
+    monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
+    assert rl_mod.rl(cfg, out, on_note=lambda s: None)["ladder"] == doc["ladder"]
