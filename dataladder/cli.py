@@ -772,6 +772,10 @@ def print_rl(doc: dict) -> None:
     console.print(f"greedy accuracy {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] → {a['accuracy']:.3f} "
                   f"[{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts: "
                   + ("raised beyond both intervals" if doc["improved"] else "intervals overlap"), highlight=False)
+    first = (cs or {}).get("formats_before", doc["base_formats"])
+    console.print("every format, base → " + ("cold start → " if cs else "") + "after RL: " + "; ".join(
+        f"{f} {first[f]['accuracy']:.3f} → " + (f"{doc['base_formats'][f]['accuracy']:.3f} → " if cs else "")
+        + f"{doc['after_formats'][f]['accuracy']:.3f}" for f in doc["after_formats"]), highlight=False)
     d = doc["diversity"]
     console.print(f"prompts: {d['prompts']:,}, skills {d['skills']}, operand digits {d['operand_digits']}, "
                   f"near-duplicate share {d['near_duplicate_share']:.3f}", highlight=False)

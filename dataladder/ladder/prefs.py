@@ -12,6 +12,7 @@ Writes `prefs.json`, `prefs.png` and `reward_model/` (the reward model of the re
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import time
@@ -330,6 +331,9 @@ def keep_reward_model(ctx: Context, store: RunStore, doc: dict, output_dir: Path
     tmp = output_dir / "reward_model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
+    c = ctx.cfg  # what `dataladder rl --reward-model` needs to prompt it as it was trained
+    (tmp / "dataladder.json").write_text(json.dumps({"skill": c.skill, "digits": c.digits, "format": c.format,
+                                                     "pairs": n, "seed": 0}))
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
     for r in doc["ladder"]:

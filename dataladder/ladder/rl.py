@@ -1,12 +1,13 @@
 """`dataladder rl`: how many rollouts does RL need? GRPO on a skill, evaluated at growing rollout counts.
 
-    dataladder rl --skill mul                       # verifier reward, format chosen by the zero-signal check
+    dataladder rl --skill mul                       # the target format; a cold start if the check warns
     dataladder rl --skill div --filter-zero-signal  # drop prompts whose sampled groups all agree
     dataladder rl --skill mul --reward-model runs/prefs/reward_model --online-every 16
 
 Before training, the zero-signal check samples completions of the first RL prompts at the
 rollout temperature and predicts the share of groups that will carry no signal (see
-`rl_checks`); it warns when that share is high. Training is one GRPO run cut into rungs at
+`rl_checks`); it warns when that share is high, and then (by default) RL starts from a cold
+start: a copy fine-tuned on a few verified examples, checked again. Training is one GRPO run cut into rungs at
 geometric step counts (16, 32, 64, … steps of prompts × generations rollouts): each rung
 continues from the previous rung's weights (a fresh trainer: constant learning rate, new
 optimizer state), is evaluated greedily on the skill's held-out eval partition, and is
@@ -356,12 +357,17 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
     pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None
     check_items = (pool or draw_pool(skill, cfg.check_prompts, cfg.seed))[: cfg.check_prompts]
-    formats = {"auto": list(skill.formats), "target": [skill.target_format]}.get(cfg.format, [cfg.format])
+    rm_format = reward_model_format(cfg.reward_model)
+    target = rm_format or skill.target_format
+    formats = {"auto": list(skill.formats), "target": [target]}.get(cfg.format, [cfg.format])
+    if rm_format and formats != [rm_format]:
+        on_note(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {formats}")
     checks = {f: run_check(model, tok, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
     base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}
     check = checks[fmt]
-    on_note(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the skill's target format)"}.get(cfg.format, "")
+    on_note(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the reward model's)" if rm_format
+                               else " (the skill's target format)"}.get(cfg.format, "")
             + f"; base greedy accuracy {base_evals[fmt]['accuracy']:.3f}; zero-signal check: mean pass rate "
             f"{check['mean_pass_rate']:.2f}, predicted share of groups with no signal {check['predicted_zero_signal']:.2f}")
     n_cold = cfg.cold_start if cfg.cold_start != "auto" else cfg.cold_start_examples if check["warning"] else 0
@@ -407,11 +413,15 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
                             "predicted_before_filter": check["predicted_zero_signal"],
                             **observed_zero_signal(a, cfg.start_steps)}
     b, last = main["rungs"][0], main["rungs"][-1]
+    from transformers import AutoModelForCausalLM
+
+    final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dir"] / "model").eval()
+    after_evals = {f: eval_greedy(final, tok, skill, eval_items, f) for f in skill.formats}  # forgetting in the others
     rec = recommend(main, cfg)
     doc = {
         "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",
         "eval": {"split": "eval", "n": cfg.eval_n},
-        "base_formats": base_evals, "cold_start": cold,
+        "base_formats": base_evals, "after_formats": after_evals, "cold_start": cold,
         "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
         "check_after_filter": ({k: v for k, v in prediction.items() if k != "per_prompt"}
                                if cfg.filter_zero_signal else None),
@@ -432,6 +442,14 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
     plot_rl(doc, output_dir / "rl.png")
     return doc
+
+
+def reward_model_format(path: str | None) -> str | None:
+    """The prompt format a `prefs` reward model was trained on (its dataladder.json), if recorded."""
+    import json
+
+    meta = Path(path) / "dataladder.json" if path else None
+    return json.loads(meta.read_text()).get("format") if meta and meta.is_file() else None
 
 
 def _warn(check: dict, cfg: RLConfig, on_note: Callable[[str], None], hint: str) -> None:

@@ -258,6 +258,7 @@ def prefs_section(doc: dict, png: Path) -> str:
 
 def rl_section(doc: dict, png: Path) -> str:
     b, a, z, cs = doc["before"], doc["after"], doc["zero_signal"], doc.get("cold_start")
+    first = (cs or {}).get("formats_before", doc["base_formats"])
     cold = ""
     if cs:
         f0 = cs["formats_before"][doc["format"]]
@@ -267,6 +268,8 @@ def rl_section(doc: dict, png: Path) -> str:
            f"{doc['eval']['n']} held-out items: {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] before RL, "
            f"{a['accuracy']:.3f} [{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts"
            + (" (intervals apart)" if doc.get("improved") else " (intervals overlap)")
+           + "".join(f"; {html.escape(f)} format {first[f]['accuracy']:.3f} → {e['accuracy']:.3f} (base → after)"
+                     for f, e in doc.get("after_formats", {}).items() if f != doc["format"])
            + f". Zero-signal share of groups: predicted {z['predicted']:.2f}, observed {z['early']:.2f} over the first "
            f"{z['early_steps']} steps. {_saturation_text(doc.get('saturation'), 'rollouts')}. "
            f"Stop: {html.escape(doc['stop']['reason'])}.")

@@ -26,9 +26,10 @@ from dataladder.train.progress import step_progress
 class GRPOHparams(BaseModel, extra="forbid"):
     """Documented defaults; override any with `--hp key=value`.
 
-    TRL's `learning_rate` default (1e-6) is tuned for billion-parameter models. On tiny-arith `mul`,
-    3e-4 lowered held-out greedy accuracy within 48 steps, 1e-4 and 2e-5 kept it within its interval
-    over 128 steps; 2e-5 (constant) is the default (see README, `dataladder rl`).
+    TRL's `learning_rate` default (1e-6) is tuned for billion-parameter models. On tiny-arith `mul`
+    in the native format, 3e-4 lowered held-out greedy accuracy within 48 steps; in the exam format
+    after a cold start, 2e-5 and 1e-4 both raised it well beyond its interval in 256 steps (1e-4 a
+    little more); 2e-5 (constant) is the default (see bench/RESULTS.md, RL).
     """
 
     learning_rate: float = Field(2e-5, description="AdamW learning rate (constant schedule)")

@@ -66,6 +66,9 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
     assert (out / "prefs.png").stat().st_size > 1000
     rm, tok = load_reward_model(out / "reward_model")
     assert rm.config.num_labels == 1 and doc["reward_model"]["pairs"] == doc["ladder"][-1]["pairs"]
+    from dataladder.ladder.rl import reward_model_format
+
+    assert reward_model_format(str(out / "reward_model")) == cfg.format  # rl prompts it in the format it learned
 
     def boom(*a, **k):
         raise AssertionError("a finished run was trained again")

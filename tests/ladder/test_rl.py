@@ -199,6 +199,8 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
     assert cs["examples"] == 12 and cs["verified"] == 12 and cs["steps"] > 0
     assert cs["check_before"]["warning"] and set(cs["formats_before"]) == set(cs["formats_after"]) == {"native", "exam"}
     assert doc["before"]["correct"] == cs["formats_after"]["exam"]["correct"]  # RL starts from the cold-started policy
+    assert set(doc["after_formats"]) == {"native", "exam"}
+    assert doc["after_formats"]["exam"]["correct"] == doc["after"]["correct"]
     assert any(n.startswith("cold start (12 examples") for n in notes)
     # the stored cold-start weights differ from the base; its prompts are kept out of the RL prompts
     base, _ = load_model(str(micro_dir))
