@@ -767,7 +767,9 @@ def print_rl(doc: dict) -> None:
                       f"greedy accuracy {f0['accuracy']:.3f} [{f0['ci_low']:.3f}–{f0['ci_high']:.3f}] → {f1['accuracy']:.3f} "
                       f"[{f1['ci_low']:.3f}–{f1['ci_high']:.3f}], the starting policy of RL below", highlight=False)
     console.print(f"zero-signal share: predicted {z['predicted']:.3f} (starting policy); observed "
-                  f"{z['early']:.3f} over the first {z['early_steps']} steps, {z['all']:.3f} over all {z['steps']}",
+                  f"{z['early']:.3f} over the first {z['early_steps']} steps, {z['all']:.3f} over all {z['steps']}"
+                  + ("" if doc["config"]["reward_model"] is None else " (the prediction is for the verifier's 0/1 "
+                     "reward; a reward model's scores tie only when a group's completions are identical)"),
                   highlight=False)
     console.print(f"greedy accuracy {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] → {a['accuracy']:.3f} "
                   f"[{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts: "

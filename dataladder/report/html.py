@@ -271,7 +271,10 @@ def rl_section(doc: dict, png: Path) -> str:
            + "".join(f"; {html.escape(f)} format {first[f]['accuracy']:.3f} → {e['accuracy']:.3f} (base → after)"
                      for f, e in doc.get("after_formats", {}).items() if f != doc["format"])
            + f". Zero-signal share of groups: predicted {z['predicted']:.2f}, observed {z['early']:.2f} over the first "
-           f"{z['early_steps']} steps. {_saturation_text(doc.get('saturation'), 'rollouts')}. "
+           f"{z['early_steps']} steps" + ("" if doc["config"].get("reward_model") is None else
+                                          " (predicted for the verifier's 0/1 reward; the reward model's scores tie "
+                                          "only on identical completions)")
+           + f". {_saturation_text(doc.get('saturation'), 'rollouts')}. "
            f"Stop: {html.escape(doc['stop']['reason'])}.")
     return "<h2 id='rl'>RL: rollouts</h2>" + _figure(_file_png(png), cap, "rollout ladder")
 
