@@ -49,7 +49,7 @@ def plot_rl(doc: dict, path: Path) -> None:
     ax2.axhline(doc["zero_signal"]["predicted"], color="k", ls="--", lw=1, label="predicted zero-signal share")
     ax2.set_xlabel("rollouts")
     ax2.set_ylim(-0.02, 1.02)
-    ax2.set_title("per step (moving mean of 8): TRL's reward and frac_reward_zero_std")
+    ax2.set_title("per step, moving mean of 8 (TRL's metric names)")
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3)
     fig.tight_layout()
