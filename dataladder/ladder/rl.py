@@ -360,8 +360,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     rm_format = reward_model_format(cfg.reward_model)
     target = rm_format or skill.target_format
     formats = {"auto": list(skill.formats), "target": [target]}.get(cfg.format, [cfg.format])
-    if rm_format and formats != [rm_format]:
-        on_note(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {formats}")
+    if rm_format and cfg.format not in ("auto", "target", rm_format):
+        on_note(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {cfg.format}")
     checks = {f: run_check(model, tok, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
     base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}

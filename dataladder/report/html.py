@@ -262,8 +262,9 @@ def rl_section(doc: dict, png: Path) -> str:
     cold = ""
     if cs:
         f0 = cs["formats_before"][doc["format"]]
-        cold = (f"The zero-signal check warned on the base model ({f0['accuracy']:.3f} greedy), so RL started from a cold "
-                f"start: SFT on {cs['verified']} verified examples. ")
+        why = ("The zero-signal check warned on the base model ({:.3f} greedy), so RL started from a cold start"
+               if cs["reason"].startswith("auto") else "RL started from a requested cold start (base model {:.3f} greedy)")
+        cold = why.format(f0["accuracy"]) + f": SFT on {cs['verified']} verified examples. "
     cap = (f"GRPO on <b>{html.escape(doc['skill'])}</b> ({html.escape(doc['format'])} format). {cold}Greedy accuracy on "
            f"{doc['eval']['n']} held-out items: {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] before RL, "
            f"{a['accuracy']:.3f} [{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts"
