@@ -88,7 +88,9 @@ def rl_curve(path: Path) -> dict:
                     "fit_points": fp})
     skill = doc.get("skill") or doc.get("config", {}).get("skill")
     return {"kind": "rollouts", "x_label": "rollouts (prompts × generations)",
-            "metric": f"greedy accuracy after RL ({skill})", "label": f"RL: {skill}", "file": f, "points": pts,
+            "metric": f"greedy accuracy after RL ({skill}" + (f", {doc['format']} format" if doc.get("format") else "")
+                      + (f", from a {doc['cold_start']['verified']}-example cold start" if doc.get("cold_start") else "")
+                      + ")", "label": f"RL: {skill}", "file": f, "points": pts,
             "file_saturation": doc.get("saturation")}
 
 
