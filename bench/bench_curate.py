@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from dataladder.data.curate import (CurateConfig, Doc, MinHasher, _NUM, curate, jaccard, near_dedup,  # noqa: E402
-                                    signature)
+from dataladder.data.curate import CurateConfig, Doc, curate  # noqa: E402
+from dataladder.data.dedup import MinHasher, _NUM, jaccard, near_dedup, signature  # noqa: E402
 from dataladder.data.noise import wrong_answer  # noqa: E402
 from dataladder.skills import get_skill  # noqa: E402
 
