@@ -62,7 +62,8 @@ def _digits(x) -> int:
 
 def diversity(items: list, prompts: list[str]) -> dict:
     """Skills, difficulty buckets and duplicate shares of the RL prompts."""
-    from dataladder.data.curate import CurateConfig, Doc, near_dedup, normalize_text
+    from dataladder.data.curate import CurateConfig, Doc, normalize_text
+    from dataladder.data.dedup import near_dedup
 
     skills = Counter(it.skill for it in items)
     operand_digits = Counter("×".join(str(_digits(o)) for o in it.data["operands"])
