@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Callable, Optional
@@ -13,9 +12,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from dataladder.cli_tables import (console, print_compare, print_curate, print_noise, print_prefs, print_pretrain,
+                                   print_probe, print_recommendations, print_rl, print_sandbox, print_study, print_synth,
+                                   print_verdict)
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="How much post-training data will fix my model's problem? Evals first, then the ladder.")
-console = Console()
 err_console = Console(stderr=True)
 
 DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
@@ -98,33 +100,6 @@ def run_probe(model: str, skills: list[str], n: int, target_format: str, digits:
                             on_batch=lambda k: bar.advance(task, k))
 
 
-def print_probe(report: dict) -> None:
-    formats = list(dict.fromkeys(f for r in report["skills"].values() for f in r["formats"]))
-    formats.sort(key=lambda f: f != "native")
-    t = Table(title=f"capability profile of {report.get('model')}",
-              caption=f"accuracy [Wilson 95% interval], n = {report['n']} per cell; "
-                      f"diagnosis against the {report['target_format']} format")
-    t.add_column("skill")
-    for f in formats:
-        t.add_column(f, justify="right", no_wrap=True)
-    t.add_column("diagnosis")
-    t.add_column("prior data band")
-    for name, r in report["skills"].items():
-        cells = []
-        for f in formats:
-            x = r["formats"].get(f)
-            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}–{x['ci_high']:.2f}]" if x else "—")
-        diag = r["diagnosis"]
-        if not r["cheaply_fixable"]:
-            diag += f" (needs {', '.join(r['missing_prerequisites'])})"
-        band = r["data_band"]
-        hi = f"{band['high']:,}" if band["high"] is not None else "∞"
-        t.add_row(name, *cells, diag, f"{band['label']} ({band['low']:,}–{hi})")
-    console.print(t)
-    console.print(f"{report['items']:,} items, {report['items_per_second']:.0f} items/s generation, "
-                  f"{report['seconds']:.1f} s in all")
-
-
 @app.command()
 @user_errors
 def pretrain(
@@ -152,13 +127,7 @@ def pretrain(
             bar.update(task, completed=step, description=f"pretraining (loss {loss:.3f})")
 
         report = pretrain_fn(cfg, output_dir, on_step)
-    console.print(
-        f"parameters N = {report['parameters']:,}; tokens D = {report['tokens_seen']:,}; "
-        f"D/N = {report['tokens_per_parameter']:.1f} tokens per parameter "
-        f"({report['chinchilla_ratio']:.2f}× Chinchilla's 20); compute ≈ 6·N·D = {report['compute_flops']:.3g} FLOPs; "
-        f"final loss {report['final_loss']:.3f}; {report['seconds']:.0f} s on {report['device']} "
-        f"({report['tokens_per_second']:,.0f} tokens/s)"
-    )
+    print_pretrain(report)
     console.print(f"wrote {output_dir}")
 
 
@@ -257,33 +226,6 @@ def validated(model_cls, fields: dict):
         raise ValueError(f"option {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
 
 
-def print_recommendations(doc: dict) -> None:
-    cfg = doc["config"]
-    t = Table(title=f"how much data reaches {cfg['target']:g} in the {cfg['target_format']} format",
-              caption="accuracy with Wilson 95% interval; predicted n with bootstrap 80% interval; "
-                      "forgetting = mean / worst change of the other skills and formats")
-    for c in ("skill", "verdict", "examples", "accuracy", "predicted n", "forgetting", "evidence"):
-        t.add_column(c)
-    multi = len(cfg["models"]) > 1
-    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
-    for r in doc["recommendations"]:
-        pn = r["predicted_n"] or {}
-        pred = f"{fmt_n(pn.get('median'))} [{fmt_n(pn.get('lo80'))}–{fmt_n(pn.get('hi80'))}]" if pn else "—"
-        if r["p_reachable"] is not None:
-            pred += f"\nP(reachable) {r['p_reachable']:.2f}"
-        ev = r["evidence"]
-        name = r["skill"] + (f"\n{Path(r['model']).name}" if multi else "")
-        verdict = "reached" if r["verdict"] == "reached" else f"not reached\n({r['stop_reason']})"
-        t.add_row(
-            name, verdict, f"{r['n']:,} ({r['arm']})" if r["n"] else f"— ({r['arm']})",
-            f"{r['accuracy']:.2f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", pred,
-            f"{r['forgetting']['mean']:+.2f} / {r['forgetting']['worst']:+.2f}",
-            f"{ev['rungs']} rungs, {ev['runs']} runs\n{ev['examples_trained']:,} examples\n"
-            f"{ev['train_flops']:.2g} FLOPs, {ev['seconds']:.0f} s",
-        )
-    console.print(t)
-
-
 @app.command("skills")
 def list_skills() -> None:
     """List the built-in skills, their formats and prerequisites."""
@@ -345,38 +287,6 @@ def synth(
     console.print(f"wrote {st['written']:,} examples to {output} and stats to {st['stats_path']}")
 
 
-def print_synth(st: dict) -> None:
-    t = Table(title=f"synth {st['skill']} from {st['source']}: {st['written']:,} of {st['requested']:,} written "
-                    f"({st['stopped']})",
-              caption="acceptance = accepted samples / all samples, Wilson 95% (and with the k samples of a prompt "
-                      "counted as correlated)")
-    t.add_column("measure")
-    t.add_column("value", justify="right")
-    iv = lambda x, lo, hi: f"{x:.3f} [{lo:.3f}–{hi:.3f}]"  # noqa: E731
-    t.add_row("prompts (train partition)", f"{st['prompts']:,}")
-    t.add_row("candidates", f"{st['candidates']:,}")
-    t.add_row("accepted", f"{st['accepted']:,}")
-    t.add_row(f"acceptance rate ({st['sample_format']})", iv(st["acceptance_rate"], st["ci_low"], st["ci_high"]))
-    if st["design_effect"] > 1:
-        t.add_row("  correlated per prompt", f"[{st['prompt_ci_low']:.3f}–{st['prompt_ci_high']:.3f}]"
-                                             f" (design effect {st['design_effect']:.1f})")
-    if st.get("greedy"):
-        g = st["greedy"]
-        t.add_row(f"greedy accuracy, same prompts ({g['format']})", iv(g["accuracy"], g["ci_low"], g["ci_high"]))
-    if st.get("probe"):
-        p = st["probe"]
-        t.add_row(f"probe accuracy, eval partition ({p['format']}, n = {p['n']})",
-                  iv(p["accuracy"], p["ci_low"], p["ci_high"]))
-    if st["prompts"] and st["candidates"] > st["prompts"]:
-        t.add_row("prompts with an accepted sample", f"{st['pass_at_k']:.3f}")
-    for reason, c in sorted(st["rejected"].items()):
-        t.add_row(f"rejected: {reason}", f"{c:,}")
-    t.add_row("duplicates skipped", f"{st['duplicates']:,}")
-    t.add_row("eval-partition items skipped", f"{st['eval_skipped']:,}")
-    t.add_row("written", f"{st['written']:,} ({st['write_format']}, {st['trl_format']})")
-    console.print(t)
-
-
 CONFIGS = Path(__file__).parent.parent / "configs"
 
 
@@ -423,7 +333,7 @@ def run(
         for name in c.skills + c.eval_skills:
             _check_skill(name)
     report = _run_plan_with_progress(p)
-    _print_study(Path(p.output_dir))
+    print_study(Path(p.output_dir))
     console.print(f"report: {report}")
 
 
@@ -432,15 +342,6 @@ def _check_skill(name: str) -> None:
 
     if not (name.endswith(".jsonl") or Path(name).is_file()):
         SKILLS.get(name)
-
-
-def _print_study(out: Path) -> None:
-    probe_path = out / "probe" / "probe.json"
-    if probe_path.exists():
-        print_probe(json.loads(probe_path.read_text()))
-    for p in sorted((out / "climbs").glob("*/ladder.json")):
-        console.print(f"[bold]{p.parent.name}[/bold]")
-        print_recommendations(json.loads(p.read_text()))
 
 
 @app.command()
@@ -455,7 +356,7 @@ def demo(
     plan_path = CONFIGS / ("demo-quick.yaml" if quick else "demo.yaml")
     p = load_plan(plan_path, [f"output_dir={output_dir}"] if output_dir else [])
     report = _run_plan_with_progress(p)
-    _print_study(Path(p.output_dir))
+    print_study(Path(p.output_dir))
     console.print(f"report: {report}")
 
 
@@ -517,38 +418,6 @@ def prefs(
     console.print(f"wrote {output_dir / 'prefs.json'}, {output_dir / 'prefs.png'} and {output_dir / 'reward_model'}")
 
 
-def print_prefs(doc: dict) -> None:
-    sources = list(dict.fromkeys(s for r in doc["ladder"] for s in r["by_source"]))
-    unseen = set(doc["heldout"]["unseen_sources"])
-    t = Table(title=f"reward model for {doc['skill']}: held-out pairwise accuracy by pair count",
-              caption="held-out: the training sources' held-out pairs, accuracy [Wilson 95%] pooled over seeds; "
-                      "margin = mean score(chosen) − score(rejected); per-source and hard/easy accuracies are on all "
-                      "held-out pairs (intervals in prefs.json); unseen = a source never trained on")
-    for c in ["pairs", "held-out", "margin"] + [f"{s}{' (unseen)' if s in unseen else ''}" for s in sources] + ["hard", "easy"]:
-        t.add_column(c, justify="right", no_wrap=c == "held-out")
-    ci = lambda a: f"{a['accuracy']:.3f} [{a['ci_low']:.2f}–{a['ci_high']:.2f}]"  # noqa: E731
-    cell = lambda a: f"{a['accuracy']:.3f}" if a else "—"  # noqa: E731
-    b = doc["base"]
-    t.add_row("0 (base)", ci(b), f"{b['margin']:+.2f}", *["" for _ in sources], "", "")
-    for r in doc["ladder"]:
-        t.add_row(f"{r['pairs']:,}", ci(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
-                  cell(r["by_hardness"].get("hard")), cell(r["by_hardness"].get("easy")))
-    console.print(t)
-    sat, fit = doc.get("saturation"), doc.get("fit")
-    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
-    if sat:
-        console.print(f"saturation point (10× more pairs gains < {sat['delta']:g}): {fmt_n(sat['median'])} pairs "
-                      f"[80%: {fmt_n(sat['lo80'])}–{fmt_n(sat['hi80'])}]; P(saturated by {doc['ladder'][-1]['pairs']:,}) "
-                      f"{sat['p_saturated_by_largest_rung']:.2f}; gain of 10× at {doc['ladder'][-1]['pairs']:,}: "
-                      f"{sat['gain_10x_at_largest_rung']['mean']:+.3f}", highlight=False)
-    if fit:
-        nt = fit["n_target"]
-        console.print(f"pairs to reach {doc['config']['target']:g}: {fmt_n(nt['median'])} [80%: {fmt_n(nt['lo80'])}–"
-                      f"{fmt_n(nt['hi80'])}], P(reachable) {fit['p_reachable']:.2f}", highlight=False)
-    console.print(f"stop: {doc['stop']['reason']}; reached at: {doc['reached_at'] or '—'}; "
-                  f"{doc['seconds']:.0f} s", highlight=False)
-
-
 @app.command()
 @user_errors
 def compare(
@@ -563,17 +432,7 @@ def compare(
     from dataladder.ladder.compare import compare as compare_fn
 
     doc = compare_fn(climb, prefs, rl, output_dir, delta, skill)
-    t = Table(title="what each kind of data buys", caption=f"saturation: the count past which 10× more gains < {delta:g} "
-                                                         "(median [80% bootstrap interval])")
-    for c in ("data", "metric", "largest n", "score there", "saturation"):
-        t.add_column(c)
-    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
-    for c in doc["curves"]:
-        last = c["points"][-1]
-        s = c["saturation"]
-        sat = f"{fmt_n(s['median'])} [{fmt_n(s['lo80'])}–{fmt_n(s['hi80'])}]" if s else f"— ({c['saturation_from']})"
-        t.add_row(c["kind"], c["metric"], f"{last['n']:,}", f"{last['accuracy']:.3f} [{last['ci_low']:.2f}–{last['ci_high']:.2f}]", sat)
-    console.print(t)
+    print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
 
 
@@ -606,16 +465,7 @@ def curate(
     with progress() as bar:
         task = bar.add_task("curating (records read)", total=None)
         stats = curate_fn(input, output_dir, cfg, on_record=lambda n: bar.update(task, completed=n))
-    t = Table(title=f"curate {input}", caption=f"{stats['in']:,} records in {stats['seconds']:.1f} s "
-                                               f"({stats['records_per_second']:,.0f} records/s)")
-    for c in ("step", "in", "dropped", "seconds"):
-        t.add_column(c, justify="left" if c == "step" else "right")
-    for name, s in stats["steps"].items():
-        t.add_row(name, f"{s['in']:,}", f"{s['dropped']:,}", f"{s['seconds']:.2f}")
-    console.print(t)
-    reasons = ", ".join(f"{k} {v:,}" for k, v in stats["dropped"].items()) or "none"
-    console.print(f"kept {stats['kept']:,} of {stats['in']:,} ({stats['unverified_kept']:,} unverified); "
-                  f"rejected {stats['rejected']:,}: {reasons}", highlight=False)
+    print_curate(input, stats)
     console.print(f"wrote {output_dir / 'kept.jsonl'}, {output_dir / 'rejected.jsonl'} and {output_dir / 'stats.json'}")
 
 
@@ -641,12 +491,7 @@ def corrupt(
     records = [rec for _, rec in read_trl(input)]
     noisy = add_noise(records, wrong_share, unverified_share, duplicate_share, seed, synthetic_error)
     write_records(output, noisy)
-    t = Table(title=f"noise in {output}")
-    t.add_column("kind")
-    t.add_column("items", justify="right")
-    for kind, n in noise_counts(noisy).items():
-        t.add_row(kind, f"{n:,}")
-    console.print(t)
+    print_noise(output, noise_counts(noisy))
 
 
 @app.command()
@@ -661,15 +506,7 @@ def sandbox(
 
     lim = Limits.parse(limits)
     caps = sandbox_capabilities()
-    t = Table(title=f"code sandbox on this host: mode {caps['mode']}")
-    t.add_column("protection")
-    t.add_column("holds")
-    for key, value in caps.items():
-        if key not in ("mode", "unavailable"):
-            t.add_row(key, ", ".join(value) if isinstance(value, list) else ("yes" if value else "no"))
-    for mode, why in caps["unavailable"].items():
-        t.add_row(f"mode {mode}", f"unavailable: {why}")
-    console.print(t)
+    print_sandbox(caps)
     if program is None:
         return
     for path in [program, *(tests or [])]:
@@ -679,9 +516,7 @@ def sandbox(
     r = box.run(program.read_text(), [p.read_text() for p in tests or []])
     sys.stdout.write(r.stdout)
     sys.stderr.write(r.stderr)
-    verdict = "[green]ok[/green]" if r.ok else f"[red]{r.reason}[/red]"
-    console.print(f"verdict: {verdict} ({r.detail}); {r.tests_passed}/{r.tests_total} tests, {r.seconds:.2f} s wall, "
-                  f"{(r.cpu_seconds or 0):.2f} s CPU")
+    print_verdict(r)
     if not r.ok:
         raise typer.Exit(1)
 
@@ -742,59 +577,6 @@ def rl_command(
         doc = rl_fn(cfg, output_dir, on_note=on_note, on_step=on_step)
     print_rl(doc)
     console.print(f"wrote {output_dir / 'rl.json'} and {output_dir / 'rl.png'}")
-
-
-def print_rl(doc: dict) -> None:
-    t = Table(title=f"RL on {doc['skill']} ({doc['format']} format): greedy accuracy by rollouts",
-              caption=f"accuracy [Wilson 95%] on {doc['eval']['n']} held-out items; frac_reward_zero_std "
-                      "= TRL's share of groups with equal rewards (mean over the rung's steps)")
-    for c in ("arm", "rollouts", "steps", "accuracy", "reward", "frac_reward_zero_std"):
-        t.add_column(c, justify="right")
-    for a in doc["arms"]:
-        prev = 0
-        for r in a["rungs"]:
-            seg = [h for h in a["log"] if prev < h["step"] <= r["steps"]]
-            mean = lambda k: f"{sum(h[k] for h in seg) / len(seg):.3f}" if seg else "—"  # noqa: E731
-            t.add_row(a["label"], f"{r['rollouts']:,}", str(r["steps"]),
-                      f"{r['accuracy']:.3f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", mean("reward"),
-                      mean("frac_reward_zero_std"))
-            prev = r["steps"]
-    console.print(t)
-    z, b, a, cs = doc["zero_signal"], doc["before"], doc["after"], doc.get("cold_start")
-    if cs:
-        f0, f1 = cs["formats_before"][doc["format"]], cs["formats_after"][doc["format"]]
-        console.print(f"cold start ({cs['reason']}): SFT on {cs['verified']} verified examples, {cs['steps']} steps; "
-                      f"greedy accuracy {f0['accuracy']:.3f} [{f0['ci_low']:.3f}–{f0['ci_high']:.3f}] → {f1['accuracy']:.3f} "
-                      f"[{f1['ci_low']:.3f}–{f1['ci_high']:.3f}], the starting policy of RL below", highlight=False)
-    console.print(f"zero-signal share: predicted {z['predicted']:.3f} (starting policy); observed "
-                  f"{z['early']:.3f} over the first {z['early_steps']} steps, {z['all']:.3f} over all {z['steps']}"
-                  + ("" if doc["config"]["reward_model"] is None else " (the prediction is for the verifier's 0/1 "
-                     "reward; a reward model's scores tie only when a group's completions are identical)"),
-                  highlight=False)
-    console.print(f"greedy accuracy {b['accuracy']:.3f} [{b['ci_low']:.3f}–{b['ci_high']:.3f}] → {a['accuracy']:.3f} "
-                  f"[{a['ci_low']:.3f}–{a['ci_high']:.3f}] after {a['rollouts']:,} rollouts: "
-                  + ("raised beyond both intervals" if doc["improved"] else "intervals overlap"), highlight=False)
-    first = (cs or {}).get("formats_before", doc["base_formats"])
-    console.print("every format, base → " + ("cold start → " if cs else "") + "after RL: " + "; ".join(
-        f"{f} {first[f]['accuracy']:.3f} → " + (f"{doc['base_formats'][f]['accuracy']:.3f} → " if cs else "")
-        + f"{doc['after_formats'][f]['accuracy']:.3f}" for f in doc["after_formats"]), highlight=False)
-    d = doc["diversity"]
-    console.print(f"prompts: {d['prompts']:,}, skills {d['skills']}, operand digits {d['operand_digits']}, "
-                  f"near-duplicate share {d['near_duplicate_share']:.3f}", highlight=False)
-    r, s = doc["recommendation"], doc.get("saturation")
-    fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
-    pn = r["predicted_rollouts"] or {}
-    console.print(f"target {r['target']:g}: {r['verdict']}" + (f" at {r['rollouts']:,} rollouts" if r["rollouts"] else "")
-                  + (f"; predicted {fmt_n(pn.get('median'))} rollouts [80%: {fmt_n(pn.get('lo80'))}–{fmt_n(pn.get('hi80'))}],"
-                     f" P(reachable) {r['p_reachable']:.2f}" if pn else "") + f"; stop: {r['stop_reason']}", highlight=False)
-    if s:
-        console.print(f"saturation (10× more rollouts gains < {s['delta']:g}): {fmt_n(s['median'])} rollouts "
-                      f"[80%: {fmt_n(s['lo80'])}–{fmt_n(s['hi80'])}]", highlight=False)
-    for a in doc["arms"]:
-        for rg in (a.get("overoptimization") or {}).get("ranges", []):
-            console.print(f"[yellow]overoptimization[/yellow] ({a['label']}): steps {rg['steps'][0]}–{rg['steps'][1]}: "
-                          f"reward-model score {rg['rm_change']:+.3f}, verified accuracy {rg['verified_change']:+.3f}",
-                          highlight=False)
 
 
 def main() -> None:  # pragma: no cover
