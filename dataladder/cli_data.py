@@ -1,0 +1,144 @@
+"""The data-tool subcommands of `dataladder`: `synth`, `curate`, `corrupt` and `sandbox`.
+
+Run them as `dataladder synth --help` and so on. They make, clean, spoil or check training data and train nothing;
+`dataladder.cli` registers these plain functions on its typer `app`.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dataladder.cli_common import _quiet, progress, user_errors, validated
+from dataladder.cli_tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
+
+
+@user_errors
+def synth(
+    skill: Annotated[str, typer.Option(help="built-in skill (its train partition supplies the prompts)")],
+    n: Annotated[int, typer.Option(help="examples to write")] = 1000,
+    source: Annotated[str, typer.Option(help="template | self | endpoint")] = "template",
+    output: Annotated[Optional[Path], typer.Option(help="JSONL to write (default runs/synth/<skill>-<source>.jsonl)")] = None,
+    stats: Annotated[Optional[Path], typer.Option(help="stats JSON (default: next to --output, .stats.json)")] = None,
+    model: Annotated[Optional[str], typer.Option(help="self: 'tiny-arith' or a local model directory")] = None,
+    k: Annotated[int, typer.Option(help="self/endpoint: completions sampled per prompt")] = 4,
+    temperature: Annotated[float, typer.Option(help="self/endpoint: sampling temperature")] = 0.5,
+    top_p: Annotated[float, typer.Option(help="self: nucleus sampling")] = 1.0,
+    sample_format: Annotated[Optional[str], typer.Option(help="prompt format to sample in (default: native for self, the write format for endpoint)")] = None,
+    write_format: Annotated[Optional[str], typer.Option(help="prompt format of the written examples (default: the skill's target, exam)")] = None,
+    trl_format: Annotated[str, typer.Option(help="prompt-completion | messages")] = "prompt-completion",
+    messages: Annotated[bool, typer.Option("--messages", help="shorthand for --trl-format messages")] = False,
+    max_candidates: Annotated[Optional[int], typer.Option(help="budget of sampled completions (default 20·n·k)")] = None,
+    max_new_tokens: Annotated[Optional[int], typer.Option(help="tokens per completion (default: the skill's for self, 64 for endpoint)")] = None,
+    endpoint_url: Annotated[Optional[str], typer.Option(help="endpoint: OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")] = None,
+    endpoint_model: Annotated[Optional[str], typer.Option(help="endpoint: the served model's name")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="endpoint: API key (default $OPENAI_API_KEY)")] = None,
+    concurrency: Annotated[int, typer.Option(help="endpoint: requests in flight")] = 8,
+    greedy_check: Annotated[bool, typer.Option(help="self: also score greedy decoding on the same prompts")] = True,
+    probe: Annotated[Optional[Path], typer.Option(help="a probe.json whose eval accuracy to show next to the acceptance rate")] = None,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
+    seed: Annotated[int, typer.Option(help="which train prompts are drawn, and the sampling seed")] = 0,
+) -> None:
+    """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
+    from dataladder.data.synth import SOURCES, SynthConfig, run_synth
+
+    SOURCES.get(source)  # did-you-mean before any work
+    cfg = SynthConfig(skill=skill, n=n, source=source, model=model, k=k if source != "template" else 1,
+                      temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
+                      trl_format="messages" if messages else trl_format, digits=digits, seed=seed,
+                      max_candidates=max_candidates, max_new_tokens=max_new_tokens, endpoint_url=endpoint_url,
+                      endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check,
+                      probe=str(probe) if probe else None)
+    output = output or Path("runs/synth") / f"{skill}-{source}.jsonl"
+    if source == "self" and model:  # bad options fail first, without the transformers import
+        _quiet()
+    with progress() as bar:
+        task = bar.add_task(f"synth {skill} ({source})", total=n)
+        st = run_synth(cfg, output, stats, on_progress=lambda done, total: bar.update(task, completed=done))
+    print_synth(st)
+    console.print(f"wrote {st['written']:,} examples to {output} and stats to {st['stats_path']}")
+
+
+@user_errors
+def curate(
+    input: Annotated[Path, typer.Argument(help="records: JSONL, JSON or Parquet in TRL, Alpaca or ShareGPT format")],
+    output_dir: Annotated[Path, typer.Option(help="where kept.jsonl, rejected.jsonl and stats.json go")] = Path("runs/curate"),
+    steps: Annotated[str, typer.Option(help="steps in order (validate always runs first)")] = "validate,normalize,verify,dedup,near-dup,decontaminate,length",
+    skill: Annotated[Optional[str], typer.Option(help="skill of records without a 'skill' field (name or JSONL file)")] = None,
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
+    eval_set: Annotated[Optional[list[Path]], typer.Option(help="eval file to decontaminate against; repeat for several")] = None,
+    eval_skill: Annotated[Optional[list[str]], typer.Option(help="built-in skill whose eval partition is off limits; repeat")] = None,
+    eval_n: Annotated[int, typer.Option(help="eval items per --eval-skill matched as text")] = 1000,
+    near_dup_threshold: Annotated[float, typer.Option(help="Jaccard similarity (character shingles) of near duplicates")] = 0.8,
+    ngram_overlap: Annotated[float, typer.Option(help="share of an eval prompt's n-grams that makes a leak")] = 0.8,
+    min_chars: Annotated[int, typer.Option(help="min characters of prompt + completion")] = 1,
+    max_chars: Annotated[Optional[int], typer.Option(help="max characters of prompt + completion")] = None,
+    skip_bad: Annotated[bool, typer.Option(help="reject bad records (bad_record:<field>) instead of stopping")] = False,
+    require_verified: Annotated[bool, typer.Option(help="reject records no verifier can check")] = False,
+) -> None:
+    """Curate records: validate, normalize, verify, dedup, near-dup, decontaminate, length filters."""
+    from dataladder.data.curate import CurateConfig, curate as curate_fn
+
+    cfg = validated(CurateConfig, {
+        "steps": [s.strip() for s in steps.split(",") if s.strip()], "skill": skill, "digits": digits,
+        "eval_sets": [str(p) for p in eval_set or []], "eval_skills": eval_skill or [], "eval_n": eval_n,
+        "near_dup_threshold": near_dup_threshold, "ngram_overlap": ngram_overlap, "min_chars": min_chars,
+        "max_chars": max_chars, "skip_bad": skip_bad, "require_verified": require_verified})
+    with progress() as bar:
+        task = bar.add_task("curating (records read)", total=None)
+        stats = curate_fn(input, output_dir, cfg, on_record=lambda n: bar.update(task, completed=n))
+    print_curate(input, stats)
+    console.print(f"wrote {output_dir / 'kept.jsonl'}, {output_dir / 'rejected.jsonl'} and {output_dir / 'stats.json'}")
+
+
+@user_errors
+def corrupt(
+    input: Annotated[Path, typer.Argument(help="records: JSONL, JSON or Parquet in TRL, Alpaca or ShareGPT format")],
+    output: Annotated[Path, typer.Option(help="the noisy copy (TRL JSONL; .json or .parquet by suffix)")],
+    wrong_share: Annotated[float, typer.Option(help="share of items given a plausible wrong answer")] = 0.0,
+    unverified_share: Annotated[float, typer.Option(help="share of items replaced by unverified synthetic answers")] = 0.0,
+    duplicate_share: Annotated[float, typer.Option(help="share of items replaced by exact copies of others")] = 0.0,
+    synthetic_error: Annotated[float, typer.Option(help="how often an unverified synthetic answer is wrong")] = 0.5,
+    seed: Annotated[int, typer.Option(help="which items are corrupted, and how")] = 0,
+) -> None:
+    """Make a noisy copy of a dataset on purpose; each noisy record carries `noise: {kind, ...}`."""
+    from dataladder.data.formats import read_trl, write_records
+    from dataladder.data.noise import add_noise, noise_counts
+
+    for name, v in (("--wrong-share", wrong_share), ("--unverified-share", unverified_share),
+                    ("--duplicate-share", duplicate_share), ("--synthetic-error", synthetic_error)):
+        if not 0 <= v <= 1:
+            raise ValueError(f"{name} {v}: must lie in [0, 1]")
+    records = [rec for _, rec in read_trl(input)]
+    noisy = add_noise(records, wrong_share, unverified_share, duplicate_share, seed, synthetic_error)
+    write_records(output, noisy)
+    print_noise(output, noise_counts(noisy))
+
+
+@user_errors
+def sandbox(
+    program: Annotated[Optional[Path], typer.Argument(help="a Python file to run in the sandbox (optional)")] = None,
+    tests: Annotated[Optional[list[Path]], typer.Option(help="a file of test code run after the program; repeat")] = None,
+    limits: Annotated[str, typer.Option(help="e.g. 'wall_s=5,cpu_s=2,memory_mb=256' (see the README)")] = "",
+) -> None:
+    """Which protections the code sandbox has on this host; with PROGRAM, run it (and --tests) and print the verdict."""
+    from dataladder.verify.sandbox import Limits, Sandbox, sandbox_capabilities
+
+    lim = Limits.parse(limits)
+    caps = sandbox_capabilities()
+    print_sandbox(caps)
+    if program is None:
+        return
+    for path in [program, *(tests or [])]:
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file")
+    box = Sandbox(lim, workers=1)
+    r = box.run(program.read_text(), [p.read_text() for p in tests or []])
+    sys.stdout.write(r.stdout)
+    sys.stderr.write(r.stderr)
+    print_verdict(r)
+    if not r.ok:
+        raise typer.Exit(1)
