@@ -36,6 +36,25 @@ def _need(doc: dict, field: str, f: str):
     return doc[field]
 
 
+def _points(rows: list[dict], x: str, where: str) -> list[dict]:
+    """A curve's points from a ladder's rows (`x` is the count: n, pairs or rollouts). `fit_points` are the
+    binomial observations the fit refits: one per seed when the row keeps per-seed accuracies (each
+    seed saw total / seeds items), else the row's own correct / total."""
+    pts = []
+    for i, r in enumerate(rows):
+        for k in (x, "accuracy", "ci_low", "ci_high"):
+            _need(r, k, f"{where}[{i}]")
+        seeds = r.get("seeds") or []
+        if seeds and "total" in r:
+            per_seed = r["total"] / len(seeds)
+            fit = [(r[x], round(s["accuracy"] * per_seed), round(per_seed)) for s in seeds]
+        else:
+            fit = [(r[x], r["correct"], r["total"])] if "correct" in r and "total" in r else []
+        pts.append({"n": r[x], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                    "fit_points": fit})
+    return pts
+
+
 def climb_curve(path: Path, skill: str | None = None) -> dict:
     """The supervised curve: one arm of ladder.json (the one for `skill` if given, else the first)."""
     doc = _read(path, "ladder.json")
@@ -45,14 +64,7 @@ def climb_curve(path: Path, skill: str | None = None) -> dict:
         raise InputError("no arms", f, None, "arms")
     arm = next((a for a in arms if a.get("skill") == skill), arms[0]) if skill else arms[0]
     fmt = doc.get("config", {}).get("target_format", "target")
-    pts = []
-    for i, r in enumerate(_need(arm, "rungs", f)):
-        for k in ("n", "accuracy", "ci_low", "ci_high"):
-            _need(r, k, f"{f} arms[{arms.index(arm)}].rungs[{i}]")
-        per_seed = r["total"] / max(1, len(r.get("seeds", [])) or 1) if "total" in r else None
-        pts.append({"n": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                    "fit_points": [(r["n"], round(s["accuracy"] * per_seed), round(per_seed)) for s in r.get("seeds", [])]
-                    if per_seed else ([(r["n"], r["correct"], r["total"])] if "correct" in r else [])})
+    pts = _points(_need(arm, "rungs", f), "n", f"{f} arms[{arms.index(arm)}].rungs")
     return {"kind": "supervised examples", "x_label": "supervised examples",
             "metric": f"accuracy of the fine-tuned model ({arm.get('skill')}, {fmt} format, {arm.get('label', '')})",
             "label": f"SFT: {arm.get('skill')} ({arm.get('label', '')})", "file": f, "points": pts,
@@ -62,14 +74,7 @@ def climb_curve(path: Path, skill: str | None = None) -> dict:
 def prefs_curve(path: Path) -> dict:
     doc = _read(path, "prefs.json")
     f = str(path / "prefs.json" if path.is_dir() else path)
-    pts = []
-    for i, r in enumerate(_need(doc, "ladder", f)):
-        for k in ("pairs", "accuracy", "ci_low", "ci_high"):
-            _need(r, k, f"{f} ladder[{i}]")
-        per_seed = r["total"] / max(1, len(r.get("seeds", []))) if "total" in r else None
-        pts.append({"n": r["pairs"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                    "fit_points": [(r["pairs"], round(s["accuracy"] * per_seed), round(per_seed)) for s in r.get("seeds", [])]
-                    if per_seed else []})
+    pts = _points(_need(doc, "ladder", f), "pairs", f"{f} ladder")
     return {"kind": "preference pairs", "x_label": "preference pairs",
             "metric": f"held-out pairwise accuracy of the reward model ({doc.get('skill')})",
             "label": f"reward model: {doc.get('skill')}", "file": f, "points": pts,
@@ -79,13 +84,7 @@ def prefs_curve(path: Path) -> dict:
 def rl_curve(path: Path) -> dict:
     doc = _read(path, "rl.json")
     f = str(path / "rl.json" if path.is_dir() else path)
-    pts = []
-    for i, r in enumerate(_need(doc, "ladder", f)):
-        for k in ("rollouts", "accuracy", "ci_low", "ci_high"):
-            _need(r, k, f"{f} ladder[{i}]")
-        fp = [(r["rollouts"], r["correct"], r["total"])] if "correct" in r and "total" in r else []
-        pts.append({"n": r["rollouts"], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
-                    "fit_points": fp})
+    pts = _points(_need(doc, "ladder", f), "rollouts", f"{f} ladder")
     skill = doc.get("skill") or doc.get("config", {}).get("skill")
     return {"kind": "rollouts", "x_label": "rollouts (prompts × generations)",
             "metric": f"greedy accuracy after RL ({skill}" + (f", {doc['format']} format" if doc.get("format") else "")
@@ -138,10 +137,9 @@ def compare(climb: Path | None, prefs: Path | None, rl: Path | None, output_dir:
 
 
 def plot_compare(doc: dict, path: Path) -> None:
-    import matplotlib
+    from dataladder.ladder.plot import log_axes, pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(7.2, 5.2))
     n_max = max(p["n"] for c in doc["curves"] for p in c["points"])
@@ -158,13 +156,7 @@ def plot_compare(doc: dict, path: Path) -> None:
             ax.axvline(sat["median"], color=col, ls=":", lw=1.3)
             ax.annotate(f" saturates ≈{sat['median']:,.0f} ", (sat["median"], 0.02 + 0.06 * i), color=col, fontsize=7,
                         ha="right" if sat["median"] > n_max else "left")
-    ax.set_xscale("log")
-    ax.set_ylim(0.0, 1.02)
-    ax.set_xlabel("examples / pairs / rollouts (log scale)")
-    ax.set_ylabel("score reached (each curve's metric)")
-    ax.set_title(f"what each kind of data buys (dotted: saturation, 10× gains < {doc['delta']:g})")
-    ax.legend(fontsize=6.5, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=1, frameon=False)
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    log_axes(ax, "examples / pairs / rollouts (log scale)", "score reached (each curve's metric)",
+             f"what each kind of data buys (dotted: saturation, 10× gains < {doc['delta']:g})", ylim=(0.0, 1.02),
+             legend={"fontsize": 6.5, "loc": "upper center", "bbox_to_anchor": (0.5, -0.13), "ncol": 1, "frameon": False})
+    save(fig, path)

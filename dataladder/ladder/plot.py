@@ -6,11 +6,38 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_ladder(doc: dict, path: Path) -> None:
+def pyplot():
+    """matplotlib's pyplot on the Agg backend (no display needed), imported when a plot is drawn."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return plt
+
+
+def log_axes(ax, xlabel: str, ylabel: str, title: str, ylim: tuple[float, float] = (-0.02, 1.02),
+             legend: dict | None = None) -> None:
+    """The ladders' common axes: log x, a score on y, legend and grid."""
+    ax.set_xscale("log")
+    ax.set_ylim(*ylim)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(**(legend or {"fontsize": 7, "loc": "lower right"}))
+    ax.grid(alpha=0.3, which="both")
+
+
+def save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_ladder(doc: dict, path: Path) -> None:
+    plt = pyplot()
 
     groups: dict[str, list[dict]] = {}
     for a in doc["arms"]:
@@ -40,13 +67,6 @@ def plot_ladder(doc: dict, path: Path) -> None:
             if a.get("reached_at"):
                 ax.axvline(a["reached_at"], color=c, ls=":", lw=1)
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
-        ax.set_xscale("log")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("training examples (log scale)")
-        ax.set_ylabel(f"accuracy ({doc['config']['target_format']} format)")
-        ax.set_title(f"{skill}: fitted curve with 80% bootstrap band")
-        ax.legend(fontsize=7, loc="lower right")
-        ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        log_axes(ax, "training examples (log scale)", f"accuracy ({doc['config']['target_format']} format)",
+                 f"{skill}: fitted curve with 80% bootstrap band")
+    save(fig, path)

@@ -347,10 +347,9 @@ def keep_reward_model(ctx: Context, store: RunStore, doc: dict, output_dir: Path
 
 def plot_prefs(doc: dict, path: Path) -> None:
     """prefs.png: held-out pairwise accuracy against pairs, fit band, per-source lines, saturation."""
-    import matplotlib
+    from dataladder.ladder.plot import log_axes, pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
     lad = doc["ladder"]
@@ -377,13 +376,6 @@ def plot_prefs(doc: dict, path: Path) -> None:
             ax.axvspan(sat["lo80"], sat["hi80"], color="C3", alpha=0.07)
     ax.axhline(doc["config"]["target"], color="k", ls="--", lw=1, label=f"target {doc['config']['target']:g}")
     ax.axhline(0.5, color="gray", ls="-", lw=0.6)
-    ax.set_xscale("log")
-    ax.set_ylim(0.3, 1.02)
-    ax.set_xlabel("preference pairs (log scale)")
-    ax.set_ylabel("held-out pairwise accuracy")
-    ax.set_title(f"reward model for {doc['skill']} on {Path(doc['model']).name}")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3, which="both")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    log_axes(ax, "preference pairs (log scale)", "held-out pairwise accuracy",
+             f"reward model for {doc['skill']} on {Path(doc['model']).name}", ylim=(0.3, 1.02))
+    save(fig, path)

@@ -8,10 +8,9 @@ from pathlib import Path
 
 
 def plot_rl(doc: dict, path: Path) -> None:
-    import matplotlib
+    from dataladder.ladder.plot import log_axes, pyplot, save
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(11, 4.2))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -39,22 +38,15 @@ def plot_rl(doc: dict, path: Path) -> None:
     b = doc["before"]
     ax.axhline(b["accuracy"], color="gray", lw=1, label=f"before RL {b['accuracy']:.2f} (band: 95% CI)")
     ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
-    ax.set_xscale("log")
-    ax.set_ylim(-0.02, 1.02)
-    ax.set_xlabel("rollouts (prompts × generations, log scale)")
-    ax.set_ylabel(f"greedy accuracy, {doc['eval']['n']} held-out items")
-    ax.set_title(f"{doc['skill']} ({doc['format']} format): rollout ladder")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3, which="both")
+    log_axes(ax, "rollouts (prompts × generations, log scale)", f"greedy accuracy, {doc['eval']['n']} held-out items",
+             f"{doc['skill']} ({doc['format']} format): rollout ladder")
     ax2.axhline(doc["zero_signal"]["predicted"], color="k", ls="--", lw=1, label="predicted zero-signal share")
     ax2.set_xlabel("rollouts")
     ax2.set_ylim(-0.02, 1.02)
     ax2.set_title("per step, moving mean of 8 (TRL's metric names)")
     ax2.legend(fontsize=7)
     ax2.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def _smooth(v: list[float], w: int = 8) -> list[float]:
