@@ -14,46 +14,14 @@ import typer
 from rich.table import Table
 
 from dataladder import cli_data
-from dataladder.cli_common import _quiet, parse_budget, progress, step_bar, user_errors, validated
-from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain, print_probe,
+from dataladder.cli_probe import probe
+from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, parse_budget,
+                                   progress, prompt_fields, step_bar, user_errors, validated)
+from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain,
                                    print_recommendations, print_rl, print_study)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="How much post-training data will fix my model's problem? Evals first, then the ladder.")
-
-DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
-
-
-@user_errors
-def probe(
-    model: Annotated[str, typer.Option(help="'tiny-arith' (shipped), a local model directory, or a hub id")] = "tiny-arith",
-    skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
-    n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
-    target_format: Annotated[str, typer.Option(help="the prompt format post-training aims at")] = "exam",
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
-    seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
-    batch_size: Annotated[int, typer.Option(help="generation batch size")] = 128,
-    mastered_at: Annotated[float, typer.Option(help="accuracy at which a skill counts as mastered")] = 0.8,
-    partial_at: Annotated[float, typer.Option(help="accuracy below which a skill counts as missing")] = 0.15,
-    output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
-) -> None:
-    """Evals first: per-skill, per-format accuracy with Wilson intervals, and a diagnosis of each gap."""
-    report = run_probe(model, skill or DEFAULT_SKILLS, n, target_format, digits, seed, batch_size, mastered_at,
-                       partial_at, output_dir)
-    print_probe(report)
-    console.print(f"wrote {output_dir / 'probe.json'} and {output_dir / 'samples.jsonl'}")
-
-
-def run_probe(model: str, skills: list[str], n: int, target_format: str, digits: int, seed: int, batch_size: int,
-              mastered_at: float, partial_at: float, output_dir: Path) -> dict:
-    from dataladder.probe import run_probe as run_probe_fn
-
-    _quiet()
-    with progress() as bar:
-        task = bar.add_task("probing", total=None)
-        return run_probe_fn(model, skills, output_dir, n, target_format, digits, seed, batch_size, mastered_at,
-                            partial_at, on_total=lambda t: bar.update(task, total=t),
-                            on_batch=lambda k: bar.advance(task, k))
 
 
 @user_errors
@@ -103,7 +71,12 @@ def climb(
     eval_skill: Annotated[Optional[list[str]], typer.Option(help="skills evaluated at every rung (default: all built-in)")] = None,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
-    train_file: Annotated[Optional[Path], typer.Option(help="prompt/completion JSONL to climb on instead of the skill's generator")] = None,
+    train_file: Annotated[Optional[Path], typer.Option(help="records to climb on instead of the skill's generator: messages, "
+                                                            "(conversational) prompt/completion, Alpaca or ShareGPT")] = None,
+    chat_template: ChatTemplateOpt = "auto",
+    system_prompt: SystemPromptOpt = None,
+    stop: StopOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
     executor: Annotated[str, typer.Option(help="local (in this process) | ray (runs of a rung concurrently on Ray workers)")] = "local",
     ray_address: Annotated[Optional[str], typer.Option(help="ray: 'auto', ray://host:port, or none for a local cluster")] = None,
@@ -124,12 +97,16 @@ def climb(
         raise ValueError(f"--lora-ranks {lora_ranks!r}: expected integers like 1,4,16") from None
     fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
               "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
-              "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": apply_overrides({}, hp or [])}
+              "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": apply_overrides({}, hp or []),
+              **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
     if eval_skill:
         fields["eval_skills"] = eval_skill
     if train_file:
+        from dataladder.data.trainfile import read_train_file
+
         if not train_file.is_file():
             raise ValueError(f"--train-file {train_file}: no such file")
+        read_train_file(train_file)  # every record checked (file:line:field) before any model is loaded
         fields["train_file"] = str(train_file)
     if max_examples:
         fields["max_examples"] = max_examples
@@ -325,7 +302,12 @@ def rl_command(
     warn_at: Annotated[float, typer.Option(help="predicted zero-signal share that triggers the warning")] = 0.9,
     seed: Annotated[int, typer.Option(help="training seed and prompt draw")] = 0,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
-    hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5")] = None,
+    hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5 "
+                                                         "(use_vllm=true vllm_mode=colocate: TRL's vLLM rollouts)")] = None,
+    chat_template: ChatTemplateOpt = "auto",
+    system_prompt: SystemPromptOpt = None,
+    stop: StopOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, rl.json and rl.png go")] = Path("runs/rl"),
 ) -> None:
     """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
@@ -344,7 +326,8 @@ def rl_command(
               "growth": growth, "eval_n": eval_n, "check_prompts": check_prompts, "warn_at": warn_at, "seed": seed,
               "digits": digits, "filter_zero_signal": filter_zero_signal, "online_every": online_every,
               "reward_model": str(reward_model) if reward_model else None,
-              "hp": apply_overrides({"num_generations": num_generations}, hp or [])}
+              "hp": apply_overrides({"num_generations": num_generations}, hp or []),
+              **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
     if max_rollouts:
         fields["max_rollouts"] = max_rollouts
     if max_minutes:

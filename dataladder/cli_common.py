@@ -7,7 +7,7 @@ here knows the typer `app`, so either module imports this one without importing 
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
@@ -91,3 +91,25 @@ def validated(model_cls, fields: dict):
     except ValidationError as e:
         err = e.errors()[0]
         raise ValueError(f"option {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+
+
+# Options every command that renders prompts shares (climb, rl, probe): how prompts meet the chat template
+# and where generation ends (`dataladder.generate.PromptOptions`).
+ChatTemplateOpt = Annotated[str, typer.Option(help="auto (conversational items and `chat` formats use the model's "
+                                                   "chat template) | on (every prompt as a user turn) | off")]
+SystemPromptOpt = Annotated[Optional[str], typer.Option(help="system turn added to every templated conversation")]
+StopOpt = Annotated[Optional[list[str]], typer.Option(help="extra stop string (\\n and \\t understood); repeat for several")]
+MaxNewTokensOpt = Annotated[Optional[int], typer.Option(help="most new tokens per completion (default: the item's, "
+                                                             "else the skill's; JSONL: longest gold answer + margin)")]
+
+
+def prompt_fields(chat_template: str, system_prompt: str | None, stop: list[str] | None,
+                  max_new_tokens: int | None) -> dict:
+    """The PromptOptions fields from the shared CLI options (escapes in stop strings decoded)."""
+    if max_new_tokens is not None and max_new_tokens <= 0:
+        raise ValueError(f"--max-new-tokens {max_new_tokens}: must be a positive number of tokens")
+    stops = [s.replace("\\n", "\n").replace("\\t", "\t") for s in stop or []]
+    if any(not s for s in stops):
+        raise ValueError("--stop: a stop string cannot be empty")
+    return {"chat_template": chat_template, "system_prompt": system_prompt, "stop": stops,
+            "max_new_tokens": max_new_tokens}

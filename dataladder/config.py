@@ -63,12 +63,13 @@ def _model_in(annotation) -> type[BaseModel] | None:
 from pydantic import Field  # noqa: E402
 
 from dataladder.executors import ExecutorConfig  # noqa: E402
+from dataladder.generate import PromptOptions  # noqa: E402
 from dataladder.ladder.climb import ClimbConfig  # noqa: E402
 from dataladder.ladder.prefs import PrefsConfig  # noqa: E402
 from dataladder.ladder.rl import RLConfig  # noqa: E402
 
 
-class ProbeStep(BaseModel, extra="forbid"):
+class ProbeStep(PromptOptions, extra="forbid"):
     skills: list[str] = Field(default_factory=lambda: ["add", "sub", "mul", "div", "mixed"], description="skills to probe")
     n: int = Field(300, description="eval items per skill and format")
     digits: int = Field(2, description="max operand digits")

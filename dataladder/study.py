@@ -50,7 +50,8 @@ def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
     hooks.step("probe: evaluating every skill in every format")
     p = plan.probe
     return run_probe(plan.model, p.skills, out / "probe", n=p.n, target_format=plan.target_format, digits=p.digits,
-                     mastered_at=p.mastered_at, partial_at=p.partial_at, on_batch=hooks.eval, extra={"plan_key": key})
+                     mastered_at=p.mastered_at, partial_at=p.partial_at, on_batch=hooks.eval, extra={"plan_key": key},
+                     options=p.gen_options())
 
 
 def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[dict]:

@@ -5,10 +5,10 @@
 Each pair is `{"prompt", "chosen", "rejected", "skill", "source", "hard", "flipped", "key", "answer"}`
 (TRL's preference columns plus where it came from). Sources of the rejected answer:
 
-- `self`: the model's own wrong samples (`probe.sample`); chosen is one of its accepted samples
+- `self`: the model's own wrong samples (`Generator.sample`); chosen is one of its accepted samples
   for the same prompt when it has one, else the gold completion;
 - `other:<name>`: another local causal LM's wrong samples (`other_model`), chosen as for `self`;
-- `endpoint:<model>`: an OpenAI-compatible server's wrong completions (`endpoint`);
+- `endpoint:<model>`: an OpenAI-compatible server's wrong completions (`endpoint`, an `EndpointGenerator`);
 - `near-miss`: a rule-based wrong answer (off by one, digits swapped, off by a few:
   `data.noise.wrong_answer`), chosen is the gold completion.
 
@@ -27,6 +27,7 @@ import random
 from pathlib import Path
 
 from dataladder.data.noise import wrong_answer
+from dataladder.generate import Generator
 from dataladder.skills import Item, Skill
 from dataladder.verify.core import parse_number
 
@@ -67,7 +68,7 @@ def source_name(source: str, other_model=None, endpoint=None) -> str:
     if source == "endpoint":
         if endpoint is None:
             raise ValueError("source 'endpoint' needs --endpoint-url and --endpoint-model")
-        return f"endpoint:{endpoint.model}"
+        return f"endpoint:{endpoint.options.endpoint_model}"
     if source not in ("self", "near-miss"):
         raise ValueError(f"unknown pair source {source!r}; expected self, near-miss, other or endpoint")
     return source
@@ -100,24 +101,6 @@ def _items(skill: Skill, split: str, n: int, seed: int) -> list[Item]:
         want *= 2
 
 
-class _Generator:
-    """Completions of prompts by one model-like source: `k` per prompt."""
-
-    def __init__(self, kind: str, model=None, tokenizer=None, endpoint=None, max_new_tokens: int = 12,
-                 temperature: float = 1.0, seed: int = 0):
-        self.kind, self.model, self.tok, self.endpoint = kind, model, tokenizer, endpoint
-        self.max_new_tokens, self.temperature, self.seed = max_new_tokens, temperature, seed
-
-    def __call__(self, prompts: list[str], k: int) -> list[list[str]]:
-        if self.kind == "endpoint":
-            return [self.endpoint.complete([{"role": "user", "content": p}], n=k, temperature=self.temperature,
-                                           max_tokens=self.max_new_tokens) for p in prompts]
-        from dataladder.probe import sample
-
-        return sample(self.model, self.tok, prompts, k, self.max_new_tokens, temperature=self.temperature,
-                      seed=self.seed)
-
-
 def _load_other(other_model):
     if isinstance(other_model, (str, Path)):
         from dataladder.models.hub import load_model
@@ -145,15 +128,16 @@ def _near_miss_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_
     return out
 
 
-def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, gen: _Generator,
-                   name: str, batch: int = 256) -> list[dict]:
+def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, gen: Generator,
+                   name: str, temperature: float, seed: int, batch: int = 256) -> list[dict]:
     f = skill.formats[fmt]
     out = []
     for s in range(0, len(items), batch):
         if len(out) >= want:
             break
         chunk = items[s : s + batch]
-        samples = gen([f.prompt(it) for it in chunk], SAMPLES_PER_PROMPT)
+        samples = gen.sample([gen.prompt_for(skill, fmt, it) for it in chunk], SAMPLES_PER_PROMPT, temperature,
+                             seed=seed)
         for it, texts in zip(chunk, samples):
             good = [t for t in texts if skill.score(t, it).ok]
             bad = [t for t in texts if not skill.score(t, it).ok and t.strip()]
@@ -167,7 +151,7 @@ def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_on
 
 
 def _pair(skill: Skill, fmt: str, it: Item, chosen: str, rejected: str, source: str) -> dict:
-    return {"prompt": skill.formats[fmt].prompt(it), "chosen": chosen, "rejected": rejected, "skill": skill.name,
+    return {"prompt": skill.example(fmt, it)["prompt"], "chosen": chosen, "rejected": rejected, "skill": skill.name,
             "source": source, "hard": is_hard(rejected, it.answer), "flipped": False, "key": it.key,
             "answer": it.answer}
 
@@ -218,19 +202,17 @@ def build_pairs(skill, n: int, sources: list[str], seed: int = 0, model=None, to
         if src == "near-miss":
             got = _near_miss_pairs(skill, fmt, rot, want, hard_only, seed)
         else:
+            from dataladder.generate.hf import HFGenerator
+
             if src == "self":
                 if model is None or tokenizer is None:
                     raise ValueError("source 'self' needs the model and its tokenizer")
-                gen = _Generator("model", model, tokenizer, max_new_tokens=skill.max_new_tokens,
-                                 temperature=temperature, seed=seed)
+                gen = HFGenerator(model, tokenizer)
             elif src == "other":
-                om, ot = _load_other(other_model)
-                gen = _Generator("model", om, ot, max_new_tokens=skill.max_new_tokens, temperature=temperature,
-                                 seed=seed)
+                gen = HFGenerator(*_load_other(other_model))
             else:
-                gen = _Generator("endpoint", endpoint=endpoint, max_new_tokens=skill.max_new_tokens,
-                                 temperature=temperature)
-            got = _sampled_pairs(skill, fmt, rot, want, hard_only, gen, name)
+                gen = endpoint  # an EndpointGenerator
+            got = _sampled_pairs(skill, fmt, rot, want, hard_only, gen, name, temperature, seed)
         for p in got:
             verify_pair(skill, p, by_key[p["key"]])
         if hard_only:

@@ -115,25 +115,26 @@ class SelfSource(Source):
         self.chunk = 4 * max(1, cfg.batch_size // cfg.k)
         self.sample_format = cfg.sample_format or skill.native_format
         check_format(skill, self.sample_format, "--sample-format")
-        self.max_new_tokens = cfg.max_new_tokens or skill.max_new_tokens
         self._model = None
 
     def _load(self):
         if self._model is None:
+            from dataladder.generate import GenOptions
+            from dataladder.generate.hf import HFGenerator
             from dataladder.models.hub import load_model
 
-            self._model = load_model(self.cfg.model)
+            model, tok = load_model(self.cfg.model)
+            self._model = HFGenerator(model, tok, GenOptions(max_new_tokens=self.cfg.max_new_tokens),
+                                      self.cfg.batch_size)
         return self._model
 
-    def _prompts(self, items):
-        return [self.skill.formats[self.sample_format].prompt(it) for it in items]
+    def _prompts(self, gen, items):
+        return [gen.prompt_for(self.skill, self.sample_format, it) for it in items]
 
     def candidates(self, items, batch):
-        from dataladder.probe import sample
-
-        model, tok = self._load()
-        return sample(model, tok, self._prompts(items), self.k, self.max_new_tokens, self.cfg.temperature,
-                      self.cfg.top_p, seed=self.cfg.seed * 100_003 + batch, batch_size=self.cfg.batch_size)
+        gen = self._load()
+        return gen.sample(self._prompts(gen, items), self.k, self.cfg.temperature, self.cfg.top_p,
+                          seed=self.cfg.seed * 100_003 + batch)
 
     def provenance(self):
         return {"model": self.cfg.model, "sample_format": self.sample_format, "temperature": self.cfg.temperature,
@@ -142,11 +143,9 @@ class SelfSource(Source):
     def finish(self, items):
         if not self.cfg.greedy_check or not items:
             return None
-        from dataladder.probe import generate
-
-        model, tok = self._load()
-        g = generate(model, tok, self._prompts(items), self.max_new_tokens, self.cfg.batch_size)
-        correct = sum(self.skill.score(c, it).ok for c, it in zip(g.completions, items))
+        gen = self._load()
+        completions = gen.greedy(self._prompts(gen, items))
+        correct = sum(self.skill.score(c, it).ok for c, it in zip(completions, items))
         lo, hi = wilson(correct, len(items))
         return {"greedy": {"format": self.sample_format, "accuracy": correct / len(items), "ci_low": lo,
                            "ci_high": hi, "correct": correct, "n": len(items)}}
@@ -159,29 +158,19 @@ class EndpointSource(Source):
     name = "endpoint"
 
     def __init__(self, cfg: SynthConfig, skill: Skill):
-        from dataladder.data.endpoint import Endpoint
+        from dataladder.generate import GenOptions, make_generator
 
-        if not cfg.endpoint_url or not cfg.endpoint_model:
-            raise ValueError("--source endpoint needs --endpoint-url (e.g. http://127.0.0.1:8000/v1) and --endpoint-model")
-        if not cfg.endpoint_url.startswith(("http://", "https://")):
-            raise ValueError(f"--endpoint-url {cfg.endpoint_url!r}: expected http://host:port/v1")
         self.cfg, self.skill, self.k = cfg, skill, cfg.k
         self.chunk = 4 * max(1, cfg.concurrency)
         self.sample_format = cfg.sample_format or write_format(cfg, skill)
         check_format(skill, self.sample_format, "--sample-format")
-        self.client = Endpoint(cfg.endpoint_url, cfg.endpoint_model, cfg.api_key)
+        self.gen = make_generator(GenOptions(
+            backend="endpoint", endpoint_url=cfg.endpoint_url, endpoint_model=cfg.endpoint_model,
+            api_key=cfg.api_key, concurrency=max(1, cfg.concurrency), max_new_tokens=cfg.max_new_tokens or 64))
 
     def candidates(self, items, batch):
-        from concurrent.futures import ThreadPoolExecutor
-
-        fmt = self.skill.formats[self.sample_format]
-
-        def ask(it: Item) -> list[str]:
-            return self.client.complete([{"role": "user", "content": fmt.prompt(it)}], n=self.k,
-                                        temperature=self.cfg.temperature, max_tokens=self.cfg.max_new_tokens or 64)
-
-        with ThreadPoolExecutor(max(1, self.cfg.concurrency)) as pool:
-            return list(pool.map(ask, items))  # the first error propagates: one line, exit 2
+        prompts = [self.gen.prompt_for(self.skill, self.sample_format, it) for it in items]
+        return self.gen.sample(prompts, self.k, self.cfg.temperature, self.cfg.top_p, seed=self.cfg.seed * 100_003 + batch)
 
     def provenance(self):
         return {"endpoint_url": self.cfg.endpoint_url, "model": self.cfg.endpoint_model,

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from dataladder.generate import PromptOptions
 from dataladder.ladder.fit import fit_curve, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
@@ -28,7 +29,7 @@ from dataladder.stats import wilson
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 
 
-class ClimbConfig(BaseModel, extra="forbid"):
+class ClimbConfig(PromptOptions, extra="forbid"):
     models: list[str] = Field(default_factory=lambda: ["tiny-arith"], description="base models, compared side by side")
     skills: list[str] = Field(default_factory=lambda: ["add"], description="skills to climb")
     target: float = Field(0.9, description="accuracy to reach in the target format")
@@ -48,8 +49,9 @@ class ClimbConfig(BaseModel, extra="forbid"):
     min_rungs: int = Field(4, description="rungs before the fit may stop a climb")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
-    train_file: str | None = Field(None, description="TRL prompt/completion JSONL to draw rungs from (default: "
-                                                     "the skill's own verified generator)")
+    train_file: str | None = Field(None, description="training records to draw rungs from: messages, TRL "
+                                                     "(conversational) prompt/completion, Alpaca or ShareGPT, in "
+                                                     "JSONL, JSON or Parquet (default: the skill's own verified generator)")
 
     def evaluated(self) -> list[str]:
         """The skills evaluated at every rung: the climbed ones first, then the others."""
@@ -78,21 +80,23 @@ def model_fingerprint(spec: str) -> str:
 
 @dataclass
 class Context:
-    """What every rung of one base model shares, prepared once: model, tokenizer, eval items, pools."""
+    """What every rung of one base model shares, prepared once: model, tokenizer, generator, eval items, pools."""
 
     spec: str
     fingerprint: str
     model: object
     tokenizer: object
+    gen: object  # the base model's Generator; a rung evaluates through gen.with_model(its weights)
     eval_sets: dict  # skill name → (Skill, items)
     pools: dict  # (skill, seed) → tokenized rows
     on_train: Callable[[int, int], None] | None = None  # progress: (step, total steps)
     on_eval: Callable[[int], None] | None = None  # progress: items scored
 
     def pool(self, cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
-        """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested)."""
+        """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested). Prompts are
+        rendered by the generator's chat policy, so training sees the prompt tokens evaluation sees."""
         if (skill, seed) not in self.pools:
-            self.pools[(skill, seed)] = tokenize_records(self.tokenizer, pool_records(cfg, skill, seed))
+            self.pools[(skill, seed)] = tokenize_records(self.tokenizer, pool_records(cfg, skill, seed), self.gen.policy)
         return self.pools[(skill, seed)]
 
 
@@ -106,38 +110,27 @@ def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
     if bad:  # grounding: every template item must pass the skill's own verifier
         raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
-    return [{"prompt": fmt.prompt(it), "completion": fmt.completion(it)} for it in items]
+    return [sk.example(cfg.target_format, it) for it in items]
 
 
 def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     """The train file's records for `skill`, minus any whose prompt is an eval prompt, shuffled by seed."""
     import random
 
-    from dataladder.errors import InputError
+    from dataladder.data.trainfile import prompt_key, read_train_file
 
     sk = _skill(skill, cfg.digits)
-    eval_prompts = {f.prompt(it) for it in sk.items("eval", cfg.eval_n, 0) for f in sk.formats.values()}
-    records = []
+    eval_prompts = {prompt_key(sk.example(f, it)["prompt"]) for it in sk.items("eval", cfg.eval_n, 0)
+                    for f in sk.formats}
     path = Path(cfg.train_file)
-    with path.open(encoding="utf-8") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-            except json.JSONDecodeError as e:
-                raise InputError(f"not valid JSON ({e.msg})", str(path), lineno) from None
-            for field in ("prompt", "completion"):
-                if not isinstance(rec.get(field), str):
-                    raise InputError("missing or not a string", str(path), lineno, field)
-            if rec.get("skill", skill) != skill or rec["prompt"] in eval_prompts:
-                continue
-            records.append({"prompt": rec["prompt"], "completion": rec["completion"]})
+    records = [{"prompt": r["prompt"], "completion": r["completion"]} for _, r in read_train_file(path)
+               if r["skill"] in (None, skill, sk.name) and prompt_key(r["prompt"]) not in eval_prompts]
     random.Random(f"{path.name}:{seed}").shuffle(records)
     return records
 
 
 def prepare(spec: str, cfg: ClimbConfig) -> Context:
+    from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
 
     model, tok = load_model(spec)
@@ -145,19 +138,23 @@ def prepare(spec: str, cfg: ClimbConfig) -> Context:
     for name in cfg.evaluated():
         sk = _skill(name, cfg.digits)
         sets[name] = (sk, sk.items("eval", cfg.eval_n, 0))
-    return Context(spec, model_fingerprint(spec), model, tok, sets, {})
+    return Context(spec, model_fingerprint(spec), model, tok, HFGenerator(model, tok, cfg.gen_options()), sets, {})
 
 
 def _eval_model(model, ctx: Context) -> dict:
     out = {}
+    gen = ctx.gen if model is ctx.model else ctx.gen.with_model(model)
     for name, (sk, items) in ctx.eval_sets.items():
-        res, _, _ = score_formats(model, ctx.tokenizer, sk, items, list(sk.formats), on_batch=ctx.on_eval)
+        res, _, _ = score_formats(gen, sk, items, list(sk.formats), on_batch=ctx.on_eval)
         out[name] = {f: {"correct": r["correct"], "n": r["n"], "accuracy": r["accuracy"]} for f, r in res.items()}
     return out
 
 
 def eval_config(cfg: ClimbConfig) -> dict:
-    return {"skills": cfg.evaluated(), "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
+    out = {"skills": cfg.evaluated(), "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
+    if (prompts := cfg.prompt_key()) is not None:  # chat template, system prompt, stops: other prompts, other runs
+        out["prompts"] = prompts
+    return out
 
 
 def base_config(fingerprint: str, cfg: ClimbConfig) -> dict:

@@ -97,11 +97,11 @@ def saturation(fit, delta: float, n_min: float, n_max_measured: float) -> dict:
 def _endpoint(cfg: PrefsConfig):
     if not cfg.endpoint_url:
         return None
-    from dataladder.data.endpoint import Endpoint
+    from dataladder.generate import GenOptions, make_generator
 
     if not cfg.endpoint_model:
         raise ValueError("--endpoint-url needs --endpoint-model")
-    return Endpoint(cfg.endpoint_url, cfg.endpoint_model)
+    return make_generator(GenOptions(backend="endpoint", endpoint_url=cfg.endpoint_url, endpoint_model=cfg.endpoint_model))
 
 
 def check_config(cfg: PrefsConfig) -> None:

@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 from typing import Callable, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
+
+from dataladder.generate import PromptOptions
 
 from dataladder.ladder.fit import fit_curve
 from dataladder.ladder.rl_arm import Arm, climb_rollouts, eval_greedy, fingerprint, observed_zero_signal, schedule
@@ -32,7 +34,7 @@ from dataladder.ladder.store import RunStore
 from dataladder.train.grpo import GRPOHparams
 
 
-class RLConfig(BaseModel, extra="forbid"):
+class RLConfig(PromptOptions, extra="forbid"):
     model: str = Field("tiny-arith", description="policy model")
     skill: str = Field("mul", description="skill trained and evaluated")
     format: str = Field("target", description="prompt format: 'target' (the skill's target format, as `probe` and "
@@ -79,12 +81,9 @@ def _skill(cfg: RLConfig):
     return resolve_skills([cfg.skill], cfg.digits)[0]
 
 
-def run_check(model, tok, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
-    from dataladder.probe import sample
-
-    prompts = [skill.formats[fmt].prompt(it) for it in items]
-    comps = sample(model, tok, prompts, cfg.check_samples, cfg.hp.max_completion_length or skill.max_new_tokens,
-                   cfg.hp.temperature, cfg.hp.top_p, seed)
+def run_check(gen, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
+    prompts = [gen.prompt_for(skill, fmt, it) for it in items]
+    comps = gen.sample(prompts, cfg.check_samples, cfg.hp.temperature, cfg.hp.top_p, seed)
     return signal_check(skill, items, comps, cfg.hp.num_generations, cfg.warn_at)
 
 
@@ -104,7 +103,7 @@ def cold_start_items(skill, n: int, seed: int) -> list:
     return skill.items("train", n, 2000 + seed)
 
 
-def cold_start(cfg: RLConfig, store: RunStore, model, tok, skill, fmt: str, items: list) -> tuple[object, dict]:
+def cold_start(cfg: RLConfig, store: RunStore, gen, skill, fmt: str, items: list) -> tuple[object, dict]:
     """SFT (full fine-tuning, `climb`'s defaults) on the verified `items` in format `fmt`: DeepSeek-R1's cold
     start, which gives RL groups that carry signal when the base model almost never answers in `fmt`.
     Stored in the run store with its weights, so a rerun loads it instead of training again."""
@@ -113,17 +112,19 @@ def cold_start(cfg: RLConfig, store: RunStore, model, tok, skill, fmt: str, item
     from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 
     hp = SFTHparams()
+    model, tok = gen.model, gen.tok
     key = {"kind": "rl-cold-start", "model": fingerprint(cfg.model), "skill": cfg.skill, "digits": cfg.digits,
            "format": fmt, "items": [it.key for it in items], "seed": cfg.seed, "hp": hp.model_dump()}
+    if (prompts := cfg.prompt_key()) is not None:
+        key["prompts"] = prompts
     got = store.get(key)
     if got is not None:
         return AutoModelForCausalLM.from_pretrained(store.path(key) / "model").eval(), {**got, "key": key}
     f = skill.formats[fmt]
-    rows = [{"prompt": f.prompt(it), "completion": f.completion(it)} for it in items
-            if skill.score(f.completion(it), it).ok]
+    rows = [skill.example(fmt, it) for it in items if skill.score(f.completion(it), it).ok]
     if not rows:
         raise ValueError(f"cold start: none of {len(items)} {cfg.skill} train items verifies in format {fmt}")
-    model, st = train_sft(model, tok, tokenize_records(tok, rows), "full", None, hp, seed=cfg.seed)
+    model, st = train_sft(model, tok, tokenize_records(tok, rows, gen.policy), "full", None, hp, seed=cfg.seed)
     p = store.path(key)
     p.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(p / "model", ignore_errors=True)
@@ -133,11 +134,9 @@ def cold_start(cfg: RLConfig, store: RunStore, model, tok, skill, fmt: str, item
     return model, {**got, "key": key}
 
 
-def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None],
+def filter_pool(gen, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None],
                 exclude: frozenset[str] = frozenset()) -> list:
     """Train items whose check samples do not all agree, until `need` are kept or 8× need were tried."""
-    from dataladder.probe import sample
-
     n = 8 * need
     while n >= cfg.check_prompts:
         try:  # as many candidates as the train partition holds, up to 8× need; rungs cycle over what is kept
@@ -150,8 +149,8 @@ def filter_pool(model, tok, skill, fmt: str, cfg: RLConfig, need: int, on_note: 
     kept, tried = [], 0
     for s in range(0, len(cands), 512):
         chunk = cands[s : s + 512]
-        comps = sample(model, tok, [skill.formats[fmt].prompt(it) for it in chunk], cfg.hp.num_generations,
-                       cfg.hp.max_completion_length or skill.max_new_tokens, cfg.hp.temperature, cfg.hp.top_p, s)
+        comps = gen.sample([gen.prompt_for(skill, fmt, it) for it in chunk], cfg.hp.num_generations,
+                           cfg.hp.temperature, cfg.hp.top_p, s)
         tried += len(chunk)
         for it, cs in zip(chunk, comps):
             k = sum(skill.score(c, it).ok for c in cs)
@@ -185,7 +184,10 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         rm, rm_tok = load_reward_model(cfg.reward_model, device="cpu")
     t0 = time.perf_counter()
     store = RunStore(output_dir)
+    from dataladder.generate.hf import HFGenerator
+
     model, tok = load_model(cfg.model)
+    gen = HFGenerator(model, tok, cfg.gen_options())
     eval_items = skill.items("eval", cfg.eval_n, 0)
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
     pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None
@@ -195,9 +197,9 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     formats = {"auto": list(skill.formats), "target": [target]}.get(cfg.format, [cfg.format])
     if rm_format and cfg.format not in ("auto", "target", rm_format):
         on_note(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {cfg.format}")
-    checks = {f: run_check(model, tok, skill, check_items, f, cfg, cfg.seed) for f in formats}
+    checks = {f: run_check(gen, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
-    base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}
+    base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats}
     check = checks[fmt]
     on_note(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the reward model's)" if rm_format
                                else " (the skill's target format)"}.get(cfg.format, "")
@@ -209,24 +211,25 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     cold, base_model_evals = None, base_evals
     if n_cold:
         cold_items = cold_start_items(skill, n_cold, cfg.seed)
-        model, cold = cold_start(cfg, store, model, tok, skill, fmt, cold_items)
+        model, cold = cold_start(cfg, store, gen, skill, fmt, cold_items)
+        gen = gen.with_model(model)
         keys = frozenset(it.key for it in cold_items)
         pool = [it for it in pool if it.key not in keys] if pool is not None else None
         check_items = (pool or draw_pool(skill, cfg.check_prompts + n_cold, cfg.seed, keys))[: cfg.check_prompts]
-        base_evals = {f: eval_greedy(model, tok, skill, eval_items, f) for f in skill.formats}
+        base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats}
         cold = {**cold, "reason": "auto: the check warned" if cfg.cold_start == "auto" else "requested",
                 "check_before": {k: v for k, v in check.items() if k != "per_prompt"},
                 "formats_before": base_model_evals, "formats_after": base_evals}
-        check = run_check(model, tok, skill, check_items, fmt, cfg, cfg.seed + 2)
+        check = run_check(gen, skill, check_items, fmt, cfg, cfg.seed + 2)
         on_note(f"cold start ({cold['verified']} examples, {cold['steps']} SFT steps): greedy accuracy "
                 f"{base_model_evals[fmt]['accuracy']:.3f} → {base_evals[fmt]['accuracy']:.3f}; predicted share of "
                 f"groups with no signal {check['predicted_zero_signal']:.2f}")
         _warn(check, cfg, on_note, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts")
     prediction = check
     if cfg.filter_zero_signal:
-        pool = filter_pool(model, tok, skill, fmt, cfg, need, on_note, frozenset(cold["key"]["items"]) if cold else frozenset())
+        pool = filter_pool(gen, skill, fmt, cfg, need, on_note, frozenset(cold["key"]["items"]) if cold else frozenset())
         # predict for the prompts actually trained on, with fresh samples (not the ones that selected them)
-        prediction = run_check(model, tok, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
+        prediction = run_check(gen, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
         on_note(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
     div = diversity(pool, [skill.formats[fmt].prompt(it) for it in pool])
     if cfg.reward_model is None:
@@ -238,7 +241,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
             arms.append(Arm(f"reward model, online every {cfg.online_every}", "online", copy.deepcopy(rm), rm_tok,
                             cfg.online_every))
-    done = [climb_rollouts(cfg, a, store, model, tok, skill, fmt, pool, eval_items, base_evals[fmt], on_note, on_step,
+    done = [climb_rollouts(cfg, a, store, model, gen, skill, fmt, pool, eval_items, base_evals[fmt], on_note, on_step,
                            cold["key"] if cold else None) for a in arms]
     main = done[-1] if cfg.online_every else done[0]
     for a in done:
@@ -249,7 +252,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     from transformers import AutoModelForCausalLM
 
     final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dir"] / "model").eval()
-    after_evals = {f: eval_greedy(final, tok, skill, eval_items, f) for f in skill.formats}  # forgetting in the others
+    after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f) for f in skill.formats}  # forgetting in the others
     rec = recommend(main, cfg)
     doc = {
         "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from dataladder.ladder.rl import RLConfig
 
 
-def eval_greedy(model, tok, skill, items, fmt: str) -> dict:
+def eval_greedy(gen, skill, items, fmt: str) -> dict:
+    """Greedy accuracy of `gen`'s model on `items` in format `fmt`, with its Wilson interval."""
     from dataladder.probe import score_formats
 
-    r = score_formats(model, tok, skill, items, [fmt])[0][fmt]
+    r = score_formats(gen, skill, items, [fmt])[0][fmt]
     return {"correct": r["correct"], "total": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"],
             "ci_high": r["ci_high"]}
 
@@ -51,7 +52,8 @@ class Arm:
         self.pairs: list[dict] = []  # all online pairs so far (the retrain set)
 
     def reward_funcs(self, skill, items_by_key: dict):
-        from dataladder.train.grpo import verifier_reward
+        from dataladder.generate.base import cut_at_stop
+        from dataladder.train.grpo import completion_text, verifier_reward
 
         verifier = verifier_reward(skill, items_by_key)
         if self.kind == "verifier":
@@ -60,10 +62,11 @@ class Arm:
 
         arm = self
 
-        def reward_model(prompts, completions, **kw):
-            cuts = [c.split("\n", 1)[0] for c in completions]
+        def reward_model(prompts, completions, stop=None, **kw):
+            cuts = [cut_at_stop(completion_text(c), tuple(stop[i]) if stop is not None else ())
+                    for i, c in enumerate(completions)]
             if arm.online_every:
-                oks = verifier(prompts, completions, **kw)
+                oks = verifier(prompts, completions, stop=stop, **kw)
                 arm.buffer += [{"prompt": p, "completion": c, "ok": ok} for p, c, ok in zip(prompts, cuts, oks)]
             return score_texts(arm.rm, arm.rm_tok, prompts, cuts)
 
@@ -96,7 +99,7 @@ def fingerprint(path: str | None) -> str | None:
     return model_fingerprint(path)
 
 
-def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, fmt: str, pool: list, eval_items: list,
+def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, gen, skill, fmt: str, pool: list, eval_items: list,
                    base_eval: dict, on_rung: Callable[[str], None], on_step: Callable[[int, int], None] | None,
                    cold_key: dict | None = None) -> dict:
     """The rollout ladder of one arm: train rung by rung (resuming from the store), evaluate, fit, stop."""
@@ -105,7 +108,11 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, f
     from dataladder.train.grpo import train_grpo
 
     hp, pps = cfg.hp, cfg.hp.prompts_per_step
-    rows = [{"prompt": skill.formats[fmt].prompt(it), "answer": it.answer, "key": it.key} for it in pool]
+    tok = gen.tok
+    prompts = [gen.prompt_for(skill, fmt, it) for it in pool]  # the prompts and stops evaluation uses
+    rows = [{"prompt": p.text if p.messages is None else list(p.messages), "answer": it.answer, "key": it.key,
+             "stop": list(p.stop)} for p, it in zip(prompts, pool)]
+    max_len = max(p.max_new_tokens for p in prompts)
     items_by_key = {it.key: it for it in pool}
     funcs, weights = arm.reward_funcs(skill, items_by_key)
     steps_at = schedule(cfg)
@@ -113,6 +120,8 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, f
              "format": fmt, "reward": arm.kind, "reward_model": fingerprint(cfg.reward_model),
              "online_every": arm.online_every, "hp": hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
              "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth], "cold_start": cold_key}
+    if (prompt_opts := cfg.prompt_key()) is not None:
+        ident["prompts"] = prompt_opts
     base_score = RungScore(0, base_eval["correct"], base_eval["total"])
     rungs = [{"rollouts": 0, "steps": 0, **base_eval, "seconds": 0.0}]
     scores, points, log, online = [], [], [], []
@@ -133,7 +142,7 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, f
                 n = min(steps - done, arm.online_every or steps)
                 seg_rows = [rows[(done * pps + j) % len(rows)] for j in range(n * pps)]
                 model, st = train_grpo(model, tok, seg_rows, funcs, hp, n, cfg.seed * 100003 + done,
-                                       skill.max_new_tokens, weights, on_step=on_step)
+                                       max_len, weights, on_step=on_step)
                 seg_log += [{**h, "step": done + h["step"], "rollouts": (done + h["step"]) * hp.rollouts_per_step}
                             for h in st["log"]]
                 secs += st["seconds"]
@@ -141,7 +150,7 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, tok, skill, f
                 if arm.online_every:
                     seg_online.append({"step": done, **arm.retrain(cfg.seed + done)})
             model_at = steps
-            ev = eval_greedy(model, tok, skill, eval_items, fmt)
+            ev = eval_greedy(gen.with_model(model), skill, eval_items, fmt)
             p = store.path(key)
             p.mkdir(parents=True, exist_ok=True)
             shutil.rmtree(p / "model", ignore_errors=True)

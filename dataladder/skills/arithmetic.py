@@ -121,8 +121,9 @@ def _arith_skill(name: str, digits: int, draw: Callable[[random.Random], Item], 
         name=name,
         items=items,
         formats={
-            "native": Format(prompt=lambda it: f"{it.key}=", completion=lambda it: it.answer),
-            "exam": Format(prompt=_exam_prompt, completion=lambda it: f" {it.answer}"),
+            # an arithmetic answer is one line: generation stops at the first newline in both formats
+            "native": Format(prompt=lambda it: f"{it.key}=", completion=lambda it: it.answer, stop=("\n",)),
+            "exam": Format(prompt=_exam_prompt, completion=lambda it: f" {it.answer}", stop=("\n",)),
         },
         verify=get_verifier("numeric"),
         is_eval=is_eval,

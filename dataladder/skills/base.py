@@ -26,6 +26,8 @@ class Format:
 
     prompt: Callable[[Item], str]
     completion: Callable[[Item], str]
+    stop: tuple[str, ...] = ()  # where a completion in this format ends (arithmetic: the first newline)
+    chat: bool = False  # asks for the model's chat template even for a raw prompt (--chat-template auto)
 
 
 @dataclass
@@ -42,13 +44,38 @@ class Skill:
     verify: Verifier
     is_eval: Callable[[Item], bool]
     prerequisites: tuple[str, ...] = ()
-    max_new_tokens: int = 12
+    max_new_tokens: int | None = 12  # None: the longest of `references` in tokens, plus a margin
+    references: tuple[str, ...] = ()  # gold completions, for the default token budget
     native_format: str = "native"
     target_format: str = "exam"
     description: str = ""
+    finite: bool = False  # a fixed set of items (a JSONL file) rather than a generator
 
     def score(self, completion: str, item: Item) -> Verdict:
         return self.verify(completion, item.answer, **item.data)
+
+    def check_gold(self, fmt: str | None = None) -> list[tuple[Item, str, Verdict]]:
+        """(item, gold completion, verdict) of every eval item whose gold completion fails the verifier."""
+        bad = []
+        for name in [fmt] if fmt else list(self.formats):
+            f = self.formats[name]
+            for it in self.items("eval", 1 << 30, 0) if self.finite else self.items("eval", 200, 0):
+                if it.data.get("format", name) != name:
+                    continue
+                v = self.score(f.completion(it), it)
+                if not v.ok:
+                    bad.append((it, f.completion(it), v))
+        return bad
+
+    def example(self, fmt: str, item: Item) -> dict:
+        """`item` in format `fmt` as a TRL training record: `prompt` (text, or the item's messages: TRL's
+        conversational form), `completion` (the gold answer) and `chat` when the format asks for the template."""
+        f = self.formats[fmt]
+        msgs = item.data.get("messages")
+        rec = {"prompt": list(msgs) if msgs is not None else f.prompt(item), "completion": f.completion(item)}
+        if f.chat:
+            rec["chat"] = True
+        return rec
 
     def records(self, split: str, n: int, seed: int, fmt: str | None = None) -> Iterator[dict]:
         """TRL prompt/completion records for `n` items of `split` in format `fmt`."""

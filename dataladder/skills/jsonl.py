@@ -3,9 +3,12 @@
 Each line is an object with `skill` and either `prompt`/`completion` or `messages` (the last
 message, from the assistant, is the reference answer). Optional: `verifier` (`exact`,
 `numeric`, `contains`, `regex:<pattern>`, `module:function`; default `exact`), `format` (a
-prompt-format name, default `default`) and `answer` (what the verifier compares against,
-default the completion). Any other field reaches the verifier as a keyword, e.g. `tests` for
-`python-tests` or `schema` for `json-schema`. Every item of a file is an eval item.
+prompt-format name, default `default`; a format named `chat` asks for the model's chat template
+even for a raw prompt), `answer` (what the verifier compares against, default the completion),
+`stop` (a list of stop strings) and `max_new_tokens` (this item's token budget; the skill's default
+is its longest gold completion in tokens plus a margin). Any other field reaches the verifier as a
+keyword: `python-tests` needs `tests` (or `test_list`), `json-schema` needs `schema`; an item without
+them is refused here, naming its line. Every item of a file is an eval item.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dataladder.errors import InputError
+from dataladder.generate.chat import plain_text
 from dataladder.skills.base import Format, Item, Skill
 from dataladder.verify import Verdict, get_verifier
 
@@ -65,6 +69,13 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
         _verifier(verifier)
     except ValueError as e:
         raise InputError(str(e), file, lineno, "verifier") from None
+    _needs(verifier, rec, file, lineno)
+    stop = rec.get("stop")
+    if stop is not None and (not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop)):
+        raise InputError("must be a list of non-empty strings", file, lineno, "stop")
+    budget = rec.get("max_new_tokens")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0):
+        raise InputError("must be a positive integer", file, lineno, "max_new_tokens")
     answer = rec.get("answer", completion)
     if not isinstance(answer, (str, int, float)):
         raise InputError("must be a string or a number", file, lineno, "answer")
@@ -73,6 +84,16 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
         "answer": str(answer), "verifier": verifier, "format": text("format", required=False) or "default",
         "extra": {k: v for k, v in rec.items() if k not in _RESERVED},
     }
+
+
+def _needs(verifier: str, rec: dict, file: str, lineno: int) -> None:
+    """Verifiers that check against an item field refuse an item without it (never a silent pass)."""
+    name = verifier.partition(":")[0]
+    if name == "json-schema" and rec.get("schema") is None:
+        raise InputError("verifier json-schema needs the item's 'schema' (a JSON Schema object)", file, lineno, "schema")
+    if name == "python-tests" and not any(rec.get(k) for k in ("tests", "test_list", "test")):
+        raise InputError("verifier python-tests needs the item's 'tests' (test code, or a list of asserts)",
+                         file, lineno, "tests")
 
 
 # fields of a line that the loader itself reads (or sets on the item); all others go to the verifier
@@ -112,23 +133,23 @@ def _make_skill(name: str, rows: list) -> Skill:
         pool.append(it)
 
     def render_prompt(it: Item) -> str:
-        if "prompt" in it.data:
-            return it.data["prompt"]
-        return "".join(f"{m['role']}: {m['content']}\n" for m in it.data["messages"]) + "assistant:"
+        return it.data["prompt"] if "prompt" in it.data else plain_text(it.data["messages"])
 
     def items(split: str, n: int, seed: int) -> list[Item]:
         if split != "eval":
             raise ValueError(f"skill {name!r} comes from a JSONL eval file: it has no train partition")
         return pool[:n]
 
-    longest = max(len(c) for *_, c in rows)
     return Skill(
         name=name,
         items=items,
-        formats={f: Format(prompt=render_prompt, completion=lambda it: it.data["reference"]) for f in fmt_names},
+        formats={f: Format(prompt=render_prompt, completion=lambda it: it.data["reference"], chat=f == "chat")
+                 for f in fmt_names},
         verify=_verify,
         is_eval=lambda it: True,
-        max_new_tokens=min(512, longest + 16),
+        max_new_tokens=None,  # the longest reference in tokens, with the model's tokenizer
+        references=tuple(c for *_, c in rows),
+        finite=True,
         native_format=fmt_names[0],
         target_format=fmt_names[0],
         description=f"{len(pool)} items from a JSONL file",

@@ -2,11 +2,17 @@
 
     model, stats = train_grpo(base, tokenizer, rows, [verifier_reward(skill)], GRPOHparams(), steps=32, seed=0)
 
-`rows` are `{"prompt", "answer", "key"}` dicts; extra columns reach the reward functions as
-keyword arguments, so the skill's own verifier is the reward (the same function scores evals
-and filters data). Each step draws `prompts_per_step` prompts and samples `num_generations`
-completions of each (TRL's default 8); generation stops at the first newline, as greedy evals
-do, so the policy is trained on exactly the text that is scored. CPU-safe settings (no bf16,
+`rows` are `{"prompt", "answer", "key", "stop"}` dicts, `prompt` raw text or a list of messages (TRL's
+conversational form: TRL applies the chat template, as our generator does); extra columns reach the
+reward functions as keyword arguments, so the skill's own verifier is the reward (the same function
+scores evals and filters data). Each step draws `prompts_per_step` prompts and samples
+`num_generations` completions of each (TRL's default 8). Generation ends where evaluation's does: at
+EOS, every `generation_config` end id and the chat template's end of turn; a stop string that is one
+token (the arithmetic formats' newline) is an end id too, and the reward cuts each completion before
+its first stop string, so the policy is trained on exactly the text that is scored.
+
+TRL's own options pass through `--hp` unchanged where GRPOHparams names them; for vLLM rollouts on a
+GPU, `--hp use_vllm=true vllm_mode=colocate` (or `vllm_mode=server` with `trl vllm-serve` running). CPU-safe settings (no bf16,
 no gradient checkpointing) on CPU. The trainer's log history (TRL's names: `reward`,
 `reward_std`, `frac_reward_zero_std`, `rewards/<func>/mean`) comes back in the stats.
 """
@@ -20,6 +26,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from dataladder.generate.chat import stop_token_ids
 from dataladder.train.progress import step_progress
 
 
@@ -43,34 +50,50 @@ class GRPOHparams(BaseModel, extra="forbid"):
     max_completion_length: int | None = Field(None, description="most generated tokens (default: the skill's max_new_tokens)")
     weight_decay: float = Field(0.0, description="AdamW weight decay")
     max_grad_norm: float = Field(1.0, description="gradient clipping")
-    stop_at_newline: bool = Field(True, description="end each completion at its first newline, as evals do")
+    stop_tokens_as_eos: bool = Field(True, description="end rollouts at stop strings that are one token (the "
+                                                        "arithmetic formats' newline), as evals do")
+    use_vllm: bool = Field(False, description="TRL: generate rollouts with vLLM (needs a GPU and vllm installed)")
+    vllm_mode: str = Field("colocate", description="TRL: colocate (in the trainer's process) | server "
+                                                   "(`trl vllm-serve`)")
 
     @property
     def rollouts_per_step(self) -> int:
         return self.prompts_per_step * self.num_generations
 
 
+def completion_text(completion) -> str:
+    """A TRL completion as text: a string, or the content of a conversational completion's turns."""
+    return completion if isinstance(completion, str) else "".join(m["content"] for m in completion)
+
+
 def verifier_reward(skill, items: dict | None = None) -> Callable:
-    """The skill's verifier as a TRL reward function: 1.0 if the completion's first line verifies, else 0.0.
+    """The skill's verifier as a TRL reward function: 1.0 if the completion, cut before its first stop
+    string (the row's `stop`), verifies, else 0.0.
 
     `items` maps an item key to its `Item`, so user verifiers see the item's fields; without it
     the `answer` column is all the verifier gets.
     """
+    from dataladder.generate.base import cut_at_stop
 
-    def verifier(prompts, completions, answer, key=None, **_):
+    def verifier(prompts, completions, answer, key=None, stop=None, **_):
         out = []
         for i, (c, a) in enumerate(zip(completions, answer)):
             it = items.get(key[i]) if items and key is not None else None
             data = it.data if it is not None else {}
-            out.append(1.0 if skill.verify(c.split("\n", 1)[0], a, **data).ok else 0.0)
+            text = cut_at_stop(completion_text(c), tuple(stop[i]) if stop is not None else ())
+            out.append(1.0 if skill.verify(text, a, **data).ok else 0.0)
         return out
 
     return verifier
 
 
-def _newline_ids(tokenizer) -> list[int]:
-    ids = tokenizer("\n", add_special_tokens=False)["input_ids"]
-    return ids if len(ids) == 1 else []  # a multi-token newline cannot be an end token
+def _single_token_ids(tokenizer, stops) -> list[int]:
+    out = []
+    for s in stops:
+        ids = tokenizer(s, add_special_tokens=False)["input_ids"]
+        if len(ids) == 1:  # a multi-token stop string cannot be an end id; the reward cuts at it
+            out.append(ids[0])
+    return out
 
 
 def fresh_copy(model):
@@ -103,10 +126,11 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     model = fresh_copy(base)
     model.train()
     gen_cfg = copy.deepcopy(model.generation_config)
-    if hp.stop_at_newline:
-        eos = gen_cfg.eos_token_id if gen_cfg.eos_token_id is not None else tokenizer.eos_token_id
-        eos = [eos] if isinstance(eos, int) else list(eos)
-        gen_cfg.eos_token_id = list(dict.fromkeys(eos + _newline_ids(tokenizer)))
+    chat = any(not isinstance(r["prompt"], str) for r in rows[:need])
+    eos = stop_token_ids(tokenizer, gen_cfg, chat)
+    if hp.stop_tokens_as_eos:
+        eos += _single_token_ids(tokenizer, dict.fromkeys(s for r in rows[:need] for s in r.get("stop") or ()))
+    gen_cfg.eos_token_id = list(dict.fromkeys(eos))
     model.generation_config = gen_cfg
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     cuda = next(model.parameters()).is_cuda
@@ -121,6 +145,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
             reward_weights=reward_weights, bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed,
             data_seed=seed, shuffle_dataset=False, save_strategy="no", report_to="none", logging_steps=1,
             disable_tqdm=True, dataloader_num_workers=0, log_completions=False,
+            **({"use_vllm": True, "vllm_mode": hp.vllm_mode} if hp.use_vllm else {}),
         )
         trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args,
                               train_dataset=Dataset.from_list(rows[:need]), processing_class=tokenizer)

@@ -6,8 +6,9 @@
 
 The reward model is `AutoModelForSequenceClassification` with `num_labels=1` built from the base
 model's config and body weights (a fresh, seeded score head), `pad_token_id` set so the score is
-read at the last real token. Pairs are `prompt`/`chosen`/`rejected` (TRL's columns); the text a
-reward model scores is prompt + completion + EOS, tokenized the same way for training and scoring
+read at the last real token. Pairs are `prompt`/`chosen`/`rejected` (TRL's columns; the prompt a string
+or a list of messages); the text a reward model scores is prompt + completion + its end (EOS, or the
+chat template's end of turn for a conversation), tokenized the same way for training and scoring
 (right padding), so a score at evaluation time is the score the trainer optimized. Full
 fine-tuning or PEFT LoRA (task type SEQ_CLS: the score head is trained in full); CPU-safe
 settings (no bf16, no gradient checkpointing) on CPU.
@@ -49,11 +50,15 @@ class RewardHparams(BaseModel, extra="forbid"):
         return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
 
 
-def encode(tokenizer, prompt: str, completion: str) -> list[int]:
-    """The token ids a reward model scores: prompt (as inference sees it) + completion + EOS."""
-    p = tokenizer(prompt)["input_ids"]
-    c = tokenizer(completion, add_special_tokens=False)["input_ids"]
-    return p + c + [tokenizer.eos_token_id]
+def encode(tokenizer, prompt: str | list[dict], completion: str) -> list[int]:
+    """The token ids a reward model scores: the prompt as generation sees it, then the completion and its end
+    (EOS after a raw prompt; the chat template's end of turn after a conversation: TRL's conversational form)."""
+    from dataladder.generate.chat import ChatPolicy, encode_example
+
+    policy = ChatPolicy.for_tokenizer(tokenizer)
+    p = policy.prompt(prompt, None) if isinstance(prompt, str) else policy.prompt(None, prompt)
+    prompt_ids, completion_ids = encode_example(tokenizer, p, completion)
+    return prompt_ids + completion_ids
 
 
 def reward_model_from(base, tokenizer, seed: int = 0):
@@ -147,7 +152,7 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
     }
 
 
-def score_texts(reward_model, tokenizer, prompts: list[str], completions: list[str], batch_size: int = 256) -> list[float]:
+def score_texts(reward_model, tokenizer, prompts: list, completions: list[str], batch_size: int = 256) -> list[float]:
     """The reward model's scalar score of each prompt + completion (right-padded, as in training)."""
     import torch
 

@@ -40,14 +40,34 @@ class SFTHparams(BaseModel, extra="forbid"):
         return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
 
 
-def tokenize_records(tokenizer, records: list[dict]) -> list[dict]:
-    """input_ids and completion_mask per record: the prompt as inference sees it, then completion + EOS."""
+def tokenize_records(tokenizer, records: list[dict], policy=None) -> list[dict]:
+    """input_ids and completion_mask per record: the prompt exactly as generation sees it, then the completion.
+
+    A record is TRL prompt/completion: `prompt` a string or a list of messages (conversational), `completion`
+    a string or a one-message assistant list; `chat: true` asks for the chat template on a string prompt.
+    Prompts go through the same `ChatPolicy` as eval prompts (`dataladder.generate.chat`): a conversation is
+    rendered by the chat template and its completion ends with the template's end-of-turn token; a raw
+    prompt's completion ends with EOS.
+    """
+    from dataladder.generate.chat import ChatPolicy, encode_example
+
+    policy = policy or ChatPolicy.for_tokenizer(tokenizer)
     rows = []
     for r in records:
-        p = tokenizer(r["prompt"])["input_ids"]
-        c = tokenizer(r["completion"], add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-        rows.append({"input_ids": p + c, "completion_mask": [0] * len(p) + [1] * len(c)})
+        p = record_prompt(policy, r)
+        c = r["completion"] if isinstance(r["completion"], str) else r["completion"][-1]["content"]
+        prompt_ids, completion_ids = encode_example(tokenizer, p, c)
+        rows.append({"input_ids": prompt_ids + completion_ids,
+                     "completion_mask": [0] * len(prompt_ids) + [1] * len(completion_ids)})
     return rows
+
+
+def record_prompt(policy, record: dict):
+    """The `Prompt` of a TRL record (its `prompt` text or messages) under `policy`."""
+    prompt = record["prompt"]
+    if isinstance(prompt, str):
+        return policy.prompt(prompt, None, wants_chat=bool(record.get("chat")))
+    return policy.prompt(None, prompt)
 
 
 def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"], lora_r: int | None,

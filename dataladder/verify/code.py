@@ -6,8 +6,10 @@
     verify_batch(get_verifier("python-tests"), completions, answers, items)           # in parallel
 
 `python-tests` reads the item's `tests` (a string of test code, or a list of them), else MBPP's
-`test_list`, else the `answer`; with HumanEval's `entry_point`, `check(<entry_point>)` runs after
-the tests. `json-schema` reads the item's `schema` (a dict or JSON text), else the `answer`.
+`test_list` (or `test`); with HumanEval's `entry_point`, `check(<entry_point>)` runs after the
+tests. `json-schema` reads the item's `schema` (a dict or JSON text). Without them the verdict is
+`no_tests` / `no_schema` (a JSONL skill refuses such items when it is loaded): the gold answer is
+never its own test or schema.
 A fenced block (```python / ```json) in the completion is taken in place of the whole text.
 """
 
@@ -47,8 +49,8 @@ def _validator(schema_json: str):
     return cls(schema)
 
 
-def _schema_of(answer: object, schema: object) -> str | None:
-    spec = schema if schema is not None else answer
+def _schema_of(schema: object) -> str | None:
+    spec = schema
     if isinstance(spec, str):
         try:
             spec = json.loads(spec)
@@ -62,7 +64,9 @@ def _json_schema(arg: str | None = None) -> Verifier:
     import jsonschema
 
     def json_schema(completion: str, answer: object = None, schema: object = None, **_: object) -> Verdict:
-        key = _schema_of(answer, schema)
+        if schema is None:
+            return Verdict(False, "no_schema")  # never the gold document as its own schema: '42' would pass
+        key = _schema_of(schema)
         if key is None:
             return Verdict(False, "bad_schema")
         try:
@@ -94,7 +98,7 @@ def shared_sandbox(limits: Limits) -> Sandbox:
 
 def item_tests(answer: object, item: dict) -> list[str] | None:
     """The item's tests as a list of Python sources, or None when it has none."""
-    tests = item.get("tests", item.get("test_list", item.get("test", answer)))
+    tests = item.get("tests", item.get("test_list", item.get("test")))  # never the gold code as its own test
     if isinstance(tests, str):
         tests = [tests] if tests.strip() else []
     if not isinstance(tests, (list, tuple)) or not all(isinstance(t, str) for t in tests) or not tests:

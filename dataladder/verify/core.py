@@ -1,4 +1,13 @@
-"""The verifier registry and the text verifiers: numeric, exact, regex, contains, module:function."""
+"""The verifier registry and the text verifiers: numeric, exact, exact-line, regex, contains, module:function.
+
+Every verifier sees the whole completion (generation already ended it where the task says):
+- `exact`: the whole completion, stripped, equals the answer; `exact-line`: its first line does.
+- `numeric[:rule]`: a number of the completion equals the answer as exact rationals (`1,000`, `4.0`,
+  `3/4` accepted). Rules: `first` (default), `last`, `gsm8k` (after `####`), `boxed` (the last
+  `\\boxed{}`), `answer` (after the last `Answer:` / `answer is`), `final` (gsm8k, boxed, answer, else last).
+- `contains`: the answer occurs in the completion; `regex:<pattern>`: the pattern matches somewhere
+  (anchor it with `^`/`$` and use `(?m)` / `(?s)` as needed).
+"""
 
 from __future__ import annotations
 
@@ -54,26 +63,81 @@ def parse_number(text: str) -> Fraction | None:
         return None
 
 
+_BOXED = re.compile(r"\\boxed\s*\{")
+_ANSWER = re.compile(r"(?:answer\s*(?:is|:)|####)", re.I)
+
+
+def _boxed(text: str) -> str | None:
+    """The content of the last `\\boxed{...}` (braces balanced), as MATH answers are written."""
+    starts = [m.end() for m in _BOXED.finditer(text)]
+    if not starts:
+        return None
+    i, depth = starts[-1], 1
+    while i < len(text) and depth:
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        i += 1
+    return text[starts[-1] : i - 1] if depth == 0 else text[starts[-1] :]
+
+
+def _after(text: str, marker: re.Pattern) -> str | None:
+    hits = list(marker.finditer(text))
+    return text[hits[-1].end() :] if hits else None
+
+
+def last_number(text: str) -> Fraction | None:
+    nums = list(_NUMBER.finditer(text))
+    return parse_number(nums[-1].group(0)) if nums else None
+
+
+# numeric:<rule>: which number of the completion is its answer
+NUMERIC_RULES: dict[str, Callable[[str], Fraction | None]] = {
+    "first": parse_number,  # the first number (arithmetic: its formats stop at the newline)
+    "last": last_number,  # the last number, e.g. after a worked solution
+    "gsm8k": lambda t: parse_number(t.rsplit("####", 1)[1]) if "####" in t else None,  # GSM8K's `#### 42`
+    "boxed": lambda t: (lambda b: parse_number(b) if b is not None else None)(_boxed(t)),  # MATH's \boxed{42}
+    "answer": lambda t: (lambda a: parse_number(a) if a is not None else None)(_after(t, _ANSWER)),  # Answer: 42
+}
+# `final`: the first of these that finds a number, else the last number (lm-eval's flexible extract)
+NUMERIC_RULES["final"] = lambda t: next((v for r in ("gsm8k", "boxed", "answer") if (v := NUMERIC_RULES[r](t)) is not None),
+                                        last_number(t))
+
+
 @VERIFIERS.register("numeric")
 def _numeric(arg: str | None = None) -> Verifier:
+    rule = arg or "first"
+    if rule not in NUMERIC_RULES:
+        raise ValueError(did_you_mean("numeric rule", rule, list(NUMERIC_RULES)) + " (write numeric:<rule>)")
+    extract = NUMERIC_RULES[rule]
+
     def numeric(completion: str, answer: str, **_: object) -> Verdict:
         want = parse_number(str(answer))
         if want is None:
             return Verdict(False, "answer_not_numeric")
-        got = parse_number(first_line(completion))
+        got = extract(completion)
         if got is None:
             return Verdict(False, "no_number")
         return Verdict(True) if got == want else Verdict(False, "wrong_answer")
 
+    numeric.__name__ = f"numeric:{rule}"
     return numeric
 
 
 @VERIFIERS.register("exact")
 def _exact(arg: str | None = None) -> Verifier:
     def exact(completion: str, answer: str, **_: object) -> Verdict:
-        return Verdict(True) if first_line(completion) == str(answer).strip() else Verdict(False, "mismatch")
+        """The whole completion, stripped of surrounding whitespace, equals the answer (stripped)."""
+        return Verdict(True) if completion.strip() == str(answer).strip() else Verdict(False, "mismatch")
 
     return exact
+
+
+@VERIFIERS.register("exact-line")
+def _exact_line(arg: str | None = None) -> Verifier:
+    def exact_line(completion: str, answer: str, **_: object) -> Verdict:
+        """The completion's first line, stripped, equals the answer (stripped)."""
+        return Verdict(True) if first_line(completion) == str(answer).strip() else Verdict(False, "mismatch")
+
+    return exact_line
 
 
 @VERIFIERS.register("contains")
@@ -94,7 +158,7 @@ def _regex(arg: str | None = None) -> Verifier:
         raise ValueError(f"verifier regex:{arg}: invalid pattern ({e})") from None
 
     def regex(completion: str, answer: str | None = None, **_: object) -> Verdict:
-        return Verdict(True) if pattern.search(first_line(completion)) else Verdict(False, "no_match")
+        return Verdict(True) if pattern.search(completion) else Verdict(False, "no_match")
 
     return regex
 

@@ -27,17 +27,17 @@ def test_near_miss_pairs_verify_and_record_source():
 def test_sampled_sources_keep_only_verified_pairs(monkeypatch):
     sk = get_skill("add")
 
-    def fake_sample(model, tok, prompts, k, max_new_tokens, temperature=1.0, top_p=1.0, seed=0, batch_size=128):
+    def fake_sample(self, prompts, k, temperature=1.0, top_p=1.0, seed=0):
         rng = random.Random(seed)
         out = []
         for p in prompts:
-            a, b = p.rstrip("=").split("+")
+            a, b = p.text.rstrip("=").split("+")
             v = int(a) + int(b)
             pool = [f"{v}", f"{v} ok", f"{v + 1}", f"{v + 40}", "no idea", ""]
             out.append([rng.choice(pool) for _ in range(k)])
         return out
 
-    monkeypatch.setattr("dataladder.probe.sample", fake_sample)
+    monkeypatch.setattr("dataladder.generate.hf.HFGenerator.sample", fake_sample)
     pairs = build_pairs(sk, 120, ["self", "near-miss"], seed=1, model=object(), tokenizer=object())
     assert {p["source"] for p in pairs} == {"self", "near-miss"}
     assert sum(p["source"] == "self" for p in pairs) == 60  # an even share per source, interleaved

@@ -4,14 +4,17 @@ from dataladder.skills import get_skill
 from dataladder.train.grpo import GRPOHparams, verifier_reward
 
 
-def test_verifier_reward_scores_first_line_with_the_skill_verifier():
+def test_verifier_reward_cuts_at_the_rows_stop_strings_then_verifies():
     sk = get_skill("mul", digits=1)
     items = sk.items("train", 3, 0)
     reward = verifier_reward(sk, {it.key: it for it in items})
     comps = [items[0].answer + "\n3*3=9", str(int(items[1].answer) + 1), "x\n" + items[2].answer]
-    got = reward(prompts=["p"] * 3, completions=comps, answer=[it.answer for it in items],
-                 key=[it.key for it in items])
-    assert got == [1.0, 0.0, 0.0]
+    kw = dict(prompts=["p"] * 3, completions=comps, answer=[it.answer for it in items], key=[it.key for it in items])
+    assert reward(**kw, stop=[["\n"]] * 3) == [1.0, 0.0, 0.0]  # the arithmetic formats stop at the newline
+    assert reward(**kw) == [1.0, 0.0, 1.0]  # without a stop string the verifier sees the whole completion
+    # TRL's conversational completions are lists of assistant turns
+    chat = [[{"role": "assistant", "content": c}] for c in comps]
+    assert reward(**{**kw, "completions": chat}, stop=[["\n"]] * 3) == [1.0, 0.0, 0.0]
 
 
 def test_rollouts_per_step():

@@ -28,14 +28,14 @@ def test_invalid_json(v):
 def test_fences_and_schema_sources(v):
     fenced = 'Sure.\n```json\n{"name": "Ada", "age": 36}\n```\n'
     assert v(fenced, None, schema=SCHEMA).ok
-    assert v(fenced, json.dumps(SCHEMA)).ok          # the schema as the item's answer (JSON text)
-    assert v(fenced, SCHEMA).ok                       # or as a dict
-    assert v(fenced, None, schema=json.dumps(SCHEMA)).ok
+    assert v(fenced, None, schema=json.dumps(SCHEMA)).ok   # the schema as JSON text
+    # the answer is never taken as the schema: a gold document {"name": ...} would accept anything, '42' included
+    assert v("42", '{"name": "Ada", "age": 36}') == (False, "no_schema")
 
 
 def test_bad_schema(v):
-    assert v("{}", None) == (False, "bad_schema")                          # no schema at all
-    assert v("{}", "not json") == (False, "bad_schema")
+    assert v("{}", None) == (False, "no_schema")                           # no schema at all
+    assert v("{}", None, schema="not json") == (False, "bad_schema")
     assert v("{}", None, schema={"type": "no-such-type"}) == (False, "bad_schema")
 
 

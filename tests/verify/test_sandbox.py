@@ -104,7 +104,7 @@ def test_extract_block():
 def test_tests_of_item_fields():
     assert item_tests(None, {"tests": "assert 1"}) == ["assert 1"]
     assert item_tests(None, {"test_list": ["assert 1", "assert 2"]}) == ["assert 1", "assert 2"]
-    assert item_tests("assert 3", {}) == ["assert 3"]
+    assert item_tests("assert 3", {}) is None  # the answer is never its own test: 'x = 1' would pass
     assert item_tests(None, {"test": "def check(c): assert c() == 1", "entry_point": "f"}) == [
         "def check(c): assert c() == 1", "check(f)"]
     assert item_tests(None, {}) is None and item_tests("  ", {}) is None and item_tests(None, {"tests": [1]}) is None
@@ -115,7 +115,8 @@ def test_python_tests_verifier():
     assert v.limits == Limits(wall_s=10, cpu_s=1)
     fenced = "Sure:\n```python\ndef add(a, b):\n    return a + b\n```\n"
     assert v(fenced, None, tests=["assert add(1, 2) == 3"]) == (True, None)
-    assert v("def add(a, b): return a - b", "assert add(1, 2) == 3") == (False, "tests_failed")
+    assert v("def add(a, b): return a - b", None, tests="assert add(1, 2) == 3") == (False, "tests_failed")
+    assert v("x = 1", "x = 1") == (False, "no_tests")
     assert v("def add(a, b): return a + b", None) == (False, "no_tests")
     humaneval = {"test": "def check(candidate):\n    assert candidate(2, 2) == 4\n", "entry_point": "add"}
     assert v("def add(a, b): return a + b", None, **humaneval).ok

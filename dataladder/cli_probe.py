@@ -1,0 +1,90 @@
+"""`dataladder probe`: evals first, through the generation layer (in process or against a served model).
+
+    dataladder probe --model tiny-arith --n 300
+    dataladder probe --model ./my-qwen --skill tasks.jsonl --chat-template auto
+    dataladder probe --backend endpoint --endpoint-url http://127.0.0.1:8000/v1 --endpoint-model m --skill tasks.jsonl
+    dataladder probe --skill tasks.jsonl --check-gold        # every gold answer passes its own verifier? (no model)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, err_console,
+                                   progress, prompt_fields, user_errors, validated)
+from dataladder.cli_tables import console, print_probe
+
+DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
+
+
+@user_errors
+def probe(
+    model: Annotated[str, typer.Option(help="'tiny-arith' (shipped), a local model directory, or a hub id "
+                                            "(with --backend endpoint: a label for the result)")] = "tiny-arith",
+    skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
+    n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
+    target_format: Annotated[str, typer.Option(help="the prompt format post-training aims at")] = "exam",
+    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
+    seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
+    batch_size: Annotated[int, typer.Option(help="generation batch size (hf)")] = 128,
+    mastered_at: Annotated[float, typer.Option(help="accuracy at which a skill counts as mastered")] = 0.8,
+    partial_at: Annotated[float, typer.Option(help="accuracy below which a skill counts as missing")] = 0.15,
+    chat_template: ChatTemplateOpt = "auto",
+    system_prompt: SystemPromptOpt = None,
+    stop: StopOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
+    backend: Annotated[str, typer.Option(help="hf (transformers in this process) | endpoint (an OpenAI-compatible "
+                                              "server: vllm serve, trl vllm-serve, SGLang, TGI, a hosted API)")] = "hf",
+    endpoint_url: Annotated[Optional[str], typer.Option(help="endpoint: base URL, e.g. http://127.0.0.1:8000/v1")] = None,
+    endpoint_model: Annotated[Optional[str], typer.Option(help="endpoint: the served model's name")] = None,
+    endpoint_api: Annotated[str, typer.Option(help="endpoint: chat (/chat/completions, the server's template) | "
+                                                   "completions (/completions, raw text)")] = "chat",
+    concurrency: Annotated[int, typer.Option(help="endpoint: requests in flight")] = 8,
+    check_gold: Annotated[bool, typer.Option(help="only check that every item's gold answer passes its own "
+                                                  "verifier (no model is loaded); exit 1 if one does not")] = False,
+    output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
+) -> None:
+    """Evals first: per-skill, per-format accuracy with Wilson intervals, and a diagnosis of each gap."""
+    from dataladder.generate import GenOptions
+    from dataladder.probe import run_probe
+
+    names = skill or DEFAULT_SKILLS
+    if n <= 0:
+        raise ValueError(f"--n {n}: must be a positive number of items")
+    if check_gold:
+        _check_gold(names, digits)
+        return
+    options = validated(GenOptions, {**prompt_fields(chat_template, system_prompt, stop, max_new_tokens),
+                                     "backend": backend, "endpoint_url": endpoint_url, "endpoint_model": endpoint_model,
+                                     "endpoint_api": endpoint_api, "concurrency": concurrency})
+    if backend == "endpoint":
+        from dataladder.generate.endpoint import check_url
+
+        check_url(endpoint_url, endpoint_model)
+    _quiet()
+    with progress() as bar:
+        task = bar.add_task("probing", total=None)
+        report = run_probe(model, names, output_dir, n, target_format, digits, seed, batch_size, mastered_at,
+                           partial_at, on_total=lambda t: bar.update(task, total=t),
+                           on_batch=lambda k: bar.advance(task, k), options=options)
+    print_probe(report)
+    console.print(f"wrote {output_dir / 'probe.json'} and {output_dir / 'samples.jsonl'}")
+
+
+def _check_gold(names: list[str], digits: int) -> None:
+    from dataladder.probe import check_gold
+    from dataladder.skills import resolve_skills
+
+    bad = check_gold(names, digits)
+    total = sum(len(s.items("eval", 1 << 30, 0)) if s.finite else 200 for s in resolve_skills(names, digits))
+    for b in bad[:20]:
+        where = b["source"] or f"{b['skill']} {b['key']}"
+        err_console.print(f"{where}: gold answer fails its verifier ({b['reason']}): {b['completion'][:80]!r}",
+                          highlight=False, soft_wrap=True)
+    if bad:
+        err_console.print(f"[red]{len(bad)} gold answers fail their own verifier[/red] (of {total} items checked)")
+        raise typer.Exit(1)
+    console.print(f"all gold answers pass their own verifier ({total} items of {', '.join(names)})")

@@ -1,0 +1,52 @@
+"""Training files as users have them: messages, TRL (conversational) prompt/completion, Alpaca, ShareGPT.
+
+    for line, rec in read_train_file(Path("train.jsonl")):   # rec: {prompt: str | messages, completion: str, skill}
+        ...
+
+JSONL, a JSON array or Parquet, read by `data.formats` (one reader for every command); a bad record
+raises `InputError` naming the file, the line and the field. `climb --train-file` and plans'
+`train_file` draw their rungs from these records; prompts are rendered for training exactly as for
+evaluation (`dataladder.generate.chat`).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from dataladder.data.formats import read_trl
+from dataladder.errors import InputError
+
+
+def prompt_key(prompt: str | list) -> str:
+    """A prompt's identity for decontamination: its text, or its turns without any system turn."""
+    if isinstance(prompt, str):
+        return " ".join(prompt.split())
+    return json.dumps([[m["role"], " ".join(m["content"].split())] for m in prompt if m["role"] != "system"])
+
+
+def read_train_file(path: Path) -> list[tuple[int, dict]]:
+    """(line, record) of every training record of `path` as TRL prompt/completion (a string or messages
+    prompt, a string completion, `skill` kept); any format `data.formats` reads. Bad records raise InputError."""
+    out = []
+    for line, rec in read_trl(path):
+        if "messages" in rec:
+            msgs = rec["messages"]
+            if msgs[-1]["role"] != "assistant" or len(msgs) < 2:
+                raise InputError("the last message must be the assistant's answer, after at least one other turn",
+                                 str(path), line, f"messages[{len(msgs) - 1}].role")
+            prompt, completion = msgs[:-1], msgs[-1]["content"]
+        elif "completion" in rec:
+            prompt, completion = rec["prompt"], rec["completion"]
+            if isinstance(completion, list):
+                if completion[-1]["role"] != "assistant":
+                    raise InputError("a conversational completion must end with the assistant's turn", str(path),
+                                     line, "completion")
+                completion = completion[-1]["content"]
+        else:
+            raise InputError("a training record needs an answer: messages ending with the assistant's turn, "
+                             "prompt/completion, instruction/output or conversations", str(path), line, "completion")
+        out.append((line, {"prompt": prompt, "completion": completion, "skill": rec.get("skill")}))
+    if not out:
+        raise InputError("holds no training records", str(path))
+    return out
