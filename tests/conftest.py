@@ -29,3 +29,28 @@ def micro():
     tok = build_char_tokenizer()
     arch = TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128)
     return build_tiny_model(arch, tok), tok
+
+
+@pytest.fixture(scope="session")
+def user_tasks(tmp_path_factory):
+    """The four user tasks (letters, code, person JSON, reverse) as an eval JSONL and a `messages` train file."""
+    from tests.usermodels import write_tasks
+
+    return write_tasks(tmp_path_factory.mktemp("user-tasks"))
+
+
+@pytest.fixture(scope="session", params=["qwen", "llama"])
+def user_model_dir(request, tmp_path_factory):
+    """A fresh (randomly initialised) user-style model: Qwen-style (ChatML) or Llama-style (BOS, eos list)."""
+    from tests.usermodels import build_model
+
+    return build_model(request.param, tmp_path_factory.mktemp(f"user-{request.param}"))
+
+
+@pytest.fixture(scope="session", params=["qwen", "llama"])
+def trained_user_model_dir(request, tmp_path_factory):
+    """A user-style model briefly trained on the tasks, so it answers in whole multi-line completions."""
+    from tests.usermodels import build_model, pretrain
+
+    d = build_model(request.param, tmp_path_factory.mktemp(f"trained-{request.param}"))
+    return pretrain(d, steps=600 if request.param == "qwen" else 300)

@@ -13,6 +13,7 @@ went wrong. Uses only the standard library (urllib).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import time
@@ -66,7 +67,8 @@ class Endpoint:
                                         "is the server running?") from None
             except (json.JSONDecodeError, UnicodeDecodeError):
                 raise EndpointError(f"endpoint {url}: the reply is not JSON") from None
-            except OSError as e:  # a read timeout or a dropped connection after connecting
+            except (OSError, http.client.HTTPException) as e:  # a read timeout, a dropped connection after
+                # connecting, or a reply cut short (IncompleteRead) or garbled (BadStatusLine)
                 if last:
                     raise EndpointError(f"endpoint {url}: no complete reply ({e or type(e).__name__}) "
                                         f"after {attempt + 1} tries") from None
