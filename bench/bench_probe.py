@@ -22,6 +22,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from dataladder.models.hub import load_model, resolve_model  # noqa: E402
+from dataladder.generate.hf import HFGenerator  # noqa: E402
 from dataladder.probe import probe  # noqa: E402
 from dataladder.skills import get_skill  # noqa: E402
 from dataladder.verify import get_verifier  # noqa: E402
@@ -92,7 +93,7 @@ def main() -> None:
 
     t0 = time.perf_counter()
     model, tok = load_model(args.model, device="cpu")
-    report, _ = probe(model, tok, skills, n=args.n, batch_size=args.batch_size)
+    report, _ = probe(HFGenerator(model, tok, batch_size=args.batch_size), skills, n=args.n)
     probe_s = time.perf_counter() - t0
     probe_acc = {f"{s}/{f}": r["formats"][f]["accuracy"] for s, r in report["skills"].items() for f in r["formats"]}
 

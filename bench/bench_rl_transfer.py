@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=256, help="GRPO steps per arm")
     args = ap.parse_args()
 
+    from dataladder.generate.hf import HFGenerator
     from dataladder.ladder.rl import RLConfig, cold_start, cold_start_items, draw_pool, eval_greedy
     from dataladder.ladder.store import RunStore
     from dataladder.logs import quiet
@@ -55,19 +56,21 @@ def main() -> None:
 
     def arm(label: str, fmt: str, pool: list, cold: bool) -> dict:
         t0 = time.perf_counter()
-        model = base
+        model, gen = base, HFGenerator(base, tok)
         if cold:
             import tempfile
 
             with tempfile.TemporaryDirectory() as tmp:
-                model, _ = cold_start(RLConfig(), RunStore(Path(tmp)), base, tok, skill, fmt,
-                                      cold_start_items(skill, 20, 0))
+                model, _ = cold_start(RLConfig(), RunStore(Path(tmp)), gen, skill, fmt, cold_start_items(skill, 20, 0))
+            gen = gen.with_model(model)
         own = pool[:300]
-        before, own_before = eval_greedy(model, tok, skill, half_b, fmt), eval_greedy(model, tok, skill, own, fmt)
-        rows = [{"prompt": skill.formats[fmt].prompt(it), "answer": it.answer, "key": it.key} for it in pool]
+        before, own_before = eval_greedy(gen, skill, half_b, fmt), eval_greedy(gen, skill, own, fmt)
+        rows = [{"prompt": skill.formats[fmt].prompt(it), "answer": it.answer, "key": it.key,
+                 "stop": list(skill.formats[fmt].stop)} for it in pool]
         rows = [rows[j % len(rows)] for j in range(need)]
         model, _ = train_grpo(model, tok, rows, [verifier_reward(skill)], hp, args.steps, 0, skill.max_new_tokens)
-        after, own_after = eval_greedy(model, tok, skill, half_b, fmt), eval_greedy(model, tok, skill, own, fmt)
+        gen = gen.with_model(model)
+        after, own_after = eval_greedy(gen, skill, half_b, fmt), eval_greedy(gen, skill, own, fmt)
         r = {"arm": label, "format": fmt, "prompts": len(pool), "heldout_before": before, "heldout_after": after,
              "own_before": own_before, "own_after": own_after, "seconds": time.perf_counter() - t0}
         print(f"  {label}: held-out {before['accuracy']:.3f} → {after['accuracy']:.3f}, own prompts "

@@ -54,3 +54,13 @@ def trained_user_model_dir(request, tmp_path_factory):
 
     d = build_model(request.param, tmp_path_factory.mktemp(f"trained-{request.param}"))
     return pretrain(d, steps=600 if request.param == "qwen" else 300)
+
+
+@pytest.fixture(scope="session")
+def raw_trained_qwen_dir(tmp_path_factory):
+    """A Qwen-style model that learned the code task from raw `prompt\\ncompletion` text, never in its chat
+    template: in ChatML it has a format gap that a few templated examples close."""
+    from tests.usermodels import build_model, pretrain
+
+    d = build_model("qwen", tmp_path_factory.mktemp("raw-qwen"))
+    return pretrain(d, steps=400, chat=False, skills=("code", "person"))

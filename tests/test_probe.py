@@ -67,12 +67,13 @@ def naive_greedy(model, tok, prompt, max_new_tokens):
 @pytest.mark.integration
 def test_probe_micro_model_matches_naive_decoding(micro_model, tmp_path):
     from dataladder.models.hub import load_model
+    from dataladder.generate.hf import HFGenerator
     from dataladder.probe import probe, write_probe
     from dataladder.skills import get_skill
 
     model, tok = load_model(str(micro_model[0]))
     skills = [get_skill("add", digits=1), get_skill("div", digits=1)]
-    report, samples = probe(model, tok, skills, n=10, target_format="exam", batch_size=7)
+    report, samples = probe(HFGenerator(model, tok, batch_size=7), skills, n=10, target_format="exam")
     # batched, left-padded, KV-cached generation gives exactly the unbatched greedy completions
     for s in samples[::3]:
         assert s["completion"] == naive_greedy(model, tok, s["prompt"], skills[0].max_new_tokens)
@@ -95,6 +96,7 @@ def test_probe_micro_model_matches_naive_decoding(micro_model, tmp_path):
 @pytest.mark.integration
 def test_random_weights_are_missing_everywhere(tmp_path):
     from dataladder.models.tiny import TinyArch, build_tiny_model
+    from dataladder.generate.hf import HFGenerator
     from dataladder.models.tokenizer import build_char_tokenizer
     from dataladder.probe import probe
     from dataladder.skills import get_skill
@@ -103,7 +105,7 @@ def test_random_weights_are_missing_everywhere(tmp_path):
     model = build_tiny_model(TinyArch(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128), tok)
     model.eval()
     skills = [get_skill(n) for n in ["add", "sub", "mul", "div", "mixed"]]
-    report, _ = probe(model, tok, skills, n=40)
+    report, _ = probe(HFGenerator(model, tok), skills, n=40)
     assert {r["diagnosis"] for r in report["skills"].values()} == {"missing"}
 
 
@@ -111,6 +113,7 @@ def test_random_weights_are_missing_everywhere(tmp_path):
 def test_jsonl_skill_with_module_function_verifier_probes(micro_model, tmp_path, monkeypatch):
     import sys
 
+    from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
     from dataladder.probe import probe
     from dataladder.skills import load_skills
@@ -126,7 +129,7 @@ def test_jsonl_skill_with_module_function_verifier_probes(micro_model, tmp_path,
     p.write_text("".join(json.dumps({"skill": "digits", "prompt": f"{i}+1=", "completion": str(i + 1),
                                      "verifier": "my_checks:starts_with_digit"}) + "\n" for i in range(6)))
     model, tok = load_model(str(micro_model[0]))
-    report, samples = probe(model, tok, load_skills([str(p)]), n=6)
+    report, samples = probe(HFGenerator(model, tok), load_skills([str(p)]), n=6)
     import my_checks
 
     assert len(my_checks.CALLS) == 6 and {s for _, s in my_checks.CALLS} == {f"{p}:{i}" for i in range(1, 7)}

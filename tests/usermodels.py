@@ -143,16 +143,23 @@ def build_model(style: str, d: Path, seed: int = 0) -> Path:
     return d
 
 
-def pretrain(d: Path, steps: int = 300, seed: int = 0) -> Path:
-    """Briefly train the model in `d` on the chat-rendered train items (all tokens), in place."""
+def pretrain(d: Path, steps: int = 300, seed: int = 0, chat: bool = True, skills: tuple[str, ...] = ()) -> Path:
+    """Briefly train the model in `d` on the train items (all tokens), in place: chat-rendered, or (`chat=False`)
+    as raw `prompt\ncompletion` text, as pretraining text would have them; only `skills` when given."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # a 100k-parameter model: one thread is as fast, and far faster on a busy machine
     torch.manual_seed(seed)
     tok = AutoTokenizer.from_pretrained(d)
     model = AutoModelForCausalLM.from_pretrained(d)
     _, tr = _split(task_items())
-    texts = [tok.apply_chat_template(as_messages(it), tokenize=False) for it in tr]
+    tr = [it for it in tr if not skills or it["skill"] in skills]
+    if chat:
+        texts = [tok.apply_chat_template(as_messages(it), tokenize=False) for it in tr]
+    else:
+        texts = [f"{m[0]['content']}\n{m[1]['content']}{tok.eos_token}" for m in map(as_messages, tr)]
     seqs = [tok(t, add_special_tokens=False)["input_ids"] for t in texts]
     opt = torch.optim.AdamW(model.parameters(), lr=6e-3)
     rng = random.Random(seed)
@@ -170,4 +177,5 @@ def pretrain(d: Path, steps: int = 300, seed: int = 0) -> Path:
         opt.zero_grad()
     model.eval()
     model.save_pretrained(d)
+    torch.set_num_threads(threads)
     return d

@@ -138,7 +138,7 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     items = sk.items("eval", 16, 0)
     for r in saved["arms"][0]["rungs"][1:]:
         m = AutoModelForCausalLM.from_pretrained(out / r["run_dir"] / "model").eval()
-        assert rl_mod.eval_greedy(m, tok, sk, items, "native")["correct"] == r["correct"]
+        assert rl_mod.eval_greedy(HFGenerator(m, tok), sk, items, "native")["correct"] == r["correct"]
 
     # a rerun trains nothing: every rung comes from the run store
     def boom(*a, **k):

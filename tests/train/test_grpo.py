@@ -30,7 +30,7 @@ def test_micro_grpo_changes_parameters_and_logs_trl_metrics(micro):
     model, tok = micro
     sk = get_skill("add", digits=1)
     items = sk.items("train", 8, 0)
-    rows = [{"prompt": sk.formats["native"].prompt(it), "answer": it.answer, "key": it.key} for it in items]
+    rows = [{"prompt": sk.formats["native"].prompt(it), "answer": it.answer, "key": it.key, "stop": ["\n"]} for it in items]
     # a reward that varies within every group (completion length parity), so every step has signal
     def parity(prompts, completions, **_):
         return [float(len(c) % 2) for c in completions]
