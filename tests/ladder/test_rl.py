@@ -131,6 +131,7 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     # each rung's recorded accuracy is that of its saved weights (rungs chain: no stale model objects)
     from transformers import AutoModelForCausalLM
 
+    from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
 
     _, tok = load_model(str(micro_dir))
