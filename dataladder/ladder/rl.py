@@ -187,7 +187,10 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     from dataladder.generate.hf import HFGenerator
 
     model, tok = load_model(cfg.model)
-    gen = HFGenerator(model, tok, cfg.gen_options())
+    options = cfg.gen_options()
+    if cfg.hp.max_completion_length and not options.max_new_tokens:  # the checks sample what the rollouts would
+        options = options.model_copy(update={"max_new_tokens": cfg.hp.max_completion_length})
+    gen = HFGenerator(model, tok, options)
     eval_items = skill.items("eval", cfg.eval_n, 0)
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
     pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None

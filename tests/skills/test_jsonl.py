@@ -32,6 +32,12 @@ def test_prompt_completion_and_messages(tmp_path):
 
 
 @pytest.mark.parametrize("line,field", [
+    ('{"skill": "x", "prompt": "a", "completion": "{}", "verifier": "json-schema"}', "schema"),
+    ('{"skill": "x", "prompt": "a", "completion": "x = 1", "verifier": "python-tests"}', "tests"),
+    ('{"skill": "x", "prompt": "a", "completion": "b", "stop": "\\n"}', "stop"),
+    ('{"skill": "x", "prompt": "a", "completion": "b", "stop": [""]}', "stop"),
+    ('{"skill": "x", "prompt": "a", "completion": "b", "max_new_tokens": 0}', "max_new_tokens"),
+    ('{"skill": "x", "prompt": "a", "completion": "b", "max_new_tokens": "9"}', "max_new_tokens"),
     ('{"skill": "x", "prompt": "a"}', "completion"),
     ('{"prompt": "a", "completion": "b"}', "skill"),
     ('{"skill": "x", "prompt": "a", "completion": "b", "verifier": "numerc"}', "verifier"),
@@ -65,3 +71,20 @@ def test_extra_fields_reach_the_verifier(tmp_path):
     assert sk.score("def double(x):\n    return 2 * x", item).ok
     bad = sk.score("def double(x):\n    return x + 2", item)
     assert not bad.ok and bad.reason == "tests_failed"
+
+
+def test_items_carry_stops_budgets_and_gold_that_passes(tmp_path):
+    p = write(tmp_path, [
+        {"skill": "list", "prompt": "Letters of ab?", "completion": "a\nb", "stop": ["\n\n"], "max_new_tokens": 9},
+        {"skill": "list", "prompt": "Letters of cd?", "completion": "c\nd", "format": "chat"},
+    ])
+    sk = load_skills([str(p)])[0]
+    a, b = sk.items("eval", 10, 0)
+    assert a.data["stop"] == ["\n\n"] and a.data["max_new_tokens"] == 9
+    assert sk.max_new_tokens is None and sk.references == ("a\nb", "c\nd")  # the budget comes from the gold answers
+    assert sk.formats["chat"].chat and not sk.formats["default"].chat
+    assert sk.check_gold() == []  # a multi-line gold answer passes `exact`
+    bad = write(tmp_path, [{"skill": "n", "prompt": "1+1?", "completion": "two", "answer": "2", "verifier": "numeric"}],
+                "bad.jsonl")
+    [(item, gold, verdict)] = load_skills([str(bad)])[0].check_gold()
+    assert gold == "two" and verdict.reason == "no_number" and item.data["source"] == f"{bad}:1"

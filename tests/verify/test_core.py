@@ -18,7 +18,35 @@ def test_numeric():
     assert v("19", "19").ok and v(" 19.", "19").ok and v("1,000", "1000").ok and v("4.0", "4").ok
     assert v("18", "19") == (False, "wrong_answer")
     assert v("", "19") == (False, "no_number")
-    assert not v("12\n19", "19").ok  # only the first line is the answer
+    assert not v("12\n19", "19").ok  # the first number is the answer (the arithmetic formats end at the newline)
+
+
+@pytest.mark.parametrize("rule,text,ok", [
+    ("last", "3 apples and 4 pears make 7", True),
+    ("first", "3 apples and 4 pears make 7", False),
+    ("gsm8k", "She has 3 + 4 = 7 apples.\n#### 7", True),
+    ("gsm8k", "She has 7 apples.", False),  # no #### line: no answer
+    ("boxed", "so $x = \\boxed{7}$", True),
+    ("boxed", "\\boxed{\\frac{1}{2}} then \\boxed{7}", True),  # the last box
+    ("answer", "Work: 3+4.\nAnswer: 7", True),
+    ("answer", "the answer is 7.", True),
+    ("final", "#### 7", True), ("final", "\\boxed{7}", True), ("final", "3 then 7", True),
+])
+def test_numeric_rules(rule, text, ok):
+    assert get_verifier(f"numeric:{rule}")(text, "7").ok is ok
+
+
+def test_unknown_numeric_rule_is_an_error():
+    with pytest.raises(ValueError, match="numeric rule"):
+        get_verifier("numeric:lst")
+
+
+def test_exact_compares_whole_multiline_completions():
+    gold = "a\np\np\nl\ne"
+    assert get_verifier("exact")(gold + "\n", gold).ok  # the list's gold passes its own verifier
+    assert not get_verifier("exact")("a\np", gold).ok
+    assert get_verifier("exact-line")("Paris\nmore text", "Paris").ok
+    assert get_verifier("regex:(?m)^b$")("a\nb\nc", None).ok  # the whole completion, multi-line flags honoured
 
 
 def test_exact_contains_regex():
