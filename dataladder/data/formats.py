@@ -45,17 +45,17 @@ def read_raw(path: str | Path) -> Iterator[tuple[int, object]]:
     if path.suffix.lower() == ".parquet":
         yield from _read_parquet(path)
         return
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         head = f.read(4096).lstrip()
     if path.suffix.lower() == ".json" and head.startswith("["):
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as e:
             raise InputError(f"not valid JSON ({e.msg}, column {e.colno})", str(path), e.lineno) from None
         for i, rec in enumerate(doc, 1):
             yield i, rec
         return
-    with path.open(encoding="utf-8") as f:  # JSON lines (a .json file of lines too)
+    with path.open(encoding="utf-8-sig") as f:  # JSON lines (a .json file of lines too)
         for lineno, raw in enumerate(f, 1):
             if not raw.strip():
                 continue

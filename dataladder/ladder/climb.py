@@ -9,7 +9,6 @@ rerun resumes. The driver writes `ladder.json` and `ladder.png`.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass

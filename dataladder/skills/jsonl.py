@@ -105,7 +105,7 @@ def load_jsonl_skills(path: Path) -> list[Skill]:
     if not path.is_file():
         raise InputError("no such file", str(path))
     by_skill: dict[str, list[tuple[Item, str | None, list | None]]] = {}
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         for lineno, raw in enumerate(f, 1):
             if not raw.strip():
                 continue

@@ -55,3 +55,12 @@ def test_an_empty_file_is_an_error(tmp_path):
     p.write_text("\n")
     with pytest.raises(InputError, match="no training records"):
         read_train_file(p)
+
+
+def test_a_byte_order_mark_and_crlf_are_fine(tmp_path):
+    from dataladder.skills import load_skills
+
+    p = tmp_path / "bom.jsonl"
+    p.write_bytes("\ufeff".encode() + b'{"skill": "s", "prompt": "q", "completion": "a"}\r\n')
+    assert [r["completion"] for _, r in read_train_file(p)] == ["a"]
+    assert load_skills([str(p)])[0].items("eval", 1, 0)[0].answer == "a"
