@@ -338,6 +338,12 @@ def rl_command(
         raise ValueError(f"--online-every {online_every}: must be ≥ 1")
     if cfg.online_every and not cfg.reward_model:
         raise ValueError("--online-every needs --reward-model (the reward model it retrains)")
+    if cfg.hp.use_vllm:
+        import importlib.util
+
+        if importlib.util.find_spec("vllm") is None:
+            raise ValueError("--hp use_vllm=true: vllm is not installed here (TRL's vLLM rollouts need `pip install "
+                             "vllm` on a CUDA machine)")
     _quiet()
     with progress() as bar:
         on_step, on_note = step_bar(bar, "GRPO steps")

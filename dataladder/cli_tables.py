@@ -25,9 +25,12 @@ def print_probe(report: dict) -> None:
     """probe.json: the capability profile, accuracy per skill and format with a diagnosis of each gap."""
     formats = list(dict.fromkeys(f for r in report["skills"].values() for f in r["formats"]))
     formats.sort(key=lambda f: f != "native")
+    ns = sorted({x["n"] for r in report["skills"].values() for x in r["formats"].values()})
+    n_text = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}" if ns else "0"
+    targets = sorted({r["target_format"] for r in report["skills"].values()})
+    against = f"the {targets[0]} format" if len(targets) == 1 else f"each skill's target format ({', '.join(targets)})"
     t = Table(title=f"capability profile of {report.get('model')}",
-              caption=f"accuracy [Wilson 95% interval], n = {report['n']} per cell; "
-                      f"diagnosis against the {report['target_format']} format")
+              caption=f"accuracy [Wilson 95% interval], n = {n_text} scored per cell; diagnosis against {against}")
     t.add_column("skill")
     for f in formats:
         t.add_column(f, justify="right", no_wrap=True)
