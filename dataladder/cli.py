@@ -59,7 +59,7 @@ def climb(
     model: Annotated[Optional[list[str]], typer.Option(help="base model; repeat to compare bases side by side")] = None,
     skill: Annotated[Optional[list[str]], typer.Option(help="skill to climb; repeat for several")] = None,
     target: Annotated[float, typer.Option(help="accuracy to reach in the target format")] = 0.9,
-    target_format: Annotated[str, typer.Option(help="prompt format of the target")] = "exam",
+    target_format: Annotated[Optional[str], typer.Option(help="prompt format of the target (default: each skill's own: exam for arithmetic)")] = None,
     method: Annotated[str, typer.Option(help="full | lora")] = "full",
     lora_ranks: Annotated[str, typer.Option(help="LoRA ranks for --method lora, e.g. 1,4,16")] = "1,4,16",
     start: Annotated[int, typer.Option(help="examples in the first rung")] = 20,

@@ -26,7 +26,7 @@ def probe(
                                             "(with --backend endpoint: a label for the result)")] = "tiny-arith",
     skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
     n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
-    target_format: Annotated[str, typer.Option(help="the prompt format post-training aims at")] = "exam",
+    target_format: Annotated[Optional[str], typer.Option(help="the prompt format post-training aims at (default: each skill's own: exam for arithmetic)")] = None,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
     batch_size: Annotated[int, typer.Option(help="generation batch size (hf)")] = 128,

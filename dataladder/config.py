@@ -112,7 +112,8 @@ class NoiseStep(BaseModel, extra="forbid"):
 
 class Plan(BaseModel, extra="forbid"):
     model: str = Field("tiny-arith", description="the base model: 'tiny-arith', a local directory or hub id")
-    target_format: str = Field("exam", description="the prompt format post-training aims at")
+    target_format: str | None = Field(None, description="the prompt format post-training aims at (default: each "
+                                                        "skill's own: exam for arithmetic, a JSONL skill's first format)")
     output_dir: str = Field("runs/study", description="where the study's results and report go")
     probe: ProbeStep = Field(default_factory=ProbeStep, description="evals first")
     climbs: list[ClimbStep] = Field(default_factory=list, description="supervised ladders")

@@ -67,7 +67,7 @@ def diagnose(per_format: dict, target_format: str, mastered_at: float, partial_a
     return "missing", best_other
 
 
-def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, target_format: str = "exam",
+def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, target_format: str | None = None,
           mastered_at: float = 0.8, partial_at: float = 0.15,
           on_batch: Callable[[int], None] | None = None) -> tuple[dict, list[dict]]:
     """Probe `skills`; returns (the probe.json document, the samples)."""
@@ -98,7 +98,7 @@ def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, targ
     return report, all_samples
 
 
-def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300, target_format: str = "exam",
+def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300, target_format: str | None = None,
               digits: int = 2, seed: int = 0, batch_size: int = 128, mastered_at: float = 0.8, partial_at: float = 0.15,
               on_total: Callable[[int], None] | None = None, on_batch: Callable[[int], None] | None = None,
               extra: dict | None = None, options: GenOptions | None = None) -> dict:

@@ -61,7 +61,7 @@ def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[
     for step in plan.climbs:
         fields = step.model_dump(exclude={"name"})
         fields["models"] = step.models or [plan.model]
-        fields["target_format"] = plan.target_format
+        fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
         hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
                    + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
         docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, executor, on_rung=hooks.rung,

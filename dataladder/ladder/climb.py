@@ -32,7 +32,8 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     models: list[str] = Field(default_factory=lambda: ["tiny-arith"], description="base models, compared side by side")
     skills: list[str] = Field(default_factory=lambda: ["add"], description="skills to climb")
     target: float = Field(0.9, description="accuracy to reach in the target format")
-    target_format: str = Field("exam", description="prompt format of the target")
+    target_format: str | None = Field(None, description="prompt format of the target (default: each skill's own: "
+                                                         "exam for arithmetic, a JSONL skill's first format)")
     method: Literal["full", "lora"] = Field("full", description="full fine-tuning or LoRA")
     lora_ranks: list[int] = Field(default_factory=lambda: [1, 4, 16], description="LoRA ranks (method lora)")
     start: int = Field(20, description="examples in the first rung")
@@ -51,6 +52,10 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     train_file: str | None = Field(None, description="training records to draw rungs from: messages, TRL "
                                                      "(conversational) prompt/completion, Alpaca or ShareGPT, in "
                                                      "JSONL, JSON or Parquet (default: the skill's own verified generator)")
+
+    def format_for(self, skill: str) -> str:
+        """The target format of a climbed skill: `target_format`, else the skill's own."""
+        return self.target_format or _skill(skill, self.digits).target_format
 
     def evaluated(self) -> list[str]:
         """The skills evaluated at every rung: the climbed ones first, then the others."""
@@ -104,12 +109,13 @@ def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     if cfg.train_file:
         return file_pool(cfg, skill, seed)
     sk = _skill(skill, cfg.digits)
-    fmt = sk.formats[cfg.target_format]
+    tf = cfg.format_for(skill)
+    fmt = sk.formats[tf]
     items = sk.items("train", cfg.max_examples, 1000 + seed)
     bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
     if bad:  # grounding: every template item must pass the skill's own verifier
         raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
-    return [sk.example(cfg.target_format, it) for it in items]
+    return [sk.example(tf, it) for it in items]
 
 
 def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
@@ -162,7 +168,7 @@ def base_config(fingerprint: str, cfg: ClimbConfig) -> dict:
 
 def rung_config(fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | None, n: int, seed: int) -> dict:
     return {"kind": "sft", "model": fingerprint, "skill": skill, "digits": cfg.digits,
-            "target_format": cfg.target_format, "data": data_id(cfg), "method": cfg.method, "lora_r": lora_r,
+            "target_format": cfg.format_for(skill), "data": data_id(cfg), "method": cfg.method, "lora_r": lora_r,
             "n": n, "seed": seed, "hp": cfg.hp.model_dump(), "eval": eval_config(cfg)}
 
 
@@ -242,7 +248,7 @@ class Arm:
                  pool_size: int, on_rung: Callable[[str], None] | None = None):
         self.spec, self.fingerprint, self.cfg, self.skill, self.lora_r = spec, fingerprint, cfg, skill, lora_r
         self.base, self.pool_size, self.on_rung = base, pool_size, on_rung
-        tf = cfg.target_format
+        self.tf = tf = cfg.format_for(skill)
         b = base[skill][tf] if skill in base else None
         self.base_score = RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1)
         per_format = dict(base.get(skill, {}))
@@ -264,7 +270,7 @@ class Arm:
 
     def absorb(self, configs: list[dict], results: list[dict], run_dirs: list[str]) -> None:
         """Record the current rung's results, refit, consult the stop rule and move to the next rung."""
-        cfg, skill, tf, n = self.cfg, self.skill, self.cfg.target_format, self.n
+        cfg, skill, tf, n = self.cfg, self.skill, self.tf, self.n
         evals = [r["eval"] for r in results]
         correct = sum(e[skill][tf]["correct"] for e in evals)
         total = sum(e[skill][tf]["n"] for e in evals)
@@ -299,7 +305,8 @@ class Arm:
     def summary(self) -> dict:
         hit = reached_at(self.scores, self.cfg.target)
         b = self.base_score
-        return {"model": self.spec, "skill": self.skill, "method": self.cfg.method, "lora_r": self.lora_r,
+        return {"model": self.spec, "skill": self.skill, "target_format": self.tf, "method": self.cfg.method,
+                "lora_r": self.lora_r,
                 "label": self.label, "diagnosis": self.diagnosis, "min_examples": self.min_examples,
                 "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total},
                 "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.cfg.max_examples),
@@ -342,6 +349,22 @@ def recommend(arms: list[dict], target: float) -> list[dict]:
     return out
 
 
+def check_formats(cfg: ClimbConfig) -> None:
+    """Every climbed skill has the target format (a did-you-mean error before any work)."""
+    from dataladder.registry import did_you_mean
+
+    for skill in cfg.skills:
+        formats = list(_skill(skill, cfg.digits).formats)
+        if cfg.format_for(skill) not in formats:
+            raise ValueError("--target-format: " + did_you_mean(f"format of skill {skill}", cfg.format_for(skill), formats))
+
+
+def target_formats(doc: dict) -> str:
+    """The target format(s) of a ladder.json, for captions: one name, or each skill's."""
+    fmts = list(dict.fromkeys(a.get("target_format") or doc["config"].get("target_format") for a in doc["arms"]))
+    return ", ".join(str(f) for f in fmts)
+
+
 def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:
     """Results for `jobs` in order: finished ones from the store, the rest through the executor.
 
@@ -365,6 +388,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     """
     from dataladder.executors.local import LocalExecutor
 
+    check_formats(cfg)
     executor = executor or LocalExecutor()
     executor.set_progress(on_train, on_eval)
     store = RunStore(output_dir)

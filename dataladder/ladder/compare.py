@@ -63,7 +63,7 @@ def climb_curve(path: Path, skill: str | None = None) -> dict:
     if not arms:
         raise InputError("no arms", f, None, "arms")
     arm = next((a for a in arms if a.get("skill") == skill), arms[0]) if skill else arms[0]
-    fmt = doc.get("config", {}).get("target_format", "target")
+    fmt = arm.get("target_format") or doc.get("config", {}).get("target_format") or "target"
     pts = _points(_need(arm, "rungs", f), "n", f"{f} arms[{arms.index(arm)}].rungs")
     return {"kind": "supervised examples", "x_label": "supervised examples",
             "metric": f"accuracy of the fine-tuned model ({arm.get('skill')}, {fmt} format, {arm.get('label', '')})",

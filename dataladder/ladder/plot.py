@@ -67,6 +67,7 @@ def plot_ladder(doc: dict, path: Path) -> None:
             if a.get("reached_at"):
                 ax.axvline(a["reached_at"], color=c, ls=":", lw=1)
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
-        log_axes(ax, "training examples (log scale)", f"accuracy ({doc['config']['target_format']} format)",
+        fmt = arms[0].get("target_format") or doc["config"].get("target_format")
+        log_axes(ax, "training examples (log scale)", f"accuracy ({fmt} format)",
                  f"{skill}: fitted curve with 80% bootstrap band")
     save(fig, path)

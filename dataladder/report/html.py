@@ -97,10 +97,14 @@ def probe_section(probe: dict) -> str:
     n_items = probe["items"]
     cap = (f"Greedy accuracy of <b>{html.escape(str(probe.get('model')))}</b> per skill and prompt format on held-out items "
            f"(n = {probe['n']} per bar, {n_items:,} items in all); error bars are Wilson 95% intervals. "
-           f"Diagnoses are made against the <b>{html.escape(probe['target_format'])}</b> format.")
+           f"Diagnoses are made against the <b>{html.escape(_targets(probe))}</b> format.")
     return ("<h2 id='profile'>Capability profile (evals first)</h2>"
             + _figure(_png(fig), cap, "accuracy per skill and format")
             + f"<table><tr><th>skill</th>{head}<th>diagnosis</th><th>prior data band</th></tr>{''.join(rows)}</table>")
+
+
+def _targets(probe: dict) -> str:
+    return ", ".join(dict.fromkeys(str(r.get("target_format", probe["target_format"])) for r in probe["skills"].values()))
 
 
 def _ladder_figure(doc: dict, arms: list[dict], title: str) -> str:
@@ -126,7 +130,7 @@ def _ladder_figure(doc: dict, arms: list[dict], title: str) -> str:
     ax.set_xscale("log")
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("training examples (log scale)")
-    ax.set_ylabel(f"accuracy ({doc['config']['target_format']})")
+    ax.set_ylabel(f"accuracy ({arms[0].get('target_format') or doc['config']['target_format']})")
     ax.set_title(title)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower right")
@@ -140,7 +144,8 @@ def climb_section(name: str, doc: dict) -> str:
         arms = [a for a in doc["arms"] if a["skill"] == skill]
         runs = sum(len(r["seeds"]) for a in arms for r in a["rungs"])
         stops = "; ".join(f"{a['label']}: {a['stop']['reason']}" for a in arms)
-        cap = (f"Accuracy on {cfg['eval_n']} held-out <b>{html.escape(skill)}</b> items per seed in the {html.escape(cfg['target_format'])} "
+        fmt = str(arms[0].get("target_format") or cfg["target_format"])
+        cap = (f"Accuracy on {cfg['eval_n']} held-out <b>{html.escape(skill)}</b> items per seed in the {html.escape(fmt)} "
                f"format after fine-tuning on n examples ({runs} training runs, {cfg['seeds']} seeds per rung, points pooled over "
                f"seeds with Wilson 95% intervals). Lines: ensemble curve fit, band: bootstrap 80% interval. Stop: {html.escape(stops)}.")
         parts.append(_figure(_ladder_figure(doc, arms, f"{skill}: {', '.join(a['label'] for a in arms)}"), cap, f"ladder for {skill}"))

@@ -17,7 +17,7 @@ def _climb(model_dir, eval_file, train_file, out, *extra):
     from dataladder.cli import app
 
     r = CliRunner().invoke(app, ["climb", "--model", str(model_dir), "--skill", str(eval_file), "--eval-skill",
-                                 str(eval_file), "--target-format", "default", "--train-file", str(train_file),
+                                 str(eval_file), "--train-file", str(train_file),
                                  "--budget", "20", "--seeds", "1", "--output-dir", str(out), *extra])
     assert r.exit_code == 0, r.output
     return json.loads((out / "ladder.json").read_text())["arms"][0]
