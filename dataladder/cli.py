@@ -88,7 +88,7 @@ def climb(
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
     from dataladder.config import apply_overrides
     from dataladder.ladder.climb import ClimbConfig, climb as climb_fn
-    from dataladder.skills import get_skill
+    from dataladder.skills import get_skill, resolve_skills
 
     max_examples, max_minutes = parse_budget(budget)
     try:
@@ -113,8 +113,9 @@ def climb(
     if max_minutes:
         fields["max_minutes"] = max_minutes
     cfg = validated(ClimbConfig, fields)
-    for s in cfg.skills + cfg.eval_skills:
-        get_skill(s)  # did-you-mean before any work
+    for s in cfg.skills:
+        get_skill(s)  # did-you-mean, one skill each (file.jsonl:name), before any work
+    resolve_skills(cfg.eval_skills)
     from dataladder.executors import ExecutorConfig, make_executor
 
     ex_cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
@@ -177,22 +178,17 @@ def run(
     """Run a whole study from one plan: probe → data → ladders → report. Rerun to resume."""
     from dataladder.config import load_plan
 
+    from dataladder.skills import get_skill, resolve_skills
+
     p = load_plan(plan, override or [])
-    for name in p.probe.skills:
-        _check_skill(name)
+    resolve_skills(p.probe.skills)  # unknown names, bad JSONL lines: before any work
     for c in p.climbs:
-        for name in c.skills + c.eval_skills:
-            _check_skill(name)
+        for name in c.skills:
+            get_skill(name)  # one skill each (a file of several: file.jsonl:name)
+        resolve_skills(c.eval_skills)
     report = _run_plan_with_progress(p)
     print_study(Path(p.output_dir))
     console.print(f"report: {report}")
-
-
-def _check_skill(name: str) -> None:
-    from dataladder.skills import SKILLS
-
-    if not (name.endswith(".jsonl") or Path(name).is_file()):
-        SKILLS.get(name)
 
 
 @user_errors

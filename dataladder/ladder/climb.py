@@ -58,14 +58,32 @@ class ClimbConfig(PromptOptions, extra="forbid"):
         return self.target_format or _skill(skill, self.digits).target_format
 
     def evaluated(self) -> list[str]:
-        """The skills evaluated at every rung: the climbed ones first, then the others."""
-        return list(dict.fromkeys(self.skills + self.eval_skills))
+        """The skills evaluated at every rung: the climbed ones first, then the others (a JSONL file of several
+        skills stands for each of them, as `file.jsonl:name`)."""
+        from dataladder.skills.base import jsonl_spec
+
+        out = list(self.skills)
+        for spec in self.eval_skills:
+            js = jsonl_spec(spec)
+            if js is not None and js[1] is None:
+                names = [s.name for s in _skills_of(spec)]
+                out += [spec] if len(names) == 1 else [f"{spec}:{n}" for n in names]
+            else:
+                out.append(spec)
+        return list(dict.fromkeys(out))
 
 
 def _skill(name: str, digits: int):
+    from dataladder.skills import get_skill, resolve_skills
+
+    skills = resolve_skills([name], digits)
+    return skills[0] if len(skills) == 1 else get_skill(name)  # several: get_skill says how to name one
+
+
+def _skills_of(spec: str) -> list:
     from dataladder.skills import resolve_skills
 
-    return resolve_skills([name], digits)[0]
+    return resolve_skills([spec])
 
 
 def model_fingerprint(spec: str) -> str:
@@ -314,41 +332,6 @@ class Arm:
                 "reached_at": self.scores[hit].n if hit is not None else None}
 
 
-def recommend(arms: list[dict], target: float) -> list[dict]:
-    """Per (model, skill): the smallest data and lowest LoRA rank (or full) that reached the target."""
-    out = []
-    groups: dict[tuple, list[dict]] = {}
-    for a in arms:
-        groups.setdefault((a["model"], a["skill"]), []).append(a)
-    for (model, skill), group in groups.items():
-        reached = [a for a in group if a["reached_at"] is not None]
-        evidence = {"rungs": sum(len(a["rungs"]) for a in group),
-                    "runs": sum(len(a["rungs"][0]["seeds"]) * len(a["rungs"]) for a in group),
-                    "examples_trained": sum(r["n"] * len(r["seeds"]) for a in group for r in a["rungs"]),
-                    "train_flops": sum(r["flops"] for a in group for r in a["rungs"]),
-                    "seconds": sum(r["train_seconds"] + r["eval_seconds"] for a in group for r in a["rungs"])}
-        if reached:
-            # lowest rank first (full fine-tuning counts as the highest), then least data
-            best = min(reached, key=lambda a: (a["lora_r"] if a["lora_r"] is not None else math.inf, a["reached_at"]))
-            rung = next(r for r in best["rungs"] if r["n"] == best["reached_at"])
-            verdict = "reached"
-        else:
-            best = max(group, key=lambda a: (a["fit"] or {}).get("p_reachable", 0) if a["fit"] else a["rungs"][-1]["accuracy"])
-            rung = best["rungs"][-1]
-            verdict = "not reached"
-        fit = best["fit"] or {}
-        out.append({
-            "model": model, "skill": skill, "target": target, "verdict": verdict, "stop_reason": best["stop"]["reason"],
-            "n": best["reached_at"], "method": best["method"], "lora_r": best["lora_r"], "arm": best["label"],
-            "accuracy": rung["accuracy"], "ci_low": rung["ci_low"], "ci_high": rung["ci_high"],
-            "predicted_n": fit.get("n_target"), "p_reachable": fit.get("p_reachable"),
-            "p_reach_within_budget": fit.get("p_reach_within_budget"),
-            "forgetting": {"mean": rung["mean_forgetting"], "worst": rung["worst_forgetting"]},
-            "evidence": evidence, "diagnosis": best["diagnosis"],
-        })
-    return out
-
-
 def check_formats(cfg: ClimbConfig) -> None:
     """Every climbed skill has the target format (a did-you-mean error before any work)."""
     from dataladder.registry import did_you_mean
@@ -408,6 +391,8 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
         for a, rcs in batch:
             a.absorb(rcs, [next(results) for _ in rcs], [str(store.path(rc).relative_to(store.root)) for rc in rcs])
     arm_docs = [a.summary() for a in arms]
+    from dataladder.ladder.recommend import recommend
+
     doc = {"config": cfg.model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
            "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local")}
     write_json(output_dir / "ladder.json", doc)

@@ -92,21 +92,46 @@ def skill(name: str):
     return SKILLS.register(name)
 
 
-def get_skill(name_or_path: str, **kwargs) -> Skill:
-    """A built-in skill by name, or a user skill from a `.jsonl` file (its name is the file's skills)."""
-    if name_or_path.endswith(".jsonl") or Path(name_or_path).is_file():
-        from dataladder.skills.jsonl import load_jsonl_skills
+def jsonl_spec(spec: str) -> tuple[Path, str | None] | None:
+    """(file, skill name or None) for a JSONL spec (`tasks.jsonl` or `tasks.jsonl:code`); None for a built-in name."""
+    if spec.endswith(".jsonl") or Path(spec).is_file():
+        return Path(spec), None
+    head, sep, name = spec.rpartition(":")
+    if sep and name and (head.endswith(".jsonl") or Path(head).is_file()):
+        return Path(head), name
+    return None
 
-        skills = load_jsonl_skills(Path(name_or_path))
+
+def _from_jsonl(path: Path, name: str | None) -> list[Skill]:
+    from dataladder.registry import did_you_mean
+    from dataladder.skills.jsonl import load_jsonl_skills
+
+    skills = load_jsonl_skills(path)
+    if name is None:
+        return skills
+    picked = [s for s in skills if s.name == name]
+    if not picked:
+        raise ValueError(f"{path}: " + did_you_mean("skill", name, [s.name for s in skills]))
+    return picked
+
+
+def get_skill(name_or_path: str, **kwargs) -> Skill:
+    """A built-in skill by name, or one user skill from JSONL: `file.jsonl` (a file of one skill) or
+    `file.jsonl:name` (the skill `name` of a file that holds several)."""
+    spec = jsonl_spec(name_or_path)
+    if spec is not None:
+        skills = _from_jsonl(*spec)
         if len(skills) != 1:
-            raise ValueError(f"{name_or_path}: holds {len(skills)} skills; use load_skills for several")
+            names = [s.name for s in skills]
+            raise ValueError(f"{name_or_path}: holds {len(skills)} skills ({', '.join(names)}); name one, "
+                             f"e.g. {name_or_path}:{names[0]}")
         return skills[0]
     return SKILLS.get(name_or_path)(**kwargs)
 
 
 def resolve_skills(specs: list[str], digits: int | None = None) -> list[Skill]:
-    """Built-in names and JSONL paths. `digits` sets the built-in arithmetic skills' operand size,
-    except `mixed`, whose expressions keep their one-digit default."""
+    """Built-in names and JSONL specs (`file.jsonl`: all its skills; `file.jsonl:name`: one). `digits` sets the
+    built-in arithmetic skills' operand size, except `mixed`, whose expressions keep their one-digit default."""
     out: list[Skill] = []
     for spec in specs:
         if spec in SKILLS:
@@ -117,13 +142,12 @@ def resolve_skills(specs: list[str], digits: int | None = None) -> list[Skill]:
 
 
 def load_skills(specs: list[str], **kwargs) -> list[Skill]:
-    """Resolve a list of skill names and JSONL paths; a JSONL file may hold several skills."""
+    """Resolve a list of skill names and JSONL specs; a JSONL file may hold several skills."""
     out: list[Skill] = []
     for spec in specs:
-        if spec.endswith(".jsonl") or Path(spec).is_file():
-            from dataladder.skills.jsonl import load_jsonl_skills
-
-            out.extend(load_jsonl_skills(Path(spec)))
+        js = jsonl_spec(spec)
+        if js is not None:
+            out.extend(_from_jsonl(*js))
         else:
             out.append(SKILLS.get(spec)(**kwargs))
     return out

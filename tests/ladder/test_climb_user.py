@@ -13,10 +13,10 @@ def _one_skill(src, skill, dst):
     return dst
 
 
-def _climb(model_dir, eval_file, train_file, out, *extra):
+def _climb(model_dir, eval_file, train_file, out, *extra, skill=None):
     from dataladder.cli import app
 
-    r = CliRunner().invoke(app, ["climb", "--model", str(model_dir), "--skill", str(eval_file), "--eval-skill",
+    r = CliRunner().invoke(app, ["climb", "--model", str(model_dir), "--skill", skill or str(eval_file), "--eval-skill",
                                  str(eval_file), "--train-file", str(train_file),
                                  "--budget", "20", "--seeds", "1", "--output-dir", str(out), *extra])
     assert r.exit_code == 0, r.output
@@ -48,12 +48,15 @@ def test_messages_train_file_closes_the_format_gap_like_the_hand_templated_worka
 
 @pytest.mark.parametrize("method", ["full", "lora"])
 def test_climb_trains_user_models_on_their_end_of_turn(user_model_dir, user_tasks, tmp_path, method):
-    ev = _one_skill(user_tasks["eval"], "person", tmp_path / "person.jsonl")
-    tr = _one_skill(user_tasks["train"], "person", tmp_path / "person-train.jsonl")
+    ev = user_tasks["eval"]  # all four skills: `person` is climbed, the others are the forgetting
     extra = ["--method", "lora", "--lora-ranks", "4"] if method == "lora" else []
-    arm = _climb(user_model_dir, ev, tr, tmp_path / "out", "--hp", "min_steps=30", *extra)
+    arm = _climb(user_model_dir, ev, user_tasks["train"], tmp_path / "out", "--hp", "min_steps=30", *extra,
+                 skill=f"{ev}:person")
     run = json.loads((tmp_path / "out" / arm["rungs"][0]["run_dirs"][0] / "result.json").read_text())
     train = run["result"]["train"] if "result" in run else run["train"]
     assert train["tensors_changed"] > 0 and train["last_loss"] < train["first_loss"]
     assert arm["label"] == ("full" if method == "full" else "lora r=4")
-    assert set(run.get("result", run)["eval"]) == {str(ev)}  # only the user's skill, in its own format
+    assert set(run.get("result", run)["eval"]) == {f"{ev}:{n}" for n in ("person", "letters", "reverse", "code")}
+    assert arm["target_format"] == "default" and set(arm["rungs"][0]["forgetting"]) == {
+        f"{ev}:letters/default", f"{ev}:reverse/chat", f"{ev}:code/default"}  # the user's other skills, not arithmetic
+    assert arm["rungs"][0]["total"] == 10

@@ -88,3 +88,23 @@ def test_items_carry_stops_budgets_and_gold_that_passes(tmp_path):
                 "bad.jsonl")
     [(item, gold, verdict)] = load_skills([str(bad)])[0].check_gold()
     assert gold == "two" and verdict.reason == "no_number" and item.data["source"] == f"{bad}:1"
+
+
+def test_a_skill_of_a_multi_skill_file_is_named_file_colon_skill(tmp_path):
+    from dataladder.skills import get_skill, resolve_skills
+
+    p = write(tmp_path, [{"skill": "a", "prompt": "x", "completion": "y"}, {"skill": "b", "prompt": "u", "completion": "v"}])
+    assert [s.name for s in resolve_skills([str(p)])] == ["a", "b"]
+    assert get_skill(f"{p}:b").name == "b" and [s.name for s in resolve_skills([f"{p}:a"])] == ["a"]
+    with pytest.raises(ValueError, match=f"holds 2 skills \\(a, b\\); name one, e.g. {p}:a"):
+        get_skill(str(p))
+    with pytest.raises(ValueError, match="did you mean 'b'"):
+        get_skill(f"{p}:bb")
+
+
+def test_a_climb_evaluates_every_skill_of_an_eval_file(tmp_path):
+    from dataladder.ladder.climb import ClimbConfig
+
+    p = write(tmp_path, [{"skill": "a", "prompt": "x", "completion": "y"}, {"skill": "b", "prompt": "u", "completion": "v"}])
+    cfg = ClimbConfig(skills=[f"{p}:a"], eval_skills=[str(p)])
+    assert cfg.evaluated() == [f"{p}:a", f"{p}:b"] and cfg.format_for(f"{p}:a") == "default"
