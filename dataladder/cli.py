@@ -68,7 +68,7 @@ def climb(
     budget: Annotated[Optional[str], typer.Option(help="max examples and/or wall time per arm: 5120, 30m, 5120,30m")] = None,
     delta: Annotated[float, typer.Option(help="smallest gain per doubling worth paying for")] = 0.01,
     eval_n: Annotated[int, typer.Option(help="eval items per skill and format at every rung")] = 200,
-    eval_skill: Annotated[Optional[list[str]], typer.Option(help="skills evaluated at every rung (default: all built-in)")] = None,
+    eval_skill: Annotated[Optional[list[str]], typer.Option(help="skill or JSONL file evaluated at every rung besides the climbed ones (default: the arithmetic skills on tiny-arith, else none)")] = None,
     digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
     train_file: Annotated[Optional[Path], typer.Option(help="records to climb on instead of the skill's generator: messages, "
@@ -115,7 +115,7 @@ def climb(
     cfg = validated(ClimbConfig, fields)
     for s in cfg.skills:
         get_skill(s)  # did-you-mean, one skill each (file.jsonl:name), before any work
-    resolve_skills(cfg.eval_skills)
+    resolve_skills(cfg.eval_skills or [])
     from dataladder.executors import ExecutorConfig, make_executor
 
     ex_cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
@@ -185,7 +185,7 @@ def run(
     for c in p.climbs:
         for name in c.skills:
             get_skill(name)  # one skill each (a file of several: file.jsonl:name)
-        resolve_skills(c.eval_skills)
+        resolve_skills(c.eval_skills or [])
     report = _run_plan_with_progress(p)
     print_study(Path(p.output_dir))
     console.print(f"report: {report}")

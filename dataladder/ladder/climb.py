@@ -43,8 +43,9 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     max_minutes: float | None = Field(None, description="budget: wall time per skill and arm")
     delta: float = Field(0.01, description="smallest gain per doubling worth paying for")
     eval_n: int = Field(200, description="eval items per skill and format at every rung")
-    eval_skills: list[str] = Field(default_factory=lambda: ["add", "sub", "mul", "div", "mixed"],
-                                   description="skills evaluated at every rung (forgetting)")
+    eval_skills: list[str] | None = Field(None, description="skills evaluated at every rung besides the climbed ones "
+                                                            "(forgetting); default: the built-in arithmetic skills when "
+                                                            "a base is the shipped tiny-arith, else none")
     digits: int = Field(2, description="operand digits of the arithmetic skills (mixed: 1)")
     min_rungs: int = Field(4, description="rungs before the fit may stop a climb")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
@@ -63,7 +64,7 @@ class ClimbConfig(PromptOptions, extra="forbid"):
         from dataladder.skills.base import jsonl_spec
 
         out = list(self.skills)
-        for spec in self.eval_skills:
+        for spec in self.eval_skills if self.eval_skills is not None else default_eval_skills(self.models):
             js = jsonl_spec(spec)
             if js is not None and js[1] is None:
                 names = [s.name for s in _skills_of(spec)]
@@ -71,6 +72,14 @@ class ClimbConfig(PromptOptions, extra="forbid"):
             else:
                 out.append(spec)
         return list(dict.fromkeys(out))
+
+
+ARITHMETIC = ["add", "sub", "mul", "div", "mixed"]
+
+
+def default_eval_skills(models: list[str]) -> list[str]:
+    """Arithmetic is the shipped model's world: evaluated by default only when a base model is tiny-arith."""
+    return ARITHMETIC if "tiny-arith" in models else []
 
 
 def _skill(name: str, digits: int):

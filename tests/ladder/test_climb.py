@@ -121,3 +121,11 @@ def test_train_file_pool_is_decontaminated_shuffled_and_nested(tmp_path):
     p.write_text('{"prompt": "a"}\n')
     with pytest.raises(InputError, match=r"train.jsonl:1: field 'completion'"):
         file_pool(cfg, "add", 0)
+
+
+def test_arithmetic_is_evaluated_by_default_only_on_the_shipped_model():
+    from dataladder.ladder.climb import ClimbConfig
+
+    assert ClimbConfig(skills=["add"]).evaluated() == ["add", "sub", "mul", "div", "mixed"]
+    assert ClimbConfig(models=["/models/my-qwen"], skills=["mul"]).evaluated() == ["mul"]
+    assert ClimbConfig(models=["/models/my-qwen"], skills=["mul"], eval_skills=["add"]).evaluated() == ["mul", "add"]
