@@ -19,10 +19,10 @@ from dataladder.errors import InputError
 
 
 def prompt_key(prompt: str | list) -> str:
-    """A prompt's identity for decontamination: its text, or its turns without any system turn."""
-    if isinstance(prompt, str):
-        return " ".join(prompt.split())
-    return json.dumps([[m["role"], " ".join(m["content"].split())] for m in prompt if m["role"] != "system"])
+    """A prompt's identity for decontamination: its turns without any system turn, whitespace normalized; a raw
+    prompt counts as one user turn, so the same question meets itself in every form (Alpaca, messages, chat)."""
+    turns = [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt
+    return json.dumps([[m["role"], " ".join(m["content"].split())] for m in turns if m["role"] != "system"])
 
 
 def read_train_file(path: Path) -> list[tuple[int, dict]]:

@@ -94,9 +94,16 @@ def render(tokenizer, p: Prompt) -> str:
 
 def encode_prompt(tokenizer, p: Prompt) -> list[int]:
     """Prompt token ids, exactly as generation and training both see them."""
-    if p.messages is None:
-        return list(tokenizer(p.text)["input_ids"])
+    if p.messages is None:  # a raw prompt gets the tokenizer's special tokens, unless it already starts with BOS
+        bos = getattr(tokenizer, "bos_token", None)
+        return list(tokenizer(p.text, add_special_tokens=not (bos and p.text.startswith(bos)))["input_ids"])
     return list(tokenizer(render(tokenizer, p), add_special_tokens=False)["input_ids"])
+
+
+def prerendered(tokenizer, text: str) -> bool:
+    """True when a raw prompt already carries the tokenizer's special tokens (a chat template applied by hand)."""
+    specials = [t for t in getattr(tokenizer, "all_special_tokens", []) if t not in (tokenizer.pad_token, tokenizer.unk_token)]
+    return any(t in text for t in specials)
 
 
 def completion_suffix(tokenizer, p: Prompt, completion: str) -> str:

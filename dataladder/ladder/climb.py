@@ -96,14 +96,15 @@ def _skills_of(spec: str) -> list:
 
 
 def model_fingerprint(spec: str) -> str:
-    """Identify a base model by content, so results are never reused across different weights."""
+    """Identify a base model by content (weights, config, tokenizer and chat template: every file of its
+    directory), so results are never reused across different models."""
     from dataladder.models.hub import resolve_model
 
     path = Path(resolve_model(spec))
     if not path.is_dir():
         return spec
     h = hashlib.sha256()
-    for f in sorted(path.glob("*.json")) + sorted(path.glob("*.safetensors")):
+    for f in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
         h.update(f.name.encode())
         h.update(f.read_bytes())
     return h.hexdigest()[:16]
@@ -152,10 +153,13 @@ def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     from dataladder.data.trainfile import prompt_key, read_train_file
 
     sk = _skill(skill, cfg.digits)
-    eval_prompts = {prompt_key(sk.example(f, it)["prompt"]) for it in sk.items("eval", cfg.eval_n, 0)
-                    for f in sk.formats}
+    evals = [sk.example(f, it) for it in sk.items("eval", cfg.eval_n, 0) for f in sk.formats]
+    eval_prompts = {prompt_key(e["prompt"]) for e in evals}
+    # evaluation in the chat template (conversational items, a `chat` format): raw train prompts get it too
+    chat = [e for e in evals if not isinstance(e["prompt"], str) or e.get("chat")]
     path = Path(cfg.train_file)
-    records = [{"prompt": r["prompt"], "completion": r["completion"]} for _, r in read_train_file(path)
+    records = [{"prompt": r["prompt"], "completion": r["completion"], **({"chat": True} if chat else {})}
+               for _, r in read_train_file(path)
                if r["skill"] in (None, skill, sk.name) and prompt_key(r["prompt"]) not in eval_prompts]
     random.Random(f"{path.name}:{seed}").shuffle(records)
     return records
@@ -183,7 +187,13 @@ def _eval_model(model, ctx: Context) -> dict:
 
 
 def eval_config(cfg: ClimbConfig) -> dict:
-    out = {"skills": cfg.evaluated(), "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
+    from dataladder.skills.base import jsonl_spec
+
+    skills = cfg.evaluated()
+    out = {"skills": skills, "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
+    files = {s: hashlib.sha256(js[0].read_bytes()).hexdigest()[:16] for s in skills if (js := jsonl_spec(s))}
+    if files:  # a JSONL skill is its file's content: an edited item is another eval
+        out["files"] = files
     if (prompts := cfg.prompt_key()) is not None:  # chat template, system prompt, stops: other prompts, other runs
         out["prompts"] = prompts
     return out
@@ -202,7 +212,8 @@ def rung_config(fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | No
 def data_id(cfg: ClimbConfig) -> str:
     if not cfg.train_file:
         return "template"
-    return "file:" + hashlib.sha256(Path(cfg.train_file).read_bytes()).hexdigest()[:16]
+    path = Path(cfg.train_file)  # the name seeds the rungs' shuffle, the content is the data: both are the run's
+    return f"file:{path.name}:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def execute(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
@@ -386,13 +397,18 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     store = RunStore(output_dir)
     t0 = time.perf_counter()
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
+    sizes = {skill: len(pool_records(cfg, skill, 0)) for skill in cfg.skills}  # before any model is loaded
+    for skill, size in sizes.items():
+        if size == 0:
+            where = f"--train-file {cfg.train_file}" if cfg.train_file else f"skill {skill}"
+            raise ValueError(f"{where}: no training records for skill {skill} (records name their skill in 'skill'; "
+                             "those whose prompt is an eval prompt are dropped)")
     fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
     bases = run_jobs([Job(spec, cfg, base_config(fingerprints[spec], cfg)) for spec in cfg.models], store, executor)
     arms = []
     for spec, base in zip(cfg.models, bases):
         for skill in cfg.skills:
-            size = len(pool_records(cfg, skill, 0))
-            arms += [Arm(spec, fingerprints[spec], cfg, skill, r, base["eval"], size, on_rung) for r in ranks]
+            arms += [Arm(spec, fingerprints[spec], cfg, skill, r, base["eval"], sizes[skill], on_rung) for r in ranks]
     while active := [a for a in arms if not a.done]:
         batch = [(a, a.configs()) for a in active]
         jobs = [Job(a.spec, cfg, rc) for a, rcs in batch for rc in rcs]

@@ -54,7 +54,7 @@ def tokenize_records(tokenizer, records: list[dict], policy=None) -> list[dict]:
     policy = policy or ChatPolicy.for_tokenizer(tokenizer)
     rows = []
     for r in records:
-        p = record_prompt(policy, r)
+        p = record_prompt(policy, r, tokenizer)
         c = r["completion"] if isinstance(r["completion"], str) else r["completion"][-1]["content"]
         prompt_ids, completion_ids = encode_example(tokenizer, p, c)
         rows.append({"input_ids": prompt_ids + completion_ids,
@@ -62,11 +62,15 @@ def tokenize_records(tokenizer, records: list[dict], policy=None) -> list[dict]:
     return rows
 
 
-def record_prompt(policy, record: dict):
-    """The `Prompt` of a TRL record (its `prompt` text or messages) under `policy`."""
+def record_prompt(policy, record: dict, tokenizer=None):
+    """The `Prompt` of a TRL record (its `prompt` text or messages) under `policy`; a raw prompt that already
+    carries the template's special tokens (rendered by hand) is kept as it is."""
+    from dataladder.generate.chat import prerendered
+
     prompt = record["prompt"]
     if isinstance(prompt, str):
-        return policy.prompt(prompt, None, wants_chat=bool(record.get("chat")))
+        chat = bool(record.get("chat")) and not (tokenizer is not None and prerendered(tokenizer, prompt))
+        return policy.prompt(prompt, None, wants_chat=chat)
     return policy.prompt(None, prompt)
 
 

@@ -64,6 +64,7 @@ def parse_number(text: str) -> Fraction | None:
 
 
 _BOXED = re.compile(r"\\boxed\s*\{")
+_FRAC = re.compile(r"\\d?frac\s*\{\s*(-?\d+)\s*\}\s*\{\s*(-?\d+)\s*\}")
 _ANSWER = re.compile(r"(?:answer\s*(?:is|:)|####)", re.I)
 
 
@@ -76,7 +77,8 @@ def _boxed(text: str) -> str | None:
     while i < len(text) and depth:
         depth += {"{": 1, "}": -1}.get(text[i], 0)
         i += 1
-    return text[starts[-1] : i - 1] if depth == 0 else text[starts[-1] :]
+    inner = text[starts[-1] : i - 1] if depth == 0 else text[starts[-1] :]
+    return _FRAC.sub(r"\1/\2", inner)
 
 
 def _after(text: str, marker: re.Pattern) -> str | None:
@@ -110,7 +112,9 @@ def _numeric(arg: str | None = None) -> Verifier:
     extract = NUMERIC_RULES[rule]
 
     def numeric(completion: str, answer: str, **_: object) -> Verdict:
-        want = parse_number(str(answer))
+        # the reference goes through the same rule (a GSM8K gold solution ends in `#### 7`), else its first number
+        want = extract(str(answer)) if rule != "first" else None
+        want = want if want is not None else parse_number(str(answer))
         if want is None:
             return Verdict(False, "answer_not_numeric")
         got = extract(completion)

@@ -121,3 +121,20 @@ def test_messages_train_file_rows_equal_the_eval_rendering(user_model_dir, user_
                              for r in recs))
     assert [r["completion"] for _, r in read_train_file(alpaca)] == [r["completion"] for r in recs]
     assert [r["prompt"] for _, r in read_train_file(share)] == [r["prompt"] for r in recs]
+
+
+def test_raw_train_prompts_follow_a_chat_evaluation_unless_templated_by_hand(user_model_dir):
+    from dataladder.generate import encode_prompt
+    from dataladder.generate.hf import HFGenerator
+    from dataladder.models.hub import load_model
+    from dataladder.train.sft import record_prompt, tokenize_records
+
+    model, tok = load_model(str(user_model_dir))
+    policy = HFGenerator(model, tok).policy
+    msgs = [{"role": "user", "content": "Reverse the word apple."}]
+    chat_ids = encode_prompt(tok, policy.prompt(None, msgs))
+    by_hand = tok.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+    for prompt in ("Reverse the word apple.", by_hand):  # a raw prompt, and one templated by hand
+        row = tokenize_records(tok, [{"prompt": prompt, "completion": "elppa", "chat": True}], policy)[0]
+        assert row["input_ids"][: len(chat_ids)] == chat_ids and row["completion_mask"][len(chat_ids)] == 1
+    assert record_prompt(policy, {"prompt": by_hand, "chat": True}, tok).text == by_hand

@@ -23,8 +23,7 @@ def _climb(model_dir, eval_file, train_file, out, *extra, skill=None):
     return json.loads((out / "ladder.json").read_text())["arms"][0]
 
 
-def test_messages_train_file_closes_the_format_gap_like_the_hand_templated_workaround(raw_trained_qwen_dir, user_tasks,
-                                                                                       tmp_path):
+def test_train_files_close_the_format_gap_like_the_hand_templated_workaround(raw_trained_qwen_dir, user_tasks, tmp_path):
     from transformers import AutoTokenizer
 
     ev = _one_skill(user_tasks["eval"], "code", tmp_path / "code.jsonl")
@@ -34,7 +33,7 @@ def test_messages_train_file_closes_the_format_gap_like_the_hand_templated_worka
     hand = tmp_path / "hand.jsonl"  # the workaround users wrote by hand: the chat template applied to the prompt
     hand.write_text("".join(json.dumps({"prompt": tok.apply_chat_template(m[:-1], add_generation_prompt=True, tokenize=False),
                                         "completion": m[-1]["content"]}) + "\n" for m in recs))
-    raw = tmp_path / "raw.jsonl"  # what training used to see: the raw prompt, while evaluation is in ChatML
+    raw = tmp_path / "raw.jsonl"  # plain prompt/completion: the skill is evaluated in ChatML, so it is trained in it
     raw.write_text("".join(json.dumps({"prompt": m[0]["content"], "completion": m[-1]["content"]}) + "\n" for m in recs))
     a = _climb(raw_trained_qwen_dir, ev, msgs, tmp_path / "messages")
     b = _climb(raw_trained_qwen_dir, ev, hand, tmp_path / "hand")
@@ -42,8 +41,10 @@ def test_messages_train_file_closes_the_format_gap_like_the_hand_templated_worka
     base, acc = a["base"]["accuracy"], a["rungs"][0]["accuracy"]
     assert a["rungs"][0]["n"] == 20 and a["rungs"][0]["total"] == 10
     assert acc >= base + 0.3  # 20 templated examples teach the chat format of a task the model knows
-    assert abs(acc - b["rungs"][0]["accuracy"]) <= 0.2  # the same as templating by hand
-    assert c["rungs"][0]["accuracy"] <= acc - 0.3  # untemplated training does not transfer to templated evals
+    assert abs(acc - b["rungs"][0]["accuracy"]) <= 0.2  # the same as templating by hand (kept as written, not re-templated)
+    # raw prompts get the template the evaluation uses (the old behaviour, raw in training and ChatML in
+    # evaluation, left it at 0.0)
+    assert abs(acc - c["rungs"][0]["accuracy"]) <= 0.2
 
 
 @pytest.mark.parametrize("method", ["full", "lora"])
