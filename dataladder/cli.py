@@ -113,6 +113,10 @@ def climb(
     if max_minutes:
         fields["max_minutes"] = max_minutes
     cfg = validated(ClimbConfig, fields)
+    from dataladder.models.hub import check_model
+
+    for m in cfg.models:
+        check_model(m)
     for s in cfg.skills:
         get_skill(s)  # did-you-mean, one skill each (file.jsonl:name), before any work
     resolve_skills(cfg.eval_skills or [])
@@ -253,6 +257,9 @@ def prefs(
         "hard_only": hard_only, "flip_share": flip_share, "lora_r": lora_r, "digits": digits,
         "hp": apply_overrides({}, hp or [])})
     get_skill(cfg.skill)  # did-you-mean before any work
+    from dataladder.models.hub import check_model
+
+    check_model(cfg.model)
     check_config(cfg)
     _quiet()
     with progress() as bar:
@@ -330,6 +337,9 @@ def rl_command(
         fields["max_minutes"] = max_minutes
     cfg = validated(RLConfig, fields)
     get_skill(cfg.skill)  # did-you-mean before any work
+    from dataladder.models.hub import check_model
+
+    check_model(cfg.model)
     if online_every is not None and online_every < 1:
         raise ValueError(f"--online-every {online_every}: must be ≥ 1")
     if cfg.online_every and not cfg.reward_model:

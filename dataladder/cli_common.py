@@ -90,7 +90,9 @@ def validated(model_cls, fields: dict):
         return model_cls.model_validate(fields)
     except ValidationError as e:
         err = e.errors()[0]
-        raise ValueError(f"option {'.'.join(str(x) for x in err['loc'])}: {err['msg']}") from None
+        loc = [str(x) for x in err["loc"]]
+        name = f"--{loc[0].replace('_', '-')}" if len(loc) == 1 else ".".join(loc)
+        raise ValueError(f"option {name}: {err['msg']}") from None
 
 
 # Options every command that renders prompts shares (climb, rl, probe): how prompts meet the chat template

@@ -22,8 +22,9 @@ DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
 
 @user_errors
 def probe(
-    model: Annotated[str, typer.Option(help="'tiny-arith' (shipped), a local model directory, or a hub id "
-                                            "(with --backend endpoint: a label for the result)")] = "tiny-arith",
+    model: Annotated[Optional[str], typer.Option(help="'tiny-arith' (shipped, the default), a local model directory, "
+                                                      "or a hub id (with --backend endpoint: a label for the result, "
+                                                      "default the endpoint's model name)")] = None,
     skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
     n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
     target_format: Annotated[Optional[str], typer.Option(help="the prompt format post-training aims at (default: each skill's own: exam for arithmetic)")] = None,
@@ -64,6 +65,16 @@ def probe(
         from dataladder.generate.endpoint import check_url
 
         check_url(endpoint_url, endpoint_model)
+        model = model or f"{endpoint_model} @ {endpoint_url}"
+    else:
+        from dataladder.models.hub import check_model
+
+        model = model or "tiny-arith"
+        check_model(model)
+    from dataladder.probe import check_skills, with_prerequisites
+    from dataladder.skills import resolve_skills
+
+    check_skills(resolve_skills(with_prerequisites(names), digits), target_format)  # before any model is loaded
     _quiet()
     with progress() as bar:
         task = bar.add_task("probing", total=None)

@@ -108,6 +108,7 @@ def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300,
 
     options = options or GenOptions()
     skills = resolve_skills(with_prerequisites(names), digits)  # did-you-mean and JSONL errors before loading
+    check_skills(skills, target_format)
     gen = load_generator(model_spec, options, batch_size)
     if on_total:
         on_total(sum(len([it for it in s.items("eval", n, seed) if it.data.get("format", f) == f])
@@ -118,6 +119,21 @@ def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300,
                    **(extra or {})})
     write_probe(report, samples, output_dir)
     return report
+
+
+def check_skills(skills: list[Skill], target_format: str | None) -> None:
+    """One skill per name (two files defining `code` would be scored as one), and a target format some skill has."""
+    from dataladder.registry import did_you_mean
+
+    seen: dict[str, str] = {}
+    for sk in skills:
+        where = sk.description if sk.finite else "built in"
+        if sk.name in seen:
+            raise ValueError(f"skill {sk.name!r} is defined twice ({seen[sk.name]}; {where}): rename one of them")
+        seen[sk.name] = where
+    formats = sorted({f for sk in skills for f in sk.formats})
+    if target_format is not None and target_format not in formats:
+        raise ValueError("--target-format: " + did_you_mean("format", target_format, formats))
 
 
 def load_generator(model_spec: str, options: GenOptions, batch_size: int = 128) -> Generator:

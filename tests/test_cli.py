@@ -52,3 +52,29 @@ def test_run_plan_with_typo_fails_before_work(tmp_path):
     assert r.exit_code == 2
     assert "climbs.0.tragett" in r.output and "did you mean 'target'" in r.output
     assert not (tmp_path / "out").exists()
+
+
+def test_user_model_and_skill_mistakes_are_one_line_before_any_model_is_loaded(tmp_path):
+    import json
+
+    tasks = tmp_path / "tasks.jsonl"
+    tasks.write_text("".join(json.dumps({"skill": s, "prompt": f"{s}?", "completion": "x"}) + "\n" for s in ("a", "b")))
+    again = tmp_path / "again.jsonl"
+    again.write_text(json.dumps({"skill": "a", "prompt": "other?", "completion": "y"}) + "\n")
+    empty = tmp_path / "empty-model"
+    empty.mkdir()
+    out = tmp_path / "out"
+    for args, msg in (
+        (["probe", "--model", str(tmp_path / "nope")], "no such model directory"),
+        (["probe", "--model", str(empty)], "no config.json"),
+        (["probe", "--skill", str(tasks), "--skill", str(again)], "skill 'a' is defined twice"),
+        (["probe", "--target-format", "exma"], "did you mean 'exam'"),
+        (["probe", "--chat-template", "yes"], "option --chat-template"),
+        (["climb", "--skill", str(tasks)], f"name one, e.g. {tasks}:a"),
+        (["climb", "--model", str(tmp_path / "nope"), "--skill", f"{tasks}:a"], "no such model directory"),
+        (["climb", "--skill", "add", "--target-format", "exma"], "did you mean 'exam'"),
+    ):
+        r = runner.invoke(app, [*args, "--output-dir", str(out)])
+        lines = [x for x in r.output.splitlines() if x.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and msg in lines[0], (args, r.output)
+        assert not out.exists()

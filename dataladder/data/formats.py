@@ -51,7 +51,7 @@ def read_raw(path: str | Path) -> Iterator[tuple[int, object]]:
         try:
             doc = json.loads(path.read_text(encoding="utf-8-sig"))
         except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({e.msg}, column {e.colno})", str(path), e.lineno) from None
+            raise InputError(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})", str(path), e.lineno) from None
         for i, rec in enumerate(doc, 1):
             yield i, rec
         return
@@ -62,7 +62,7 @@ def read_raw(path: str | Path) -> Iterator[tuple[int, object]]:
             try:
                 yield lineno, json.loads(raw)
             except json.JSONDecodeError as e:
-                yield lineno, _BadJSON(f"not valid JSON ({e.msg}, column {e.colno})")
+                yield lineno, _BadJSON(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})")
 
 
 class _BadJSON(str):

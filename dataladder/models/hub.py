@@ -11,6 +11,27 @@ def resolve_model(spec: str) -> str:
     return str(SHIPPED[spec]) if spec in SHIPPED else spec
 
 
+def check_model(spec: str, option: str = "--model") -> None:
+    """One line naming the path and what is missing, before any model is loaded: a local directory needs
+    config.json, a tokenizer and weights; a name that is not a directory must be a hub id."""
+    if spec in SHIPPED:
+        return
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        names = {p.name for p in path.iterdir()}
+        if "config.json" not in names:
+            raise ValueError(f"{option} {spec}: no config.json in {path} (a Hugging Face model directory holds "
+                             "config.json, tokenizer files and weights)")
+        if not names & {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"}:
+            raise ValueError(f"{option} {spec}: no tokenizer in {path} (tokenizer.json or tokenizer_config.json)")
+        if not any(n.endswith((".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")) for n in names):
+            raise ValueError(f"{option} {spec}: no weights in {path} (model.safetensors or pytorch_model.bin)")
+        return
+    looks_local = spec.startswith((".", "/", "~")) or spec.count("/") != 1 or path.exists()
+    if looks_local:
+        raise ValueError(f"{option} {spec}: no such model directory")
+
+
 def load_model(spec: str, device: str | None = None):
     """(model, tokenizer) for a causal LM, in eval mode, with a pad token and left padding."""
     import torch
@@ -20,7 +41,11 @@ def load_model(spec: str, device: str | None = None):
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     path = resolve_model(spec)
-    tok = AutoTokenizer.from_pretrained(path)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as e:  # a hub id that is neither cached nor reachable, a broken tokenizer
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"--model {spec}: cannot load its tokenizer ({first})") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"

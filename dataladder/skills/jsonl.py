@@ -13,6 +13,7 @@ them is refused here, naming its line. Every item of a file is an eval item.
 
 from __future__ import annotations
 
+import difflib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -70,6 +71,10 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
     except ValueError as e:
         raise InputError(str(e), file, lineno, "verifier") from None
     _needs(verifier, rec, file, lineno)
+    for key in rec:  # a misspelt field would otherwise reach the verifier silently (`verifer` → exact)
+        close = difflib.get_close_matches(key, sorted(_RESERVED | {"stop", "max_new_tokens"}), n=1, cutoff=0.8)
+        if key not in _RESERVED and close and close[0] != key:
+            raise InputError(f"unknown field; did you mean '{close[0]}'?", file, lineno, key)
     stop = rec.get("stop")
     if stop is not None and (not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop)):
         raise InputError("must be a list of non-empty strings", file, lineno, "stop")
@@ -152,5 +157,5 @@ def _make_skill(name: str, rows: list) -> Skill:
         finite=True,
         native_format=fmt_names[0],
         target_format=fmt_names[0],
-        description=f"{len(pool)} items from a JSONL file",
+        description=f"{len(pool)} items from {rows[0][0].data['source'].rsplit(':', 1)[0]}",
     )

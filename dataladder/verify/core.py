@@ -168,6 +168,11 @@ def _regex(arg: str | None = None) -> Verifier:
 
 
 def _user_verifier(module: str, func: str) -> Verifier:
+    import os
+    import sys
+
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.append(os.getcwd())  # `my_checks.py` next to the task file, as `python -m` would find it
     try:
         fn = getattr(importlib.import_module(module), func)
     except ImportError as e:

@@ -87,7 +87,7 @@ def test_cli_bad_options_exit_2_before_work(tmp_path):
     for args, msg in ((["--train-sources", "teacher"], "unknown pair source"),
                       (["--heldout-sources", "other"], "--other-model"),
                       (["--skill", "mull"], "mul"),
-                      (["--flip-share", "2"], "flip_share")):
+                      (["--flip-share", "2"], "--flip-share")):
         r = runner.invoke(app, ["prefs", *args, "--output-dir", str(tmp_path / "p")])
         assert r.exit_code == 2, (args, r.output)
         assert msg in r.output

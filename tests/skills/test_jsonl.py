@@ -108,3 +108,10 @@ def test_a_climb_evaluates_every_skill_of_an_eval_file(tmp_path):
     p = write(tmp_path, [{"skill": "a", "prompt": "x", "completion": "y"}, {"skill": "b", "prompt": "u", "completion": "v"}])
     cfg = ClimbConfig(skills=[f"{p}:a"], eval_skills=[str(p)])
     assert cfg.evaluated() == [f"{p}:a", f"{p}:b"] and cfg.format_for(f"{p}:a") == "default"
+
+
+def test_a_misspelt_field_is_an_error_not_a_verifier_keyword(tmp_path):
+    p = write(tmp_path, [{"skill": "s", "prompt": "q", "completion": "a", "verifer": "contains"}])
+    with pytest.raises(InputError) as e:
+        load_skills([str(p)])
+    assert e.value.field == "verifer" and "did you mean 'verifier'" in str(e.value)
