@@ -115,18 +115,18 @@ class SelfSource(Source):
         self.chunk = 4 * max(1, cfg.batch_size // cfg.k)
         self.sample_format = cfg.sample_format or skill.native_format
         check_format(skill, self.sample_format, "--sample-format")
-        self._model = None
+        self._gen = None
 
     def _load(self):
-        if self._model is None:
+        if self._gen is None:
             from dataladder.generate import GenOptions
             from dataladder.generate.hf import HFGenerator
             from dataladder.models.hub import load_model
 
             model, tok = load_model(self.cfg.model)
-            self._model = HFGenerator(model, tok, GenOptions(max_new_tokens=self.cfg.max_new_tokens),
+            self._gen = HFGenerator(model, tok, GenOptions(max_new_tokens=self.cfg.max_new_tokens),
                                       self.cfg.batch_size)
-        return self._model
+        return self._gen
 
     def _prompts(self, gen, items):
         return [gen.prompt_for(self.skill, self.sample_format, it) for it in items]
