@@ -111,7 +111,7 @@ class Generator(ABC):
         """The Prompt of `item` in format `fmt`: chat template, stop strings and token budget resolved."""
         f = skill.formats[fmt]
         messages = item.data.get("messages")
-        stop = tuple(f.stop) + tuple(item.data.get("stop") or ()) + tuple(self.options.stop)
+        stop = tuple(f.stop) + tuple(item.data.get("stop") or ())  # the policy adds --stop
         return self.policy.prompt(f.prompt(item) if messages is None else None, messages, wants_chat=f.chat,
                                   stop=stop, max_new_tokens=self.budget(skill, item))
 

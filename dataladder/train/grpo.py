@@ -11,10 +11,11 @@ EOS, every `generation_config` end id and the chat template's end of turn; a sto
 token (the arithmetic formats' newline) is an end id too, and the reward cuts each completion before
 its first stop string, so the policy is trained on exactly the text that is scored.
 
+CPU-safe settings (no bf16, no gradient checkpointing) on CPU. The trainer's log history (TRL's
+names: `reward`, `reward_std`, `frac_reward_zero_std`, `rewards/<func>/mean`) comes back in the stats.
+
 TRL's own options pass through `--hp` unchanged where GRPOHparams names them; for vLLM rollouts on a
-GPU, `--hp use_vllm=true vllm_mode=colocate` (or `vllm_mode=server` with `trl vllm-serve` running). CPU-safe settings (no bf16,
-no gradient checkpointing) on CPU. The trainer's log history (TRL's names: `reward`,
-`reward_std`, `frac_reward_zero_std`, `rewards/<func>/mean`) comes back in the stats.
+GPU, `--hp use_vllm=true vllm_mode=colocate` (or `vllm_mode=server` with `trl vllm-serve` running).
 """
 
 from __future__ import annotations
