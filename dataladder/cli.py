@@ -14,9 +14,9 @@ import typer
 from rich.table import Table
 
 from dataladder import cli_data
-from dataladder.cli_probe import probe
 from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, parse_budget,
                                    progress, prompt_fields, step_bar, user_errors, validated)
+from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain,
                                    print_recommendations, print_rl, print_study)
 
