@@ -51,6 +51,8 @@ def test_cli_stop_escapes_and_bad_budgets():
         prompt_fields("auto", None, None, 0)
     with pytest.raises(ValueError, match="--stop"):
         prompt_fields("auto", None, [""], None)
+    with pytest.raises(ValueError, match="--system-prompt needs the chat template"):
+        prompt_fields("off", "Be brief.", None, None)  # it would be dropped silently
 
 
 def test_endpoint_options_are_checked_before_any_request():
