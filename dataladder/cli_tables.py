@@ -66,9 +66,8 @@ def print_pretrain(report: dict) -> None:
 def print_recommendations(doc: dict) -> None:
     """ladder.json: how much data reaches the target, per skill (and base model)."""
     cfg = doc["config"]
-    from dataladder.ladder.climb import target_formats
-
-    t = Table(title=f"how much data reaches {cfg['target']:g} in the {target_formats(doc)} format",
+    fmts = dict.fromkeys(str(a.get("target_format") or cfg.get("target_format")) for a in doc["arms"])
+    t = Table(title=f"how much data reaches {cfg['target']:g} in the {', '.join(fmts)} format",
               caption="accuracy with Wilson 95% interval; predicted n with bootstrap 80% interval; "
                       "forgetting = mean / worst change of the other skills and formats")
     for c in ("skill", "verdict", "examples", "accuracy", "predicted n", "forgetting", "evidence"):

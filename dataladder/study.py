@@ -36,7 +36,7 @@ class Hooks:
 
 
 def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
-    from dataladder.ladder.climb import model_fingerprint
+    from dataladder.models.hub import model_fingerprint
     from dataladder.probe import run_probe
 
     key = hashlib.sha256(json.dumps({"probe": plan.probe.model_dump(), "format": plan.target_format,

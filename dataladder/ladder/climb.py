@@ -22,6 +22,7 @@ from dataladder.ladder.fit import fit_curve, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
+from dataladder.models.hub import model_fingerprint
 from dataladder.probe import DATA_BANDS, diagnose, score_formats
 from dataladder.results import write_json
 from dataladder.stats import wilson
@@ -93,21 +94,6 @@ def _skills_of(spec: str) -> list:
     from dataladder.skills import resolve_skills
 
     return resolve_skills([spec])
-
-
-def model_fingerprint(spec: str) -> str:
-    """Identify a base model by content (weights, config, tokenizer and chat template: every file of its
-    directory), so results are never reused across different models."""
-    from dataladder.models.hub import resolve_model
-
-    path = Path(resolve_model(spec))
-    if not path.is_dir():
-        return spec
-    h = hashlib.sha256()
-    for f in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -360,12 +346,6 @@ def check_formats(cfg: ClimbConfig) -> None:
         formats = list(_skill(skill, cfg.digits).formats)
         if cfg.format_for(skill) not in formats:
             raise ValueError("--target-format: " + did_you_mean(f"format of skill {skill}", cfg.format_for(skill), formats))
-
-
-def target_formats(doc: dict) -> str:
-    """The target format(s) of a ladder.json, for captions: one name, or each skill's."""
-    fmts = list(dict.fromkeys(a.get("target_format") or doc["config"].get("target_format") for a in doc["arms"]))
-    return ", ".join(str(f) for f in fmts)
 
 
 def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:

@@ -126,7 +126,7 @@ class Context:
 
     def __init__(self, cfg: PrefsConfig):
         from dataladder.data.pairs import build_pairs
-        from dataladder.ladder.climb import model_fingerprint
+        from dataladder.models.hub import model_fingerprint
         from dataladder.models.hub import load_model
         from dataladder.skills import resolve_skills
 

@@ -94,7 +94,7 @@ class Arm:
 def fingerprint(path: str | None) -> str | None:
     if path is None:
         return None
-    from dataladder.ladder.climb import model_fingerprint
+    from dataladder.models.hub import model_fingerprint
 
     return model_fingerprint(path)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 SHIPPED = {"tiny-arith": Path(__file__).parent / "tiny-arith"}
@@ -9,6 +10,19 @@ SHIPPED = {"tiny-arith": Path(__file__).parent / "tiny-arith"}
 
 def resolve_model(spec: str) -> str:
     return str(SHIPPED[spec]) if spec in SHIPPED else spec
+
+
+def model_fingerprint(spec: str) -> str:
+    """Identify a base model by content (weights, config, tokenizer and chat template: every file of its
+    directory), so results are never reused across different models."""
+    path = Path(resolve_model(spec))
+    if not path.is_dir():
+        return spec
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")):
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def check_model(spec: str, option: str = "--model") -> None:
@@ -27,9 +41,17 @@ def check_model(spec: str, option: str = "--model") -> None:
         if not any(n.endswith((".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")) for n in names):
             raise ValueError(f"{option} {spec}: no weights in {path} (model.safetensors or pytorch_model.bin)")
         return
-    looks_local = spec.startswith((".", "/", "~")) or spec.count("/") != 1 or path.exists()
-    if looks_local:
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or path.exists():
         raise ValueError(f"{option} {spec}: no such model directory")
+    # a hub id (`gpt2`, `Qwen/Qwen2.5-0.5B`): fine when cached; offline and not cached, it cannot load
+    import os
+
+    from huggingface_hub import try_to_load_from_cache
+
+    if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True") and not isinstance(
+            try_to_load_from_cache(spec, "config.json"), str):
+        raise ValueError(f"{option} {spec}: no such model directory, and not in the local Hugging Face cache "
+                         "(HF_HUB_OFFLINE is set)")
 
 
 def load_model(spec: str, device: str | None = None):
