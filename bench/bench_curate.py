@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from dataladder.data.curate import CurateConfig, Doc, curate  # noqa: E402
 from dataladder.data.dedup import MinHasher, _NUM, jaccard, near_dedup, signature  # noqa: E402
-from dataladder.data.noise import wrong_answer  # noqa: E402
+from dataladder.skills.text import numeric_near_miss as wrong_answer  # noqa: E402
 from dataladder.skills import get_skill  # noqa: E402
 
 DIGITS = 3

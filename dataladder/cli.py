@@ -57,7 +57,8 @@ def pretrain(
 @user_errors
 def climb(
     model: Annotated[Optional[list[str]], typer.Option(help="base model; repeat to compare bases side by side")] = None,
-    skill: Annotated[Optional[list[str]], typer.Option(help="skill to climb; repeat for several")] = None,
+    skill: Annotated[Optional[list[str]], typer.Option(help="skill to climb: add, mul, tasks.jsonl, tasks.jsonl:code; "
+                                                            "repeat for several (default add, for tiny-arith only)")] = None,
     target: Annotated[float, typer.Option(help="accuracy to reach in the target format")] = 0.9,
     target_format: Annotated[Optional[str], typer.Option(help="prompt format of the target (default: each skill's own: exam for arithmetic)")] = None,
     method: Annotated[str, typer.Option(help="full | lora")] = "full",
@@ -69,7 +70,6 @@ def climb(
     delta: Annotated[float, typer.Option(help="smallest gain per doubling worth paying for")] = 0.01,
     eval_n: Annotated[int, typer.Option(help="eval items per skill and format at every rung")] = 200,
     eval_skill: Annotated[Optional[list[str]], typer.Option(help="skill or JSONL file evaluated at every rung besides the climbed ones (default: the arithmetic skills on tiny-arith, else none)")] = None,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
     train_file: Annotated[Optional[Path], typer.Option(help="records to climb on instead of the skill's generator: messages, "
                                                             "(conversational) prompt/completion, Alpaca or ShareGPT")] = None,
@@ -95,9 +95,12 @@ def climb(
         ranks = [int(r) for r in lora_ranks.split(",") if r.strip()]
     except ValueError:
         raise ValueError(f"--lora-ranks {lora_ranks!r}: expected integers like 1,4,16") from None
+    if not skill and model and model != ["tiny-arith"]:
+        raise ValueError("--skill: name the skill to climb, e.g. --skill tasks.jsonl:code (add is the default only "
+                         "for the shipped tiny-arith)")
     fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
               "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
-              "seeds": seeds, "delta": delta, "eval_n": eval_n, "digits": digits, "hp": apply_overrides({}, hp or []),
+              "seeds": seeds, "delta": delta, "eval_n": eval_n, "hp": apply_overrides({}, hp or []),
               **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
     if eval_skill:
         fields["eval_skills"] = eval_skill
@@ -182,14 +185,10 @@ def run(
     """Run a whole study from one plan: probe → data → ladders → report. Rerun to resume."""
     from dataladder.config import load_plan
 
-    from dataladder.skills import get_skill, resolve_skills
+    from dataladder.study import check_plan
 
     p = load_plan(plan, override or [])
-    resolve_skills(p.probe.skills)  # unknown names, bad JSONL lines: before any work
-    for c in p.climbs:
-        for name in c.skills:
-            get_skill(name)  # one skill each (a file of several: file.jsonl:name)
-        resolve_skills(c.eval_skills or [])
+    check_plan(p)  # unknown skills, bad JSONL lines, skills without train items: before any work
     report = _run_plan_with_progress(p)
     print_study(Path(p.output_dir))
     console.print(f"report: {report}")
@@ -221,8 +220,9 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a study's output direct
 @user_errors
 def prefs(
     model: Annotated[str, typer.Option(help="base model of the reward models and the `self` source")] = "tiny-arith",
-    skill: Annotated[str, typer.Option(help="skill whose answers the reward model judges")] = "mul",
-    format: Annotated[str, typer.Option(help="prompt format of the pairs")] = "native",
+    skill: Annotated[Optional[str], typer.Option(help="skill whose answers the reward model judges: a built-in or a "
+                                                      "JSONL skill (default mul, for tiny-arith only)")] = None,
+    format: Annotated[Optional[str], typer.Option(help="prompt format of the pairs (default: the skill's native one)")] = None,
     train_sources: Annotated[str, typer.Option(help="sources trained on: self, near-miss, other, endpoint (comma-separated)")] = "near-miss",
     heldout_sources: Annotated[str, typer.Option(help="unseen sources, only evaluated (comma-separated; '' for none)")] = "self",
     other_model: Annotated[Optional[str], typer.Option(help="local causal LM directory for the `other` source")] = None,
@@ -239,7 +239,6 @@ def prefs(
     hard_only: Annotated[bool, typer.Option(help="train on hard pairs (near misses) only")] = False,
     flip_share: Annotated[float, typer.Option(help="label noise: share of training pairs with chosen/rejected swapped")] = 0.0,
     lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (default: full fine-tuning)")] = None,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="reward-model hyperparameter key=value, e.g. learning_rate=1e-3")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, prefs.json, prefs.png and reward_model/ go")] = Path("runs/prefs"),
 ) -> None:
@@ -249,12 +248,13 @@ def prefs(
     from dataladder.skills import get_skill
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
+    skill = _default_skill(skill, model)
     cfg = validated(PrefsConfig, {
         "model": model, "skill": skill, "format": format, "train_sources": split(train_sources),
         "heldout_sources": split(heldout_sources), "other_model": other_model, "endpoint_url": endpoint_url,
         "endpoint_model": endpoint_model, "target": target, "start": start, "growth": growth, "seeds": seeds,
         "max_pairs": max_pairs, "max_minutes": max_minutes, "delta": delta, "heldout_n": heldout_n,
-        "hard_only": hard_only, "flip_share": flip_share, "lora_r": lora_r, "digits": digits,
+        "hard_only": hard_only, "flip_share": flip_share, "lora_r": lora_r,
         "hp": apply_overrides({}, hp or [])})
     get_skill(cfg.skill)  # did-you-mean before any work
     from dataladder.models.hub import check_model
@@ -267,6 +267,16 @@ def prefs(
         doc = prefs_fn(cfg, output_dir, on_rung=on_rung, on_train=on_train)
     print_prefs(doc)
     console.print(f"wrote {output_dir / 'prefs.json'}, {output_dir / 'prefs.png'} and {output_dir / 'reward_model'}")
+
+
+def _default_skill(skill: str | None, model: str) -> str:
+    """`mul` is the shipped model's default skill; any other model names its own."""
+    if skill:
+        return skill
+    if model != "tiny-arith":
+        raise ValueError("--skill: name the skill, e.g. --skill tasks.jsonl:code (mul is the default only for the "
+                         "shipped tiny-arith)")
+    return "mul"
 
 
 @user_errors
@@ -289,7 +299,8 @@ def compare(
 @user_errors
 def rl_command(
     model: Annotated[str, typer.Option(help="policy model: 'tiny-arith' or a local causal LM directory")] = "tiny-arith",
-    skill: Annotated[str, typer.Option(help="skill to train with RL (should be partly known: see `probe`)")] = "mul",
+    skill: Annotated[Optional[str], typer.Option(help="skill to train with RL, built-in or JSONL (should be partly "
+                                                      "known: see `probe`; default mul, for tiny-arith only)")] = None,
     format: Annotated[str, typer.Option(help="prompt format: 'target' (the skill's, as in probe and climb), 'auto' (the one the zero-signal check finds most signal in) or a format name")] = "target",
     cold_start: Annotated[str, typer.Option(help="verified SFT examples before RL: 'auto' (20 when the zero-signal check warns), 0 (never) or N")] = "auto",
     target: Annotated[float, typer.Option(help="greedy accuracy to reach")] = 0.8,
@@ -304,7 +315,6 @@ def rl_command(
     check_prompts: Annotated[int, typer.Option(help="prompts sampled by the zero-signal check")] = 128,
     warn_at: Annotated[float, typer.Option(help="predicted zero-signal share that triggers the warning")] = 0.9,
     seed: Annotated[int, typer.Option(help="training seed and prompt draw")] = 0,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
     hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5 "
                                                          "(use_vllm=true vllm_mode=colocate: TRL's vLLM rollouts)")] = None,
     chat_template: ChatTemplateOpt = "auto",
@@ -319,6 +329,7 @@ def rl_command(
     from dataladder.skills import get_skill
 
     max_rollouts, max_minutes = parse_budget(budget)
+    skill = _default_skill(skill, model)
     if cold_start != "auto" and not cold_start.isdigit():
         raise ValueError(f"--cold-start {cold_start}: 'auto', 0 (never) or a number of examples")
     if reward_model is not None and not (reward_model / "config.json").is_file():
@@ -327,7 +338,7 @@ def rl_command(
     fields = {"model": model, "skill": skill, "format": format, "cold_start": cold_start, "target": target,
               "start_steps": start_steps,
               "growth": growth, "eval_n": eval_n, "check_prompts": check_prompts, "warn_at": warn_at, "seed": seed,
-              "digits": digits, "filter_zero_signal": filter_zero_signal, "online_every": online_every,
+              "filter_zero_signal": filter_zero_signal, "online_every": online_every,
               "reward_model": str(reward_model) if reward_model else None,
               "hp": apply_overrides({"num_generations": num_generations}, hp or []),
               **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}

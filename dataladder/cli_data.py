@@ -18,7 +18,8 @@ from dataladder.cli_tables import console, print_curate, print_noise, print_sand
 
 @user_errors
 def synth(
-    skill: Annotated[str, typer.Option(help="built-in skill (its train partition supplies the prompts)")],
+    skill: Annotated[str, typer.Option(help="skill whose train split supplies the prompts: a built-in (mul, "
+                                            "mul:<param>=<value>) or a JSONL skill (tasks.jsonl, tasks.jsonl:code)")],
     n: Annotated[int, typer.Option(help="examples to write")] = 1000,
     source: Annotated[str, typer.Option(help="template | self | endpoint")] = "template",
     output: Annotated[Optional[Path], typer.Option(help="JSONL to write (default runs/synth/<skill>-<source>.jsonl)")] = None,
@@ -39,24 +40,26 @@ def synth(
     concurrency: Annotated[int, typer.Option(help="endpoint: requests in flight")] = 8,
     greedy_check: Annotated[bool, typer.Option(help="self: also score greedy decoding on the same prompts")] = True,
     probe: Annotated[Optional[Path], typer.Option(help="a probe.json whose eval accuracy to show next to the acceptance rate")] = None,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     seed: Annotated[int, typer.Option(help="which train prompts are drawn, and the sampling seed")] = 0,
 ) -> None:
     """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
     from dataladder.data.synth import SOURCES, SynthConfig, run_synth
 
+    from dataladder.skills import get_skill
+
     SOURCES.get(source)  # did-you-mean before any work
+    name = get_skill(skill).name  # a bad spec or JSONL line: before any work
     cfg = SynthConfig(skill=skill, n=n, source=source, model=model, k=k if source != "template" else 1,
                       temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
-                      trl_format="messages" if messages else trl_format, digits=digits, seed=seed,
+                      trl_format="messages" if messages else trl_format, seed=seed,
                       max_candidates=max_candidates, max_new_tokens=max_new_tokens, endpoint_url=endpoint_url,
                       endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check,
                       probe=str(probe) if probe else None)
-    output = output or Path("runs/synth") / f"{skill}-{source}.jsonl"
+    output = output or Path("runs/synth") / f"{name}-{source}.jsonl"
     if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()
     with progress() as bar:
-        task = bar.add_task(f"synth {skill} ({source})", total=n)
+        task = bar.add_task(f"synth {name} ({source})", total=n)
         st = run_synth(cfg, output, stats, on_progress=lambda done, total: bar.update(task, completed=done))
     print_synth(st)
     console.print(f"wrote {st['written']:,} examples to {output} and stats to {st['stats_path']}")
@@ -68,9 +71,9 @@ def curate(
     output_dir: Annotated[Path, typer.Option(help="where kept.jsonl, rejected.jsonl and stats.json go")] = Path("runs/curate"),
     steps: Annotated[str, typer.Option(help="steps in order (validate always runs first)")] = "validate,normalize,verify,dedup,near-dup,decontaminate,length",
     skill: Annotated[Optional[str], typer.Option(help="skill of records without a 'skill' field (name or JSONL file)")] = None,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills")] = 2,
     eval_set: Annotated[Optional[list[Path]], typer.Option(help="eval file to decontaminate against; repeat for several")] = None,
-    eval_skill: Annotated[Optional[list[str]], typer.Option(help="built-in skill whose eval partition is off limits; repeat")] = None,
+    eval_skill: Annotated[Optional[list[str]], typer.Option(help="skill whose eval items are off limits (built-in or "
+                                                                 "JSONL; its records may then name it); repeat")] = None,
     eval_n: Annotated[int, typer.Option(help="eval items per --eval-skill matched as text")] = 1000,
     near_dup_threshold: Annotated[float, typer.Option(help="Jaccard similarity (character shingles) of near duplicates")] = 0.8,
     ngram_overlap: Annotated[float, typer.Option(help="share of an eval prompt's n-grams that makes a leak")] = 0.8,
@@ -83,7 +86,7 @@ def curate(
     from dataladder.data.curate import CurateConfig, curate as curate_fn
 
     cfg = validated(CurateConfig, {
-        "steps": [s.strip() for s in steps.split(",") if s.strip()], "skill": skill, "digits": digits,
+        "steps": [s.strip() for s in steps.split(",") if s.strip()], "skill": skill,
         "eval_sets": [str(p) for p in eval_set or []], "eval_skills": eval_skill or [], "eval_n": eval_n,
         "near_dup_threshold": near_dup_threshold, "ngram_overlap": ngram_overlap, "min_chars": min_chars,
         "max_chars": max_chars, "skip_bad": skip_bad, "require_verified": require_verified})
@@ -103,6 +106,8 @@ def corrupt(
     duplicate_share: Annotated[float, typer.Option(help="share of items replaced by exact copies of others")] = 0.0,
     synthetic_error: Annotated[float, typer.Option(help="how often an unverified synthetic answer is wrong")] = 0.5,
     seed: Annotated[int, typer.Option(help="which items are corrupted, and how")] = 0,
+    skill: Annotated[Optional[str], typer.Option(help="skill of the records (default: each record's 'skill'): its "
+                                                      "verifier must refuse every wrong answer")] = None,
 ) -> None:
     """Make a noisy copy of a dataset on purpose; each noisy record carries `noise: {kind, ...}`."""
     from dataladder.data.formats import read_trl, write_records
@@ -112,8 +117,11 @@ def corrupt(
                     ("--duplicate-share", duplicate_share), ("--synthetic-error", synthetic_error)):
         if not 0 <= v <= 1:
             raise ValueError(f"{name} {v}: must lie in [0, 1]")
+    from dataladder.skills import get_skill
+
+    sk = get_skill(skill) if skill else None
     records = [rec for _, rec in read_trl(input)]
-    noisy = add_noise(records, wrong_share, unverified_share, duplicate_share, seed, synthetic_error)
+    noisy = add_noise(records, wrong_share, unverified_share, duplicate_share, seed, synthetic_error, sk)
     write_records(output, noisy)
     print_noise(output, noise_counts(noisy))
 

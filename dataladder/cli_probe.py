@@ -25,10 +25,11 @@ def probe(
     model: Annotated[Optional[str], typer.Option(help="'tiny-arith' (shipped, the default), a local model directory, "
                                                       "or a hub id (with --backend endpoint: a label for the result, "
                                                       "default the endpoint's model name)")] = None,
-    skill: Annotated[Optional[list[str]], typer.Option(help="skill name or JSONL file; repeat for several")] = None,
+    skill: Annotated[Optional[list[str]], typer.Option(help="skill spec: a built-in (add, mul:<param>=<value>) or a JSONL "
+                                                            "file (tasks.jsonl, tasks.jsonl:code); repeat for several "
+                                                            "(default: the arithmetic skills, for tiny-arith only)")] = None,
     n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
     target_format: Annotated[Optional[str], typer.Option(help="the prompt format post-training aims at (default: each skill's own: exam for arithmetic)")] = None,
-    digits: Annotated[int, typer.Option(help="max operand digits of the arithmetic skills (mixed keeps 1)")] = 2,
     seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
     batch_size: Annotated[int, typer.Option(help="generation batch size (hf)")] = 128,
     mastered_at: Annotated[float, typer.Option(help="accuracy at which a skill counts as mastered")] = 0.8,
@@ -56,7 +57,7 @@ def probe(
     if n <= 0:
         raise ValueError(f"--n {n}: must be a positive number of items")
     if check_gold:
-        _check_gold(names, digits)
+        _check_gold(names)
         return
     options = validated(GenOptions, {**prompt_fields(chat_template, system_prompt, stop, max_new_tokens),
                                      "backend": backend, "endpoint_url": endpoint_url, "endpoint_model": endpoint_model,
@@ -71,26 +72,30 @@ def probe(
 
         model = model or "tiny-arith"
         check_model(model)
+    if not skill and model != "tiny-arith":
+        raise ValueError("--skill: name the skills to probe, e.g. --skill tasks.jsonl (the arithmetic skills are "
+                         "the default only for the shipped tiny-arith)")
     from dataladder.probe import check_skills, with_prerequisites
     from dataladder.skills import resolve_skills
 
-    check_skills(resolve_skills(with_prerequisites(names), digits), target_format)  # before any model is loaded
+    check_skills(resolve_skills(with_prerequisites(names)), target_format)  # before any model is loaded
     _quiet()
     with progress() as bar:
         task = bar.add_task("probing", total=None)
-        report = run_probe(model, names, output_dir, n, target_format, digits, seed, batch_size, mastered_at,
+        report = run_probe(model, names, output_dir, n, target_format, seed, batch_size, mastered_at,
                            partial_at, on_total=lambda t: bar.update(task, total=t),
                            on_batch=lambda k: bar.advance(task, k), options=options)
     print_probe(report)
     console.print(f"wrote {output_dir / 'probe.json'} and {output_dir / 'samples.jsonl'}")
 
 
-def _check_gold(names: list[str], digits: int) -> None:
+def _check_gold(names: list[str]) -> None:
     from dataladder.probe import check_gold
     from dataladder.skills import resolve_skills
 
-    bad = check_gold(names, digits)
-    total = sum(len(s.items("eval", 1 << 30, 0)) if s.finite else 200 for s in resolve_skills(names, digits))
+    bad = check_gold(names)
+    total = sum(len(s.items("eval", 1 << 30, 0)) + len(s.items("train", 1 << 30, 0)) if s.finite else 200
+                for s in resolve_skills(names))
     for b in bad[:20]:
         where = b["source"] or f"{b['skill']} {b['key']}"
         err_console.print(f"{where}: gold answer fails its verifier ({b['reason']}): {b['completion'][:80]!r}",

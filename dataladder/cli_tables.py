@@ -263,7 +263,8 @@ def print_rl(doc: dict) -> None:
         f"{f} {first[f]['accuracy']:.3f} → " + (f"{doc['base_formats'][f]['accuracy']:.3f} → " if cs else "")
         + f"{doc['after_formats'][f]['accuracy']:.3f}" for f in doc["after_formats"]), highlight=False)
     d = doc["diversity"]
-    console.print(f"prompts: {d['prompts']:,}, skills {d['skills']}, operand digits {d['operand_digits']}, "
+    feats = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in d.get("features", {}).items())
+    console.print(f"prompts: {d['prompts']:,}, skills {d['skills']}, {feats}, "
                   f"near-duplicate share {d['near_duplicate_share']:.3f}", highlight=False)
     r, s = doc["recommendation"], doc.get("saturation")
     fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731

@@ -70,9 +70,9 @@ from dataladder.ladder.rl import RLConfig  # noqa: E402
 
 
 class ProbeStep(PromptOptions, extra="forbid"):
-    skills: list[str] = Field(default_factory=lambda: ["add", "sub", "mul", "div", "mixed"], description="skills to probe")
+    skills: list[str] | None = Field(None, description="skills to probe (default: the arithmetic skills for tiny-arith, "
+                                                       "else every skill the plan climbs or trains)")
     n: int = Field(300, description="eval items per skill and format")
-    digits: int = Field(2, description="max operand digits")
     mastered_at: float = Field(0.8, description="accuracy at which a skill counts as mastered")
     partial_at: float = Field(0.15, description="accuracy below which a skill counts as missing")
 
@@ -100,7 +100,7 @@ class CompareStep(BaseModel, extra="forbid"):
 class NoiseStep(BaseModel, extra="forbid"):
     """Curated versus noisy: the same skill climbed on verified data and on a copy with wrong answers."""
 
-    skill: str = Field("add", description="skill to compare on")
+    skill: str = Field("add", description="skill to compare on (add is the default only for tiny-arith)")
     target: float = Field(0.9, description="accuracy target")
     start: int = Field(20, description="examples in the first rung of both arms")
     curated_max: int = Field(160, description="largest curated rung")
@@ -161,6 +161,15 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
         plan = Plan.model_validate(data)
     except ValidationError as e:
         raise InputError(_first_error(Plan, e), str(path)) from None
+    if plan.model != "tiny-arith":  # the arithmetic defaults are the shipped model's; a user's names its skills
+        for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("prefs", plan.prefs), ("rl", plan.rl)):
+            if step is not None and "skill" not in step.model_fields_set:
+                raise InputError(f"name the skill (the default {step.skill} is the shipped tiny-arith's)", str(path),
+                                 field=f"{key}.skill")
+        for i, step in enumerate(plan.climbs):
+            if "skills" not in step.model_fields_set:
+                raise InputError("name the skills to climb (the default is the shipped tiny-arith's)", str(path),
+                                 field=f"climbs.{i}.skills")
     c = plan.compare
     if c is not None:
         names = [s.name for s in plan.climbs]

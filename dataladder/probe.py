@@ -99,7 +99,7 @@ def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, targ
 
 
 def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300, target_format: str | None = None,
-              digits: int = 2, seed: int = 0, batch_size: int = 128, mastered_at: float = 0.8, partial_at: float = 0.15,
+              seed: int = 0, batch_size: int = 128, mastered_at: float = 0.8, partial_at: float = 0.15,
               on_total: Callable[[int], None] | None = None, on_batch: Callable[[int], None] | None = None,
               extra: dict | None = None, options: GenOptions | None = None) -> dict:
     """Resolve the skills (and their prerequisites), load the model (or reach the endpoint), probe, write
@@ -107,7 +107,7 @@ def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300,
     from dataladder.skills import resolve_skills
 
     options = options or GenOptions()
-    skills = resolve_skills(with_prerequisites(names), digits)  # did-you-mean and JSONL errors before loading
+    skills = resolve_skills(with_prerequisites(names))  # did-you-mean and JSONL errors before loading
     check_skills(skills, target_format)
     gen = load_generator(model_spec, options, batch_size)
     if on_total:
@@ -157,12 +157,12 @@ def generation_doc(gen: Generator) -> dict:
     return doc
 
 
-def check_gold(names: list[str], digits: int = 2) -> list[dict]:
+def check_gold(names: list[str]) -> list[dict]:
     """Every item whose gold completion fails its own verifier, in every format (no model needed)."""
     from dataladder.skills import resolve_skills
 
     out = []
-    for sk in resolve_skills(names, digits):
+    for sk in resolve_skills(names):
         for it, gold, v in sk.check_gold():
             out.append({"skill": sk.name, "key": it.key, "source": it.data.get("source"), "completion": gold,
                         "reason": v.reason})

@@ -22,6 +22,7 @@ from typing import Callable
 import yaml
 
 from dataladder.config import Plan
+from dataladder.generate import PromptOptions
 from dataladder.results import write_json
 
 
@@ -49,9 +50,40 @@ def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
             return doc
     hooks.step("probe: evaluating every skill in every format")
     p = plan.probe
-    return run_probe(plan.model, p.skills, out / "probe", n=p.n, target_format=plan.target_format, digits=p.digits,
+    return run_probe(plan.model, probe_skills(plan), out / "probe", n=p.n, target_format=plan.target_format,
                      mastered_at=p.mastered_at, partial_at=p.partial_at, on_batch=hooks.eval, extra={"plan_key": key},
                      options=p.gen_options())
+
+
+def probe_skills(plan: Plan) -> list[str]:
+    """The probe's skills: as given, else the arithmetic skills for tiny-arith, else every skill the plan climbs."""
+    if plan.probe.skills is not None:
+        return plan.probe.skills
+    if plan.model == "tiny-arith":
+        return ["add", "sub", "mul", "div", "mixed"]
+    named = [s for c in plan.climbs for s in c.skills] + [s.skill for s in (plan.curated_vs_noisy, plan.prefs, plan.rl)
+                                                          if s is not None]
+    return list(dict.fromkeys(named))
+
+
+def check_plan(plan: Plan) -> None:
+    """Every skill of the plan resolves (one each where one is meant), and those trained on have train items."""
+    from dataladder.ladder.climb import check_formats
+    from dataladder.ladder.prefs import PrefsConfig, check_config
+    from dataladder.skills import get_skill, resolve_skills
+    from dataladder.skills.base import no_train_items
+
+    resolve_skills(probe_skills(plan))
+    for c in plan.climbs:
+        for name in c.skills:
+            get_skill(name)  # one skill each (a file of several: file.jsonl:name)
+        resolve_skills(c.eval_skills or [])
+        check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
+    for step in (plan.curated_vs_noisy, plan.rl):
+        if step is not None and not (sk := get_skill(step.skill)).items("train", 1, 0):
+            raise ValueError(no_train_items(sk))
+    if plan.prefs is not None:
+        check_config(PrefsConfig(**{**plan.prefs.model_dump(), "model": plan.prefs.model or plan.model}))
 
 
 def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[dict]:
@@ -80,9 +112,13 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
                f"{ns.wrong_share:.0%} wrong answers")
     d = out / "noise"
     d.mkdir(parents=True, exist_ok=True)
-    sk = _skill(ns.skill, plan.probe.digits)
+    sk = _skill(ns.skill)
     records = list(sk.records("train", ns.noisy_max, seed=0, fmt=plan.target_format))
-    noisy = corrupt(records, ns.wrong_share, seed=0)
+    if not records:
+        from dataladder.skills.base import no_train_items
+
+        raise ValueError(no_train_items(sk))
+    noisy = corrupt(records, ns.wrong_share, seed=0, skill=sk)
     for name, recs in (("curated", records), ("noisy", noisy)):
         path = d / f"{name}.jsonl"
         text = "".join(json.dumps(r) + "\n" for r in recs)
@@ -92,7 +128,8 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
     for name, cap in (("curated", ns.curated_max), ("noisy", ns.noisy_max)):
         cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format, start=ns.start,
                           seeds=ns.seeds, eval_n=ns.eval_n, max_examples=cap, train_file=str(d / f"{name}.jsonl"),
-                          eval_skills=[ns.skill], digits=plan.probe.digits, min_rungs=10**6)  # run every rung
+                          eval_skills=[ns.skill], min_rungs=10**6,  # run every rung
+                          **plan.probe.model_dump(include=set(PromptOptions.model_fields)))
         arms[name] = climb(cfg, d / name, executor, on_rung=hooks.rung, on_train=hooks.train, on_eval=hooks.eval)
     cur = arms["curated"]["arms"][0]["rungs"]
     noi = arms["noisy"]["arms"][0]["rungs"]

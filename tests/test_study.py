@@ -24,17 +24,17 @@ def study(tmp_path_factory):
     hp = {"min_steps": 4, "max_steps": 4, "batch_size": 4}
     plan = Plan.model_validate({
         "model": str(root / "m"), "output_dir": str(root / "out"),
-        "probe": {"skills": ["add", "mul"], "n": 8, "digits": 1},
+        "probe": {"skills": ["add", "mul"], "n": 8},
         "climbs": [
             {"name": "full", "skills": ["add"], "start": 4, "max_examples": 16, "seeds": 1, "eval_n": 6,
-             "eval_skills": ["add"], "digits": 1, "n_boot": 20, "hp": hp},
+             "eval_skills": ["add"], "n_boot": 20, "hp": hp},
             {"name": "lora", "skills": ["add"], "method": "lora", "lora_ranks": [2], "start": 4, "max_examples": 8,
-             "seeds": 1, "eval_n": 6, "eval_skills": ["add"], "digits": 1, "n_boot": 20, "hp": hp},
+             "seeds": 1, "eval_n": 6, "eval_skills": ["add"], "n_boot": 20, "hp": hp},
         ],
         "curated_vs_noisy": {"skill": "add", "start": 4, "curated_max": 8, "noisy_max": 16, "wrong_share": 0.5, "seeds": 1, "eval_n": 6},
-        "prefs": {"skill": "add", "digits": 1, "start": 8, "max_pairs": 32, "seeds": 1, "heldout_n": 16, "n_boot": 20,
+        "prefs": {"skill": "add", "start": 8, "max_pairs": 32, "seeds": 1, "heldout_n": 16, "n_boot": 20,
                   "min_rungs": 3, "hp": {"min_steps": 4, "max_steps": 4, "batch_size": 4}},
-        "rl": {"skill": "add", "digits": 1, "format": "native", "start_steps": 1, "max_rollouts": 4 * 16, "eval_n": 8,
+        "rl": {"skill": "add", "format": "native", "start_steps": 1, "max_rollouts": 4 * 16, "eval_n": 8,
                "check_prompts": 8, "check_samples": 4, "n_boot": 20, "min_rungs": 3,
                "hp": {"prompts_per_step": 4, "num_generations": 4}},
         "compare": {"climb": "full"},

@@ -6,8 +6,8 @@
   Llama-3-style template ending turns with `<|eot_id|>`, and `generation_config.eos_token_id` a list of both.
 - `write_tasks(dir)`: four multi-line and one-line tasks as JSONL skills: `letters` (a letter-per-line
   list, `exact`), `code` (a function, `python-tests`), `person` (pretty-printed JSON, `json-schema`) and
-  `reverse` (a one-line string, `exact`, a plain prompt in a `chat` format); an eval file of items and a
-  disjoint train file in `messages` form.
+  `reverse` (a one-line string, `exact`, a plain prompt in a `chat` format); a skill file whose items carry
+  `split` (10 eval and 30 train items a task) and the train items again as a `messages` file.
 - `pretrain(dir, steps)`: a brief plain-PyTorch training run on the chat-rendered train items, so the
   model answers in whole multi-line completions (partly right), for parity tests.
 """
@@ -73,11 +73,13 @@ def as_messages(it: dict) -> list[dict]:
 
 
 def write_tasks(d: Path) -> dict[str, Path]:
-    """{'eval': the eval items, 'train': the train items as `messages` records (with `skill`)}."""
+    """{'eval': every item, marked `split: eval` or `split: train` (a skill file with both partitions), 'train': the
+    train items again as `messages` records (with `skill`), as a user's separate train file}."""
     d.mkdir(parents=True, exist_ok=True)
     ev, tr = _split(task_items())
     paths = {"eval": d / "tasks.jsonl", "train": d / "train.jsonl"}
-    paths["eval"].write_text("".join(json.dumps(it) + "\n" for it in ev))
+    paths["eval"].write_text("".join(json.dumps({**it, "split": "eval"}) + "\n" for it in ev)
+                             + "".join(json.dumps({**it, "split": "train"}) + "\n" for it in tr))
     paths["train"].write_text("".join(json.dumps({"skill": it["skill"], "messages": as_messages(it)}) + "\n"
                                       for it in tr))
     return paths

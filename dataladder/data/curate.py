@@ -9,15 +9,21 @@ Steps (`CurateConfig.steps`, any order after `validate`, which always runs first
 - `validate`: detect the format and convert to TRL (see `formats.py`); check `skill` resolves and
   `verifier` parses. A bad record stops the run with file, line and field, or with `skip_bad`
   is rejected as `bad_record:<field>`.
-- `normalize`: every text (all turns) → Unicode NFKC, `\\r\\n` → `\\n`, runs of spaces and tabs →
-  one space, no space at line ends, at most one blank line in a row, no leading or trailing
-  newline. A text that started with whitespace keeps exactly one leading space (TRL joins
-  prompt and completion, so `" 19"` must stay `" 19"`).
+- `normalize`: every text (all turns) → Unicode NFKC, `\\r\\n` → `\\n`, runs of spaces and tabs
+  inside a line → one space, no space at line ends, at most one blank line in a row, no leading or
+  trailing newline. Code is never touched inside: a line's leading indentation stays, fenced blocks
+  (```` ``` ````) stay as written, and a record whose verifier (or skill) runs code (`python-tests`), or
+  whose skill opts out (`tasks.jsonl:normalize=false`), is left as it is. A one-line text that
+  started with whitespace keeps exactly one leading space (TRL joins prompt and completion, so
+  `" 19"` must stay `" 19"`).
 - `verify`: the completion (`completion`, `chosen`, or the last assistant turn) is checked by
   the record's `verifier` spec, else by its skill's verifier (`skill` field, else
-  `CurateConfig.skill`). The reference answer is the record's `answer`; without one, a
-  built-in arithmetic skill recomputes it from the prompt (the expression is parsed from
-  `12+7=` or `What is 12 plus 7?`). A record with no verifier or no answer is counted as
+  `CurateConfig.skill`; a user skill is named by its file, `tasks.jsonl:code`, or by its name
+  when `--skill` / `--eval-skill` gave its file). The verifier gets the record's own fields
+  (`tests`, `test_list`, `schema`, `entry_point`, ...). The reference answer is the record's
+  `answer`; without one, the skill's `problem` hook finds the item the prompt asks about (an
+  arithmetic expression in any wording, a JSONL item by its question) and lends its answer and
+  fields. A record with no verifier or no answer is counted as
   `unverified` and kept, or rejected as `unverifiable` with `require_verified`. Rejections
   carry the verifier's reason (`wrong_answer`, `no_number`, `mismatch`, ...).
 - `dedup`, `near-dup`, `decontaminate`: exact duplicates (`exact_duplicate`), MinHash LSH near
@@ -56,14 +62,13 @@ class CurateConfig(BaseModel):
 
     steps: list[str] = Field(list(STEPS), description="steps in order; validate always runs first")
     skill: Optional[str] = Field(None, description="skill of records without a 'skill' field (name or JSONL file)")
-    digits: int = Field(2, description="max operand digits of the built-in arithmetic skills")
     skip_bad: bool = Field(False, description="reject bad records as bad_record:<field> instead of stopping")
     require_verified: bool = Field(False, description="reject records that cannot be verified")
     near_dup_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity at which records are near duplicates")
     shingle: int = Field(4, ge=1, description="character shingle size for near-dup")
     num_perm: int = Field(128, ge=16, description="MinHash permutations")
     eval_sets: list[str] = Field([], description="eval files (JSONL, JSON or Parquet, any format) to decontaminate against")
-    eval_skills: list[str] = Field([], description="built-in skills whose eval partition is off limits")
+    eval_skills: list[str] = Field([], description="skills whose eval items are off limits (built-in or JSONL)")
     eval_n: int = Field(1000, ge=1, description="eval items per --eval-skill whose prompts are matched as text")
     ngram_overlap: float = Field(0.8, gt=0, le=1, description="share of an eval prompt's n-grams that makes a leak")
     max_df: int = Field(20, ge=1, description="n-grams in more eval prompts than this are template text")
@@ -110,65 +115,69 @@ Reject = Callable[..., None]
 # ---------------------------------------------------------------- text helpers
 
 _HSPACE = re.compile(r"[^\S\n]+")
+_FENCE = re.compile(r"(```[^\n]*\n.*?```)", re.S)
 
 
 def normalize_text(text: str, keep_lead: bool = True) -> str:
-    """NFKC, one space for runs of spaces/tabs, no line-end spaces, ≤ 1 blank line, no outer newlines."""
-    lead = keep_lead and text[:1].isspace() and text.strip() != ""
-    t = unicodedata.normalize("NFKC", text).replace("\r\n", "\n").replace("\r", "\n")
-    t = _HSPACE.sub(" ", t)
-    t = "\n".join(line.strip(" ") for line in t.split("\n"))
-    t = re.sub(r"\n{3,}", "\n\n", t).strip()
-    return (" " + t) if lead and t else t
+    """NFKC, one space for runs of spaces/tabs inside a line, no line-end spaces, ≤ 1 blank line, no outer
+    newlines; leading indentation and fenced code blocks are kept as written."""
+    t = text.replace("\r\n", "\n").replace("\r", "\n")
+    parts = _FENCE.split(t)
+    for i in range(0, len(parts), 2):  # outside fences
+        lines = []
+        for line in unicodedata.normalize("NFKC", parts[i]).split("\n"):
+            body = line.lstrip(" \t")
+            lines.append(line[: len(line) - len(body)] + _HSPACE.sub(" ", body).rstrip())
+        parts[i] = "\n".join(lines)
+    t = re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip("\n").rstrip()
+    if "\n" not in t:  # one line: TRL joins prompt and completion, so a leading space stays one space
+        lead = keep_lead and t[:1].isspace() and t.strip() != ""
+        t = t.strip()
+        return (" " + t) if lead and t else t
+    return t
 
 
-# ---------------------------------------------------------------- skills and arithmetic items
-
-_WORD_OPS = [(re.compile(r"\bdivided\s+by\b"), "/"), (re.compile(r"\bplus\b"), "+"), (re.compile(r"\bminus\b"), "-"),
-             (re.compile(r"\btimes\b"), "*"), (re.compile(r"[×x](?=\s*\d)"), "*"), (re.compile(r"÷"), "/")]
-_EXPR = re.compile(r"\d+(?:\s*[-+*/]\s*\d+)+")
-ARITH = ("add", "sub", "mul", "div", "mixed")
-
+# ---------------------------------------------------------------- skills
 
 @lru_cache(maxsize=256)
-def _skill(spec: str, digits: int):
+def _resolved(spec: str) -> tuple:
     from dataladder.skills import resolve_skills
 
-    skills = resolve_skills([spec], digits)
+    return tuple(resolve_skills([spec]))
+
+
+def _skill(spec: str, cfg: CurateConfig | None = None):
+    """The skill a record or option names: a skill of `--skill` / `--eval-skill` by its name, else a spec."""
+    for given in ([cfg.skill] if cfg and cfg.skill else []) + (list(cfg.eval_skills) if cfg else []):
+        for sk in _resolved(given):
+            if spec in (sk.name, sk.spec):
+                return sk
+    skills = _resolved(spec)
     if len(skills) != 1:
         raise ValueError(f"skill {spec!r}: names {len(skills)} skills; give one")
     return skills[0]
 
 
-@lru_cache(maxsize=4096)  # verify and decontaminate ask about the same prompts
-def recover_item(skill_name: str, prompt: str):
-    """The arithmetic `Item` a prompt asks about (`12+7=`, `What is 12 plus 7?`), or None."""
-    from dataladder.skills.arithmetic import OP_SYMBOL, _binary_item, _evaluate
-    from dataladder.skills.base import Item
-
-    if skill_name not in ARITH:
-        return None
-    text = prompt.lower()
-    for pat, sym in _WORD_OPS:
-        text = pat.sub(sym, text)
-    m = _EXPR.search(text)
-    if not m:
-        return None
-    expr = re.sub(r"\s+", "", m.group(0))
-    nums = [int(x) for x in re.findall(r"\d+", expr)]
-    ops = re.findall(r"[-+*/]", expr)
-    if skill_name == "mixed":
-        if "/" in ops or len(nums) < 3:
-            return None
-        return Item(skill="mixed", key=expr, answer=str(_evaluate(expr)), data={"operands": nums, "ops": ops})
-    if len(nums) != 2 or ops[0] != OP_SYMBOL[skill_name] or (skill_name == "div" and nums[1] == 0):
-        return None
-    return _binary_item(skill_name, nums[0], nums[1])
-
-
 def _doc_skill(doc: Doc, cfg: CurateConfig):
     name = doc.data.get("skill") or cfg.skill
-    return _skill(name, cfg.digits) if name else None
+    return _skill(name, cfg) if name else None
+
+
+def prompt_of(rec: dict) -> str | list:
+    """A record's prompt as its skill's `problem` hook takes it: the turns before the answer, or the text."""
+    if "messages" in rec:
+        msgs = rec["messages"]
+        return msgs[:-1] if msgs[-1]["role"] == "assistant" else msgs
+    return rec["prompt"]
+
+
+# record fields that are not the verifier's input (the rest reach it as keywords: tests, schema, entry_point, ...)
+_NOT_FIELDS = {"prompt", "completion", "messages", "chosen", "rejected", "skill", "answer", "verifier", "source",
+               "provenance", "noise", "chat", "id", "format", "hard", "flipped", "key", "label"}
+
+
+def record_fields(rec: dict) -> dict:
+    return {k: v for k, v in rec.items() if k not in _NOT_FIELDS}
 
 
 # ---------------------------------------------------------------- steps
@@ -176,6 +185,7 @@ def _doc_skill(doc: Doc, cfg: CurateConfig):
 def validate(raws: Iterator[tuple[int, object]], reject: Reject, cfg: CurateConfig, file: str) -> Iterator[Doc]:
     """Raw records → TRL `Doc`s; bad ones raise InputError or, with skip_bad, are `bad_record:<field>`."""
     from dataladder.registry import UnknownName
+    from dataladder.skills.base import jsonl_spec
     from dataladder.verify import get_verifier
 
     for line, raw in raws:
@@ -183,9 +193,11 @@ def validate(raws: Iterator[tuple[int, object]], reject: Reject, cfg: CurateConf
             fmt, rec = to_trl(raw, file, line)
             if "skill" in rec:
                 try:
-                    _skill(rec["skill"], cfg.digits)
+                    _skill(rec["skill"], cfg)
                 except (UnknownName, ValueError) as e:
-                    raise InputError(str(e), file, line, "skill") from None
+                    hint = "" if jsonl_spec(rec["skill"]) else \
+                        " (a JSONL skill: give its file with --skill or --eval-skill, or name it file.jsonl:name)"
+                    raise InputError(str(e) + hint, file, line, "skill") from None
             if "verifier" in rec:
                 try:
                     get_verifier(rec["verifier"])
@@ -204,9 +216,12 @@ def _jsonable(raw: object) -> object:
 
 
 def normalize(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[Doc]:
-    """NFKC and whitespace policy (module docstring) on every text; never rejects."""
+    """NFKC and whitespace policy (module docstring) on every text; never rejects, never touches code."""
     for d in docs:
-        d.data = map_texts(d.data, lambda _field, text: normalize_text(text))
+        sk = _doc_skill(d, cfg)
+        runs_code = str(d.data.get("verifier") or (sk.verifier if sk else "")).startswith("python-tests")
+        if not runs_code and (sk is None or sk.normalize):
+            d.data = map_texts(d.data, lambda _field, text: normalize_text(text))
         yield d
 
 
@@ -218,16 +233,14 @@ def verify(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[D
     for d in docs:
         completion = d.completion
         sk = _doc_skill(d, cfg)
-        spec = d.data.get("verifier")
+        item = sk.problem_of(prompt_of(d.data)) if sk is not None else None
+        extra = {**(item.data if item is not None else {}), **record_fields(d.data)}
+        spec = d.data.get("verifier") or (item.data.get("verifier") if item is not None else None)
         fn = verifiers(spec) if spec else (sk.verify if sk else None)
-        answer = d.data.get("answer")
-        extra: dict = {}
-        if answer is None and sk is not None:
-            item = recover_item(sk.name, d.prompt)
-            if item is not None:
-                answer, extra = item.answer, item.data
-        # regex and module:function verifiers may judge a completion without a reference answer
-        needs_answer = not spec or spec.partition(":")[0] in ("exact", "numeric", "contains")
+        answer = d.data.get("answer", item.answer if item is not None else None)
+        # regex, code and schema verifiers judge a completion without a reference answer
+        name = str(spec or (sk.verifier if sk else "")).partition(":")[0]
+        needs_answer = name in ("exact", "exact-line", "numeric", "contains")
         if fn is None or not completion or (answer is None and needs_answer):
             if cfg.require_verified:
                 reject(d, "unverifiable", "verify", "no verifier" if fn is None else "no answer")
@@ -239,7 +252,7 @@ def verify(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[D
         if v.ok:
             yield d
         else:
-            reject(d, v.reason or "rejected", "verify", f"expected {answer!r}, got {completion!r}")
+            reject(d, v.reason or "rejected", "verify", f"expected {answer!r}, got {completion!r}"[:300])
 
 
 def length(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[Doc]:
@@ -293,10 +306,8 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     """Run the steps over `input_path`; write kept.jsonl, rejected.jsonl and stats.json; return the stats."""
     cfg = cfg or CurateConfig()
     steps = check_steps(cfg.steps)
-    if cfg.skill:
-        _skill(cfg.skill, cfg.digits)
-    for name in cfg.eval_skills:
-        _skill(name, cfg.digits)
+    for name in ([cfg.skill] if cfg.skill else []) + list(cfg.eval_skills):
+        _resolved(name)
     for p in cfg.eval_sets:
         if not Path(p).is_file():
             raise InputError("no such file", p, field="eval_set")

@@ -12,13 +12,17 @@ or one step on its own over `Doc`s (see `curate.py`): `near_dedup(docs, reject, 
   `12+8=20` differ in one character, but are different problems). The first of each cluster
   is kept; the others are `near_duplicate`.
 - `decontaminate`: against eval prompts from `eval_sets` (files in any format) and
-  `eval_skills` (each built-in skill's first `eval_n` eval items in all formats):
+  `eval_skills` (each skill's first `eval_n` eval items in all formats, built-in or JSONL):
   `eval_leak_exact` when the prompt's signature equals an eval prompt's;
   `eval_leak_ngram` when the record holds ≥ `ngram_overlap` of some eval prompt's word n-grams,
   n = min(13, max(3, tokens // 2)) sized by that eval prompt (n-grams shared by more than
-  `max_df` eval prompts are templates and never start a match); `eval_leak_problem` when a
-  built-in arithmetic item (the record's skill or any eval skill) parsed from the prompt lies
-  in the skill's eval partition, whatever its wording or operand order.
+  `max_df` eval prompts are templates and never start a match); `eval_leak_problem` when the
+  `problem` hook of the record's skill or of any eval skill finds an eval item in the prompt: an
+  arithmetic problem whatever its wording or operand order; a JSONL item's question raw, as
+  messages, or rendered in a chat template by hand (`skills.text.text_key`).
+
+The near-dup number guard is general, not arithmetic's: two texts that carry different numbers (in
+order) never count as near duplicates (`add_3` and `add_4`, `12+7=19` and `12+8=20`).
 """
 
 from __future__ import annotations
@@ -210,25 +214,25 @@ class EvalIndex:
 
 def eval_prompts(cfg: CurateConfig) -> list[str]:
     """The eval prompts of `eval_sets` and of each `eval_skills` skill's first `eval_n` items, all formats."""
-    from dataladder.data.curate import _skill  # at call time: curate imports this module
+    from dataladder.data.curate import _resolved  # at call time: curate imports this module
 
     prompts: list[str] = []
     for path in cfg.eval_sets:
         prompts.extend(prompt_text(rec) for _, rec in read_trl(path))
     for name in cfg.eval_skills:
-        sk = _skill(name, cfg.digits)
-        items = sk.items("eval", cfg.eval_n, 0)
-        for f in sk.formats.values():
-            prompts.extend(f.prompt(it) for it in items)
+        for sk in _resolved(name):
+            items = sk.items("eval", cfg.eval_n, 0)
+            for f in sk.formats.values():
+                prompts.extend(f.prompt(it) for it in items)
     return prompts
 
 
 def decontaminate(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[Doc]:
     """Drop records that leak eval items: exact, n-gram overlap, or the same arithmetic problem."""
-    from dataladder.data.curate import ARITH, _doc_skill, _skill, recover_item  # at call time, as above
+    from dataladder.data.curate import _doc_skill, _resolved, prompt_of  # at call time, as above
 
     index = EvalIndex(eval_prompts(cfg), cfg.max_df)
-    builtin_evals = [_skill(n, cfg.digits) for n in cfg.eval_skills if n in ARITH]
+    eval_skills = [sk for n in cfg.eval_skills for sk in _resolved(n)]
     for d in docs:
         prompt = d.prompt
         hit = index.match(prompt, prompt + "\n" + d.completion, cfg.ngram_overlap) if index.prompts else None
@@ -237,10 +241,10 @@ def decontaminate(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Ite
             continue
         sk = _doc_skill(d, cfg)
         leaked = None
-        for s in ([sk] if sk is not None and sk.name in ARITH else []) + builtin_evals:
-            it = recover_item(s.name, prompt)
-            if it is not None and s.is_eval(it):
-                leaked = f"{s.name} eval item {it.key}"
+        for s in ([sk] if sk is not None else []) + eval_skills:
+            it = s.eval_item_of(prompt_of(d.data))
+            if it is not None:
+                leaked = f"{s.name} eval item {it.key}"[:200]
                 break
         if leaked:
             reject(d, "eval_leak_problem", "decontaminate", leaked)

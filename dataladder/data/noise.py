@@ -2,9 +2,13 @@
 
     noisy = corrupt(records, wrong_share=0.3, seed=0)
 
-Each corrupted record keeps its prompt, gets a plausible wrong numeric answer (off by one,
-digits swapped, or off by a random small amount) and carries `noise: {"kind": "wrong_answer",
-"original": ...}` so an experiment can tell the arms apart and count what it injected.
+Each corrupted record keeps its prompt, gets a plausible wrong answer of its own type from its
+skill's `wrong` hook (arithmetic: a number off by one, figures swapped or off by a few; JSON: one
+value edited, same layout; code and text: one operator, constant or character changed; or another
+record's answer), checked to be refused by the skill's verifier with the record's fields (`tests`,
+`schema`), and carries `noise: {"kind": "wrong_answer", "original": ...}` so an experiment can tell
+the arms apart and count what it injected. The skill is the record's `skill` field (or `skill=`); a
+record with neither gets the nearest edit its own `verifier` refuses, or, without one, the nearest edit.
 `add_noise` adds the other kinds (`dataladder corrupt` on the command line):
 
     noisy = add_noise(records, wrong_share=0.1, unverified_share=0.1, duplicate_share=0.1, seed=0)
@@ -14,36 +18,62 @@ from __future__ import annotations
 
 import random
 
-from dataladder.verify.core import parse_number
+from dataladder.skills import Item, Skill
 
 
-def wrong_answer(answer: str, rng: random.Random) -> str:
-    """A plausible but wrong integer answer for a numeric `answer`."""
-    value = parse_number(answer)
-    v = int(value) if value is not None else 0
-    kind = rng.random()
-    if kind < 0.4:
-        w = v + rng.choice([-1, 1])
-    elif kind < 0.7 and len(str(abs(v))) >= 2:
-        d = list(str(abs(v)))
-        i = rng.randrange(len(d) - 1)
-        d[i], d[i + 1] = d[i + 1], d[i]
-        w = int("".join(d)) * (1 if v >= 0 else -1)
-    else:
-        w = v + rng.choice([-1, 1]) * rng.randint(2, 20)
-    return str(w if w != v else v + 1)
+def _skill_of(rec: dict, skill: Skill | None) -> Skill | None:
+    if skill is not None or not rec.get("skill"):
+        return skill
+    from dataladder.data.curate import _skill
+
+    try:
+        return _skill(rec["skill"])
+    except Exception:  # an unknown name: the record's own verifier, if any, decides
+        return None
 
 
-def corrupt(records: list[dict], wrong_share: float, seed: int = 0) -> list[dict]:
-    """A copy of `records` in which round(wrong_share·len) chosen items have wrong answers."""
+def record_item(rec: dict, skill: Skill | None) -> Item:
+    """The item a record answers: found by its skill's `problem` hook, with the record's answer and fields."""
+    from dataladder.data.curate import prompt_of, record_fields
+
+    found = skill.problem_of(prompt_of(rec)) if skill is not None else None
+    data = {**(found.data if found is not None else {}), **record_fields(rec)}
+    if rec.get("verifier"):
+        data["verifier"] = rec["verifier"]
+    answer = rec.get("answer", found.answer if found is not None else _answer_text(rec).strip())
+    return Item(skill=skill.name if skill else "", key=str(prompt_of(rec)), answer=str(answer), data=data)
+
+
+def wrong_for_record(rec: dict, rng: random.Random, others: list[str] = (), skill: Skill | None = None) -> str | None:
+    """A wrong answer for `rec` its verifier refuses (module docstring), or None when none was found."""
+    from dataladder.skills.text import wrong_candidates
+    from dataladder.verify import get_verifier
+
+    gold = _answer_text(rec)
+    sk = _skill_of(rec, skill)
+    item = record_item(rec, sk)
+    if sk is not None:
+        return sk.wrong_for(item, gold, rng, others)
+    cands = wrong_candidates(gold, rng, list(others))
+    if not rec.get("verifier"):
+        return next((c for c in cands if c.strip() and c != gold), None)
+    check = get_verifier(rec["verifier"])
+    return next((c for i, c in enumerate(cands) if i < 40 and c.strip() and c != gold
+                 and not check(c, item.answer, **item.data).ok), None)
+
+
+def corrupt(records: list[dict], wrong_share: float, seed: int = 0, skill: Skill | None = None) -> list[dict]:
+    """A copy of `records` in which round(wrong_share·len) chosen items have wrong answers (a record for which
+    no refused wrong answer exists, e.g. a verifier that accepts anything, stays clean)."""
     rng = random.Random(seed)
     out = [dict(r) for r in records]
+    others = [_answer_text(r) for r in records]
     for i in rng.sample(range(len(out)), round(wrong_share * len(out))):
         r = out[i]
         text = _answer_text(r)  # the completion, or the last assistant turn of `messages`
-        lead = text[: len(text) - len(text.lstrip())]
-        bad = wrong_answer(text, rng)
-        out[i] = {**_with_answer(r, lead + bad), "noise": {"kind": "wrong_answer", "original": text}}
+        bad = wrong_for_record(r, rng, others, skill)
+        if bad is not None:
+            out[i] = {**_with_answer(r, bad), "noise": {"kind": "wrong_answer", "original": text}}
     return out
 
 
@@ -63,7 +93,8 @@ def _with_answer(rec: dict, text: str) -> dict:
 
 
 def add_noise(records: list[dict], wrong_share: float = 0.0, unverified_share: float = 0.0,
-              duplicate_share: float = 0.0, seed: int = 0, synthetic_error: float = 0.5) -> list[dict]:
+              duplicate_share: float = 0.0, seed: int = 0, synthetic_error: float = 0.5,
+              skill: Skill | None = None) -> list[dict]:
     """A copy of `records` with three kinds of noise on disjoint items, each marked in `noise`:
 
     - `wrong_answer`: round(wrong_share·n) items get a plausible wrong answer (as `corrupt`, same
@@ -81,7 +112,8 @@ def add_noise(records: list[dict], wrong_share: float = 0.0, unverified_share: f
         raise ValueError(f"noise shares add up to {sum(k.values())} items, more than the {n} records")
     if k["duplicate"] and k["duplicate"] >= n - k["wrong_answer"] - k["unverified"]:
         raise ValueError("--duplicate-share leaves no clean items to duplicate")
-    out = corrupt(records, wrong_share, seed) if k["wrong_answer"] else [dict(r) for r in records]
+    out = corrupt(records, wrong_share, seed, skill) if k["wrong_answer"] else [dict(r) for r in records]
+    others = [_answer_text(r) for r in records]
     rng = random.Random(f"{seed}:noise")
     free = [i for i, r in enumerate(out) if "noise" not in r]
     rng.shuffle(free)
@@ -91,8 +123,9 @@ def add_noise(records: list[dict], wrong_share: float = 0.0, unverified_share: f
         r = out[i]
         text = _answer_text(r)
         correct = rng.random() >= synthetic_error
-        lead = text[: len(text) - len(text.lstrip())]
-        new = text if correct else lead + wrong_answer(text, rng)
+        new = text if correct else wrong_for_record(r, rng, others, skill)
+        correct = correct or new is None
+        new = text if new is None else new
         r = {key: v for key, v in r.items() if key != "answer"}
         out[i] = {**_with_answer(r, new), "noise": {"kind": "unverified", "correct": correct, "original": text}}
     for i in dup_slots:

@@ -9,13 +9,15 @@ Each pair is `{"prompt", "chosen", "rejected", "skill", "source", "hard", "flipp
   for the same prompt when it has one, else the gold completion;
 - `other:<name>`: another local causal LM's wrong samples (`other_model`), chosen as for `self`;
 - `endpoint:<model>`: an OpenAI-compatible server's wrong completions (`endpoint`, an `EndpointGenerator`);
-- `near-miss`: a rule-based wrong answer (off by one, digits swapped, off by a few:
-  `data.noise.wrong_answer`), chosen is the gold completion.
+- `near-miss`: the skill's `wrong` hook, a wrong answer of the answer's own type that the verifier
+  refuses (arithmetic: off by one, figures swapped, off by a few; JSON: one value edited; code and
+  text: one operator, constant or character changed; else another item's answer); chosen is the
+  gold completion.
 
 Every pair is checked before anything else happens to it: the skill's verifier accepts chosen
-and refuses rejected, or the pair is not made. `hard` marks near misses (a number within
-max(2, 10%) of the answer, or the answer's digits reordered); far-off or malformed answers are
-easy. `flip_share` then swaps chosen and rejected in that share of the pairs (label noise),
+and refuses rejected, or the pair is not made. `hard` marks near misses (`skills.text.is_near`:
+a number within max(2, 10%) of a numeric answer or its figures reordered; a one-token edit of any
+other answer); far-off, malformed or unrelated answers are easy. `flip_share` then swaps chosen and rejected in that share of the pairs (label noise),
 marking them `flipped`. Prompts come from the skill's train partition, split by a hash of the
 problem into a `train` slice (80%) and a disjoint `heldout` slice (20%); eval items never appear.
 """
@@ -26,10 +28,9 @@ import hashlib
 import random
 from pathlib import Path
 
-from dataladder.data.noise import wrong_answer
 from dataladder.generate import Generator
 from dataladder.skills import Item, Skill
-from dataladder.verify.core import parse_number
+from dataladder.skills.text import is_near
 
 HELDOUT_SHARE = 0.2  # share of the train partition's problems kept for held-out pairs
 SPLITS = ("train", "heldout")
@@ -37,26 +38,14 @@ SAMPLES_PER_PROMPT = 4  # model samples per prompt for `self` / `other` / `endpo
 
 
 def slice_of(skill: Skill, item: Item) -> str:
-    """`train` or `heldout`: a fixed hash of the problem (a*b and b*a land together)."""
-    key = item.key
-    ops = item.data.get("operands")
-    if ops is not None and len(ops) == 2 and skill.name in ("add", "mul"):
-        from dataladder.skills.arithmetic import partition_key
-
-        key = partition_key(skill.name, item.key, tuple(ops))
-    h = hashlib.blake2b(f"pairs:{skill.name}:{key}".encode(), digest_size=8).digest()
+    """`train` or `heldout`: a fixed hash of the problem (`Skill.key_of`: a*b and b*a land together)."""
+    h = hashlib.blake2b(f"pairs:{skill.name}:{skill.key_of(item)}".encode(), digest_size=8).digest()
     return "heldout" if int.from_bytes(h, "big") / 2**64 < HELDOUT_SHARE else "train"
 
 
 def is_hard(rejected: str, answer: str) -> bool:
-    """A near miss: a number within max(2, 10% of the answer), or the answer's digits reordered."""
-    w, v = parse_number(rejected), parse_number(answer)
-    if w is None or v is None:
-        return False
-    if abs(w - v) <= max(2, abs(v) / 10):
-        return True
-    sw, sv = str(abs(w)), str(abs(v))
-    return sw != sv and sorted(sw) == sorted(sv) and (w < 0) == (v < 0)
+    """A near miss of the gold `answer` (`skills.text.is_near`)."""
+    return is_near(rejected, answer)
 
 
 def source_name(source: str, other_model=None, endpoint=None) -> str:
@@ -96,7 +85,7 @@ def _items(skill: Skill, split: str, n: int, seed: int) -> list[Item]:
                 return []
             continue
         picked = [it for it in pool if slice_of(skill, it) == split and not skill.is_eval(it)]
-        if len(picked) >= n or exhausted or want > 50 * n:
+        if len(picked) >= n or exhausted or skill.finite or want > 50 * n:
             return picked[:n]
         want *= 2
 
@@ -114,18 +103,25 @@ def _load_other(other_model):
 def _near_miss_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, seed: int) -> list[dict]:
     f = skill.formats[fmt]
     rng = random.Random(f"near-miss:{skill.name}:{seed}")
+    others = [f.completion(it) for it in items[:200]]
     out = []
     for it in items:
         if len(out) >= want:
             break
         chosen = f.completion(it)
-        lead = chosen[: len(chosen) - len(chosen.lstrip())]
-        for _ in range(20):  # wrong_answer may land far (off by up to 20, digit swaps): redraw for hard_only
-            rejected = lead + wrong_answer(it.answer, rng)
-            if not hard_only or is_hard(rejected, it.answer):
+        rejected = None
+        for _ in range(20):  # a wrong answer may land far (arithmetic: off by up to 20): redraw for hard_only
+            rejected = skill.wrong_for(it, chosen, rng, others)
+            if rejected is None or not hard_only or is_hard(rejected, _gold(skill, fmt, it)):
                 break
-        out.append(_pair(skill, fmt, it, chosen, rejected, "near-miss"))
+        if rejected is not None:
+            out.append(_pair(skill, fmt, it, chosen, rejected, "near-miss"))
     return out
+
+
+def _gold(skill: Skill, fmt: str, it: Item) -> str:
+    """What a rejected answer is compared with for `hard`: the answer of a number, else the gold completion."""
+    return it.answer if skill.verifier.startswith("numeric") else skill.formats[fmt].completion(it)
 
 
 def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, gen: Generator,
@@ -141,7 +137,7 @@ def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_on
         for it, texts in zip(chunk, samples):
             good = [t for t in texts if skill.score(t, it).ok]
             bad = [t for t in texts if not skill.score(t, it).ok and t.strip()]
-            bad = [t for t in bad if is_hard(t, it.answer)] if hard_only else bad
+            bad = [t for t in bad if is_hard(t, _gold(skill, fmt, it))] if hard_only else bad
             if not bad:
                 continue  # every sample right (or no usable wrong one): this prompt makes no pair
             out.append(_pair(skill, fmt, it, good[0] if good else f.completion(it), bad[0], name))
@@ -152,8 +148,8 @@ def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_on
 
 def _pair(skill: Skill, fmt: str, it: Item, chosen: str, rejected: str, source: str) -> dict:
     return {"prompt": skill.example(fmt, it)["prompt"], "chosen": chosen, "rejected": rejected, "skill": skill.name,
-            "source": source, "hard": is_hard(rejected, it.answer), "flipped": False, "key": it.key,
-            "answer": it.answer}
+            "source": source, "hard": is_hard(rejected, _gold(skill, fmt, it)), "flipped": False, "key": it.key,
+            "answer": it.answer, **skill.fields(it)}
 
 
 def verify_pair(skill: Skill, pair: dict, item: Item) -> None:
@@ -177,14 +173,14 @@ def flip(pairs: list[dict], share: float, seed: int = 0) -> list[dict]:
 
 def build_pairs(skill, n: int, sources: list[str], seed: int = 0, model=None, tokenizer=None, other_model=None,
                 endpoint=None, hard_only: bool = False, flip_share: float = 0.0, split: str = "train",
-                fmt: str | None = None, digits: int = 2, temperature: float = 1.0) -> list[dict]:
+                fmt: str | None = None, temperature: float = 1.0) -> list[dict]:
     """Up to `n` verified pairs for `skill` (a Skill or a built-in name), shared evenly among `sources`
     and interleaved, so any prefix has the same mix. A source that cannot fill its share (a model
     that is never wrong) gives fewer; the others are not padded. Deterministic per seed."""
     if isinstance(skill, str):
         from dataladder.skills import resolve_skills
 
-        skill = resolve_skills([skill], digits)[0]
+        skill = resolve_skills([skill])[0]
     fmt = fmt or skill.native_format
     if fmt not in skill.formats:
         raise ValueError(f"skill {skill.name} has no format {fmt!r}; it has {', '.join(skill.formats)}")
@@ -227,12 +223,12 @@ def _interleave(lists: list[list[dict]]):
         yield [x[i] for x in lists if i < len(x)]
 
 
-def verifier_labels(skill, items: list[Item], completions: list[str], digits: int = 2) -> list[bool]:
+def verifier_labels(skill, items: list[Item], completions: list[str]) -> list[bool]:
     """The skill's verdict on each completion of its item: the label a verifier gives a rollout."""
     if isinstance(skill, str):
         from dataladder.skills import resolve_skills
 
-        skill = resolve_skills([skill], digits)[0]
+        skill = resolve_skills([skill])[0]
     if len(items) != len(completions):
         raise ValueError(f"verifier_labels: {len(items)} items but {len(completions)} completions")
     return [skill.score(c, it).ok for it, c in zip(items, completions)]

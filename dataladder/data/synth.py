@@ -7,10 +7,12 @@
 Sources (`SOURCES`, a registry with did-you-mean): `template` (the skill's own generator),
 `self` (rejection sampling: k sampled completions per prompt from a local model, keep those the
 verifier accepts) and `endpoint` (the same against any OpenAI-compatible chat-completions
-server). Prompts come only from the skill's train partition, and every record is checked with
-`Skill.is_eval` before it is written, so no eval item is ever written. A verified answer is
-written in the write format (default the skill's target format), whatever format it was sampled
-in; the source's own text stays in the record's `provenance.sampled`.
+server). Prompts come only from the skill's train partition (a JSONL skill's `split: train` items,
+or its hash share; see `skills/jsonl.py`), and every record is checked with `Skill.is_eval` before
+it is written, so no eval item is ever written. A sample verified in the write format (default the
+skill's target format) is written as sampled (another valid program is another example); one
+sampled in another format is written as the gold answer in the write format. The source's own
+text stays in `provenance.sampled`, and the record carries what its verifier needs (`tests`, `schema`).
 
 Sampled candidates are cached per prompt in `FILE.partial.jsonl` as they arrive, so an
 interrupted run resumes without asking the model again; the output and `FILE.stats.json` are
@@ -30,6 +32,7 @@ from typing import Callable
 
 from dataladder.registry import Registry
 from dataladder.skills import Item, Skill
+from dataladder.skills.base import no_train_items
 from dataladder.stats import wilson
 
 
@@ -45,7 +48,6 @@ class SynthConfig:
     sample_format: str | None = None  # default: native for self, the write format for endpoint
     write_format: str | None = None  # default: the skill's target format
     trl_format: str = "prompt-completion"  # or "messages"
-    digits: int = 2
     seed: int = 0
     max_candidates: int | None = None  # budget of sampled completions; default 20·n·k
     max_new_tokens: int | None = None  # default: the skill's (self), 64 (endpoint)
@@ -240,8 +242,9 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
         raise ValueError(f"--temperature {cfg.temperature}: must be >= 0")
     if cfg.trl_format not in ("prompt-completion", "messages"):
         raise ValueError(f"--trl-format {cfg.trl_format!r}: expected 'prompt-completion' or 'messages'")
-    skill = resolve_skills([cfg.skill], cfg.digits)[0]
-    skill.items("train", 1, cfg.seed)  # a skill without a train partition (a JSONL eval file) stops here
+    skill = resolve_skills([cfg.skill])[0]
+    if not skill.items("train", 1, cfg.seed):
+        raise ValueError(no_train_items(skill))
     wfmt = write_format(cfg, skill)
     src = SOURCES.get(cfg.source)(cfg, skill)
     probe_ref = probe_accuracy(Path(cfg.probe), skill.name, src.sample_format) if cfg.probe else None
@@ -271,6 +274,8 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
             try:
                 items = skill.items("train", drawn + want, cfg.seed)[drawn:]
             except ValueError:
+                items = []
+            if not items:
                 stopped = "train-partition-exhausted"
                 break
             drawn += len(items)
@@ -331,15 +336,20 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
             continue
         tally.accepted += 1
         ok_here += 1
-        # The verified answer in the write format; the source's own words stay in provenance.
-        prompt, completion = f.prompt(it), f.completion(it)
-        if (prompt, completion) in seen:
+        # Sampled in the write format: the verified sample itself (another valid program is another example).
+        # Otherwise the verified answer in the write format; the source's own words stay in provenance.
+        ex = skill.example(wfmt, it)
+        prompt = ex["prompt"]
+        completion = text if src.sample_format == wfmt and src.name != "template" else f.completion(it)
+        key = (json.dumps(prompt), completion)
+        if key in seen:
             tally.duplicates += 1
             continue
-        seen.add((prompt, completion))
+        seen.add(key)
+        turns = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
         rec = {"prompt": prompt, "completion": completion} if cfg.trl_format == "prompt-completion" else {
-            "messages": [{"role": "user", "content": prompt}, {"role": "assistant", "content": completion.strip()}]}
-        rec.update({"skill": skill.name, "answer": it.answer, "source": src.name,
+            "messages": [*turns, {"role": "assistant", "content": completion.strip()}]}
+        rec.update({"skill": skill.spec or skill.name, "answer": it.answer, **skill.fields(it), "source": src.name,
                     "provenance": {"key": it.key, "write_format": wfmt, **src.provenance(), "sampled": text}})
         records.append(rec)
     tally.per_prompt.append(ok_here)

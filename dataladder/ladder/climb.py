@@ -47,7 +47,6 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     eval_skills: list[str] | None = Field(None, description="skills evaluated at every rung besides the climbed ones "
                                                             "(forgetting); default: the built-in arithmetic skills when "
                                                             "a base is the shipped tiny-arith, else none")
-    digits: int = Field(2, description="operand digits of the arithmetic skills (mixed: 1)")
     min_rungs: int = Field(4, description="rungs before the fit may stop a climb")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
@@ -57,7 +56,7 @@ class ClimbConfig(PromptOptions, extra="forbid"):
 
     def format_for(self, skill: str) -> str:
         """The target format of a climbed skill: `target_format`, else the skill's own."""
-        return self.target_format or _skill(skill, self.digits).target_format
+        return self.target_format or _skill(skill).target_format
 
     def evaluated(self) -> list[str]:
         """The skills evaluated at every rung: the climbed ones first, then the others (a JSONL file of several
@@ -83,10 +82,10 @@ def default_eval_skills(models: list[str]) -> list[str]:
     return ARITHMETIC if "tiny-arith" in models else []
 
 
-def _skill(name: str, digits: int):
+def _skill(name: str):
     from dataladder.skills import get_skill, resolve_skills
 
-    skills = resolve_skills([name], digits)
+    skills = resolve_skills([name])
     return skills[0] if len(skills) == 1 else get_skill(name)  # several: get_skill says how to name one
 
 
@@ -122,7 +121,7 @@ def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     """The prompt/completion records a climb of `skill` draws its nested rungs from, for one seed."""
     if cfg.train_file:
         return file_pool(cfg, skill, seed)
-    sk = _skill(skill, cfg.digits)
+    sk = _skill(skill)
     tf = cfg.format_for(skill)
     fmt = sk.formats[tf]
     items = sk.items("train", cfg.max_examples, 1000 + seed)
@@ -133,12 +132,13 @@ def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
 
 
 def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
-    """The train file's records for `skill`, minus any whose prompt is an eval prompt, shuffled by seed."""
+    """The train file's records for `skill`, minus any that ask an eval item (the skill's `problem` hook, or the
+    same turns as an eval prompt), shuffled by seed."""
     import random
 
     from dataladder.data.trainfile import prompt_key, read_train_file
 
-    sk = _skill(skill, cfg.digits)
+    sk = _skill(skill)
     evals = [sk.example(f, it) for it in sk.items("eval", cfg.eval_n, 0) for f in sk.formats]
     eval_prompts = {prompt_key(e["prompt"]) for e in evals}
     # evaluation in the chat template (conversational items, a `chat` format): raw train prompts get it too
@@ -146,9 +146,21 @@ def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     path = Path(cfg.train_file)
     records = [{"prompt": r["prompt"], "completion": r["completion"], **({"chat": True} if chat else {})}
                for _, r in read_train_file(path)
-               if r["skill"] in (None, skill, sk.name) and prompt_key(r["prompt"]) not in eval_prompts]
+               if names_skill(r["skill"], skill, sk) and prompt_key(r["prompt"]) not in eval_prompts
+               and sk.eval_item_of(r["prompt"]) is None]
     random.Random(f"{path.name}:{seed}").shuffle(records)
     return records
+
+
+def names_skill(name: str | None, spec: str, sk) -> bool:
+    """Whether a train record's `skill` names the climbed skill: absent, its name, its spec, or its file."""
+    from dataladder.skills.base import jsonl_spec
+
+    if name in (None, spec, sk.name, sk.spec):
+        return True
+    js = jsonl_spec(name)
+    return js is not None and (js[1] in (None, sk.name)) and js[0].resolve() == \
+        (jsonl_spec(sk.spec) or (Path("\0"), None))[0].resolve()
 
 
 def prepare(spec: str, cfg: ClimbConfig) -> Context:
@@ -158,7 +170,7 @@ def prepare(spec: str, cfg: ClimbConfig) -> Context:
     model, tok = load_model(spec)
     sets = {}
     for name in cfg.evaluated():
-        sk = _skill(name, cfg.digits)
+        sk = _skill(name)
         sets[name] = (sk, sk.items("eval", cfg.eval_n, 0))
     return Context(spec, model_fingerprint(spec), model, tok, HFGenerator(model, tok, cfg.gen_options()), sets, {})
 
@@ -176,7 +188,7 @@ def eval_config(cfg: ClimbConfig) -> dict:
     from dataladder.skills.base import jsonl_spec
 
     skills = cfg.evaluated()
-    out = {"skills": skills, "n": cfg.eval_n, "digits": cfg.digits, "seed": 0}
+    out = {"skills": skills, "n": cfg.eval_n, "seed": 0}
     files = {s: hashlib.sha256(js[0].read_bytes()).hexdigest()[:16] for s in skills if (js := jsonl_spec(s))}
     if files:  # a JSONL skill is its file's content: an edited item is another eval
         out["files"] = files
@@ -190,7 +202,7 @@ def base_config(fingerprint: str, cfg: ClimbConfig) -> dict:
 
 
 def rung_config(fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | None, n: int, seed: int) -> dict:
-    return {"kind": "sft", "model": fingerprint, "skill": skill, "digits": cfg.digits,
+    return {"kind": "sft", "model": fingerprint, "skill": skill,
             "target_format": cfg.format_for(skill), "data": data_id(cfg), "method": cfg.method, "lora_r": lora_r,
             "n": n, "seed": seed, "hp": cfg.hp.model_dump(), "eval": eval_config(cfg)}
 
@@ -343,7 +355,7 @@ def check_formats(cfg: ClimbConfig) -> None:
     from dataladder.registry import did_you_mean
 
     for skill in cfg.skills:
-        formats = list(_skill(skill, cfg.digits).formats)
+        formats = list(_skill(skill).formats)
         if cfg.format_for(skill) not in formats:
             raise ValueError("--target-format: " + did_you_mean(f"format of skill {skill}", cfg.format_for(skill), formats))
 
@@ -379,10 +391,13 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
     sizes = {skill: len(pool_records(cfg, skill, 0)) for skill in cfg.skills}  # before any model is loaded
     for skill, size in sizes.items():
+        if size == 0 and not cfg.train_file:
+            from dataladder.skills.base import no_train_items
+
+            raise ValueError(no_train_items(_skill(skill)))
         if size == 0:
-            where = f"--train-file {cfg.train_file}" if cfg.train_file else f"skill {skill}"
-            raise ValueError(f"{where}: no training records for skill {skill} (records name their skill in 'skill'; "
-                             "those whose prompt is an eval prompt are dropped)")
+            raise ValueError(f"--train-file {cfg.train_file}: no training records for skill {skill} (records name "
+                             "their skill in 'skill'; those whose prompt asks an eval item are dropped)")
     fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
     bases = run_jobs([Job(spec, cfg, base_config(fingerprints[spec], cfg)) for spec in cfg.models], store, executor)
     arms = []

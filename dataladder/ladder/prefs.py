@@ -34,7 +34,7 @@ from dataladder.train.reward import RewardHparams
 class PrefsConfig(BaseModel, extra="forbid"):
     model: str = Field("tiny-arith", description="base model of the reward models (and the `self` source)")
     skill: str = Field("mul", description="skill whose answers are judged")
-    format: str = Field("native", description="prompt format of the pairs")
+    format: str | None = Field(None, description="prompt format of the pairs (default: the skill's native one)")
     train_sources: list[str] = Field(default_factory=lambda: ["near-miss"],
                                      description="pair sources the reward models train on: self, near-miss, other, endpoint")
     heldout_sources: list[str] = Field(default_factory=lambda: ["self"],
@@ -54,7 +54,6 @@ class PrefsConfig(BaseModel, extra="forbid"):
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
     lora_r: int | None = Field(None, description="LoRA rank (None: full fine-tuning)")
-    digits: int = Field(2, description="operand digits of the arithmetic skills")
     temperature: float = Field(1.0, description="sampling temperature of the model sources")
     other_model: str | None = Field(None, description="local causal LM for the `other` source")
     endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
@@ -107,7 +106,15 @@ def _endpoint(cfg: PrefsConfig):
 def check_config(cfg: PrefsConfig) -> None:
     """Fail before any work on sources that cannot be built or overlap."""
     from dataladder.data.pairs import source_name
+    from dataladder.registry import did_you_mean
+    from dataladder.skills import get_skill
+    from dataladder.skills.base import no_train_items
 
+    sk = get_skill(cfg.skill)
+    if cfg.format is not None and cfg.format not in sk.formats:
+        raise ValueError("--format: " + did_you_mean(f"{sk.name} format", cfg.format, list(sk.formats)))
+    if not sk.items("train", 1, 0):
+        raise ValueError(no_train_items(sk))
     if not cfg.train_sources:
         raise ValueError("--train-sources: at least one source to train on")
     overlap = set(cfg.train_sources) & set(cfg.heldout_sources)
@@ -131,7 +138,7 @@ class Context:
         from dataladder.skills import resolve_skills
 
         self.cfg = cfg
-        self.skill = resolve_skills([cfg.skill], cfg.digits)[0]
+        self.skill = resolve_skills([cfg.skill])[0]
         self.model, self.tok = load_model(cfg.model)
         self.fingerprint = model_fingerprint(cfg.model)
         self.other_fingerprint = model_fingerprint(cfg.other_model) if cfg.other_model else None
@@ -139,7 +146,7 @@ class Context:
         self._other = None
         self._pools: dict[int, list[dict]] = {}
         common = dict(model=self.model, tokenizer=self.tok, endpoint=self.endpoint, fmt=cfg.format,
-                      digits=cfg.digits, temperature=cfg.temperature)
+                      temperature=cfg.temperature)
         self.heldout = build_pairs(self.skill, cfg.heldout_n * len(cfg.train_sources), cfg.train_sources, seed=0,
                                    other_model=self.other(), split="heldout", **common)
         self.unseen = build_pairs(self.skill, cfg.heldout_n * len(cfg.heldout_sources), cfg.heldout_sources, seed=0,
@@ -169,7 +176,7 @@ class Context:
         c = self.cfg
         return {"model": self.fingerprint, "other": self.other_fingerprint,
                 "endpoint": [c.endpoint_url, c.endpoint_model] if c.endpoint_url else None, "skill": c.skill,
-                "digits": c.digits, "format": c.format, "train_sources": c.train_sources,
+                "format": c.format, "train_sources": c.train_sources,
                 "heldout_sources": c.heldout_sources, "heldout_n": c.heldout_n, "max_pairs": c.max_pairs,
                 "hard_only": c.hard_only, "flip_share": c.flip_share, "temperature": c.temperature}
 
@@ -332,7 +339,7 @@ def keep_reward_model(ctx: Context, store: RunStore, doc: dict, output_dir: Path
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
     c = ctx.cfg  # what `dataladder rl --reward-model` needs to prompt it as it was trained
-    (tmp / "dataladder.json").write_text(json.dumps({"skill": c.skill, "digits": c.digits, "format": c.format,
+    (tmp / "dataladder.json").write_text(json.dumps({"skill": c.skill, "format": c.format,
                                                      "pairs": n, "seed": 0}))
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)

@@ -45,7 +45,6 @@ class RLConfig(PromptOptions, extra="forbid"):
                                                                   "cold_start_examples when the zero-signal check warns, "
                                                                   "0 = never, N = always N")
     cold_start_examples: int = Field(20, description="examples of an 'auto' cold start (the ladder's minimal data)")
-    digits: int = Field(2, description="operand digits of the arithmetic skills")
     target: float = Field(0.8, description="greedy accuracy to reach")
     start_steps: int = Field(16, description="GRPO steps in the first rung")
     growth: float = Field(2.0, description="each rung's steps over the previous one's")
@@ -78,7 +77,7 @@ class RLConfig(PromptOptions, extra="forbid"):
 def _skill(cfg: RLConfig):
     from dataladder.skills import resolve_skills
 
-    return resolve_skills([cfg.skill], cfg.digits)[0]
+    return resolve_skills([cfg.skill])[0]
 
 
 def run_check(gen, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
@@ -113,7 +112,7 @@ def cold_start(cfg: RLConfig, store: RunStore, gen, skill, fmt: str, items: list
 
     hp = SFTHparams()
     model, tok = gen.model, gen.tok
-    key = {"kind": "rl-cold-start", "model": fingerprint(cfg.model), "skill": cfg.skill, "digits": cfg.digits,
+    key = {"kind": "rl-cold-start", "model": fingerprint(cfg.model), "skill": cfg.skill,
            "format": fmt, "items": [it.key for it in items], "seed": cfg.seed, "hp": hp.model_dump()}
     if (prompts := cfg.prompt_key()) is not None:
         key["prompts"] = prompts
@@ -234,7 +233,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         # predict for the prompts actually trained on, with fresh samples (not the ones that selected them)
         prediction = run_check(gen, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
         on_note(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
-    div = diversity(pool, [skill.formats[fmt].prompt(it) for it in pool])
+    div = diversity(skill, pool, [skill.formats[fmt].prompt(it) for it in pool], fmt)
     if cfg.reward_model is None:
         arms = [Arm("verifier", "verifier")]
     else:

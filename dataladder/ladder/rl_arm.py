@@ -116,7 +116,7 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, gen, skill, f
     items_by_key = {it.key: it for it in pool}
     funcs, weights = arm.reward_funcs(skill, items_by_key)
     steps_at = schedule(cfg)
-    ident = {"kind": "grpo-rung", "model": fingerprint(cfg.model), "skill": cfg.skill, "digits": cfg.digits,
+    ident = {"kind": "grpo-rung", "model": fingerprint(cfg.model), "skill": cfg.skill,
              "format": fmt, "reward": arm.kind, "reward_model": fingerprint(cfg.reward_model),
              "online_every": arm.online_every, "hp": hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
              "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth], "cold_start": cold_key}

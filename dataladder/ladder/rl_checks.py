@@ -6,7 +6,8 @@
   per prompt; the share is estimated without the plug-in bias of p̂^G (the chance that G of the
   k samples, drawn without replacement, all pass or all fail: C(s,G)/C(k,G) + C(k−s,G)/C(k,G),
   an unbiased estimate of p^G + (1−p)^G).
-- Diversity: skills and difficulty (operand digit counts, answer digits) covered, and the
+- Diversity: skills and difficulty (the skill's `features` hook: arithmetic's operand and answer sizes,
+  else prompt words and answer lines) covered, and the
   share of exact (normalized) and near duplicates (curation's MinHash LSH).
 - Overoptimization: step ranges where the reward model's mean score rises while the verifier's
   accuracy on the same rollouts stalls or falls.
@@ -56,19 +57,16 @@ def signal_check(skill, items: list, completions: list[list[str]], group: int, w
     }
 
 
-def _digits(x) -> int:
-    return len(str(abs(int(x)))) if str(x).lstrip("-").isdigit() else 0
-
-
-def diversity(items: list, prompts: list[str]) -> dict:
-    """Skills, difficulty buckets and duplicate shares of the RL prompts."""
+def diversity(skill, items: list, prompts: list[str], fmt: str) -> dict:
+    """Skills, the skill's difficulty buckets (its `features` hook) and duplicate shares of the RL prompts."""
     from dataladder.data.curate import CurateConfig, Doc, normalize_text
     from dataladder.data.dedup import near_dedup
 
     skills = Counter(it.skill for it in items)
-    operand_digits = Counter("×".join(str(_digits(o)) for o in it.data["operands"])
-                             for it in items if isinstance(it.data.get("operands"), list))
-    answer_digits = Counter(str(_digits(it.answer)) for it in items)
+    feats: dict[str, Counter] = {}
+    for it in items:
+        for k, v in skill.item_features(it, fmt).items():
+            feats.setdefault(k, Counter())[v] += 1
     norm = [normalize_text(p).casefold() for p in prompts]
     exact = len(norm) - len(set(norm))
     near = []
@@ -77,7 +75,7 @@ def diversity(items: list, prompts: list[str]) -> dict:
                                      CurateConfig()))
     n = max(1, len(prompts))
     return {"prompts": len(prompts), "skills": dict(skills),
-            "operand_digits": dict(sorted(operand_digits.items())), "answer_digits": dict(sorted(answer_digits.items())),
+            "features": {k: dict(sorted(c.items())) for k, c in feats.items()},
             "exact_duplicate_share": exact / n, "near_duplicate_share": len(near) / n,
             "distinct_after_dedup": kept}
 

@@ -1,7 +1,7 @@
 """Skills: registered factories that return a `Skill` (items, prompt formats, verifier).
 
 Built in: the arithmetic family `add`, `sub`, `mul`, `div`, `mixed` (see `arithmetic.py`).
-User skills come from JSONL files (see `jsonl.py`). `get_skill("mul", digits=2)` or
+User skills come from JSONL files (see `jsonl.py`). `get_skill("mul")` or
 `load_skills(["add", "my_skill.jsonl"])` resolve names and paths.
 """
 

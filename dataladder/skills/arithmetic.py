@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Callable
+import re
+from functools import lru_cache
+from typing import Callable, Iterator
 
 from dataladder.skills.base import Format, Item, Skill, skill
+from dataladder.skills.text import numeric_near_miss, text_key
 from dataladder.verify import get_verifier
 
 EVAL_SHARE = 0.15  # share of each skill's problem space reserved for evaluation
@@ -130,7 +133,56 @@ def _arith_skill(name: str, digits: int, draw: Callable[[random.Random], Item], 
         prerequisites=prereqs,
         max_new_tokens=2 * digits + 6,
         description=desc,
+        verifier="numeric",
+        spec=name,
+        problem=lambda prompt: recover_item(name, text_key(prompt) if isinstance(prompt, list) else prompt),
+        wrong=_near_misses,
+        canonical=lambda it: partition_key(name, it.key, tuple(it.data["operands"])),
+        features=_features,
     )
+
+
+def _near_misses(it: Item, gold: str, rng: random.Random, others: list[str]) -> Iterator[str]:
+    """A number next to the answer (off by one, two digits swapped, off by a few), in the gold's layout."""
+    lead = gold[: len(gold) - len(gold.lstrip())]
+    while True:
+        yield lead + numeric_near_miss(it.answer, rng)
+
+
+def _ndigits(x) -> str:
+    return str(len(str(abs(int(x))))) if str(x).lstrip("-").isdigit() else "0"
+
+
+def _features(it: Item) -> dict[str, str]:
+    return {"operand_digits": "×".join(_ndigits(o) for o in it.data["operands"]), "answer_digits": _ndigits(it.answer)}
+
+
+_WORD_OPS = [(re.compile(r"\bdivided\s+by\b"), "/"), (re.compile(r"\bplus\b"), "+"), (re.compile(r"\bminus\b"), "-"),
+             (re.compile(r"\btimes\b"), "*"), (re.compile(r"[×x](?=\s*\d)"), "*"), (re.compile(r"÷"), "/")]
+_EXPR = re.compile(r"\d+(?:\s*[-+*/]\s*\d+)+")
+
+
+@lru_cache(maxsize=4096)  # curation's verify and decontaminate ask about the same prompts
+def recover_item(skill_name: str, prompt: str) -> Item | None:
+    """The arithmetic item a prompt asks about (`12+7=`, `What is 12 plus 7?`), whatever its wording, or None."""
+    if skill_name not in OP_SYMBOL and skill_name != "mixed":
+        return None
+    text = prompt.lower()
+    for pat, sym in _WORD_OPS:
+        text = pat.sub(sym, text)
+    m = _EXPR.search(text)
+    if not m:
+        return None
+    expr = re.sub(r"\s+", "", m.group(0))
+    nums = [int(x) for x in re.findall(r"\d+", expr)]
+    ops = re.findall(r"[-+*/]", expr)
+    if skill_name == "mixed":
+        if "/" in ops or len(nums) < 3:
+            return None
+        return Item(skill="mixed", key=expr, answer=str(_evaluate(expr)), data={"operands": nums, "ops": ops})
+    if len(nums) != 2 or ops[0] != OP_SYMBOL[skill_name] or (skill_name == "div" and nums[1] == 0):
+        return None
+    return _binary_item(skill_name, nums[0], nums[1])
 
 
 def _binary(name: str, digits: int) -> Callable[[random.Random], Item]:

@@ -8,19 +8,27 @@ even for a raw prompt), `answer` (what the verifier compares against, default th
 `stop` (a list of stop strings) and `max_new_tokens` (this item's token budget; the skill's default
 is its longest gold completion in tokens plus a margin). Any other field reaches the verifier as a
 keyword: `python-tests` needs `tests` (or `test_list`), `json-schema` needs `schema`; an item without
-them is refused here, naming its line. Every item of a file is an eval item.
+them is refused here, naming its line.
+
+Train and eval: an item with `split` (`train`, or `eval` / `test`) goes there; an item without one is
+placed by a stable hash of its question (`text_key`), an `eval_share` of them in eval (default 0.5; set
+it in the spec: `tasks.jsonl:eval_share=1` keeps every unmarked item for evaluation). A skill may not
+take a built-in skill's name (`add`): that is an error naming the line, never a silent replacement.
 """
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
-from functools import lru_cache
+import random
+from functools import lru_cache, partial
 from pathlib import Path
 
 from dataladder.errors import InputError
 from dataladder.generate.chat import plain_text
 from dataladder.skills.base import Format, Item, Skill
+from dataladder.skills.text import text_key, wrong_candidates
 from dataladder.verify import Verdict, get_verifier
 
 
@@ -30,6 +38,7 @@ def _verifier(spec: str):
 
 
 def _verify(completion: str, answer: str, verifier: str = "exact", **item: object) -> Verdict:
+    """Check with the item's own verifier spec (`verifier`; a skill passes its usual one as the default)."""
     return _verifier(verifier)(completion, answer, **{k: v for k, v in item.items() if k not in ("messages", "prompt")})
 
 
@@ -72,7 +81,8 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
         raise InputError(str(e), file, lineno, "verifier") from None
     _needs(verifier, rec, file, lineno)
     for key in rec:  # a misspelt field would otherwise reach the verifier silently (`verifer` → exact)
-        close = difflib.get_close_matches(key, sorted(_RESERVED | {"stop", "max_new_tokens"}), n=1, cutoff=0.8)
+        close = difflib.get_close_matches(key, sorted(_RESERVED | {"stop", "max_new_tokens", "tests", "schema"}), n=1,
+                                          cutoff=0.8)
         if key not in _RESERVED and close and close[0] != key:
             raise InputError(f"unknown field; did you mean '{close[0]}'?", file, lineno, key)
     stop = rec.get("stop")
@@ -81,12 +91,16 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
     budget = rec.get("max_new_tokens")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0):
         raise InputError("must be a positive integer", file, lineno, "max_new_tokens")
+    split = rec.get("split")
+    if split is not None and split not in SPLITS:
+        raise InputError(f"must be one of {', '.join(SPLITS)}", file, lineno, "split")
     answer = rec.get("answer", completion)
     if not isinstance(answer, (str, int, float)):
         raise InputError("must be a string or a number", file, lineno, "answer")
     return {
         "skill": skill, "prompt": prompt, "messages": messages, "completion": completion,
         "answer": str(answer), "verifier": verifier, "format": text("format", required=False) or "default",
+        "split": SPLITS.get(split),
         "extra": {k: v for k, v in rec.items() if k not in _RESERVED},
     }
 
@@ -102,31 +116,59 @@ def _needs(verifier: str, rec: dict, file: str, lineno: int) -> None:
 
 
 # fields of a line that the loader itself reads (or sets on the item); all others go to the verifier
-_RESERVED = {"skill", "prompt", "completion", "messages", "answer", "verifier", "format", "source", "reference"}
+_RESERVED = {"skill", "prompt", "completion", "messages", "answer", "verifier", "format", "source", "reference", "split"}
+SPLITS = {"train": "train", "eval": "eval", "test": "eval"}
+EVAL_SHARE = 0.5  # share of the items without a `split` field that are eval items
 
 
-def load_jsonl_skills(path: Path) -> list[Skill]:
+def load_jsonl_skills(path: Path, eval_share: float = EVAL_SHARE, normalize: bool | None = None) -> list[Skill]:
     """The skills a JSONL file defines, one per distinct `skill` value, in order of appearance."""
     if not path.is_file():
         raise InputError("no such file", str(path))
-    by_skill: dict[str, list[tuple[Item, str | None, list | None]]] = {}
+    st = path.stat()
+    return _load(str(path), st.st_mtime_ns, st.st_size, eval_share, normalize)
+
+
+@lru_cache(maxsize=32)
+def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bool | None) -> list[Skill]:
+    from dataladder.skills.base import SKILLS
+
+    path = Path(path_s)
+    by_skill: dict[str, list[tuple[Item, str | None, list | None, str]]] = {}
     with path.open(encoding="utf-8-sig") as f:
         for lineno, raw in enumerate(f, 1):
             if not raw.strip():
                 continue
             r = parse_line(raw, str(path), lineno)
+            if r["skill"] in SKILLS:
+                raise InputError(f"'{r['skill']}' is the name of a built-in skill; give yours another "
+                                 f"(e.g. 'my_{r['skill']}')", str(path), lineno, "skill")
             key = r["prompt"] if r["prompt"] is not None else json.dumps(r["messages"][:-1])
+            split = r["split"] or ("eval" if _hash_share(r["skill"], text_key(r["prompt"] if r["prompt"] is not None
+                                                                               else r["messages"][:-1])) < eval_share
+                                   else "train")
             item = Item(skill=r["skill"], key=key, answer=r["answer"],
                         data={**r["extra"], "verifier": r["verifier"], "format": r["format"],
-                              "source": f"{path}:{lineno}"})
+                              "source": f"{path}:{lineno}", "split": split})
             by_skill.setdefault(r["skill"], []).append((item, r["prompt"], r["messages"], r["completion"]))
     if not by_skill:
         raise InputError("holds no items", str(path))
-    return [_make_skill(name, rows) for name, rows in by_skill.items()]
+    params = ("" if eval_share == EVAL_SHARE else f":eval_share={eval_share}") + \
+        ("" if normalize is None else f":normalize={str(normalize).lower()}")
+    multi = len(by_skill) > 1
+    return [_make_skill(name, rows, f"{path}" + (f":{name}" if multi else "") + params, normalize)
+            for name, rows in by_skill.items()]
 
 
-def _make_skill(name: str, rows: list) -> Skill:
+def _hash_share(skill: str, key: str) -> float:
+    h = hashlib.blake2b(f"split:{skill}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
+def _make_skill(name: str, rows: list, spec: str, normalize: bool | None) -> Skill:
     """A Skill over fixed items; message items keep their turns so the probe can apply a chat template."""
+    from collections import Counter
+
     fmt_names = list(dict.fromkeys(it.data["format"] for it, *_ in rows))
     pool = []
     for it, prompt, messages, completion in rows:
@@ -136,26 +178,53 @@ def _make_skill(name: str, rows: list) -> Skill:
         else:
             it.data["prompt"] = prompt
         pool.append(it)
+    evals = [it for it in pool if it.data["split"] == "eval"]
+    trains = [it for it in pool if it.data["split"] == "train"]
+    by_key: dict[str, Item] = {}
+    for it in pool:
+        by_key.setdefault(text_key(it.data.get("messages", it.data.get("prompt"))), it)
+    usual = Counter(it.data["verifier"] for it in pool).most_common(1)[0][0]
 
     def render_prompt(it: Item) -> str:
         return it.data["prompt"] if "prompt" in it.data else plain_text(it.data["messages"])
 
     def items(split: str, n: int, seed: int) -> list[Item]:
-        if split != "eval":
-            raise ValueError(f"skill {name!r} comes from a JSONL eval file: it has no train partition")
-        return pool[:n]
+        if split == "eval":
+            return evals[:n]
+        if split != "train":
+            raise ValueError(f"split must be 'train' or 'eval', not {split!r}")
+        out = list(trains)
+        random.Random(f"{name}:train:{seed}").shuffle(out)
+        return out[:n]
+
+    def wrong(it: Item, gold: str, rng: random.Random, others: list[str]):
+        numeric = it.data["verifier"].startswith("numeric")
+        return wrong_candidates(gold, rng, others or [c for *_, c in rows], numeric=numeric)
+
+    def fields(it: Item) -> dict:
+        return {k: v for k, v in it.data.items() if k not in _INTERNAL}
 
     return Skill(
         name=name,
         items=items,
         formats={f: Format(prompt=render_prompt, completion=lambda it: it.data["reference"], chat=f == "chat")
                  for f in fmt_names},
-        verify=_verify,
-        is_eval=lambda it: True,
+        verify=partial(_verify, verifier=usual),
+        is_eval=lambda it: it.data.get("split") == "eval",
         max_new_tokens=None,  # the longest reference in tokens, with the model's tokenizer
         references=tuple(c for *_, c in rows),
         finite=True,
         native_format=fmt_names[0],
         target_format=fmt_names[0],
-        description=f"{len(pool)} items from {rows[0][0].data['source'].rsplit(':', 1)[0]}",
+        description=f"{len(evals)} eval and {len(trains)} train items from {rows[0][0].data['source'].rsplit(':', 1)[0]}",
+        verifier=usual,
+        spec=spec,
+        problem=lambda prompt: by_key.get(text_key(prompt)),
+        wrong=wrong,
+        fields=fields,
+        normalize=normalize if normalize is not None else usual.partition(":")[0] != "python-tests",
     )
+
+
+# item data that is the loader's bookkeeping, not the verifier's input
+_INTERNAL = {"format", "source", "split", "reference", "messages", "prompt"}

@@ -5,8 +5,10 @@ from collections import Counter
 from typer.testing import CliRunner
 
 from dataladder.cli import app
-from dataladder.data.curate import CurateConfig, curate, normalize_text, recover_item
-from dataladder.data.noise import add_noise, wrong_answer
+from dataladder.data.curate import CurateConfig, curate, normalize_text
+from dataladder.skills.arithmetic import recover_item
+from dataladder.data.noise import add_noise
+from dataladder.skills.text import numeric_near_miss as wrong_answer
 from dataladder.skills import get_skill
 
 runner = CliRunner()

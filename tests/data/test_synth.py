@@ -261,12 +261,34 @@ def test_cli_bad_input_exits_2_before_work(tmp_path, args, message):
     assert not list(tmp_path.iterdir())
 
 
-def test_cli_jsonl_skill_has_no_train_partition(tmp_path):
+def test_cli_jsonl_skill_without_train_items_stops_before_work(tmp_path):
     p = tmp_path / "u.jsonl"
-    p.write_text('{"skill": "capital", "prompt": "Capital of France?", "completion": " Paris"}\n')
+    p.write_text('{"skill": "capital", "split": "eval", "prompt": "Capital of France?", "completion": " Paris"}\n')
     r = runner.invoke(app, ["synth", "--skill", str(p), "--output", str(tmp_path / "o" / "x.jsonl")])
-    assert r.exit_code == 2 and "no train partition" in r.output
+    assert r.exit_code == 2 and "no train items" in r.output and "split" in r.output, r.output
     assert not (tmp_path / "o").exists()
+
+
+def test_jsonl_skill_train_split_feeds_synth_with_its_verifier_fields(tmp_path):
+    """`split: train` items (and the hash share of unmarked ones) are the skill's train partition; a written record
+    carries what its verifier needs, so curate can check it again."""
+    p = tmp_path / "u.jsonl"
+    lines = [{"skill": "code", "split": "eval", "verifier": "python-tests", "tests": ["assert f() == 1"],
+              "prompt": "Write f returning 1.", "completion": "def f():\n    return 1"}]
+    lines += [{"skill": "code", "split": "train", "verifier": "python-tests", "tests": [f"assert g{k}() == {k}"],
+               "prompt": f"Write g{k} returning {k}.", "completion": f"def g{k}():\n    return {k}"} for k in range(5)]
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    out = tmp_path / "o" / "x.jsonl"
+    r = runner.invoke(app, ["synth", "--skill", str(p), "--n", "10", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(recs) == 5 and all(rec["tests"] and rec["verifier"] == "python-tests" for rec in recs)
+    assert "Write f returning 1." not in {rec["prompt"] for rec in recs}  # the eval item never
+    stats = json.loads(out.with_suffix(".stats.json").read_text())
+    assert stats["stopped"] == "train-partition-exhausted"
+    cur = runner.invoke(app, ["curate", str(out), "--output-dir", str(tmp_path / "c"), "--eval-skill", str(p)])
+    assert cur.exit_code == 0, cur.output
+    assert len((tmp_path / "c" / "kept.jsonl").read_text().splitlines()) == 5  # every program kept, verified
 
 
 # --- rejection sampling from the shipped model -------------------------------------------------

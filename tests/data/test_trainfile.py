@@ -63,4 +63,4 @@ def test_a_byte_order_mark_and_crlf_are_fine(tmp_path):
     p = tmp_path / "bom.jsonl"
     p.write_bytes("\ufeff".encode() + b'{"skill": "s", "prompt": "q", "completion": "a"}\r\n')
     assert [r["completion"] for _, r in read_train_file(p)] == ["a"]
-    assert load_skills([str(p)])[0].items("eval", 1, 0)[0].answer == "a"
+    assert load_skills([f"{p}:eval_share=1"])[0].items("eval", 1, 0)[0].answer == "a"

@@ -35,7 +35,7 @@ def micro_config(model: Path, **kw):
     from dataladder.ladder.climb import ClimbConfig
 
     base = dict(models=[str(model)], skills=["add"], target=0.95, start=8, growth=2.0, seeds=1, max_examples=32,
-                eval_n=8, eval_skills=["add", "mul"], digits=1, n_boot=20, min_rungs=3,
+                eval_n=8, eval_skills=["add", "mul"], n_boot=20, min_rungs=3,
                 hp={"min_steps": 6, "max_steps": 12, "batch_size": 4, "learning_rate_full": 3e-3})
     base.update(kw)
     return ClimbConfig(**base)
@@ -83,7 +83,7 @@ def test_lora_arms_train_adapters(micro_dir, tmp_path):
 def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
     args = [sys.executable, "-m", "dataladder.cli", "climb", "--model", str(micro_dir), "--skill", "add",
             "--target", "0.95", "--start", "8", "--seeds", "1", "--budget", "32", "--eval-n", "8",
-            "--eval-skill", "add", "--digits", "1",
+            "--eval-skill", "add",
             "--hp", "min_steps=40", "--hp", "max_steps=40", "--hp", "batch_size=4"]
     env = dict(os.environ)
     full = tmp_path / "full"
@@ -106,11 +106,17 @@ def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
 def test_train_file_pool_is_decontaminated_shuffled_and_nested(tmp_path):
     from dataladder.errors import InputError
     from dataladder.ladder.climb import ClimbConfig, file_pool
+    from dataladder.skills.arithmetic import recover_item
 
     sk = get_skill("add")
     ev = sk.items("eval", 5, 0)
-    recs = [{"prompt": f"Question: What is {i} plus 1?\nAnswer:", "completion": f" {i + 1}"} for i in range(200, 260)]
+    train = [it for it in (recover_item("add", f"{i}+1=") for i in range(200, 400)) if not sk.is_eval(it)][:60]
+    recs = [{"prompt": f"Question: What is {it.key.replace('+', ' plus ')}?\nAnswer:", "completion": f" {it.answer}"}
+            for it in train]
     recs += [{"prompt": sk.formats["exam"].prompt(it), "completion": " " + it.answer} for it in ev]  # leaks
+    # the eval partition's problems in another wording and operand order: leaks too (the skill's problem hook)
+    recs += [{"prompt": f"Compute {b} + {a} =", "completion": f" {it.answer}"}
+             for it in sk.items("eval", 40, 7) for a, b in [it.data["operands"]]]
     recs += [{"prompt": "x", "completion": "y", "skill": "mul"}]
     p = tmp_path / "train.jsonl"
     p.write_text("".join(json.dumps(r) + "\n" for r in recs))

@@ -43,7 +43,7 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
     import dataladder.ladder.prefs as prefs_mod
     from dataladder.train.reward import load_reward_model
 
-    cfg = PrefsConfig(model=str(micro_dir), skill="add", digits=2, train_sources=["near-miss"],
+    cfg = PrefsConfig(model=str(micro_dir), skill="add", train_sources=["near-miss"],
                       heldout_sources=["self"], start=8, max_pairs=32, seeds=1, heldout_n=24, n_boot=20, min_rungs=3,
                       flip_share=0.25, hp={"min_steps": 4, "max_steps": 6, "batch_size": 4})
     out = tmp_path / "prefs"

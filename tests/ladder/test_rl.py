@@ -59,10 +59,10 @@ def test_diversity_counts_difficulty_and_duplicates():
     sk = get_skill("mul", digits=2)
     items = sk.items("train", 200, 0)
     prompts = [sk.formats["native"].prompt(it) for it in items]
-    d = diversity(items + items[:20], prompts + prompts[:20])
+    d = diversity(get_skill("mul"), items + items[:20], prompts + prompts[:20], "native")
     assert d["prompts"] == 220 and d["skills"] == {"mul": 220}
     assert abs(d["exact_duplicate_share"] - 20 / 220) < 1e-9
-    assert set(d["operand_digits"]) <= {"1×1", "1×2", "2×1", "2×2"} and sum(d["operand_digits"].values()) == 220
+    assert set(d["features"]["operand_digits"]) <= {"1×1", "1×2", "2×1", "2×2"} and sum(d["features"]["operand_digits"].values()) == 220
     assert d["near_duplicate_share"] < 0.05  # different operands are different problems
 
 
@@ -108,7 +108,7 @@ def test_cli_reward_model_dir_must_exist(tmp_path):
 def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     from dataladder.ladder import rl as rl_mod
 
-    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", cold_start=0, start_steps=1,
+    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", format="native", cold_start=0, start_steps=1,
                           max_rollouts=4 * 16, eval_n=16, check_prompts=8, check_samples=4, n_boot=20, min_rungs=3,
                           hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
     out = tmp_path / "rl"
@@ -162,7 +162,7 @@ def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp
              for it in sk.items("train", 32, 5)]
     rm, _ = train_reward(base, tok, pairs, RewardHparams(min_steps=4, max_steps=4, batch_size=8))
     save_reward_model(rm, tok, tmp_path / "rm")
-    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", digits=2, format="native", cold_start=0, start_steps=2,
+    cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", format="native", cold_start=0, start_steps=2,
                           max_rollouts=16 * 4, eval_n=16, check_prompts=8, check_samples=4, n_boot=20,
                           reward_model=str(tmp_path / "rm"), online_every=1,
                           hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
@@ -187,7 +187,7 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
     from dataladder.ladder.store import RunStore
     from dataladder.models.hub import load_model
 
-    common = dict(model=str(micro_dir), skill="add", digits=2, start_steps=1, max_rollouts=4 * 16, eval_n=16,
+    common = dict(model=str(micro_dir), skill="add", start_steps=1, max_rollouts=4 * 16, eval_n=16,
                   check_prompts=8, check_samples=4, n_boot=20, min_rungs=3, cold_start_examples=12,
                   hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
     # warn_at 0: the check always warns, so 'auto' cold-starts; in the target format (exam)

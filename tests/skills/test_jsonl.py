@@ -19,7 +19,7 @@ def test_prompt_completion_and_messages(tmp_path):
                                           {"role": "assistant", "content": "Rome"}]},
         {"skill": "yesno", "prompt": "Is 2 even?", "completion": "yes", "verifier": "regex:^(yes|no)$"},
     ])
-    skills = load_skills([str(p)])
+    skills = load_skills([f"{p}:eval_share=1"])  # every unmarked item an eval item
     assert [s.name for s in skills] == ["capital", "yesno"]
     cap = skills[0]
     items = cap.items("eval", 10, 0)
@@ -27,8 +27,7 @@ def test_prompt_completion_and_messages(tmp_path):
     assert cap.score("It is Paris.", items[0]).ok  # contains
     assert cap.score("Rome", items[1]).ok and not cap.score("Roma", items[1]).ok  # exact (default)
     assert skills[1].score("no", skills[1].items("eval", 1, 0)[0]).ok  # regex
-    with pytest.raises(ValueError):
-        cap.items("train", 1, 0)
+    assert cap.items("train", 1, 0) == []
 
 
 @pytest.mark.parametrize("line,field", [
@@ -66,7 +65,7 @@ def test_extra_fields_reach_the_verifier(tmp_path):
     line = {"skill": "double", "prompt": "Write double(x).", "completion": "def double(x):\n    return 2 * x",
             "verifier": "python-tests", "tests": "assert double(3) == 6\nassert double(-1) == -2"}
     path.write_text(json.dumps(line) + "\n")
-    sk = get_skill(str(path))
+    sk = get_skill(f"{path}:eval_share=1")
     (item,) = sk.items("eval", 10, 0)
     assert sk.score("def double(x):\n    return 2 * x", item).ok
     bad = sk.score("def double(x):\n    return x + 2", item)
@@ -78,7 +77,7 @@ def test_items_carry_stops_budgets_and_gold_that_passes(tmp_path):
         {"skill": "list", "prompt": "Letters of ab?", "completion": "a\nb", "stop": ["\n\n"], "max_new_tokens": 9},
         {"skill": "list", "prompt": "Letters of cd?", "completion": "c\nd", "format": "chat"},
     ])
-    sk = load_skills([str(p)])[0]
+    sk = load_skills([f"{p}:eval_share=1"])[0]
     a, b = sk.items("eval", 10, 0)
     assert a.data["stop"] == ["\n\n"] and a.data["max_new_tokens"] == 9
     assert sk.max_new_tokens is None and sk.references == ("a\nb", "c\nd")  # the budget comes from the gold answers
