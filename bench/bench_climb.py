@@ -87,7 +87,7 @@ def hand_scripted(doc: dict, skill: str, workdir: Path) -> float:
         for s in range(cfg.seeds):
             d = workdir / f"n{rung['n']}-s{s}"
             (d / "data").mkdir(parents=True)
-            recs = list(_skill(skill, cfg.digits).records("train", rung["n"], seed=1000 + s, fmt=cfg.target_format))
+            recs = list(_skill(skill).records("train", rung["n"], seed=1000 + s, fmt=cfg.target_format))
             (d / "data" / "train.jsonl").write_text("".join(json.dumps({"prompt": r["prompt"], "completion": r["completion"]}) + "\n" for r in recs))
             steps = hp.steps_for(rung["n"])
             subprocess.run([

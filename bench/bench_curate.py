@@ -83,7 +83,7 @@ def build(n: int, seed: int = 0) -> list[dict]:
 def pipeline(rows: list[dict], tmp: Path) -> dict:
     path = tmp / "in.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    cfg = CurateConfig(digits=DIGITS, eval_skills=["add", "sub", "mul"])
+    cfg = CurateConfig(eval_skills=[f"{n}:digits={DIGITS}" for n in ("add", "sub", "mul")])
     t = time.perf_counter()
     stats = curate(path, tmp / "out", cfg)
     wall = time.perf_counter() - t

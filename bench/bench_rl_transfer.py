@@ -44,7 +44,7 @@ def main() -> None:
     from dataladder.train.grpo import GRPOHparams, train_grpo, verifier_reward
 
     quiet()
-    skill = resolve_skills(["mul"], 2)[0]
+    skill = resolve_skills(["mul"])[0]
     base, tok = load_model("tiny-arith")
     evals = skill.items("eval", 1500, 0)  # the whole eval partition of 2-digit mul
     random.Random(1).shuffle(evals)

@@ -134,16 +134,30 @@ def climb(
     console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
 
 
-def list_skills() -> None:
-    """List the built-in skills, their formats and prerequisites."""
-    from dataladder.skills import SKILLS, get_skill
+@user_errors
+def list_skills(
+    spec: Annotated[Optional[list[str]], typer.Argument(help="skill specs to show (tasks.jsonl, tasks.jsonl:code, "
+                                                             "mul:digits=3); default: the built-in skills")] = None,
+) -> None:
+    """List skills: their formats (the target one marked *), verifier, train/eval items and prerequisites."""
+    import inspect
 
-    t = Table(title="built-in skills")
-    for c in ("skill", "what", "formats", "prerequisites"):
-        t.add_column(c)
-    for name in SKILLS.names():
-        s = get_skill(name)
-        t.add_row(name, s.description, ", ".join(s.formats), ", ".join(s.prerequisites) or "—")
+    from dataladder.skills import SKILLS, get_skill, resolve_skills
+
+    skills = resolve_skills(spec) if spec else [get_skill(n) for n in SKILLS.names()]
+    t = Table(title="skills" if spec else "built-in skills (parameters after a colon: mul:digits=3)")
+    for c in ("skill", "formats (* target)", "verifier", "eval / train items", "prerequisites", "what"):
+        t.add_column(c, overflow="fold")
+    for s in skills:
+        fmts = ", ".join(f + ("*" if f == s.target_format else "") for f in s.formats)
+        if s.finite:
+            items, what = f"{len(s.items('eval', 1 << 30, 0))} / {len(s.items('train', 1 << 30, 0))}", ""
+        else:
+            items, what = "generated", s.description
+            if not spec:
+                sig = inspect.signature(SKILLS.get(s.name)).parameters.items()
+                what += "".join(f", {k}={v.default}" for k, v in sig)
+        t.add_row(s.spec or s.name, fmts, s.verifier or "—", items, ", ".join(s.prerequisites) or "—", what)
     console.print(t)
 
 

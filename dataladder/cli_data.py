@@ -106,8 +106,9 @@ def corrupt(
     duplicate_share: Annotated[float, typer.Option(help="share of items replaced by exact copies of others")] = 0.0,
     synthetic_error: Annotated[float, typer.Option(help="how often an unverified synthetic answer is wrong")] = 0.5,
     seed: Annotated[int, typer.Option(help="which items are corrupted, and how")] = 0,
-    skill: Annotated[Optional[str], typer.Option(help="skill of the records (default: each record's 'skill'): its "
-                                                      "verifier must refuse every wrong answer")] = None,
+    skill: Annotated[Optional[list[str]], typer.Option(help="the records' skills (a JSONL file: all of its skills; "
+                                                            "records name theirs in 'skill'): each wrong answer is one "
+                                                            "its verifier refuses; repeat for several")] = None,
 ) -> None:
     """Make a noisy copy of a dataset on purpose; each noisy record carries `noise: {kind, ...}`."""
     from dataladder.data.formats import read_trl, write_records
@@ -117,9 +118,9 @@ def corrupt(
                     ("--duplicate-share", duplicate_share), ("--synthetic-error", synthetic_error)):
         if not 0 <= v <= 1:
             raise ValueError(f"{name} {v}: must lie in [0, 1]")
-    from dataladder.skills import get_skill
+    from dataladder.skills import resolve_skills
 
-    sk = get_skill(skill) if skill else None
+    sk = resolve_skills(skill) if skill else None  # a bad spec or JSONL line: before reading the records
     records = [rec for _, rec in read_trl(input)]
     noisy = add_noise(records, wrong_share, unverified_share, duplicate_share, seed, synthetic_error, sk)
     write_records(output, noisy)

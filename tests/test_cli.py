@@ -25,6 +25,16 @@ def test_skills_lists_builtins():
     assert r.exit_code == 0 and all(n in r.output for n in ["add", "sub", "mul", "div", "mixed"])
 
 
+def test_skills_shows_a_user_file_with_its_splits(tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text("".join(f'{{"skill": "s", "split": "{"eval" if i < 3 else "train"}", "prompt": "q{i}", '
+                         f'"completion": "a", "verifier": "exact"}}\n' for i in range(10)))
+    r = runner.invoke(app, ["skills", str(p)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "3 / 7" in r.output and "exact" in r.output, r.output
+    r = runner.invoke(app, ["skills", str(tmp_path / "nope.jsonl")])
+    assert r.exit_code == 2 and r.output.strip() == f"error: {tmp_path / 'nope.jsonl'}: no such file"
+
+
 def test_budget_parsing():
     from dataladder.cli import parse_budget
 

@@ -7,8 +7,9 @@ skill's `wrong` hook (arithmetic: a number off by one, figures swapped or off by
 value edited, same layout; code and text: one operator, constant or character changed; or another
 record's answer), checked to be refused by the skill's verifier with the record's fields (`tests`,
 `schema`), and carries `noise: {"kind": "wrong_answer", "original": ...}` so an experiment can tell
-the arms apart and count what it injected. The skill is the record's `skill` field (or `skill=`); a
-record with neither gets the nearest edit its own `verifier` refuses, or, without one, the nearest edit.
+the arms apart and count what it injected. The skill is the record's `skill` field, looked up among
+the skills given (`skill=`, e.g. every skill of a JSONL file) by name, else as a spec; a record
+without one takes the single skill given; a record with neither gets the nearest edit its own `verifier` refuses, or, without one, the nearest edit.
 `add_noise` adds the other kinds (`dataladder corrupt` on the command line):
 
     noisy = add_noise(records, wrong_share=0.1, unverified_share=0.1, duplicate_share=0.1, seed=0)
@@ -21,15 +22,21 @@ import random
 from dataladder.skills import Item, Skill
 
 
-def _skill_of(rec: dict, skill: Skill | None) -> Skill | None:
-    if skill is not None or not rec.get("skill"):
-        return skill
+def _skill_of(rec: dict, skills: "Skill | list[Skill] | None") -> Skill | None:
+    """The record's skill: its `skill` field among `skills` (by name or spec) or as a spec, else the one given."""
+    given = [] if skills is None else [skills] if isinstance(skills, Skill) else list(skills)
+    name = rec.get("skill")
+    if not name:
+        return given[0] if len(given) == 1 else None
+    for sk in given:
+        if name in (sk.name, sk.spec):
+            return sk
     from dataladder.data.curate import _skill
 
     try:
-        return _skill(rec["skill"])
+        return _skill(name)
     except Exception:  # an unknown name: the record's own verifier, if any, decides
-        return None
+        return given[0] if len(given) == 1 else None
 
 
 def record_item(rec: dict, skill: Skill | None) -> Item:
@@ -44,7 +51,8 @@ def record_item(rec: dict, skill: Skill | None) -> Item:
     return Item(skill=skill.name if skill else "", key=str(prompt_of(rec)), answer=str(answer), data=data)
 
 
-def wrong_for_record(rec: dict, rng: random.Random, others: list[str] = (), skill: Skill | None = None) -> str | None:
+def wrong_for_record(rec: dict, rng: random.Random, others: list[str] = (),
+                     skill: "Skill | list[Skill] | None" = None) -> str | None:
     """A wrong answer for `rec` its verifier refuses (module docstring), or None when none was found."""
     from dataladder.skills.text import wrong_candidates
     from dataladder.verify import get_verifier
@@ -62,7 +70,7 @@ def wrong_for_record(rec: dict, rng: random.Random, others: list[str] = (), skil
                  and not check(c, item.answer, **item.data).ok), None)
 
 
-def corrupt(records: list[dict], wrong_share: float, seed: int = 0, skill: Skill | None = None) -> list[dict]:
+def corrupt(records: list[dict], wrong_share: float, seed: int = 0, skill: "Skill | list[Skill] | None" = None) -> list[dict]:
     """A copy of `records` in which round(wrong_share·len) chosen items have wrong answers (a record for which
     no refused wrong answer exists, e.g. a verifier that accepts anything, stays clean)."""
     rng = random.Random(seed)
@@ -94,7 +102,7 @@ def _with_answer(rec: dict, text: str) -> dict:
 
 def add_noise(records: list[dict], wrong_share: float = 0.0, unverified_share: float = 0.0,
               duplicate_share: float = 0.0, seed: int = 0, synthetic_error: float = 0.5,
-              skill: Skill | None = None) -> list[dict]:
+              skill: "Skill | list[Skill] | None" = None) -> list[dict]:
     """A copy of `records` with three kinds of noise on disjoint items, each marked in `noise`:
 
     - `wrong_answer`: round(wrong_share·n) items get a plausible wrong answer (as `corrupt`, same

@@ -153,14 +153,16 @@ def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
 
 
 def names_skill(name: str | None, spec: str, sk) -> bool:
-    """Whether a train record's `skill` names the climbed skill: absent, its name, its spec, or its file."""
+    """Whether a train record's `skill` names the climbed skill: absent, its name, its spec, or its file (`tasks.jsonl`
+    for a file of one skill, `tasks.jsonl:code` for one of several), however the path is written."""
     from dataladder.skills.base import jsonl_spec
 
     if name in (None, spec, sk.name, sk.spec):
         return True
-    js = jsonl_spec(name)
-    return js is not None and (js[1] in (None, sk.name)) and js[0].resolve() == \
-        (jsonl_spec(sk.spec) or (Path("\0"), None))[0].resolve()
+    mine, theirs = jsonl_spec(sk.spec), jsonl_spec(name)
+    if mine is None or theirs is None or theirs[0].resolve() != mine[0].resolve():
+        return False
+    return theirs[1] == sk.name or (theirs[1] is None and mine[1] is None)
 
 
 def prepare(spec: str, cfg: ClimbConfig) -> Context:

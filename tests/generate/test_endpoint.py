@@ -261,7 +261,7 @@ def test_endpoint_probe_matches_in_process_hf(tiny_url, tiny_hf, one_thread, api
     from dataladder.skills import resolve_skills
 
     model, tok = tiny_hf
-    skills = resolve_skills(["add", "mul"], 2)
+    skills = resolve_skills(["add", "mul"])
     ep_report, ep_samples = probe(endpoint_gen(tiny_url, api=api), skills, n=50)
     hf_report, hf_samples = probe(HFGenerator(model, tok, GenOptions(chat_template=chat_template)), skills, n=50)
 
@@ -306,7 +306,7 @@ def test_cli_probe_with_endpoint_matches_in_process(tiny_dir, tiny_hf, one_threa
     rows = [json.loads(line) for line in (out / "samples.jsonl").read_text().splitlines()]
 
     model, tok = tiny_hf
-    hf_report, hf_samples = probe(HFGenerator(model, tok, GenOptions()), resolve_skills(["add"], 2), n=30)
+    hf_report, hf_samples = probe(HFGenerator(model, tok, GenOptions()), resolve_skills(["add"]), n=30)
     acc = doc["skills"]["add"]["formats"]["native"]["accuracy"]
     assert acc == hf_report["skills"]["add"]["formats"]["native"]["accuracy"] and acc >= 0.9
     assert accuracies(doc) == accuracies(hf_report)

@@ -135,3 +135,20 @@ def test_arithmetic_is_evaluated_by_default_only_on_the_shipped_model():
     assert ClimbConfig(skills=["add"]).evaluated() == ["add", "sub", "mul", "div", "mixed"]
     assert ClimbConfig(models=["/models/my-qwen"], skills=["mul"]).evaluated() == ["mul"]
     assert ClimbConfig(models=["/models/my-qwen"], skills=["mul"], eval_skills=["add"]).evaluated() == ["mul", "add"]
+
+
+def test_train_records_may_name_the_skill_as_the_eval_file_does(tmp_path):
+    """`skill` in a train record: the skill's name, its spec, or its file written another way; never another
+    skill of the same file."""
+    from dataladder.ladder.climb import names_skill
+
+    one = tmp_path / "one.jsonl"
+    one.write_text('{"skill": "code", "prompt": "q", "completion": "a"}\n')
+    several = tmp_path / "several.jsonl"
+    several.write_text('{"skill": "code", "prompt": "q", "completion": "a"}\n{"skill": "json", "prompt": "r", "completion": "b"}\n')
+    sk1, sk2 = get_skill(str(one)), get_skill(f"{several}:code")
+    assert names_skill("code", str(one), sk1) and names_skill(str(one), str(one), sk1)
+    assert names_skill(f"{tmp_path}/./one.jsonl", str(one), sk1)
+    assert names_skill(f"{several}:code", f"{several}:code", sk2) and names_skill("code", f"{several}:code", sk2)
+    assert not names_skill(f"{several}:json", f"{several}:code", sk2) and not names_skill(str(several), f"{several}:code", sk2)
+    assert not names_skill("json", f"{several}:code", sk2)
