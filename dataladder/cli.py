@@ -254,12 +254,14 @@ def prefs(
     flip_share: Annotated[float, typer.Option(help="label noise: share of training pairs with chosen/rejected swapped")] = 0.0,
     lora_r: Annotated[Optional[int], typer.Option(help="LoRA rank (default: full fine-tuning)")] = None,
     hp: Annotated[Optional[list[str]], typer.Option(help="reward-model hyperparameter key=value, e.g. learning_rate=1e-3")] = None,
+    prompts_file: Annotated[Optional[Path], typer.Option(help="more train prompts for a JSONL skill, in its line format "
+                                                              "(skill and completion optional)")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, prefs.json, prefs.png and reward_model/ go")] = Path("runs/prefs"),
 ) -> None:
     """Reward models on a ladder of pair counts: held-out pairwise accuracy, margin, saturation point."""
     from dataladder.config import apply_overrides
     from dataladder.ladder.prefs import PrefsConfig, check_config, prefs as prefs_fn
-    from dataladder.skills import get_skill
+    from dataladder.skills.base import train_skill
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     skill = _default_skill(skill, model)
@@ -269,8 +271,8 @@ def prefs(
         "endpoint_model": endpoint_model, "target": target, "start": start, "growth": growth, "seeds": seeds,
         "max_pairs": max_pairs, "max_minutes": max_minutes, "delta": delta, "heldout_n": heldout_n,
         "hard_only": hard_only, "flip_share": flip_share, "lora_r": lora_r,
-        "hp": apply_overrides({}, hp or [])})
-    get_skill(cfg.skill)  # did-you-mean before any work
+        "prompts_file": str(prompts_file) if prompts_file else None, "hp": apply_overrides({}, hp or [])})
+    train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines of the prompts file: before any work
     from dataladder.models.hub import check_model
 
     check_model(cfg.model)
@@ -331,6 +333,8 @@ def rl_command(
     seed: Annotated[int, typer.Option(help="training seed and prompt draw")] = 0,
     hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5 "
                                                          "(use_vllm=true vllm_mode=colocate: TRL's vLLM rollouts)")] = None,
+    prompts_file: Annotated[Optional[Path], typer.Option(help="more train prompts for a JSONL skill, in its line format "
+                                                              "(skill and completion optional)")] = None,
     chat_template: ChatTemplateOpt = "auto",
     system_prompt: SystemPromptOpt = None,
     stop: StopOpt = None,
@@ -340,7 +344,7 @@ def rl_command(
     """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
     from dataladder.config import apply_overrides
     from dataladder.ladder.rl import RLConfig, rl as rl_fn
-    from dataladder.skills import get_skill
+    from dataladder.skills.base import no_train_items, train_skill
 
     max_rollouts, max_minutes = parse_budget(budget)
     skill = _default_skill(skill, model)
@@ -354,6 +358,7 @@ def rl_command(
               "growth": growth, "eval_n": eval_n, "check_prompts": check_prompts, "warn_at": warn_at, "seed": seed,
               "filter_zero_signal": filter_zero_signal, "online_every": online_every,
               "reward_model": str(reward_model) if reward_model else None,
+              "prompts_file": str(prompts_file) if prompts_file else None,
               "hp": apply_overrides({"num_generations": num_generations}, hp or []),
               **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
     if max_rollouts:
@@ -361,7 +366,9 @@ def rl_command(
     if max_minutes:
         fields["max_minutes"] = max_minutes
     cfg = validated(RLConfig, fields)
-    get_skill(cfg.skill)  # did-you-mean before any work
+    rl_skill = train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines: before any work
+    if not rl_skill.items("train", 1, 0):
+        raise ValueError(no_train_items(rl_skill))
     from dataladder.models.hub import check_model
 
     check_model(cfg.model)

@@ -41,20 +41,22 @@ def synth(
     greedy_check: Annotated[bool, typer.Option(help="self: also score greedy decoding on the same prompts")] = True,
     probe: Annotated[Optional[Path], typer.Option(help="a probe.json whose eval accuracy to show next to the acceptance rate")] = None,
     seed: Annotated[int, typer.Option(help="which train prompts are drawn, and the sampling seed")] = 0,
+    prompts_file: Annotated[Optional[Path], typer.Option(help="more train prompts for a JSONL skill, in its line format "
+                                                              "(skill and completion optional)")] = None,
 ) -> None:
     """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
     from dataladder.data.synth import SOURCES, SynthConfig, run_synth
 
-    from dataladder.skills import get_skill
-
     SOURCES.get(source)  # did-you-mean before any work
-    name = get_skill(skill).name  # a bad spec or JSONL line: before any work
+    from dataladder.skills.base import train_skill
+
+    name = train_skill(skill, str(prompts_file) if prompts_file else None).name  # bad specs and lines: before any work
     cfg = SynthConfig(skill=skill, n=n, source=source, model=model, k=k if source != "template" else 1,
                       temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
                       trl_format="messages" if messages else trl_format, seed=seed,
                       max_candidates=max_candidates, max_new_tokens=max_new_tokens, endpoint_url=endpoint_url,
                       endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check,
-                      probe=str(probe) if probe else None)
+                      probe=str(probe) if probe else None, prompts_file=str(prompts_file) if prompts_file else None)
     output = output or Path("runs/synth") / f"{name}-{source}.jsonl"
     if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()

@@ -71,7 +71,7 @@ def check_plan(plan: Plan) -> None:
     from dataladder.ladder.climb import check_formats
     from dataladder.ladder.prefs import PrefsConfig, check_config
     from dataladder.skills import get_skill, resolve_skills
-    from dataladder.skills.base import no_train_items
+    from dataladder.skills.base import no_train_items, train_skill
 
     resolve_skills(probe_skills(plan))
     for c in plan.climbs:
@@ -80,7 +80,7 @@ def check_plan(plan: Plan) -> None:
         resolve_skills(c.eval_skills or [])
         check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
     for step in (plan.curated_vs_noisy, plan.rl):
-        if step is not None and not (sk := get_skill(step.skill)).items("train", 1, 0):
+        if step is not None and not (sk := train_skill(step.skill, getattr(step, "prompts_file", None))).items("train", 1, 0):
             raise ValueError(no_train_items(sk))
     if plan.prefs is not None:
         check_config(PrefsConfig(**{**plan.prefs.model_dump(), "model": plan.prefs.model or plan.model}))

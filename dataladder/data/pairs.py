@@ -103,12 +103,14 @@ def _load_other(other_model):
 def _near_miss_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, seed: int) -> list[dict]:
     f = skill.formats[fmt]
     rng = random.Random(f"near-miss:{skill.name}:{seed}")
-    others = [f.completion(it) for it in items[:200]]
+    others = [c for it in items[:200] if (c := f.completion(it)) is not None]
     out = []
     for it in items:
         if len(out) >= want:
             break
         chosen = f.completion(it)
+        if chosen is None:  # a prompt without a gold answer (a prompts file): no rule-made pair
+            continue
         rejected = None
         for _ in range(20):  # a wrong answer may land far (arithmetic: off by up to 20): redraw for hard_only
             rejected = skill.wrong_for(it, chosen, rng, others)
@@ -138,8 +140,8 @@ def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_on
             good = [t for t in texts if skill.score(t, it).ok]
             bad = [t for t in texts if not skill.score(t, it).ok and t.strip()]
             bad = [t for t in bad if is_hard(t, _gold(skill, fmt, it))] if hard_only else bad
-            if not bad:
-                continue  # every sample right (or no usable wrong one): this prompt makes no pair
+            if not bad or not good and f.completion(it) is None:
+                continue  # every sample right (or no usable wrong one), or no right answer at all: no pair
             out.append(_pair(skill, fmt, it, good[0] if good else f.completion(it), bad[0], name))
             if len(out) >= want:
                 break

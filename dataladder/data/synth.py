@@ -57,6 +57,7 @@ class SynthConfig:
     api_key: str | None = field(default=None, repr=False)
     concurrency: int = 8  # parallel requests to the endpoint
     greedy_check: bool = True  # self: greedy accuracy on the same prompts, side by side
+    prompts_file: str | None = None  # more train prompts for a JSONL skill (its line format; completion optional)
     probe: str | None = None  # a probe.json: its eval-partition accuracy is shown next to the acceptance rate
 
     def public(self) -> dict:
@@ -96,7 +97,7 @@ class TemplateSource(Source):
 
     def candidates(self, items, batch):
         f = self.skill.formats[self.sample_format]
-        return [[f.completion(it)] for it in items]
+        return [[g] if (g := f.completion(it)) is not None else [] for it in items]  # a prompts-file line may have none
 
     def provenance(self):
         return {"generator": self.skill.name}
@@ -232,7 +233,7 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
     Returns (records, stats). `cache` (a JSONL path) keeps every prompt's candidates so a rerun
     with the same config resumes without sampling them again.
     """
-    from dataladder.skills import resolve_skills
+    from dataladder.skills.base import train_skill
 
     if cfg.n <= 0:
         raise ValueError(f"--n {cfg.n}: must be a positive number of examples")
@@ -242,7 +243,7 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
         raise ValueError(f"--temperature {cfg.temperature}: must be >= 0")
     if cfg.trl_format not in ("prompt-completion", "messages"):
         raise ValueError(f"--trl-format {cfg.trl_format!r}: expected 'prompt-completion' or 'messages'")
-    skill = resolve_skills([cfg.skill])[0]
+    skill = train_skill(cfg.skill, cfg.prompts_file)
     if not skill.items("train", 1, cfg.seed):
         raise ValueError(no_train_items(skill))
     wfmt = write_format(cfg, skill)

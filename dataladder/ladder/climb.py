@@ -124,7 +124,7 @@ def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     sk = _skill(skill)
     tf = cfg.format_for(skill)
     fmt = sk.formats[tf]
-    items = sk.items("train", cfg.max_examples, 1000 + seed)
+    items = [it for it in sk.items("train", cfg.max_examples, 1000 + seed) if fmt.completion(it) is not None]
     bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
     if bad:  # grounding: every template item must pass the skill's own verifier
         raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")

@@ -58,6 +58,8 @@ class PrefsConfig(BaseModel, extra="forbid"):
     other_model: str | None = Field(None, description="local causal LM for the `other` source")
     endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
     endpoint_model: str | None = Field(None, description="model name on that server")
+    prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
+                                                       "the completion optional)")
     hp: RewardHparams = Field(default_factory=RewardHparams, description="reward-model hyperparameters")
 
 
@@ -107,10 +109,9 @@ def check_config(cfg: PrefsConfig) -> None:
     """Fail before any work on sources that cannot be built or overlap."""
     from dataladder.data.pairs import source_name
     from dataladder.registry import did_you_mean
-    from dataladder.skills import get_skill
-    from dataladder.skills.base import no_train_items
+    from dataladder.skills.base import no_train_items, train_skill
 
-    sk = get_skill(cfg.skill)
+    sk = train_skill(cfg.skill, cfg.prompts_file)
     if cfg.format is not None and cfg.format not in sk.formats:
         raise ValueError("--format: " + did_you_mean(f"{sk.name} format", cfg.format, list(sk.formats)))
     if not sk.items("train", 1, 0):
@@ -135,10 +136,10 @@ class Context:
         from dataladder.data.pairs import build_pairs
         from dataladder.models.hub import model_fingerprint
         from dataladder.models.hub import load_model
-        from dataladder.skills import resolve_skills
+        from dataladder.skills.base import train_skill
 
         self.cfg = cfg
-        self.skill = resolve_skills([cfg.skill])[0]
+        self.skill = train_skill(cfg.skill, cfg.prompts_file)
         self.model, self.tok = load_model(cfg.model)
         self.fingerprint = model_fingerprint(cfg.model)
         self.other_fingerprint = model_fingerprint(cfg.other_model) if cfg.other_model else None
@@ -173,9 +174,12 @@ class Context:
         return self._pools[seed]
 
     def data_config(self) -> dict:
+        from dataladder.skills.base import skill_key
+
         c = self.cfg
         return {"model": self.fingerprint, "other": self.other_fingerprint,
-                "endpoint": [c.endpoint_url, c.endpoint_model] if c.endpoint_url else None, "skill": c.skill,
+                "endpoint": [c.endpoint_url, c.endpoint_model] if c.endpoint_url else None,
+                "skill": skill_key(c.skill, c.prompts_file),
                 "format": c.format, "train_sources": c.train_sources,
                 "heldout_sources": c.heldout_sources, "heldout_n": c.heldout_n, "max_pairs": c.max_pairs,
                 "hard_only": c.hard_only, "flip_share": c.flip_share, "temperature": c.temperature}

@@ -31,6 +31,7 @@ from dataladder.ladder.fit import fit_curve
 from dataladder.ladder.rl_arm import Arm, climb_rollouts, eval_greedy, fingerprint, observed_zero_signal, schedule
 from dataladder.ladder.rl_checks import diversity, signal_check
 from dataladder.ladder.store import RunStore
+from dataladder.skills.base import skill_key
 from dataladder.train.grpo import GRPOHparams
 
 
@@ -64,6 +65,8 @@ class RLConfig(PromptOptions, extra="forbid"):
     saturation_delta: float = Field(0.02, description="saturation: 10× more rollouts gains less than this")
     min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
     n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
+    prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
+                                                       "the completion optional)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
 
     @field_validator("cold_start")
@@ -75,9 +78,9 @@ class RLConfig(PromptOptions, extra="forbid"):
 
 
 def _skill(cfg: RLConfig):
-    from dataladder.skills import resolve_skills
+    from dataladder.skills.base import train_skill
 
-    return resolve_skills([cfg.skill])[0]
+    return train_skill(cfg.skill, cfg.prompts_file)
 
 
 def run_check(gen, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
@@ -112,7 +115,7 @@ def cold_start(cfg: RLConfig, store: RunStore, gen, skill, fmt: str, items: list
 
     hp = SFTHparams()
     model, tok = gen.model, gen.tok
-    key = {"kind": "rl-cold-start", "model": fingerprint(cfg.model), "skill": cfg.skill,
+    key = {"kind": "rl-cold-start", "model": fingerprint(cfg.model), "skill": skill_key(cfg.skill, cfg.prompts_file),
            "format": fmt, "items": [it.key for it in items], "seed": cfg.seed, "hp": hp.model_dump()}
     if (prompts := cfg.prompt_key()) is not None:
         key["prompts"] = prompts
@@ -120,7 +123,7 @@ def cold_start(cfg: RLConfig, store: RunStore, gen, skill, fmt: str, items: list
     if got is not None:
         return AutoModelForCausalLM.from_pretrained(store.path(key) / "model").eval(), {**got, "key": key}
     f = skill.formats[fmt]
-    rows = [skill.example(fmt, it) for it in items if skill.score(f.completion(it), it).ok]
+    rows = [skill.example(fmt, it) for it in items if f.completion(it) is not None and skill.score(f.completion(it), it).ok]
     if not rows:
         raise ValueError(f"cold start: none of {len(items)} {cfg.skill} train items verifies in format {fmt}")
     model, st = train_sft(model, tok, tokenize_records(tok, rows, gen.policy), "full", None, hp, seed=cfg.seed)

@@ -15,6 +15,7 @@ from dataladder.ladder.fit import fit_curve, summarize_fit
 from dataladder.ladder.rl_checks import overoptimization
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
+from dataladder.skills.base import skill_key
 
 if TYPE_CHECKING:
     from dataladder.ladder.rl import RLConfig
@@ -116,7 +117,7 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, gen, skill, f
     items_by_key = {it.key: it for it in pool}
     funcs, weights = arm.reward_funcs(skill, items_by_key)
     steps_at = schedule(cfg)
-    ident = {"kind": "grpo-rung", "model": fingerprint(cfg.model), "skill": cfg.skill,
+    ident = {"kind": "grpo-rung", "model": fingerprint(cfg.model), "skill": skill_key(cfg.skill, cfg.prompts_file),
              "format": fmt, "reward": arm.kind, "reward_model": fingerprint(cfg.reward_model),
              "online_every": arm.online_every, "hp": hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
              "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth], "cold_start": cold_key}

@@ -100,6 +100,8 @@ class Skill:
         """TRL records for up to `n` items of `split` in format `fmt`, with what the verifier needs to check them."""
         fmt = fmt or self.target_format
         for it in self.items(split, n, seed):
+            if self.formats[fmt].completion(it) is None:  # a prompt without a gold answer (a prompts file)
+                continue
             yield {**self.example(fmt, it), "skill": self.spec or self.name, "answer": it.answer, **self.fields(it)}
 
     def key_of(self, item: Item) -> str:
@@ -274,3 +276,26 @@ def resolve_skills(specs: list[str]) -> list[Skill]:
 
 
 load_skills = resolve_skills
+
+
+def train_skill(spec: str, prompts_file: str | None = None) -> Skill:
+    """The skill of `spec`, with a prompts file's items added to its train partition (`jsonl.with_train_file`)."""
+    sk = get_skill(spec)
+    if prompts_file:
+        from dataladder.skills.jsonl import with_train_file
+
+        sk = with_train_file(sk, Path(prompts_file))
+    return sk
+
+
+def skill_key(spec: str, prompts_file: str | None = None) -> str | dict:
+    """A skill's identity in run-store keys: the spec, with the content hash of its JSONL file and prompts file (an
+    edited item is other data, so other runs)."""
+    import hashlib
+
+    js = jsonl_spec(spec)
+    if js is None and not prompts_file:
+        return spec
+    files = [js[0]] if js is not None else []
+    files += [Path(prompts_file)] if prompts_file else []
+    return {"spec": spec, "files": [hashlib.sha256(f.read_bytes()).hexdigest()[:16] for f in files]}

@@ -42,8 +42,10 @@ def _verify(completion: str, answer: str, verifier: str = "exact", **item: objec
     return _verifier(verifier)(completion, answer, **{k: v for k, v in item.items() if k not in ("messages", "prompt")})
 
 
-def parse_line(raw: str, file: str, lineno: int) -> dict:
-    """Validate one JSONL line into {skill, prompt, completion, answer, verifier, format, messages}."""
+def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = None, prompt_only: bool = False) -> dict:
+    """Validate one JSONL line into {skill, prompt, completion, answer, verifier, format, messages}. A prompts file
+    (`prompt_only`) may leave out `skill` (`default_skill`) and the completion (a prompt, or messages ending with a
+    user turn), when the verifier does not compare with an answer or the line gives `answer`."""
     try:
         rec = json.loads(raw)
     except json.JSONDecodeError as e:
@@ -59,19 +61,23 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
             raise InputError("missing or not a non-empty string", file, lineno, field)
         return v
 
-    skill = text("skill")
+    skill = text("skill") if default_skill is None or rec.get("skill") is not None else default_skill
     messages = rec.get("messages")
     if messages is not None:
-        if not isinstance(messages, list) or len(messages) < 2:
+        if not isinstance(messages, list) or len(messages) < (1 if prompt_only else 2):
             raise InputError("must be a list of at least two {role, content} messages", file, lineno, "messages")
         for i, m in enumerate(messages):
             if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
                 raise InputError("each message needs string 'role' and 'content'", file, lineno, f"messages[{i}]")
-        if messages[-1]["role"] != "assistant":
+        if prompt_only and messages[-1]["role"] != "assistant":
+            messages = [*messages, {"role": "assistant", "content": ""}]  # no gold answer: the prompt alone
+            prompt, completion = None, None
+        elif messages[-1]["role"] != "assistant":
             raise InputError("the last message must be the assistant's answer", file, lineno, f"messages[{len(messages) - 1}].role")
-        prompt, completion = None, messages[-1]["content"]
+        else:
+            prompt, completion = None, messages[-1]["content"]
     elif "prompt" in rec or "completion" in rec:
-        prompt, completion = text("prompt"), text("completion")
+        prompt, completion = text("prompt"), text("completion", required=not prompt_only)
     else:
         raise InputError("needs 'prompt' and 'completion', or 'messages'", file, lineno, "prompt")
     verifier = text("verifier", required=False) or "exact"
@@ -95,6 +101,11 @@ def parse_line(raw: str, file: str, lineno: int) -> dict:
     if split is not None and split not in SPLITS:
         raise InputError(f"must be one of {', '.join(SPLITS)}", file, lineno, "split")
     answer = rec.get("answer", completion)
+    if answer is None and verifier.partition(":")[0] in ("exact", "exact-line", "numeric", "contains"):
+        raise InputError(f"verifier {verifier} compares with an answer: give 'completion' or 'answer'", file, lineno,
+                         "answer")
+    if answer is None:
+        answer = ""
     if not isinstance(answer, (str, int, float)):
         raise InputError("must be a string or a number", file, lineno, "answer")
     return {
@@ -228,3 +239,52 @@ def _make_skill(name: str, rows: list, spec: str, normalize: bool | None) -> Ski
 
 # item data that is the loader's bookkeeping, not the verifier's input
 _INTERNAL = {"format", "source", "split", "reference", "messages", "prompt"}
+
+
+def with_train_file(skill: Skill, path: Path) -> Skill:
+    """`skill` (a JSONL skill) with more train items from a prompts file: the skill file's line format, `skill`
+    optional (lines naming another skill are skipped), the completion optional where the verifier needs none
+    (RL and self-sampling need only the prompt; gold-answer uses skip such items). Lines asking an eval item are
+    dropped, never trained on."""
+    import dataclasses
+
+    if not skill.finite:
+        raise InputError(f"skill {skill.name} generates its own train items; a prompts file is for a JSONL skill",
+                         str(path))
+    if not path.is_file():
+        raise InputError("no such file", str(path))
+    extra = []
+    with path.open(encoding="utf-8-sig") as f:
+        for lineno, raw in enumerate(f, 1):
+            if not raw.strip():
+                continue
+            r = parse_line(raw, str(path), lineno, default_skill=skill.name, prompt_only=True)
+            if r["skill"] != skill.name:
+                continue
+            msgs = r["messages"][:-1] if r["messages"] is not None else None
+            if skill.eval_item_of(msgs if msgs is not None else r["prompt"]) is not None:
+                continue
+            data = {**r["extra"], "verifier": r["verifier"], "format": r["format"], "source": f"{path}:{lineno}",
+                    "split": "train", "reference": r["completion"]}
+            data.update({"messages": msgs} if msgs is not None else {"prompt": r["prompt"]})
+            key = r["prompt"] if r["prompt"] is not None else json.dumps(msgs)
+            extra.append(Item(skill=skill.name, key=key, answer=r["answer"], data=data))
+    if not extra:
+        raise InputError(f"holds no items for skill {skill.name} that are not eval items", str(path))
+    base_items, base_problem = skill.items, skill.problem
+    by_key = {text_key(it.data.get("messages", it.data.get("prompt"))): it for it in extra}
+
+    def items(split: str, n: int, seed: int) -> list[Item]:
+        if split != "train":
+            return base_items(split, n, seed)
+        out = base_items("train", 1 << 30, seed) + extra
+        random.Random(f"{skill.name}:train+:{seed}").shuffle(out)
+        return out[:n]
+
+    return dataclasses.replace(skill, items=items, problem=lambda p: base_problem(p) or by_key.get(text_key(p)),
+                               spec=skill.spec, description=skill.description + f", {len(extra)} more from {path}")
+
+
+def has_gold(item: Item) -> bool:
+    """Whether an item carries a gold completion (a prompts file's line may not)."""
+    return item.data.get("reference", "") is not None

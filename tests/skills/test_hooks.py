@@ -124,3 +124,31 @@ def test_features_are_the_skills_own(tasks):
     code = resolve_skills([f"{tasks['eval']}:code"])[0]
     f = code.item_features(code.items("train", 1, 0)[0], code.target_format)
     assert f["answer_lines"] == "2" and f["prompt_words"].startswith("≤")
+
+
+def test_a_prompts_file_adds_train_items_never_eval_ones(tasks, tmp_path):
+    from dataladder.errors import InputError
+    from dataladder.skills.base import train_skill
+
+    spec = f"{tasks['eval']}:code"
+    code = get_skill(spec)
+    leak = code.items("eval", 1, 0)[0]
+    lines = [{"prompt": f"Write a Python function sub_{k}(x) that returns x minus {k}.",  # no skill, no completion
+              "verifier": "python-tests", "tests": [f"assert sub_{k}(10) == {10 - k}"]} for k in range(1, 6)]
+    lines.append({"messages": leak.data["messages"], "verifier": "python-tests", "tests": leak.data["tests"]})
+    lines.append({"skill": "person", "prompt": "x", "completion": "{}", "verifier": "json-schema", "schema": {}})
+    p = tmp_path / "prompts.jsonl"
+    p.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    more = train_skill(spec, str(p))
+    train = more.items("train", 1000, 0)
+    assert len(train) == len(code.items("train", 1000, 0)) + 5  # the eval item and the other skill's line: not added
+    assert more.items("eval", 1000, 0) == code.items("eval", 1000, 0)
+    sub_1 = next(it for it in train if "sub_1(" in it.key)
+    assert more.score("def sub_1(x):\n    return x - 1", sub_1).ok and not more.score("def sub_1(x):\n    return x", sub_1).ok
+    assert len(list(more.records("train", 1000, 0))) == len(train) - 5  # no gold answer: no SFT record
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "q"}\n')  # exact needs an answer
+    with pytest.raises(InputError, match=r"bad.jsonl:1: field 'answer'"):
+        train_skill(spec, str(bad))
+    with pytest.raises(InputError, match="generates its own train items"):
+        train_skill("mul", str(p))
