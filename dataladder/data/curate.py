@@ -139,8 +139,17 @@ def normalize_text(text: str, keep_lead: bool = True) -> str:
 
 # ---------------------------------------------------------------- skills
 
-@lru_cache(maxsize=256)
 def _resolved(spec: str) -> tuple:
+    """The skills of a spec, cached per spec and JSONL file version (records ask about the same few skills)."""
+    from dataladder.skills.base import jsonl_spec
+
+    js = jsonl_spec(spec)
+    st = js[0].stat() if js is not None and js[0].is_file() else None
+    return _resolved_at(spec, (st.st_mtime_ns, st.st_size) if st else None)
+
+
+@lru_cache(maxsize=256)
+def _resolved_at(spec: str, _version: tuple | None) -> tuple:
     from dataladder.skills import resolve_skills
 
     return tuple(resolve_skills([spec]))

@@ -50,3 +50,16 @@ def read_train_file(path: Path) -> list[tuple[int, dict]]:
     if not out:
         raise InputError("holds no training records", str(path))
     return out
+
+
+def names_skill(name: str | None, spec: str, sk) -> bool:
+    """Whether a train record's `skill` names the climbed skill: absent, its name, its spec, or its file (`tasks.jsonl`
+    for a file of one skill, `tasks.jsonl:code` for one of several), however the path is written."""
+    from dataladder.skills.base import jsonl_spec
+
+    if name in (None, spec, sk.name, sk.spec):
+        return True
+    mine, theirs = jsonl_spec(sk.spec), jsonl_spec(name)
+    if mine is None or theirs is None or theirs[0].resolve() != mine[0].resolve():
+        return False
+    return theirs[1] == sk.name or (theirs[1] is None and mine[1] is None)

@@ -136,7 +136,7 @@ def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     same turns as an eval prompt), shuffled by seed."""
     import random
 
-    from dataladder.data.trainfile import prompt_key, read_train_file
+    from dataladder.data.trainfile import names_skill, prompt_key, read_train_file
 
     sk = _skill(skill)
     evals = [sk.example(f, it) for it in sk.items("eval", cfg.eval_n, 0) for f in sk.formats]
@@ -150,19 +150,6 @@ def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
                and sk.eval_item_of(r["prompt"]) is None]
     random.Random(f"{path.name}:{seed}").shuffle(records)
     return records
-
-
-def names_skill(name: str | None, spec: str, sk) -> bool:
-    """Whether a train record's `skill` names the climbed skill: absent, its name, its spec, or its file (`tasks.jsonl`
-    for a file of one skill, `tasks.jsonl:code` for one of several), however the path is written."""
-    from dataladder.skills.base import jsonl_spec
-
-    if name in (None, spec, sk.name, sk.spec):
-        return True
-    mine, theirs = jsonl_spec(sk.spec), jsonl_spec(name)
-    if mine is None or theirs is None or theirs[0].resolve() != mine[0].resolve():
-        return False
-    return theirs[1] == sk.name or (theirs[1] is None and mine[1] is None)
 
 
 def prepare(spec: str, cfg: ClimbConfig) -> Context:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
-import random
 from typing import Callable, Iterator
 
 from dataladder.registry import Registry

@@ -140,7 +140,7 @@ def test_arithmetic_is_evaluated_by_default_only_on_the_shipped_model():
 def test_train_records_may_name_the_skill_as_the_eval_file_does(tmp_path):
     """`skill` in a train record: the skill's name, its spec, or its file written another way; never another
     skill of the same file."""
-    from dataladder.ladder.climb import names_skill
+    from dataladder.data.trainfile import names_skill
 
     one = tmp_path / "one.jsonl"
     one.write_text('{"skill": "code", "prompt": "q", "completion": "a"}\n')
