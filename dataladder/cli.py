@@ -6,6 +6,7 @@ The ladder, study and report commands live here; the data tools (synth, curate, 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -14,14 +15,30 @@ import typer
 from rich.table import Table
 
 from dataladder import cli_data
-from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, parse_budget,
-                                   progress, prompt_fields, step_bar, user_errors, validated)
+from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
+                                   err_console, parse_budget, progress, prompt_fields, step_bar, user_errors, validated)
 from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain,
                                    print_recommendations, print_rl, print_study)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="How much post-training data will fix my model's problem? Evals first, then the ladder.")
+
+
+@app.callback()
+def _global(
+    threads: Annotated[Optional[int], typer.Option(help="torch threads per process (default: 1 for models under 30M "
+                                                       "parameters, else every usable core); also plan `threads:`, "
+                                                       "$DATALADDER_THREADS")] = None,
+) -> None:
+    from dataladder.runtime import ENV
+
+    if threads is not None:
+        if threads < 1:
+            err_console.print(f"[red]error:[/red] option --threads {threads}: must be a positive number of threads",
+                              highlight=False)
+            raise typer.Exit(2)
+        os.environ[ENV] = str(threads)
 
 
 @user_errors
@@ -32,6 +49,7 @@ def pretrain(
     seed: Annotated[Optional[int], typer.Option(help="override: seed")] = None,
 ) -> None:
     """Pretrain a tiny Llama from scratch on generated arithmetic (the recipe behind tiny-arith)."""
+    check_writable(output_dir, "--output-dir")
     import yaml
 
     from dataladder.config import load_yaml_model
@@ -86,6 +104,7 @@ def climb(
     workers: Annotated[Optional[int], typer.Option(help="ray: long-lived workers (default: as many as resources allow)")] = None,
 ) -> None:
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
+    check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
     from dataladder.ladder.climb import ClimbConfig, climb as climb_fn
     from dataladder.skills import get_skill, resolve_skills
@@ -202,6 +221,7 @@ def run(
     from dataladder.study import check_plan
 
     p = load_plan(plan, override or [])
+    check_writable(Path(p.output_dir), "output_dir")
     check_plan(p)  # unknown skills, bad JSONL lines, skills without train items: before any work
     report = _run_plan_with_progress(p)
     print_study(Path(p.output_dir))
@@ -259,6 +279,7 @@ def prefs(
     output_dir: Annotated[Path, typer.Option(help="where runs/, prefs.json, prefs.png and reward_model/ go")] = Path("runs/prefs"),
 ) -> None:
     """Reward models on a ladder of pair counts: held-out pairwise accuracy, margin, saturation point."""
+    check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
     from dataladder.ladder.prefs import PrefsConfig, check_config, prefs as prefs_fn
     from dataladder.skills.base import train_skill
@@ -305,6 +326,7 @@ def compare(
     output_dir: Annotated[Path, typer.Option(help="where compare.json and compare.png go")] = Path("runs/compare"),
 ) -> None:
     """Supervised examples, preference pairs and rollouts on one log axis, each with its saturation point."""
+    check_writable(output_dir, "--output-dir")
     from dataladder.ladder.compare import compare as compare_fn
 
     doc = compare_fn(climb, prefs, rl, output_dir, delta, skill)
@@ -342,6 +364,7 @@ def rl_command(
     output_dir: Annotated[Path, typer.Option(help="where runs/, rl.json and rl.png go")] = Path("runs/rl"),
 ) -> None:
     """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
+    check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
     from dataladder.ladder.rl import RLConfig, rl as rl_fn
     from dataladder.skills.base import no_train_items, train_skill

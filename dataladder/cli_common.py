@@ -7,6 +7,8 @@ here knows the typer `app`, so either module imports this one without importing 
 from __future__ import annotations
 
 import functools
+import os
+from pathlib import Path
 from typing import Annotated, Callable, Optional
 
 import typer
@@ -29,6 +31,8 @@ def user_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (InputError, UnknownName, ValueError) as e:
+            if os.environ.get("DATALADDER_DEBUG"):  # the traceback behind the one line
+                raise
             err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -57,30 +61,62 @@ def step_bar(bar: Progress, label: str) -> tuple[Callable[[int, int], None], Cal
 
 
 def _quiet() -> None:
+    """Before a command's heavy work: the libraries' logs off, and one line if the machine is already busy."""
     from dataladder.logs import quiet
+    from dataladder.runtime import load_warning, requested_threads
 
     quiet()
+    requested_threads()  # a bad $DATALADDER_THREADS: one line, before any work
+    if (warning := load_warning()) is not None:
+        err_console.print(f"[yellow]{warning}[/yellow]", highlight=False, soft_wrap=True)
 
 
 def parse_budget(text: str | None) -> tuple[int | None, float | None]:
-    """'5120', '30m', '2h' or '5120,30m' → (max examples, max minutes)."""
+    """'5120', '30m', '2h' or '5120,30m' → (max examples, max minutes); each positive, each at most once."""
     examples, minutes = None, None
+    usage = f"--budget {text!r}: expected a positive count (5120), a time (30m, 2h) or both (5120,30m)"
     for part in (text or "").split(","):
         part = part.strip().lower()
         if not part:
             continue
         try:
-            if part.endswith("h"):
-                minutes = float(part[:-1]) * 60
-            elif part.endswith("m"):
-                minutes = float(part[:-1])
-            elif part.endswith("s"):
-                minutes = float(part[:-1]) / 60
+            if part[-1] in "hms":
+                if minutes is not None:
+                    raise ValueError
+                minutes = float(part[:-1]) * {"h": 60, "m": 1, "s": 1 / 60}[part[-1]]
+                if not minutes > 0:
+                    raise ValueError
             else:
+                if examples is not None or int(part) <= 0:
+                    raise ValueError
                 examples = int(part)
         except ValueError:
-            raise ValueError(f"--budget {text!r}: expected examples (5120), time (30m, 2h) or both (5120,30m)") from None
+            raise ValueError(usage) from None
+    if text is not None and examples is None and minutes is None:
+        raise ValueError(usage)
     return examples, minutes
+
+
+def check_writable(path: Path, option: str, file: bool = False) -> None:
+    """Before any work: `path` (a directory, or with `file` a file) can be created and written. Nothing is made."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    if p.exists() and (p.is_dir() if file else not p.is_dir()):
+        raise ValueError(f"{option} {p}: is a {'directory' if file else 'file'}; give a {'file' if file else 'directory'} "
+                         "path")
+    anc = p if p.exists() and not file else p.parent
+    while not anc.exists():
+        anc = anc.parent
+    if not anc.is_dir():
+        raise ValueError(f"{option} {p}: {anc} is a file, so the path cannot be created")
+    try:  # a real try (root passes os.access checks; a read-only file system does not show there)
+        os.rmdir(tempfile.mkdtemp(prefix=".dataladder-check-", dir=anc))
+    except OSError as e:
+        raise ValueError(f"{option} {p}: cannot write in {anc} ({e.strerror}); choose another path") from None
+    if file and p.exists() and not os.access(p, os.W_OK):
+        raise ValueError(f"{option} {p}: the file is not writable; choose another path")
 
 
 def validated(model_cls, fields: dict):
@@ -92,7 +128,9 @@ def validated(model_cls, fields: dict):
         err = e.errors()[0]
         loc = [str(x) for x in err["loc"]]
         name = f"--{loc[0].replace('_', '-')}" if len(loc) == 1 else ".".join(loc)
-        raise ValueError(f"option {name}: {err['msg']}") from None
+        given = err.get("input")
+        value = f" {given}" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
+        raise ValueError(f"option {name}{value}: {err['msg']}") from None
 
 
 # Options every command that renders prompts shares (climb, rl, probe): how prompts meet the chat template

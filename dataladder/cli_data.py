@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli_common import _quiet, progress, user_errors, validated
+from dataladder.cli_common import _quiet, check_writable, progress, user_errors, validated
 from dataladder.cli_tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
 
 
@@ -58,6 +58,7 @@ def synth(
                       endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check,
                       probe=str(probe) if probe else None, prompts_file=str(prompts_file) if prompts_file else None)
     output = output or Path("runs/synth") / f"{name}-{source}.jsonl"
+    check_writable(output, "--output", file=True)
     if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()
     with progress() as bar:
@@ -85,6 +86,7 @@ def curate(
     require_verified: Annotated[bool, typer.Option(help="reject records no verifier can check")] = False,
 ) -> None:
     """Curate records: validate, normalize, verify, dedup, near-dup, decontaminate, length filters."""
+    check_writable(output_dir, "--output-dir")
     from dataladder.data.curate import CurateConfig, curate as curate_fn
 
     cfg = validated(CurateConfig, {
@@ -113,6 +115,7 @@ def corrupt(
                                                             "its verifier refuses; repeat for several")] = None,
 ) -> None:
     """Make a noisy copy of a dataset on purpose; each noisy record carries `noise: {kind, ...}`."""
+    check_writable(output, "--output", file=True)
     from dataladder.data.formats import read_trl, write_records
     from dataladder.data.noise import add_noise, noise_counts
 

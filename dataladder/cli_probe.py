@@ -13,8 +13,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, err_console,
-                                   progress, prompt_fields, user_errors, validated)
+from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
+                                   err_console, progress, prompt_fields, user_errors, validated)
 from dataladder.cli_tables import console, print_probe
 
 DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
@@ -50,6 +50,7 @@ def probe(
     output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
 ) -> None:
     """Evals first: per-skill, per-format accuracy with Wilson intervals, and a diagnosis of each gap."""
+    check_writable(output_dir, "--output-dir")
     from dataladder.generate import GenOptions
     from dataladder.probe import run_probe
 

@@ -85,7 +85,7 @@ def print_recommendations(doc: dict) -> None:
         t.add_row(
             name, verdict, f"{r['n']:,} ({r['arm']})" if r["n"] else f"— ({r['arm']})",
             f"{r['accuracy']:.2f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", pred,
-            f"{r['forgetting']['mean']:+.2f} / {r['forgetting']['worst']:+.2f}",
+            "—" if r["forgetting"]["mean"] is None else f"{r['forgetting']['mean']:+.2f} / {r['forgetting']['worst']:+.2f}",
             f"{ev['rungs']} rungs, {ev['runs']} runs\n{ev['examples_trained']:,} examples\n"
             f"{ev['train_flops']:.2g} FLOPs, {ev['seconds']:.0f} s",
         )

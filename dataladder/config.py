@@ -72,9 +72,9 @@ from dataladder.ladder.rl import RLConfig  # noqa: E402
 class ProbeStep(PromptOptions, extra="forbid"):
     skills: list[str] | None = Field(None, description="skills to probe (default: the arithmetic skills for tiny-arith, "
                                                        "else every skill the plan climbs or trains)")
-    n: int = Field(300, description="eval items per skill and format")
-    mastered_at: float = Field(0.8, description="accuracy at which a skill counts as mastered")
-    partial_at: float = Field(0.15, description="accuracy below which a skill counts as missing")
+    n: int = Field(300, ge=1, description="eval items per skill and format")
+    mastered_at: float = Field(0.8, gt=0, le=1, description="accuracy at which a skill counts as mastered")
+    partial_at: float = Field(0.15, ge=0, lt=1, description="accuracy below which a skill counts as missing")
 
 
 class ClimbStep(ClimbConfig, extra="forbid"):
@@ -94,20 +94,20 @@ class CompareStep(BaseModel, extra="forbid"):
     """Supervised examples, preference pairs and rollouts on one axis (needs two of the three)."""
 
     climb: str | None = Field(None, description="name of the climb step whose ladder is compared")
-    delta: float = Field(0.02, description="saturation: 10× more gains less than this")
+    delta: float = Field(0.02, gt=0, description="saturation: 10× more gains less than this")
 
 
 class NoiseStep(BaseModel, extra="forbid"):
     """Curated versus noisy: the same skill climbed on verified data and on a copy with wrong answers."""
 
     skill: str = Field("add", description="skill to compare on (add is the default only for tiny-arith)")
-    target: float = Field(0.9, description="accuracy target")
-    start: int = Field(20, description="examples in the first rung of both arms")
-    curated_max: int = Field(160, description="largest curated rung")
-    noisy_max: int = Field(1280, description="largest noisy rung")
+    target: float = Field(0.9, gt=0, le=1, description="accuracy target")
+    start: int = Field(20, ge=1, description="examples in the first rung of both arms")
+    curated_max: int = Field(160, ge=1, description="largest curated rung")
+    noisy_max: int = Field(1280, ge=1, description="largest noisy rung")
     wrong_share: float = Field(0.3, ge=0.0, le=1.0, description="share of noisy items with a wrong answer")
-    seeds: int = Field(2, description="training seeds per rung")
-    eval_n: int = Field(200, description="eval items per skill and format")
+    seeds: int = Field(2, ge=1, description="training seeds per rung")
+    eval_n: int = Field(200, ge=1, description="eval items per skill and format")
 
 
 class Plan(BaseModel, extra="forbid"):
@@ -122,6 +122,8 @@ class Plan(BaseModel, extra="forbid"):
     rl: RLStep | None = Field(None, description="GRPO on a ladder of rollouts")
     compare: CompareStep | None = Field(None, description="examples, pairs and rollouts on one axis")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
+    threads: int | None = Field(None, ge=1, description="torch threads per process (default: 1 for models under 30M "
+                                                        "parameters, else every usable core)")
 
 
 def apply_overrides(data: dict, pairs: list[str]) -> dict:

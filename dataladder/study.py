@@ -73,7 +73,16 @@ def check_plan(plan: Plan) -> None:
     from dataladder.skills import get_skill, resolve_skills
     from dataladder.skills.base import no_train_items, train_skill
 
+    from dataladder.models.hub import check_model
+
+    if not probe_skills(plan):
+        raise ValueError("probe.skills: name the skills to probe (the arithmetic skills are the default only for the "
+                         "shipped tiny-arith), e.g. probe: {skills: [tasks.jsonl]}")
     resolve_skills(probe_skills(plan))
+    for key, model in [("model", plan.model), *[(f"climbs.{c.name}.models", m) for c in plan.climbs for m in c.models],
+                       *[(f"{k}.model", s.model) for k, s in (("prefs", plan.prefs), ("rl", plan.rl))
+                         if s is not None and s.model]]:
+        check_model(model, option=key)
     for c in plan.climbs:
         for name in c.skills:
             get_skill(name)  # one skill each (a file of several: file.jsonl:name)
@@ -185,6 +194,12 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     from dataladder.report.html import build_report
 
     hooks = hooks or Hooks()
+    if plan.threads is not None:
+        import os
+
+        from dataladder.runtime import ENV
+
+        os.environ[ENV] = str(plan.threads)
     out = Path(plan.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(), sort_keys=False))

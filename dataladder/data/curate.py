@@ -203,7 +203,7 @@ def validate(raws: Iterator[tuple[int, object]], reject: Reject, cfg: CurateConf
             if "skill" in rec:
                 try:
                     _skill(rec["skill"], cfg)
-                except (UnknownName, ValueError) as e:
+                except (UnknownName, ValueError, InputError) as e:
                     hint = "" if jsonl_spec(rec["skill"]) else \
                         " (a JSONL skill: give its file with --skill or --eval-skill, or name it file.jsonl:name)"
                     raise InputError(str(e) + hint, file, line, "skill") from None

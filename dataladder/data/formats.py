@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from dataladder.errors import InputError
+from dataladder.errors import InputError, text_lines
 
 FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
 ROLES = ("system", "user", "assistant", "tool")
@@ -45,24 +45,24 @@ def read_raw(path: str | Path) -> Iterator[tuple[int, object]]:
     if path.suffix.lower() == ".parquet":
         yield from _read_parquet(path)
         return
-    with path.open(encoding="utf-8-sig") as f:
-        head = f.read(4096).lstrip()
-    if path.suffix.lower() == ".json" and head.startswith("["):
+    lines = text_lines(path)
+    first = next((t for _, t in lines if t.strip()), "")
+    if path.suffix.lower() == ".json" and first.lstrip().startswith("["):
+        text = "".join(t for _, t in text_lines(path))  # every line decoded, or the bad one named
         try:
-            doc = json.loads(path.read_text(encoding="utf-8-sig"))
+            doc = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})", str(path), e.lineno) from None
         for i, rec in enumerate(doc, 1):
             yield i, rec
         return
-    with path.open(encoding="utf-8-sig") as f:  # JSON lines (a .json file of lines too)
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            try:
-                yield lineno, json.loads(raw)
-            except json.JSONDecodeError as e:
-                yield lineno, _BadJSON(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})")
+    for lineno, raw in text_lines(path):  # JSON lines (a .json file of lines too)
+        if not raw.strip():
+            continue
+        try:
+            yield lineno, json.loads(raw)
+        except json.JSONDecodeError as e:
+            yield lineno, _BadJSON(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})")
 
 
 class _BadJSON(str):

@@ -89,15 +89,20 @@ NOISE_KINDS = ("wrong_answer", "unverified", "duplicate")
 
 
 def _answer_text(rec: dict) -> str:
+    """The answer: the last assistant turn of `messages`, `completion` (text or a conversational list), `chosen`."""
     if "messages" in rec:
         return rec["messages"][-1]["content"]
-    return rec["completion"] if isinstance(rec.get("completion"), str) else rec.get("chosen", "")
+    field = "completion" if "completion" in rec else "chosen"
+    value = rec.get(field, "")
+    return value[-1]["content"] if isinstance(value, list) else value
 
 
 def _with_answer(rec: dict, text: str) -> dict:
     if "messages" in rec:
         return {**rec, "messages": [*rec["messages"][:-1], {**rec["messages"][-1], "content": text}]}
-    return {**rec, ("completion" if isinstance(rec.get("completion"), str) else "chosen"): text}
+    field = "completion" if "completion" in rec else "chosen"
+    value = rec.get(field)
+    return {**rec, field: [*value[:-1], {**value[-1], "content": text}] if isinstance(value, list) else text}
 
 
 def add_noise(records: list[dict], wrong_share: float = 0.0, unverified_share: float = 0.0,

@@ -348,7 +348,9 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
             continue
         seen.add(key)
         turns = prompt if isinstance(prompt, list) else [{"role": "user", "content": prompt}]
-        rec = {"prompt": prompt, "completion": completion} if cfg.trl_format == "prompt-completion" else {
+        # TRL's conversational prompt-completion: a message-list prompt takes a message-list completion
+        answer = [{"role": "assistant", "content": completion}] if isinstance(prompt, list) else completion
+        rec = {"prompt": prompt, "completion": answer} if cfg.trl_format == "prompt-completion" else {
             "messages": [*turns, {"role": "assistant", "content": completion.strip()}]}
         rec.update({"skill": skill.spec or skill.name, "answer": it.answer, **skill.fields(it), "source": src.name,
                     "provenance": {"key": it.key, "write_format": wfmt, **src.provenance(), "sampled": text}})

@@ -13,7 +13,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Annotated, Callable, Literal
 
 from pydantic import Field
 
@@ -32,23 +32,23 @@ from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 class ClimbConfig(PromptOptions, extra="forbid"):
     models: list[str] = Field(default_factory=lambda: ["tiny-arith"], description="base models, compared side by side")
     skills: list[str] = Field(default_factory=lambda: ["add"], description="skills to climb")
-    target: float = Field(0.9, description="accuracy to reach in the target format")
+    target: float = Field(0.9, gt=0, le=1, description="accuracy to reach in the target format")
     target_format: str | None = Field(None, description="prompt format of the target (default: each skill's own: "
                                                          "exam for arithmetic, a JSONL skill's first format)")
     method: Literal["full", "lora"] = Field("full", description="full fine-tuning or LoRA")
-    lora_ranks: list[int] = Field(default_factory=lambda: [1, 4, 16], description="LoRA ranks (method lora)")
-    start: int = Field(20, description="examples in the first rung")
-    growth: float = Field(2.0, description="each rung's size over the previous one's")
-    seeds: int = Field(2, description="training seeds per rung (each draws its own nested data)")
-    max_examples: int = Field(5120, description="budget: most examples in a rung")
-    max_minutes: float | None = Field(None, description="budget: wall time per skill and arm")
-    delta: float = Field(0.01, description="smallest gain per doubling worth paying for")
-    eval_n: int = Field(200, description="eval items per skill and format at every rung")
+    lora_ranks: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4, 16], description="LoRA ranks (method lora)")
+    start: int = Field(20, ge=1, description="examples in the first rung")
+    growth: float = Field(2.0, gt=1, description="each rung's size over the previous one's")
+    seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested data)")
+    max_examples: int = Field(5120, ge=1, description="budget: most examples in a rung")
+    max_minutes: float | None = Field(None, gt=0, description="budget: wall time per skill and arm")
+    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for")
+    eval_n: int = Field(200, ge=1, description="eval items per skill and format at every rung")
     eval_skills: list[str] | None = Field(None, description="skills evaluated at every rung besides the climbed ones "
                                                             "(forgetting); default: the built-in arithmetic skills when "
                                                             "a base is the shipped tiny-arith, else none")
-    min_rungs: int = Field(4, description="rungs before the fit may stop a climb")
-    n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
+    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop a climb")
+    n_boot: int = Field(200, ge=1, description="bootstrap replicates of the curve fit")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
     train_file: str | None = Field(None, description="training records to draw rungs from: messages, TRL "
                                                      "(conversational) prompt/completion, Alpaca or ShareGPT, in "
@@ -305,8 +305,8 @@ class Arm:
         self.rungs.append({
             "n": n, "accuracy": correct / total, "ci_low": lo, "ci_high": hi, "correct": correct, "total": total,
             "seeds": [{"seed": rc["seed"], "accuracy": e[skill][tf]["accuracy"]} for rc, e in zip(configs, evals)],
-            "forgetting": forget, "mean_forgetting": sum(forget.values()) / max(1, len(forget)),
-            "worst_forgetting": min(forget.values()) if forget else 0.0,
+            "forgetting": forget, "mean_forgetting": sum(forget.values()) / len(forget) if forget else None,
+            "worst_forgetting": min(forget.values()) if forget else None,
             "train_seconds": sum(r["train"]["seconds"] for r in results),
             "eval_seconds": sum(r["eval_seconds"] for r in results),
             "flops": sum(r["train"]["flops"] for r in results),
@@ -321,6 +321,9 @@ class Arm:
         self.decision = decide(self.scores, self.base_score, self.fit, cfg.target, nxt,
                                min(cfg.max_examples, self.pool_size), time_left, cfg.delta, cfg.min_rungs,
                                self.min_examples)
+        if self.decision.reason == "budget-exhausted" and nxt > self.pool_size and self.pool_size < cfg.max_examples:
+            self.decision.reason = "data-exhausted"  # the training data ran out before the budget
+            self.decision.detail["why"] = f"next rung {nxt} > the {self.pool_size} training examples there are"
         if self.on_rung:
             self.on_rung(f"{skill} {self.label} n={n}: {correct / total:.3f} [{lo:.3f}, {hi:.3f}]"
                          + (f" → stop: {self.decision.reason}" if self.decision.stop else ""))

@@ -39,22 +39,22 @@ class PrefsConfig(BaseModel, extra="forbid"):
                                      description="pair sources the reward models train on: self, near-miss, other, endpoint")
     heldout_sources: list[str] = Field(default_factory=lambda: ["self"],
                                        description="extra sources only evaluated (never trained on)")
-    target: float = Field(0.9, description="held-out pairwise accuracy to reach")
-    start: int = Field(50, description="pairs in the first rung")
-    growth: float = Field(2.0, description="each rung's pair count over the previous one's")
-    seeds: int = Field(2, description="training seeds per rung (each draws its own nested pairs)")
-    max_pairs: int = Field(3200, description="budget: most pairs in a rung")
-    max_minutes: float | None = Field(None, description="budget: wall time of the ladder")
-    delta: float = Field(0.02, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
-    heldout_n: int = Field(400, description="held-out pairs per source")
-    min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
-    min_pairs: int = Field(1000, description="pairs before the fit may stop the ladder (the prior: reward models "
+    target: float = Field(0.9, gt=0, le=1, description="held-out pairwise accuracy to reach")
+    start: int = Field(50, ge=1, description="pairs in the first rung")
+    growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
+    seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested pairs)")
+    max_pairs: int = Field(3200, ge=1, description="budget: most pairs in a rung")
+    max_minutes: float | None = Field(None, gt=0, description="budget: wall time of the ladder")
+    delta: float = Field(0.02, gt=0, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
+    heldout_n: int = Field(400, ge=1, description="held-out pairs per source")
+    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
+    min_pairs: int = Field(1000, ge=0, description="pairs before the fit may stop the ladder (the prior: reward models "
                                              "improve over thousands of pairs); at most half the budget")
-    n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
+    n_boot: int = Field(200, ge=1, description="bootstrap replicates of the curve fit")
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
-    lora_r: int | None = Field(None, description="LoRA rank (None: full fine-tuning)")
-    temperature: float = Field(1.0, description="sampling temperature of the model sources")
+    lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of the model sources")
     other_model: str | None = Field(None, description="local causal LM for the `other` source")
     endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
     endpoint_model: str | None = Field(None, description="model name on that server")
@@ -116,6 +116,14 @@ def check_config(cfg: PrefsConfig) -> None:
         raise ValueError("--format: " + did_you_mean(f"{sk.name} format", cfg.format, list(sk.formats)))
     if not sk.items("train", 1, 0):
         raise ValueError(no_train_items(sk))
+    from dataladder.data.pairs import HELDOUT_SHARE, _items
+
+    for split in ("train", "heldout"):
+        if not _items(sk, split, 1, 0):
+            n = len(sk.items("train", 1 << 30, 0))
+            raise ValueError(f"skill {sk.name}: its {n} train items leave no {split} prompts for pairs (a hash puts "
+                             f"{HELDOUT_SHARE:.0%} of the problems in held-out); add train items (--prompts-file, or "
+                             "`split: train` lines)")
     if not cfg.train_sources:
         raise ValueError("--train-sources: at least one source to train on")
     overlap = set(cfg.train_sources) & set(cfg.heldout_sources)

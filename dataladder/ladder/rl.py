@@ -45,26 +45,26 @@ class RLConfig(PromptOptions, extra="forbid"):
                                                                   "(DeepSeek-R1's cold start): 'auto' = "
                                                                   "cold_start_examples when the zero-signal check warns, "
                                                                   "0 = never, N = always N")
-    cold_start_examples: int = Field(20, description="examples of an 'auto' cold start (the ladder's minimal data)")
-    target: float = Field(0.8, description="greedy accuracy to reach")
-    start_steps: int = Field(16, description="GRPO steps in the first rung")
-    growth: float = Field(2.0, description="each rung's steps over the previous one's")
-    max_rollouts: int = Field(16384, description="budget: most rollouts (steps × prompts × generations)")
-    max_minutes: float | None = Field(None, description="budget: wall time per arm")
+    cold_start_examples: int = Field(20, ge=1, description="examples of an 'auto' cold start (the ladder's minimal data)")
+    target: float = Field(0.8, gt=0, le=1, description="greedy accuracy to reach")
+    start_steps: int = Field(16, ge=1, description="GRPO steps in the first rung")
+    growth: float = Field(2.0, gt=1, description="each rung's steps over the previous one's")
+    max_rollouts: int = Field(16384, ge=1, description="budget: most rollouts (steps × prompts × generations)")
+    max_minutes: float | None = Field(None, gt=0, description="budget: wall time per arm")
     seed: int = Field(0, description="training seed (and which train prompts are drawn)")
-    eval_n: int = Field(300, description="held-out eval items at every rung")
-    check_prompts: int = Field(128, description="prompts sampled by the zero-signal check")
-    check_samples: int = Field(16, description="samples per prompt in the check (≥ num_generations)")
-    warn_at: float = Field(0.9, description="predicted zero-signal share that triggers the warning (most groups "
+    eval_n: int = Field(300, ge=1, description="held-out eval items at every rung")
+    check_prompts: int = Field(128, ge=1, description="prompts sampled by the zero-signal check")
+    check_samples: int = Field(16, ge=2, description="samples per prompt in the check (≥ num_generations)")
+    warn_at: float = Field(0.9, gt=0, le=1, description="predicted zero-signal share that triggers the warning (most groups "
                                             "teach nothing)")
     filter_zero_signal: bool = Field(False, description="drop prompts whose check samples all score the same")
     reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
-    online_every: int | None = Field(None, description="retrain the reward model every K steps on verifier-labelled "
+    online_every: int | None = Field(None, ge=1, description="retrain the reward model every K steps on verifier-labelled "
                                                        "rollouts (needs reward_model); adds a static-RM arm to compare")
-    delta: float = Field(0.01, description="smallest gain per doubling of rollouts worth paying for (stop rule)")
-    saturation_delta: float = Field(0.02, description="saturation: 10× more rollouts gains less than this")
-    min_rungs: int = Field(4, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, description="bootstrap replicates of the curve fit")
+    delta: float = Field(0.01, ge=0, description="smallest gain per doubling of rollouts worth paying for (stop rule)")
+    saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more rollouts gains less than this")
+    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, ge=1, description="bootstrap replicates of the curve fit")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
@@ -211,6 +211,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
             + f"; base greedy accuracy {base_evals[fmt]['accuracy']:.3f}; zero-signal check: mean pass rate "
             f"{check['mean_pass_rate']:.2f}, predicted share of groups with no signal {check['predicted_zero_signal']:.2f}")
     n_cold = cfg.cold_start if cfg.cold_start != "auto" else cfg.cold_start_examples if check["warning"] else 0
+    if n_cold and skill.finite:  # a fixed train split: the cold start takes at most half, the rest are RL prompts
+        n_cold = min(n_cold, len(skill.items("train", 1 << 30, 0)) // 2)
     _warn(check, cfg, on_note, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"
           + (f"; cold start first: SFT on {n_cold} verified {fmt} examples (--cold-start 0 skips it)" if n_cold else ""))
     cold, base_model_evals = None, base_evals

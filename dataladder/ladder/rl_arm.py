@@ -38,8 +38,8 @@ def schedule(cfg: RLConfig) -> list[int]:
         out.append(s)
         s = max(s + 1, int(round(s * cfg.growth)))
     if not out:
-        raise ValueError(f"max_rollouts {cfg.max_rollouts} is below one rung "
-                         f"({cfg.start_steps} steps × {cfg.hp.rollouts_per_step} rollouts)")
+        raise ValueError(f"--budget (max_rollouts) {cfg.max_rollouts} is below one rung ({cfg.start_steps} steps × "
+                         f"{cfg.hp.rollouts_per_step} rollouts): raise --budget or lower --start-steps")
     return out
 
 

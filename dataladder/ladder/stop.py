@@ -8,7 +8,8 @@ After each rung, in this order:
    more than two standard errors over the base model).
 3. `unreachable-within-budget`: the probability that the target is reached within the budget's
    data size falls below 0.1.
-4. `budget-exhausted`: the next rung would exceed the example budget, or time ran out.
+4. `budget-exhausted`: the next rung would exceed the example budget, or time ran out (a climb says
+   `data-exhausted` when its training data, not the budget, ran out).
 Rules 2 and 3 need `min_rungs` rungs and at least `min_examples` examples (the prior from the
 probe's diagnosis: a missing skill is not judged on tens of examples).
 """

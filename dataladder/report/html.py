@@ -66,6 +66,8 @@ def probe_section(probe: dict) -> str:
     skills = list(probe["skills"])
     formats = list(dict.fromkeys(f for r in probe["skills"].values() for f in r["formats"]))
     formats.sort(key=lambda f: f != "native")
+    if not formats:
+        return ""
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.8 / len(formats)
     for j, f in enumerate(formats):
@@ -154,11 +156,15 @@ def climb_section(name: str, doc: dict) -> str:
             for r in a["rungs"]:
                 rows.append(f"<tr><td>{html.escape(a['label'])}</td><td class='num'>{r['n']:,}</td>"
                             f"<td class='num'>{r['accuracy']:.3f} [{r['ci_low']:.3f}–{r['ci_high']:.3f}]</td>"
-                            f"<td class='num'>{r['mean_forgetting']:+.3f}</td><td class='num'>{r['worst_forgetting']:+.3f}</td>"
+                            f"<td class='num'>{_signed(r['mean_forgetting'])}</td><td class='num'>{_signed(r['worst_forgetting'])}</td>"
                             f"<td class='num'>{r['train_seconds']:.1f} s</td></tr>")
         parts.append("<table><tr><th>arm</th><th>examples</th><th>accuracy [95%]</th><th>mean forgetting</th>"
                      f"<th>worst forgetting</th><th>train time</th></tr>{''.join(rows)}</table>")
     return "".join(parts)
+
+
+def _signed(x: float | None) -> str:
+    return "—" if x is None else f"{x:+.3f}"
 
 
 def lora_section(docs: dict[str, dict]) -> str:
@@ -171,7 +177,7 @@ def lora_section(docs: dict[str, dict]) -> str:
             last = a["rungs"][-1]
             rows.append(f"<tr><td>{html.escape(name)}</td><td>{html.escape(a['skill'])}</td><td>{html.escape(a['label'])}</td>"
                         f"<td class='num'>{_n(a['reached_at']) if a['reached_at'] else 'not reached'}</td>"
-                        f"<td class='num'>{last['n']:,}: {last['accuracy']:.3f}</td><td class='num'>{last['mean_forgetting']:+.3f}</td>"
+                        f"<td class='num'>{last['n']:,}: {last['accuracy']:.3f}</td><td class='num'>{_signed(last['mean_forgetting'])}</td>"
                         f"<td>{html.escape(a['stop']['reason'])}</td></tr>")
     if not rows:
         return ""
@@ -186,6 +192,8 @@ def forgetting_section(docs: dict[str, dict]) -> str:
     lines = 0
     for name, doc in docs.items():
         for a in doc["arms"]:
+            if all(r["mean_forgetting"] is None for r in a["rungs"]):  # no other skill was evaluated
+                continue
             ns = [r["n"] for r in a["rungs"]]
             p = ax.plot(ns, [r["mean_forgetting"] for r in a["rungs"]], "o-", label=f"{name} · {a['label']}")
             ax.plot(ns, [r["worst_forgetting"] for r in a["rungs"]], "x:", color=p[0].get_color(), label="_nolegend_")
@@ -308,7 +316,9 @@ def summary_section(probe: dict | None, docs: dict[str, dict]) -> str:
                 f"<div class='card{'' if r['verdict'] == 'reached' else ' bad'}'><b>{html.escape(head)}</b><br>"
                 f"<span class='sub'>ladder {html.escape(name)} · diagnosed <span class='tag {diag}'>{diag}</span> · "
                 f"accuracy {r['accuracy']:.2f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}] · {html.escape(pred)} · forgetting "
-                f"{r['forgetting']['mean']:+.2f} mean / {r['forgetting']['worst']:+.2f} worst · evidence: "
+                + ("not measured (no other skill evaluated)" if r["forgetting"]["mean"] is None else
+                   f"{r['forgetting']['mean']:+.2f} mean / {r['forgetting']['worst']:+.2f} worst")
+                + " · evidence: "
                 f"{r['evidence']['runs']} runs, {r['evidence']['examples_trained']:,} examples, {r['evidence']['seconds']:.0f} s</span></div>")
     return "<h2 id='recommendations'>Recommendations</h2><div class='cards'>" + "".join(cards) + "</div>" if cards else ""
 

@@ -142,9 +142,11 @@ class Skill:
 
 def no_train_items(skill: Skill) -> str:
     """The one-line error for a skill with an empty train split."""
+    import re
+
+    spec = re.sub(r":eval_share=[^:]*", "", skill.spec or skill.name) + ":eval_share=0.5"
     return (f"skill {skill.name}: no train items (its file marks every item `split: eval`, or its spec sets "
-            f"eval_share=1); mark some items `\"split\": \"train\"` or lower eval_share, e.g. {skill.spec or skill.name}"
-            f"{'' if ':eval_share' in (skill.spec or '') else ':eval_share=0.5'}")
+            f"eval_share=1); mark some items `\"split\": \"train\"`, or split unmarked items by hash, e.g. {spec}")
 
 
 SKILLS: Registry[Callable[..., Skill]] = Registry("skill")

@@ -25,7 +25,7 @@ import random
 from functools import lru_cache, partial
 from pathlib import Path
 
-from dataladder.errors import InputError
+from dataladder.errors import InputError, text_lines
 from dataladder.generate.chat import plain_text
 from dataladder.skills.base import Format, Item, Skill
 from dataladder.skills.text import text_key, wrong_candidates
@@ -146,22 +146,21 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
 
     path = Path(path_s)
     by_skill: dict[str, list[tuple[Item, str | None, list | None, str]]] = {}
-    with path.open(encoding="utf-8-sig") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            r = parse_line(raw, str(path), lineno)
-            if r["skill"] in SKILLS:
-                raise InputError(f"'{r['skill']}' is the name of a built-in skill; give yours another "
-                                 f"(e.g. 'my_{r['skill']}')", str(path), lineno, "skill")
-            key = r["prompt"] if r["prompt"] is not None else json.dumps(r["messages"][:-1])
-            split = r["split"] or ("eval" if _hash_share(r["skill"], text_key(r["prompt"] if r["prompt"] is not None
-                                                                               else r["messages"][:-1])) < eval_share
-                                   else "train")
-            item = Item(skill=r["skill"], key=key, answer=r["answer"],
-                        data={**r["extra"], "verifier": r["verifier"], "format": r["format"],
-                              "source": f"{path}:{lineno}", "split": split})
-            by_skill.setdefault(r["skill"], []).append((item, r["prompt"], r["messages"], r["completion"]))
+    for lineno, raw in text_lines(path):
+        if not raw.strip():
+            continue
+        r = parse_line(raw, str(path), lineno)
+        if r["skill"] in SKILLS:
+            raise InputError(f"'{r['skill']}' is the name of a built-in skill; give yours another "
+                             f"(e.g. 'my_{r['skill']}')", str(path), lineno, "skill")
+        key = r["prompt"] if r["prompt"] is not None else json.dumps(r["messages"][:-1])
+        split = r["split"] or ("eval" if _hash_share(r["skill"], text_key(r["prompt"] if r["prompt"] is not None
+                                                                           else r["messages"][:-1])) < eval_share
+                               else "train")
+        item = Item(skill=r["skill"], key=key, answer=r["answer"],
+                    data={**r["extra"], "verifier": r["verifier"], "format": r["format"],
+                          "source": f"{path}:{lineno}", "split": split})
+        by_skill.setdefault(r["skill"], []).append((item, r["prompt"], r["messages"], r["completion"]))
     if not by_skill:
         raise InputError("holds no items", str(path))
     params = ("" if eval_share == EVAL_SHARE else f":eval_share={eval_share}") + \
@@ -254,21 +253,20 @@ def with_train_file(skill: Skill, path: Path) -> Skill:
     if not path.is_file():
         raise InputError("no such file", str(path))
     extra = []
-    with path.open(encoding="utf-8-sig") as f:
-        for lineno, raw in enumerate(f, 1):
-            if not raw.strip():
-                continue
-            r = parse_line(raw, str(path), lineno, default_skill=skill.name, prompt_only=True)
-            if r["skill"] != skill.name:
-                continue
-            msgs = r["messages"][:-1] if r["messages"] is not None else None
-            if skill.eval_item_of(msgs if msgs is not None else r["prompt"]) is not None:
-                continue
-            data = {**r["extra"], "verifier": r["verifier"], "format": r["format"], "source": f"{path}:{lineno}",
-                    "split": "train", "reference": r["completion"]}
-            data.update({"messages": msgs} if msgs is not None else {"prompt": r["prompt"]})
-            key = r["prompt"] if r["prompt"] is not None else json.dumps(msgs)
-            extra.append(Item(skill=skill.name, key=key, answer=r["answer"], data=data))
+    for lineno, raw in text_lines(path):
+        if not raw.strip():
+            continue
+        r = parse_line(raw, str(path), lineno, default_skill=skill.name, prompt_only=True)
+        if r["skill"] != skill.name:
+            continue
+        msgs = r["messages"][:-1] if r["messages"] is not None else None
+        if skill.eval_item_of(msgs if msgs is not None else r["prompt"]) is not None:
+            continue
+        data = {**r["extra"], "verifier": r["verifier"], "format": r["format"], "source": f"{path}:{lineno}",
+                "split": "train", "reference": r["completion"]}
+        data.update({"messages": msgs} if msgs is not None else {"prompt": r["prompt"]})
+        key = r["prompt"] if r["prompt"] is not None else json.dumps(msgs)
+        extra.append(Item(skill=skill.name, key=key, answer=r["answer"], data=data))
     if not extra:
         raise InputError(f"holds no items for skill {skill.name} that are not eval items", str(path))
     base_items, base_problem = skill.items, skill.problem

@@ -147,3 +147,37 @@ def test_climb_train_file_drops_every_planted_eval_item_however_rendered(tasks, 
     p.write_text("".join(json.dumps(r) + "\n" for r in recs))
     pool = file_pool(ClimbConfig(models=["x"], skills=[spec], train_file=str(p)), spec, 0)
     assert len(pool) == len(train)
+
+
+def test_synth_writes_trl_conversational_records_that_climb_and_curate_read(tasks, tmp_path):
+    from dataladder.data.trainfile import read_train_file
+    from dataladder.ladder.climb import ClimbConfig, file_pool
+
+    spec = f"{tasks['eval']}:letters"
+    out = tmp_path / "letters.jsonl"
+    r = runner.invoke(app, ["synth", "--skill", spec, "--n", "5", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    recs = _lines(out)
+    assert all(isinstance(x["prompt"], list) and x["completion"][0]["role"] == "assistant" for x in recs)
+    assert len(read_train_file(out)) == 5
+    assert len(file_pool(ClimbConfig(models=["x"], skills=[spec], train_file=str(out)), spec, 0)) == 5
+    c = runner.invoke(app, ["curate", str(out), "--output-dir", str(tmp_path / "c"), "--require-verified"])
+    assert c.exit_code == 0 and json.loads((tmp_path / "c" / "stats.json").read_text())["kept"] == 5, c.output
+
+
+def test_a_user_plan_without_skills_and_a_too_small_prefs_skill_stop_before_work(tmp_path):
+    from dataladder.config import load_plan
+    from dataladder.ladder.prefs import PrefsConfig, check_config
+    from dataladder.study import check_plan
+    from tests.usermodels import build_model
+
+    model = build_model("qwen", tmp_path / "m")
+    plan = tmp_path / "p.yaml"
+    plan.write_text(f"model: {model}\nprobe: {{n: 10}}\n")
+    with pytest.raises(ValueError, match="probe.skills: name the skills"):
+        check_plan(load_plan(plan))
+    small = tmp_path / "s.jsonl"
+    small.write_text("".join(json.dumps({"skill": "s", "split": "train", "prompt": f"q{i}", "completion": "a"}) + "\n"
+                             for i in range(2)) + json.dumps({"skill": "s", "split": "eval", "prompt": "e", "completion": "a"}) + "\n")
+    with pytest.raises(ValueError, match="leave no (train|heldout) prompts"):
+        check_config(PrefsConfig(model=str(model), skill=str(small)))

@@ -1,0 +1,114 @@
+"""Bad input, class by class: one line, exit code 2, before any model is loaded, nothing written. And valid but
+unusual input (BOM, CRLF, JSON arrays, a huge line) accepted."""
+
+import json
+import os
+
+import pytest
+from typer.testing import CliRunner
+
+from dataladder.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def files(tmp_path):
+    d = tmp_path / "in"
+    d.mkdir()
+    items = [{"skill": "caps", "split": "eval" if i < 4 else "train", "prompt": f"Capital of land {i}?",
+              "completion": f"City {i}"} for i in range(12)]
+    (d / "tasks.jsonl").write_text("".join(json.dumps(x) + "\n" for x in items))
+    (d / "train.jsonl").write_text("".join(json.dumps({"messages": [{"role": "user", "content": x["prompt"]},
+                                                                    {"role": "assistant", "content": x["completion"]}]})
+                                           + "\n" for x in items[4:]))
+    (d / "empty.jsonl").write_text("")
+    (d / "truncated.jsonl").write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "c", "compl')
+    (d / "latin1.jsonl").write_bytes('{"prompt": "caf\xe9", "completion": "x"}\n'.encode("latin-1"))
+    (d / "wrongtype.jsonl").write_text('{"prompt": 7, "completion": "b"}\n')
+    (d / "collide.jsonl").write_text('{"skill": "mul", "prompt": "2*3=", "completion": "6"}\n')
+    (d / "nomodel").mkdir()
+    (d / "afile").write_text("x")
+    (d / "plan.yaml").write_text("model: tiny-arith\nclimbs: [{name: a, seeds: 0}]\n")
+    (d / "userplan.yaml").write_text(f"model: {d / 'nomodel'}\nrl: {{max_rollouts: 64}}\n")
+    return d
+
+
+def _cases(d, out):
+    T = str(d / "tasks.jsonl")
+    return [
+        # bad numbers
+        (["climb", "--budget", "-40"], "--budget"),
+        (["climb", "--budget", "40,30m,99"], "--budget"),
+        (["climb", "--eval-n", "-5"], "--eval-n -5"),
+        (["climb", "--seeds", "0"], "--seeds 0"),
+        (["climb", "--target", "1.5"], "--target 1.5"),
+        (["climb", "--growth", "1"], "--growth 1"),
+        (["climb", "--method", "lora", "--lora-ranks", "0"], "lora_ranks"),
+        (["probe", "--n", "0"], "--n 0"),
+        (["prefs", "--start", "0"], "--start 0"),
+        (["rl", "--eval-n", "0"], "--eval-n 0"),
+        (["--threads", "0", "probe"], "--threads 0"),
+        # bad paths
+        (["probe", "--model", str(d / "missing")], "missing"),
+        (["probe", "--model", str(d / "nomodel")], "config.json"),
+        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "missing.jsonl")], "missing.jsonl"),
+        (["probe", "--output-dir", str(d / "afile")], "is a file"),
+        (["curate", T, "--output-dir", str(d / "afile" / "sub")], "cannot be created"),
+        (["corrupt", T, "--output", str(d), "--wrong-share", "0.1"], "is a directory"),
+        # bad files
+        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "empty.jsonl")], "empty.jsonl"),
+        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "truncated.jsonl")], "truncated.jsonl:2"),
+        (["curate", str(d / "latin1.jsonl")], "latin1.jsonl"),
+        (["curate", str(d / "wrongtype.jsonl")], "wrongtype.jsonl:1"),
+        (["probe", "--skill", str(d / "empty.jsonl")], "empty.jsonl"),
+        # collisions and specs
+        (["probe", "--skill", str(d / "collide.jsonl")], "built-in skill"),
+        (["probe", "--skill", "mul:digits=0"], "digits"),
+        (["synth", "--skill", f"{T}:eval_share=2"], "eval_share"),
+        (["probe", "--model", str(d / "nomodel"), "--skill", T], "config.json"),
+        # plans
+        (["run", str(d / "plan.yaml"), f"output_dir={out}"], "seeds"),
+        (["run", str(d / "userplan.yaml"), f"output_dir={out}"], "rl.skill"),
+    ]
+
+
+def test_every_bad_input_is_one_line_exit_2_before_any_model_and_writes_nothing(files, tmp_path, monkeypatch):
+    import dataladder.models.hub as hub
+
+    def no_model(*a, **k):
+        raise AssertionError("a model was loaded before the input was checked")
+
+    monkeypatch.setattr(hub, "load_model", no_model)
+    monkeypatch.delenv("DATALADDER_THREADS", raising=False)
+    out = tmp_path / "out"
+    before = sorted(p.name for p in files.iterdir())
+    for args, msg in _cases(files, out):
+        extra = [] if args[0] in ("run", "--threads") or "--output-dir" in args or "--output" in args else \
+            ["--output-dir", str(out)] if args[0] != "synth" else ["--output", str(out / "x.jsonl")]
+        r = runner.invoke(app, [*args, *extra], env={"COLUMNS": "400"})
+        lines = [x for x in r.output.splitlines() if x.strip()]
+        assert r.exit_code == 2, (args, r.output, r.exception)
+        assert len(lines) == 1 and lines[0].startswith("error:") and msg in lines[0], (args, r.output)
+        assert not out.exists(), args
+        assert sorted(p.name for p in files.iterdir()) == before, args
+    os.environ.pop("DATALADDER_THREADS", None)
+
+
+def test_valid_unusual_files_are_accepted(files, tmp_path):
+    from dataladder.data.trainfile import read_train_file
+    from dataladder.skills import get_skill
+
+    d = files
+    bom = d / "bom.jsonl"
+    bom.write_bytes(b"\xef\xbb\xbf" + (d / "tasks.jsonl").read_bytes().replace(b"\n", b"\r\n"))
+    assert len(get_skill(str(bom)).items("eval", 100, 0)) == 4
+    alpaca = d / "alpaca.json"
+    alpaca.write_text(json.dumps([{"instruction": f"Capital of land {i}?", "input": "", "output": f"City {i}"}
+                                  for i in range(4, 12)]))
+    assert len(read_train_file(alpaca)) == 8
+    huge = d / "huge.jsonl"
+    huge.write_text(json.dumps({"prompt": "Summarize: " + "word " * 80_000, "completion": "words"}) + "\n")
+    r = runner.invoke(app, ["curate", str(huge), "--output-dir", str(tmp_path / "c")])
+    assert r.exit_code == 0, r.output
+    assert json.loads((tmp_path / "c" / "stats.json").read_text())["kept"] == 1
