@@ -1,24 +1,32 @@
 """Torch threads, chosen deliberately, and a warning when the machine is busier than its cores.
 
 PyTorch's default is one thread per core. For the tiny models dataladder trains by the hundred (the shipped
-1M-parameter tiny-arith, test models, small user models on CPU) one thread is as fast on a quiet machine and
-many times faster on a busy one: every op is too small to split, and threads that wait for a core stall each
-other (measured in `bench/RESULTS.md`: the quick demo under two busy background processes). So:
+1M-parameter tiny-arith, test models, small user models on CPU) that is right on a quiet machine and ruinous
+on a busy one: threads that wait for a core stall each other (the quick demo took 5.3× its quiet time beside
+two busy processes). One thread is steady but, quiet, 2.5× slower (`bench/RESULTS.md`). So a small model
+gets as many threads as cores are idle when it is loaded (at least one; CPU time from /proc/stat over 0.2 s),
+and a larger one every usable core. `--threads N` (any command, before its name: `dataladder --threads 4
+climb ...`), a plan's `threads:`, or `DATALADDER_THREADS` set the count instead. On a GPU the choice only
+affects CPU-side work. A long-lived Ray worker sets its own (`--threads-per-run`, default one per CPU it
+reserves).
 
-- `--threads N` (any command, before its name: `dataladder --threads 4 climb ...`), a plan's `threads:`, or
-  `DATALADDER_THREADS` set the count;
-- otherwise a model under `SMALL_MODEL` parameters runs on one thread, a larger one on every core this
-  process may use (`os.sched_getaffinity`); on a GPU the choice only affects CPU-side work.
-
-A long-lived Ray worker sets its own (`--threads-per-run`, default one per CPU it reserves).
+Scratch directories (the trainers' `output_dir`, the sandbox's working directories) are named
+`dataladder-<kind>-<pid>-…` in the system's temporary directory and removed on exit; those of a process that
+was killed are removed by the next one that makes a scratch directory (`scratch_dir`, `sweep_scratch`).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 ENV = "DATALADDER_THREADS"
-SMALL_MODEL = 30_000_000  # parameters: below this, one thread is as fast and far steadier
+SMALL_MODEL = 30_000_000  # parameters: below this, threads follow the idle cores
 
 
 def usable_cores() -> int:
@@ -38,14 +46,34 @@ def requested_threads() -> int | None:
     return int(raw)
 
 
+def idle_cores(interval: float = 0.2) -> float | None:
+    """Cores idle over `interval` seconds (the machine's idle CPU time from /proc/stat), or None off Linux."""
+    import time
+
+    def snap() -> tuple[int, int]:
+        with open("/proc/stat") as f:
+            vals = [int(x) for x in f.readline().split()[1:9]]
+        return vals[3] + vals[4], sum(vals)  # idle + iowait, all
+
+    try:
+        i0, t0 = snap()
+        time.sleep(interval)
+        i1, t1 = snap()
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if t1 <= t0 else (i1 - i0) / (t1 - t0) * (os.cpu_count() or 1)
+
+
 def choose_threads(n_params: int | None) -> int:
     """Threads for a process that runs a model of `n_params` parameters (module docstring)."""
     asked = requested_threads()
     if asked is not None:
         return asked
-    if n_params is not None and n_params < SMALL_MODEL:
-        return 1
-    return usable_cores()
+    cores = usable_cores()
+    if n_params is None or n_params >= SMALL_MODEL:
+        return cores
+    idle = idle_cores()
+    return 1 if idle is None else max(1, min(cores, int(idle + 0.25)))  # measured while this process sleeps
 
 
 def apply_threads(model) -> int:
@@ -59,13 +87,55 @@ def apply_threads(model) -> int:
 
 
 def load_warning() -> str | None:
-    """One line when the 1-minute load average is above the usable cores, else None."""
+    """One line when other work keeps every core busy (no idle core over 0.2 s, or a 1-minute load average above
+    the cores), else None."""
+    cores = usable_cores()
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
+        load = 0.0
+    idle = idle_cores()
+    if load <= cores and (idle is None or idle >= 0.25):
         return None
-    cores = usable_cores()
-    if load <= cores:
-        return None
-    return (f"warning: this machine is busy (load {load:.1f} on {cores} cores); runs will be slower and timings "
-            f"noisier. dataladder keeps small models on one torch thread; --threads N sets the count")
+    return (f"warning: this machine is busy (load {load:.1f}, {0.0 if idle is None else idle:.1f} of {cores} cores "
+            f"idle); runs will be slower and timings noisier. Small models get one torch thread; --threads N sets it")
+
+
+_SCRATCH = re.compile(r"dataladder-[a-z]+-(\d+)-")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def sweep_scratch() -> int:
+    """Remove the scratch directories of processes that no longer run (killed mid-run); returns how many."""
+    gone = 0
+    for d in Path(tempfile.gettempdir()).glob("dataladder-*-*"):
+        m = _SCRATCH.match(d.name)
+        if m and d.is_dir() and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            gone += 1
+    return gone
+
+
+def scratch_path(kind: str) -> str:
+    """A new scratch directory `dataladder-<kind>-<pid>-…` (the caller removes it); stale ones are swept first."""
+    sweep_scratch()
+    return tempfile.mkdtemp(prefix=f"dataladder-{kind}-{os.getpid()}-")
+
+
+@contextmanager
+def scratch_dir(kind: str) -> Iterator[str]:
+    """A scratch directory for the duration of a block, removed after it (and after a kill, by the next run)."""
+    d = scratch_path(kind)
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

@@ -21,13 +21,13 @@ GPU, `--hp use_vllm=true vllm_mode=colocate` (or `vllm_mode=server` with `trl vl
 from __future__ import annotations
 
 import copy
-import tempfile
 import time
 from typing import Callable
 
 from pydantic import BaseModel, Field
 
 from dataladder.generate.chat import stop_token_ids
+from dataladder.runtime import scratch_dir
 from dataladder.train.progress import step_progress
 
 
@@ -136,7 +136,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}
     cuda = next(model.parameters()).is_cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir("grpo") as tmp:
         args = GRPOConfig(
             output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.rollouts_per_step,
             gradient_accumulation_steps=1, num_generations=hp.num_generations, learning_rate=hp.learning_rate,

@@ -19,13 +19,13 @@ from __future__ import annotations
 import copy
 import math
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from dataladder.runtime import scratch_dir
 from dataladder.stats import wilson
 from dataladder.train.progress import step_progress
 
@@ -115,7 +115,7 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
     steps = hp.steps_for(len(rows))
     cuda = next(model.parameters()).is_cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir("reward") as tmp:
         args = RewardConfig(
             output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.batch_size,
             learning_rate=hp.learning_rate_lora if lora_r else hp.learning_rate,

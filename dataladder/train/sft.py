@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import copy
 import math
-import tempfile
 import time
 from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
+from dataladder.runtime import scratch_dir
 from dataladder.train.progress import step_progress
 
 
@@ -99,7 +99,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     steps = hp.steps_for(len(rows))
     cuda = next(model.parameters()).is_cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
-    with tempfile.TemporaryDirectory() as tmp:
+    with scratch_dir("sft") as tmp:
         args = SFTConfig(
             output_dir=tmp, max_steps=steps, per_device_train_batch_size=hp.batch_size,
             learning_rate=hp.learning_rate_lora if method == "lora" else hp.learning_rate_full,
