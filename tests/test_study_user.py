@@ -85,3 +85,22 @@ def test_the_example_plan_runs_whole_on_a_user_model(trained_user_model_dir, tmp
     page = (out / "report.html").read_text()
     for anchor in ("profile", "ladders", "noise", "prefs", "rl"):
         assert f"id='{anchor}'" in page, anchor
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("trained_user_model_dir", ["qwen"], indirect=True)
+def test_synth_self_on_a_code_skill_writes_programs_its_tests_pass(trained_user_model_dir, tmp_path):
+    """Rejection sampling against the skill's own verifier: the model's programs that pass their tests are
+    written as sampled, with their tests, and curate (verify) keeps every one of them."""
+    spec = f"{EXAMPLES / 'tasks.jsonl'}:code"
+    out = tmp_path / "code.jsonl"
+    r = CliRunner().invoke(app, ["synth", "--skill", spec, "--source", "self", "--model", str(trained_user_model_dir),
+                                 "--n", "5", "--k", "2", "--output", str(out)])
+    assert r.exit_code == 0, r.output
+    recs = [json.loads(x) for x in out.read_text().splitlines()]
+    assert len(recs) == 5 and all(x["tests"] and x["completion"][0]["content"].startswith("def ") for x in recs)
+    assert all(x["completion"][0]["content"] == x["provenance"]["sampled"] for x in recs)  # the model's own program
+    c = CliRunner().invoke(app, ["curate", str(out), "--output-dir", str(tmp_path / "c"), "--require-verified",
+                                 "--eval-skill", str(EXAMPLES / "tasks.jsonl")])
+    assert c.exit_code == 0, c.output
+    assert json.loads((tmp_path / "c" / "stats.json").read_text())["kept"] == 5

@@ -17,8 +17,8 @@ Each pair is `{"prompt", "chosen", "rejected", "skill", "source", "hard", "flipp
 Every pair is checked before anything else happens to it: the skill's verifier accepts chosen
 and refuses rejected, or the pair is not made. `hard` marks near misses (`skills.text.is_near`:
 a number within max(2, 10%) of a numeric answer or its figures reordered; a one-token edit of any
-other answer); far-off, malformed or unrelated answers are easy. `flip_share` then swaps chosen and rejected in that share of the pairs (label noise),
-marking them `flipped`. Prompts come from the skill's train partition, split by a hash of the
+other answer); far-off, malformed or unrelated answers are easy. `flip_share` then swaps chosen
+and rejected in that share of the pairs (label noise), marking them `flipped`. Prompts come from the skill's train partition, split by a hash of the
 problem into a `train` slice (80%) and a disjoint `heldout` slice (20%); eval items never appear.
 """
 
