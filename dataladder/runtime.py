@@ -87,15 +87,15 @@ def apply_threads(model) -> int:
 
 
 def load_warning() -> str | None:
-    """One line when other work keeps every core busy (no idle core over 0.2 s, or a 1-minute load average above
-    the cores), else None."""
+    """One line when other work keeps every core busy (no idle core over 0.2 s; without /proc/stat, a 1-minute load
+    average above the cores plus this process), else None."""
     cores = usable_cores()
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):
         load = 0.0
-    idle = idle_cores()
-    if load <= cores and (idle is None or idle >= 0.25):
+    idle = idle_cores()  # measured while this process sleeps, so its own work does not count
+    if (idle >= 0.25) if idle is not None else (load <= cores + 1):
         return None
     return (f"warning: this machine is busy (load {load:.1f}, {0.0 if idle is None else idle:.1f} of {cores} cores "
             f"idle); runs will be slower and timings noisier. Small models get one torch thread; --threads N sets it")

@@ -64,3 +64,12 @@ def raw_trained_qwen_dir(tmp_path_factory):
 
     d = build_model("qwen", tmp_path_factory.mktemp("raw-qwen"))
     return pretrain(d, steps=400, chat=False, skills=("code", "person"))
+
+
+@pytest.fixture(autouse=True)
+def _no_busy_machine_warning(monkeypatch):
+    """Commands print a warning when the machine is busy; tests that count output lines must not depend on the
+    machine's load (tests/test_runtime.py checks the warning itself)."""
+    from dataladder import runtime
+
+    monkeypatch.setattr(runtime, "load_warning", lambda: None)

@@ -7,6 +7,8 @@ from typer.testing import CliRunner
 from dataladder import runtime
 from dataladder.cli import app
 
+_REAL_LOAD_WARNING = runtime.load_warning  # conftest silences it for every other test
+
 
 @pytest.fixture(autouse=True)
 def _restore_threads(monkeypatch):
@@ -58,14 +60,16 @@ def test_threads_option_and_plan_key(monkeypatch, tmp_path):
 
 
 def test_busy_machine_warning(monkeypatch):
+    monkeypatch.setattr(runtime, "load_warning", _REAL_LOAD_WARNING)
     cores = runtime.usable_cores()
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (cores + 0.5, 0.0, 0.0))  # this process counts in the load
     monkeypatch.setattr(runtime, "idle_cores", lambda interval=0.2: float(cores))
-    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (cores + 2.0, 0.0, 0.0))
+    assert runtime.load_warning() is None
+    monkeypatch.setattr(runtime, "idle_cores", lambda interval=0.2: 0.1)  # every core busy with other work
     w = runtime.load_warning()
     assert w.startswith("warning: this machine is busy") and f"of {cores} cores" in w and "\n" not in w
-    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (cores - 0.5, 0.0, 0.0))
-    assert runtime.load_warning() is None
-    monkeypatch.setattr(runtime, "idle_cores", lambda interval=0.2: 0.1)  # just started beside busy processes
+    monkeypatch.setattr(runtime, "idle_cores", lambda interval=0.2: None)  # no /proc/stat: the load average
+    monkeypatch.setattr(runtime.os, "getloadavg", lambda: (cores + 2.0, 0.0, 0.0))
     assert runtime.load_warning() is not None
 
 

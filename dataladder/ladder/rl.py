@@ -55,7 +55,7 @@ class RLConfig(PromptOptions, extra="forbid"):
     eval_n: int = Field(300, ge=1, description="held-out eval items at every rung")
     check_prompts: int = Field(128, ge=1, description="prompts sampled by the zero-signal check")
     check_samples: int = Field(16, ge=2, description="samples per prompt in the check (≥ num_generations)")
-    warn_at: float = Field(0.9, gt=0, le=1, description="predicted zero-signal share that triggers the warning (most groups "
+    warn_at: float = Field(0.9, ge=0, le=1, description="predicted zero-signal share that triggers the warning (most groups "
                                             "teach nothing)")
     filter_zero_signal: bool = Field(False, description="drop prompts whose check samples all score the same")
     reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
