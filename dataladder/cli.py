@@ -27,8 +27,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 
 @app.callback()
 def _global(
-    threads: Annotated[Optional[int], typer.Option(help="torch threads per process (default: 1 for models under 30M "
-                                                       "parameters, else every usable core); also plan `threads:`, "
+    threads: Annotated[Optional[int], typer.Option(help="torch threads per process (default: a model under 30M "
+                                                       "parameters gets the cores idle when it loads, at least one; a "
+                                                       "larger one every core); also plan `threads:`, "
                                                        "$DATALADDER_THREADS")] = None,
 ) -> None:
     from dataladder.runtime import ENV

@@ -122,8 +122,8 @@ class Plan(BaseModel, extra="forbid"):
     rl: RLStep | None = Field(None, description="GRPO on a ladder of rollouts")
     compare: CompareStep | None = Field(None, description="examples, pairs and rollouts on one axis")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
-    threads: int | None = Field(None, ge=1, description="torch threads per process (default: 1 for models under 30M "
-                                                        "parameters, else every usable core)")
+    threads: int | None = Field(None, ge=1, description="torch threads per process (default: a model under 30M "
+                                                        "parameters gets the idle cores, a larger one every core)")
 
 
 def apply_overrides(data: dict, pairs: list[str]) -> dict:

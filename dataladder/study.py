@@ -70,10 +70,9 @@ def check_plan(plan: Plan) -> None:
     """Every skill of the plan resolves (one each where one is meant), and those trained on have train items."""
     from dataladder.ladder.climb import check_formats
     from dataladder.ladder.prefs import PrefsConfig, check_config
+    from dataladder.models.hub import check_model
     from dataladder.skills import get_skill, resolve_skills
     from dataladder.skills.base import no_train_items, train_skill
-
-    from dataladder.models.hub import check_model
 
     if not probe_skills(plan):
         raise ValueError("probe.skills: name the skills to probe (the arithmetic skills are the default only for the "
@@ -89,7 +88,8 @@ def check_plan(plan: Plan) -> None:
         resolve_skills(c.eval_skills or [])
         check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
     for step in (plan.curated_vs_noisy, plan.rl):
-        if step is not None and not (sk := train_skill(step.skill, getattr(step, "prompts_file", None))).items("train", 1, 0):
+        sk = train_skill(step.skill, getattr(step, "prompts_file", None)) if step is not None else None
+        if sk is not None and not sk.items("train", 1, 0):
             raise ValueError(no_train_items(sk))
     if plan.prefs is not None:
         check_config(PrefsConfig(**{**plan.prefs.model_dump(), "model": plan.prefs.model or plan.model}))
