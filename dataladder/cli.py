@@ -157,7 +157,7 @@ def climb(
 @user_errors
 def list_skills(
     spec: Annotated[Optional[list[str]], typer.Argument(help="skill specs to show (tasks.jsonl, tasks.jsonl:code, "
-                                                             "mul:digits=3); default: the built-in skills")] = None,
+                                                             "mul:<param>=<value>); default: the built-in skills")] = None,
 ) -> None:
     """List skills: their formats (the target one marked *), verifier, train/eval items and prerequisites."""
     import inspect
@@ -165,7 +165,7 @@ def list_skills(
     from dataladder.skills import SKILLS, get_skill, resolve_skills
 
     skills = resolve_skills(spec) if spec else [get_skill(n) for n in SKILLS.names()]
-    t = Table(title="skills" if spec else "built-in skills (parameters after a colon: mul:digits=3)")
+    t = Table(title="skills" if spec else "built-in skills (parameters after a colon: add:<param>=<value>)")
     for c in ("skill", "formats (* target)", "verifier", "eval / train items", "prerequisites", "what"):
         t.add_column(c, overflow="fold")
     for s in skills:
