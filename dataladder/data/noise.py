@@ -32,10 +32,12 @@ def _skill_of(rec: dict, skills: "Skill | list[Skill] | None") -> Skill | None:
         if name in (sk.name, sk.spec):
             return sk
     from dataladder.data.curate import _skill
+    from dataladder.errors import InputError
+    from dataladder.registry import UnknownName
 
     try:
         return _skill(name)
-    except Exception:  # an unknown name: the record's own verifier, if any, decides
+    except (UnknownName, ValueError, InputError):  # an unknown name: the record's own verifier, if any, decides
         return given[0] if len(given) == 1 else None
 
 
