@@ -61,17 +61,20 @@ def sweep(skill: str, seeds: int, max_n: int, out: Path) -> dict:
     ctx = prepare("tiny-arith", cfg)
     store = RunStore(out)
     sizes = dense_sizes(max_n)
-    acc, flops, t0 = [], 0.0, time.perf_counter()
+    acc, seed_acc, eval_n, flops, t0 = [], [], [], 0.0, time.perf_counter()
     for n in sizes:
         per_seed = []
         for s in range(seeds):
             rc = rung_config(ctx.fingerprint, cfg, skill, None, n, s)
             r = store.get(rc) or store.put(rc, execute(ctx, cfg, rc))
-            per_seed.append(r["eval"][skill][cfg.target_format]["accuracy"])
+            per_seed.append(r["eval"][skill][cfg.format_for(skill)]["accuracy"])
             flops += r["train"]["flops"]
         acc.append(sum(per_seed) / len(per_seed))
+        seed_acc.append(per_seed)
+        eval_n.append(r["eval"][skill][cfg.format_for(skill)]["n"])
         print(f"  sweep {skill} n={n}: mean accuracy {acc[-1]:.3f} over {seeds} seeds", flush=True)
-    return {"sizes": sizes, "accuracy": acc, "flops": flops, "seconds": time.perf_counter() - t0}
+    return {"sizes": sizes, "accuracy": acc, "seed_accuracy": seed_acc, "eval_n": eval_n, "flops": flops,
+            "seconds": time.perf_counter() - t0}
 
 
 def hand_scripted(doc: dict, skill: str, workdir: Path) -> float:
@@ -87,7 +90,7 @@ def hand_scripted(doc: dict, skill: str, workdir: Path) -> float:
         for s in range(cfg.seeds):
             d = workdir / f"n{rung['n']}-s{s}"
             (d / "data").mkdir(parents=True)
-            recs = list(_skill(skill).records("train", rung["n"], seed=1000 + s, fmt=cfg.target_format))
+            recs = list(_skill(skill).records("train", rung["n"], seed=1000 + s, fmt=cfg.format_for(skill)))
             (d / "data" / "train.jsonl").write_text("".join(json.dumps({"prompt": r["prompt"], "completion": r["completion"]}) + "\n" for r in recs))
             steps = hp.steps_for(rung["n"])
             subprocess.run([

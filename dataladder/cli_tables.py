@@ -68,7 +68,7 @@ def print_recommendations(doc: dict) -> None:
     cfg = doc["config"]
     fmts = dict.fromkeys(str(a.get("target_format") or cfg.get("target_format")) for a in doc["arms"])
     t = Table(title=f"how much data reaches {cfg['target']:g} in the {', '.join(fmts)} format",
-              caption="accuracy with Wilson 95% interval; predicted n with bootstrap 80% interval; "
+              caption="accuracy with Wilson 95% interval; predicted n with 80% interval; "
                       "forgetting = mean / worst change of the other skills and formats")
     for c in ("skill", "verdict", "examples", "accuracy", "predicted n", "forgetting", "evidence"):
         t.add_column(c)
@@ -171,7 +171,7 @@ def print_prefs(doc: dict) -> None:
 def print_compare(doc: dict, delta: float) -> None:
     """compare.json: each kind of data's largest rung and saturation point."""
     t = Table(title="what each kind of data buys", caption=f"saturation: the count past which 10× more gains < {delta:g} "
-                                                         "(median [80% bootstrap interval])")
+                                                         "(median [80% interval])")
     for c in ("data", "metric", "largest n", "score there", "saturation"):
         t.add_column(c)
     fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731

@@ -48,7 +48,7 @@ class ClimbConfig(PromptOptions, extra="forbid"):
                                                             "(forgetting); default: the built-in arithmetic skills when "
                                                             "a base is the shipped tiny-arith, else none")
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop a climb")
-    n_boot: int = Field(200, ge=1, description="bootstrap replicates of the curve fit")
+    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
     train_file: str | None = Field(None, description="training records to draw rungs from: messages, TRL "
                                                      "(conversational) prompt/completion, Alpaca or ShareGPT, in "

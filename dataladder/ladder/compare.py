@@ -8,7 +8,7 @@ from `rl`; any two or all three) and writes `compare.json` and `compare.png`: ea
 pairwise accuracy of the reward model, accuracy after RL) and its saturation point, the count
 past which 10× more of that resource gains less than δ. A file's own saturation block is used
 when it has one with the same δ; otherwise the curve is refitted from its rungs (`fit_curve`,
-bootstrap) and the same rule applied, so all three are marked by one definition.
+posterior draws) and the same rule applied, so all three are marked by one definition.
 """
 
 from __future__ import annotations

@@ -69,5 +69,5 @@ def plot_ladder(doc: dict, path: Path) -> None:
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
         fmt = arms[0].get("target_format") or doc["config"].get("target_format")
         log_axes(ax, "training examples (log scale)", f"accuracy ({fmt} format)",
-                 f"{skill}: fitted curve with 80% bootstrap band")
+                 f"{skill}: fitted curve with 80% band")
     save(fig, path)

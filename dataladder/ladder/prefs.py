@@ -5,8 +5,8 @@ verified pool per seed, `data.pairs`) each train a reward model (`train.reward`)
 scored on held-out pairs from a disjoint slice of the train partition: pairs from the training
 sources (the fitted metric) and pairs from sources it never trained on, broken down by source
 and by hard (near-miss) versus easy. The curve is fitted and the stop rule consulted exactly as in
-`climb`; the saturation point is the count past which 10× more pairs gains less than δ, with a
-bootstrap interval from the fit ensemble. Runs go through the run store, so a rerun resumes.
+`climb`; the saturation point is the count past which 10× more pairs gains less than δ, with an
+interval from the forecaster (dataladder/forecast). Runs go through the run store, so a rerun resumes.
 Writes `prefs.json`, `prefs.png` and `reward_model/` (the reward model of the reached or largest rung).
 """
 
@@ -50,7 +50,7 @@ class PrefsConfig(BaseModel, extra="forbid"):
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
     min_pairs: int = Field(1000, ge=0, description="pairs before the fit may stop the ladder (the prior: reward models "
                                              "improve over thousands of pairs); at most half the budget")
-    n_boot: int = Field(200, ge=1, description="bootstrap replicates of the curve fit")
+    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
     lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
@@ -64,9 +64,9 @@ class PrefsConfig(BaseModel, extra="forbid"):
 
 
 def saturation(fit, delta: float, n_min: float, n_max_measured: float) -> dict:
-    """The count past which 10× more pairs gains less than `delta`, per bootstrap replicate.
+    """The count past which 10× more pairs gains less than `delta`, per posterior draw of the curve.
 
-    For each replicate curve, n_sat is the smallest grid n ≥ n_min such that the gain from m to
+    For each drawn curve, n_sat is the smallest grid n ≥ n_min such that the gain from m to
     10m stays below δ for every m ≥ n (before a sigmoid's rise the gain is small too, so the last
     n with a gain ≥ δ decides); ∞ when the curve still gains δ per decade at 10^6.
     """
@@ -383,7 +383,7 @@ def plot_prefs(doc: dict, path: Path) -> None:
         idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= ns[-1] * 20]
         ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color="C0", lw=1.5)
         ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
-                        color="C0", alpha=0.15, lw=0, label="fit, 80% bootstrap band")
+                        color="C0", alpha=0.15, lw=0, label="fit, 80% band")
     for i, s in enumerate(doc["heldout"]["unseen_sources"]):
         ys = [r["by_source"].get(s, {}).get("accuracy") for r in lad]
         ax.plot(ns, ys, "s--", color=f"C{i + 1}", ms=4, label=f"unseen source {s}")

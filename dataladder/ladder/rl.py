@@ -64,7 +64,7 @@ class RLConfig(PromptOptions, extra="forbid"):
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling of rollouts worth paying for (stop rule)")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more rollouts gains less than this")
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, ge=1, description="bootstrap replicates of the curve fit")
+    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")

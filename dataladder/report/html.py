@@ -149,7 +149,7 @@ def climb_section(name: str, doc: dict) -> str:
         fmt = str(arms[0].get("target_format") or cfg["target_format"])
         cap = (f"Accuracy on {cfg['eval_n']} held-out <b>{html.escape(skill)}</b> items per seed in the {html.escape(fmt)} "
                f"format after fine-tuning on n examples ({runs} training runs, {cfg['seeds']} seeds per rung, points pooled over "
-               f"seeds with Wilson 95% intervals). Lines: ensemble curve fit, band: bootstrap 80% interval. Stop: {html.escape(stops)}.")
+               f"seeds with Wilson 95% intervals). Lines: fitted curve, band: its 80% interval. Stop: {html.escape(stops)}.")
         parts.append(_figure(_ladder_figure(doc, arms, f"{skill}: {', '.join(a['label'] for a in arms)}"), cap, f"ladder for {skill}"))
         rows = []
         for a in arms:
@@ -354,7 +354,7 @@ def build_report(run_dir: Path) -> Path:
             f"<p class='sub'>dataladder study in <code>{html.escape(str(run_dir))}</code>, built {stamp} from its result files.</p>"
             + "".join(body)
             + "<footer>Every number on this page was measured in this study's runs; intervals are Wilson 95% for accuracies "
-              "and bootstrap 80% for fitted data sizes.</footer></main></body></html>")
+              "and 80% posterior intervals for forecast data sizes.</footer></main></body></html>")
     out = run_dir / "report.html"
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
