@@ -17,6 +17,7 @@ from rich.table import Table
 from dataladder import cli_data
 from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
                                    err_console, parse_budget, progress, prompt_fields, step_bar, user_errors, validated)
+from dataladder.cli_fit import fit
 from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain,
                                    print_recommendations, print_rl, print_study)
@@ -417,7 +418,7 @@ def rl_command(
 # `dataladder --help` lists the commands in this order.
 for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", climb), ("skills", list_skills),
                         ("synth", cli_data.synth), ("run", run), ("demo", demo), ("report", report), ("prefs", prefs),
-                        ("compare", compare), ("curate", cli_data.curate), ("corrupt", cli_data.corrupt),
+                        ("compare", compare), ("fit", fit), ("curate", cli_data.curate), ("corrupt", cli_data.corrupt),
                         ("sandbox", cli_data.sandbox), ("rl", rl_command)]:
     app.command(_name)(_command)
 

@@ -18,7 +18,7 @@ from typing import Annotated, Callable, Literal
 from pydantic import Field
 
 from dataladder.generate import PromptOptions
-from dataladder.ladder.fit import fit_curve, summarize_fit
+from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
@@ -316,6 +316,7 @@ class Arm:
         self.scores.append(RungScore(n, correct, total))
         self.points += [(n, e[skill][tf]["correct"], e[skill][tf]["n"]) for e in evals]
         self.fit = fit_curve(self.points, cfg.target, cfg.n_boot, seed=len(self.rungs)) if len(self.rungs) >= 3 else None
+        self.rungs[-1]["forecast"] = forecast_block(self.fit, n)  # the early answer to "how much data"
         nxt = next_size(n, cfg.growth)
         time_left = (cfg.max_minutes * 60 - self.seconds) if cfg.max_minutes else math.inf
         self.decision = decide(self.scores, self.base_score, self.fit, cfg.target, nxt,
@@ -326,6 +327,7 @@ class Arm:
             self.decision.detail["why"] = f"next rung {nxt} > the {self.pool_size} training examples there are"
         if self.on_rung:
             self.on_rung(f"{skill} {self.label} n={n}: {correct / total:.3f} [{lo:.3f}, {hi:.3f}]"
+                         + forecast_text(self.rungs[-1]["forecast"], cfg.target)
                          + (f" → stop: {self.decision.reason}" if self.decision.stop else ""))
         self.done = self.decision.stop
         self.n = nxt

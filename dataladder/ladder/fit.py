@@ -15,7 +15,7 @@ import numpy as np
 from dataladder.forecast.model import N_GRID, PRIOR, SIGMA_D, Forecast, forecast
 
 CurveFit = Forecast  # the ladders' name for it
-__all__ = ["N_GRID", "CurveFit", "fit_curve", "summarize_fit", "forecast_block"]
+__all__ = ["N_GRID", "CurveFit", "fit_curve", "summarize_fit", "forecast_block", "forecast_text"]
 
 
 def fit_curve(points: list[tuple[float, int, int]], target: float, n_boot: int = 200, seed: int = 0) -> Forecast:
@@ -39,6 +39,15 @@ def forecast_block(fit: Forecast | None, n_last: int) -> dict | None:
     lo, med, hi = fit.n_target_interval(0.8)
     return {"after_n": n_last, "n_target": {"median": _fin(med), "lo80": _fin(lo), "hi80": _fin(hi)},
             "p_reachable": fit.p_reachable()}
+
+
+def forecast_text(block: dict | None, target: float) -> str:
+    """' · forecast n for ≥ 0.9: 310 (80%: 120–900)', or '' before the third rung."""
+    if not block:
+        return ""
+    nt = block["n_target"]
+    show = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+    return f" · forecast n for ≥ {target:g}: {show(nt['median'])} (80%: {show(nt['lo80'])}–{show(nt['hi80'])})"
 
 
 def summarize_fit(fit: Forecast | None, n_last: int, budget: int) -> dict | None:

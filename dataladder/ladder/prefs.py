@@ -22,7 +22,7 @@ from typing import Callable
 import numpy as np
 from pydantic import BaseModel, Field
 
-from dataladder.ladder.fit import N_GRID, fit_curve, summarize_fit
+from dataladder.ladder.fit import N_GRID, fit_curve, forecast_block, forecast_text, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
@@ -293,6 +293,7 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
         scores.append(RungScore(n, pooled["correct"], pooled["n"]))
         points += [(n, e["heldout"]["correct"], e["heldout"]["n"]) for e in evals]
         fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(rungs)) if len(rungs) >= 3 else None
+        rungs[-1]["forecast"] = forecast_block(fit, n)
         nxt = next_size(n, cfg.growth)
         max_pairs = min(cfg.max_pairs, len(ctx.pool(0)))
         time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
@@ -309,7 +310,7 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
             r = rungs[-1]
             extra = "".join(f"  {s}: {a['accuracy']:.3f}" for s, a in r["by_source"].items())
             on_rung(f"{cfg.skill} n={n} pairs: held-out {r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-                    f" margin {r['margin']:+.2f};{extra}" + (f" → stop: {decision.reason}" if decision.stop else ""))
+                    f" margin {r['margin']:+.2f};{extra}" + forecast_text(r["forecast"], cfg.target) + (f" → stop: {decision.reason}" if decision.stop else ""))
         if decision.stop:
             break
         n = nxt

@@ -11,7 +11,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Callable
 
-from dataladder.ladder.fit import fit_curve, summarize_fit
+from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, summarize_fit
 from dataladder.ladder.rl_checks import overoptimization
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
@@ -171,12 +171,14 @@ def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, gen, skill, f
         scores.append(RungScore(rollouts, ev["correct"], ev["total"]))
         points.append((rollouts, ev["correct"], ev["total"]))
         fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(scores)) if len(scores) >= 3 else None
+        rungs[-1]["forecast"] = forecast_block(fit, rollouts)
         nxt = steps_at[i + 1] * hp.rollouts_per_step if i + 1 < len(steps_at) else cfg.max_rollouts + 1
         time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
         decision = decide(scores, base_score, fit, cfg.target, nxt, cfg.max_rollouts, time_left, cfg.delta,
                           cfg.min_rungs)
         on_rung(f"{arm.label} {rollouts:,} rollouts ({steps} steps): {ev['accuracy']:.3f} "
-                f"[{ev['ci_low']:.3f}, {ev['ci_high']:.3f}]" + (f" → stop: {decision.reason}" if decision.stop else ""))
+                f"[{ev['ci_low']:.3f}, {ev['ci_high']:.3f}]" + forecast_text(rungs[-1]["forecast"], cfg.target)
+                + (f" → stop: {decision.reason}" if decision.stop else ""))
         if decision.stop:
             break
     hit = reached_at(scores, cfg.target)

@@ -157,10 +157,24 @@ def climb_section(name: str, doc: dict) -> str:
                 rows.append(f"<tr><td>{html.escape(a['label'])}</td><td class='num'>{r['n']:,}</td>"
                             f"<td class='num'>{r['accuracy']:.3f} [{r['ci_low']:.3f}–{r['ci_high']:.3f}]</td>"
                             f"<td class='num'>{_signed(r['mean_forgetting'])}</td><td class='num'>{_signed(r['worst_forgetting'])}</td>"
+                            f"<td class='num'>{_forecast_cell(r.get('forecast'))}</td>"
                             f"<td class='num'>{r['train_seconds']:.1f} s</td></tr>")
         parts.append("<table><tr><th>arm</th><th>examples</th><th>accuracy [95%]</th><th>mean forgetting</th>"
-                     f"<th>worst forgetting</th><th>train time</th></tr>{''.join(rows)}</table>")
+                     f"<th>worst forgetting</th><th>forecast n for {cfg['target']:g} after this rung [80%]</th>"
+                     f"<th>train time</th></tr>{''.join(rows)}</table>")
+        finals = "; ".join(f"{html.escape(a['label'])}: " + (f"target reached at {a['reached_at']:,} examples" if a.get("reached_at")
+                                                              else f"not reached by {a['rungs'][-1]['n']:,} examples ({a['stop']['reason']})")
+                           for a in arms)
+        parts.append(f"<p>From the third rung on, each row's forecast is what the fit said before the next "
+                     f"rung was run. What the ladder finally measured: {finals}.</p>")
     return "".join(parts)
+
+
+def _forecast_cell(block: dict | None) -> str:
+    if not block:
+        return "—"
+    nt = block["n_target"]
+    return f"{_n(nt['median'])} [{_n(nt['lo80'])}–{_n(nt['hi80'])}]"
 
 
 def _signed(x: float | None) -> str:

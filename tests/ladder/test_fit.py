@@ -26,7 +26,7 @@ def test_logistic_curve_forecast_far_past_the_data_covers_the_truth():
     truth = 400 * math.exp(math.log(9) / 0.8)
     fit = fit_curve(points(logistic, 2000), target=0.9)
     lo, med, hi = fit.n_target_interval(0.8)
-    assert lo <= truth <= hi and hi / lo < 10 and abs(math.log10(med / truth)) < 0.15
+    assert lo <= truth <= hi and hi / lo < 20 and abs(math.log10(med / truth)) < 0.1
     assert fit.p_reachable() > 0.9
 
 

@@ -1,0 +1,306 @@
+"""POINTS files for `dataladder fit`: a learning curve you measured yourself, read into `Curve`s.
+
+Rows (CSV, JSONL, a JSON array or Parquet; a UTF-8 byte-order mark and CRLF line ends are fine) carry
+`n` (data size, ≥ 1) and `value` (the score at that size), optionally `seed` (a label: several points at
+one size are seeds), `eval_n` (the eval items behind a score, a positive integer: binomial noise) and
+`curve` (several curves in one file, grouped by it). Column names are matched case-insensitively.
+Our own result documents are read too: `ladder.json` (one curve per arm), `prefs.json` and `rl.json`
+(one curve per arm, the base rung of 0 rollouts left out), one point per seed where the rung lists
+its seeds, with the document's target, direction and δ as defaults.
+
+    from dataladder.forecast import read_points
+    pts = read_points("curve.csv")   # pts.curves[0].n, .value, .eval_n
+
+Every bad input raises `InputError` naming the file, the line (or row, or item) and the field.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dataladder.errors import InputError, text_lines
+
+REQUIRED = ("n", "value")
+OPTIONAL = ("seed", "eval_n", "curve")
+
+
+@dataclass
+class Curve:
+    """One learning curve: a point per (size, seed); `where` says where each point came from."""
+
+    name: str | None
+    n: list[float] = field(default_factory=list)
+    value: list[float] = field(default_factory=list)
+    eval_n: list[int | None] = field(default_factory=list)
+    seed: list[str | None] = field(default_factory=list)
+    where: list[str] = field(default_factory=list)
+
+    def add(self, n: float, value: float, eval_n: int | None, seed, where: str) -> None:
+        self.n.append(n)
+        self.value.append(value)
+        self.eval_n.append(eval_n)
+        self.seed.append(None if seed is None else str(seed))
+        self.where.append(where)
+
+    @property
+    def has_eval_n(self) -> bool:
+        return bool(self.eval_n) and all(e is not None for e in self.eval_n)
+
+
+@dataclass
+class Points:
+    """What a POINTS file holds: its curves, the size's and the score's names, and a result document's defaults."""
+
+    path: str
+    curves: list[Curve]
+    kind: str = "table"  # table | ladder | prefs | rl
+    x_name: str = "n"
+    y_name: str = "value"
+    defaults: dict = field(default_factory=dict)  # target, direction, delta (result documents only)
+
+
+def read_points(path) -> Points:
+    """Read a POINTS file (see the module docstring) into curves; InputError on anything unusable."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError("is a directory; give a CSV, JSONL, JSON or Parquet file of points", str(p))
+    if not p.is_file():
+        raise InputError("no such file", str(p))
+    suffix = p.suffix.lower()
+    if suffix == ".parquet":
+        pts = Points(str(p), _group(str(p), _parquet_rows(p)))
+    else:
+        lines = list(text_lines(p))
+        first = next((t.strip() for _, t in lines if t.strip()), "")
+        if not first:
+            raise InputError("the file is empty; give a header (n,value) and one row per point", str(p))
+        if suffix in (".jsonl", ".ndjson") or (suffix != ".json" and first.startswith("{") and _one_line_json(first)):
+            pts = Points(str(p), _group(str(p), _jsonl_rows(p, lines)))
+        elif suffix == ".json" or first.startswith(("[", "{")):
+            pts = _json_file(p, lines)
+        else:
+            pts = Points(str(p), _group(str(p), _csv_rows(p, lines)))
+    if not pts.curves:
+        raise InputError("no points in the file, only a header; add one row per point (n, value)", str(p))
+    return pts
+
+
+def _one_line_json(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except json.JSONDecodeError:
+        return False
+
+
+# ---- rows: (where, {column: raw value}) --------------------------------------------------------------------
+
+def _csv_rows(p: Path, lines: list[tuple[int, str]]):
+    header_line = next(ln for ln, t in lines if t.strip())
+    body = [t for ln, t in lines if ln >= header_line]
+    first = body[0]
+    delim = "\t" if "\t" in first and "," not in first else ";" if ";" in first and "," not in first else ","
+    reader = csv.reader(body, delimiter=delim)
+    header = [h.strip() for h in next(reader)]
+    named = {h.lower(): i for i, h in enumerate(header) if h}
+    seen: dict[str, int] = {}
+    for i, h in enumerate(header):
+        if h and h.lower() in seen:
+            raise InputError(f"column '{h}' appears twice in the header (columns {seen[h.lower()] + 1} and {i + 1}); "
+                             "rename or drop one", str(p), header_line)
+        seen[h.lower()] = i
+    _check_columns(set(named), [h for h in header if h], f"{p}:{header_line}")
+    for row in reader:
+        ln = header_line + reader.line_num - 1
+        if not any(c.strip() for c in row):
+            continue
+        if len(row) > len(header):
+            raise InputError(f"{len(row)} fields but the header has {len(header)}; quote values that contain "
+                             f"'{delim}'", str(p), ln)
+        yield f"{p}:{ln}", {k: (row[i] if i < len(row) else "") for k, i in named.items()}
+
+
+def _jsonl_rows(p: Path, lines: list[tuple[int, str]]):
+    for ln, text in lines:
+        if not text.strip():
+            continue
+        try:
+            rec = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON ({e.msg} at column {e.colno})", str(p), ln) from None
+        if not isinstance(rec, dict):
+            raise InputError(f"expected a JSON object with n and value, got {type(rec).__name__}", str(p), ln)
+        yield f"{p}:{ln}", {str(k).strip().lower(): v for k, v in rec.items()}
+
+
+def _array_rows(p: Path, text: str):
+    """Items of a JSON array, each with the line it starts on."""
+    dec = json.JSONDecoder()
+    i = text.index("[") + 1
+    while True:
+        while i < len(text) and text[i] in " \t\r\n,":
+            i += 1
+        if i >= len(text) or text[i] == "]":
+            return
+        ln = text.count("\n", 0, i) + 1
+        try:
+            rec, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError as e:
+            raise InputError(f"not valid JSON ({e.msg})", str(p), e.lineno) from None
+        if not isinstance(rec, dict):
+            raise InputError(f"expected a JSON object with n and value, got {type(rec).__name__}", str(p), ln)
+        yield f"{p}:{ln}", {str(k).strip().lower(): v for k, v in rec.items()}
+
+
+def _parquet_rows(p: Path):
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow (pip install pyarrow), or give the points as CSV", str(p)) \
+            from None
+    try:
+        table = pq.read_table(p)
+    except (OSError, ValueError) as e:  # ArrowInvalid is a ValueError, ArrowIOError an OSError
+        raise InputError(f"not a readable Parquet file ({str(e).splitlines()[0]})", str(p)) from None
+    cols = [c.strip() for c in table.column_names]
+    lowered = [c.lower() for c in cols]
+    dup = next((c for c in cols if lowered.count(c.lower()) > 1), None)
+    if dup:
+        raise InputError(f"column '{dup}' appears twice; rename or drop one", str(p))
+    _check_columns(set(lowered), cols, str(p))
+    for k, rec in enumerate(table.to_pylist(), 1):
+        yield f"{p}: row {k}", {str(c).strip().lower(): v for c, v in rec.items()}
+
+
+def _check_columns(have: set[str], shown: list[str], where: str, row: bool = False) -> None:
+    for col in REQUIRED:
+        if col not in have:
+            close = difflib.get_close_matches(col, sorted(have), n=1, cutoff=0.5)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            what = "this row has" if row else "columns"
+            raise InputError(f"missing (required: n, value; {what}: {', '.join(shown) or 'none'}){hint}", where,
+                             field=col)
+
+
+# ---- values ------------------------------------------------------------------------------------------------
+
+def _blank(v) -> bool:
+    return v is None or (isinstance(v, str) and not v.strip())
+
+
+def _number(v, col: str, where: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise InputError(f"field '{col}': expected a number, got {json.dumps(v)[:40]}", where)
+    try:
+        x = float(v.strip()) if isinstance(v, str) else float(v)
+    except ValueError:
+        raise InputError(f"field '{col}': {v.strip()[:40]!r} is not a number", where) from None
+    if not math.isfinite(x):
+        raise InputError(f"field '{col}': {v} is not a finite number", where)
+    return x
+
+
+def _group(path: str, rows) -> list[Curve]:
+    curves: dict[str | None, Curve] = {}
+    seen: dict[tuple, str] = {}
+    for where, rec in rows:
+        if "n" not in rec or "value" not in rec:
+            _check_columns(set(rec), list(rec), where, row=True)
+        for col in REQUIRED:
+            if _blank(rec[col]):
+                raise InputError(f"field '{col}': empty; every row needs n and value", where)
+        n = _number(rec["n"], "n", where)
+        if n < 1:
+            raise InputError(f"field 'n': {n:g} is below 1; n is the data size (examples, pairs, rollouts…)", where)
+        value = _number(rec["value"], "value", where)
+        eval_n = None
+        if not _blank(rec.get("eval_n")):
+            e = _number(rec["eval_n"], "eval_n", where)
+            if e < 1 or e != int(e):
+                raise InputError(f"field 'eval_n': {rec['eval_n']} is not a positive integer (the eval items behind "
+                                 "the score)", where)
+            eval_n = int(e)
+        name = None
+        if "curve" in rec:
+            if _blank(rec["curve"]):
+                raise InputError("field 'curve': empty; name every row's curve, or drop the column", where)
+            name = str(rec["curve"]).strip()
+        seed = None if _blank(rec.get("seed")) else str(rec["seed"]).strip()
+        if seed is not None:
+            key = (name, n, seed)
+            if key in seen:
+                raise InputError(f"duplicate point: n={n:g} seed {seed} is already at {seen[key]}", where)
+            seen[key] = where
+        curves.setdefault(name, Curve(name)).add(n, value, eval_n, seed, where)
+    for c in curves.values():
+        if any(e is not None for e in c.eval_n) and not c.has_eval_n:
+            k = c.eval_n.index(None)
+            raise InputError("field 'eval_n': empty here but given on other rows; give it on every row of the curve "
+                             "or on none", c.where[k])
+    return list(curves.values())
+
+
+# ---- JSON files: an array of rows, or one of our result documents ---------------------------------------
+
+def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
+    text = "".join(t for _, t in lines)
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        if e.msg == "Extra data" and text.lstrip().startswith("{"):  # JSON lines in a .json file
+            return Points(str(p), _group(str(p), _jsonl_rows(p, lines)))
+        raise InputError(f"not valid JSON ({e.msg} at column {e.colno})", str(p), e.lineno) from None
+    if isinstance(doc, list):
+        return Points(str(p), _group(str(p), _array_rows(p, text)))
+    if not isinstance(doc, dict):
+        raise InputError("expected a JSON array of points or a dataladder result document", str(p))
+    cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    defaults = {k: cfg[k] for k in ("target", "delta") if isinstance(cfg.get(k), (int, float))}
+    defaults["direction"] = "higher"
+    try:
+        if isinstance(doc.get("arms"), list) and doc["arms"] and "rungs" in doc["arms"][0] and "rollouts" not in \
+                (doc["arms"][0]["rungs"] or [{}])[0]:
+            models = {a.get("model") for a in doc["arms"]}
+            curves = [_doc_curve(p, f"{a.get('skill', 'skill')} · {a.get('label', i)}"
+                                 + (f" · {Path(str(a.get('model'))).name}" if len(models) > 1 else ""),
+                                 a["rungs"], "n", f"arms[{i}].rungs") for i, a in enumerate(doc["arms"])]
+            return Points(str(p), curves, "ladder", "examples", "accuracy", defaults)
+        if isinstance(doc.get("ladder"), list) and doc["ladder"] and "pairs" in doc["ladder"][0]:
+            curve = _doc_curve(p, str(doc.get("skill") or "reward model"), doc["ladder"], "pairs", "ladder")
+            return Points(str(p), [curve], "prefs", "pairs", doc.get("metric", "pairwise accuracy"), defaults)
+        if isinstance(doc.get("arms"), list) and doc["arms"] and "rungs" in doc["arms"][0]:
+            curves = [_doc_curve(p, str(a.get("label", i)), a["rungs"], "rollouts", f"arms[{i}].rungs")
+                      for i, a in enumerate(doc["arms"])]
+            return Points(str(p), curves, "rl", "rollouts", doc.get("metric", "accuracy"), defaults)
+        if isinstance(doc.get("ladder"), list) and doc["ladder"] and "rollouts" in doc["ladder"][0]:
+            curve = _doc_curve(p, str(doc.get("skill") or "policy"), doc["ladder"], "rollouts", "ladder")
+            return Points(str(p), [curve], "rl", "rollouts", doc.get("metric", "accuracy"), defaults)
+    except (KeyError, TypeError, IndexError, ZeroDivisionError) as e:
+        raise InputError(f"looks like a dataladder result document but lacks {e}; is it complete?", str(p)) from None
+    raise InputError("a JSON object that is not a ladder.json, prefs.json or rl.json; give points as a JSON array "
+                     "of {\"n\": …, \"value\": …} or as JSONL", str(p))
+
+
+def _doc_curve(p: Path, name: str, rungs: list[dict], size: str, at: str) -> Curve:
+    """A ladder's rungs as points: one per seed where the rung lists its seeds' accuracies, else the pooled one."""
+    c = Curve(name)
+    for k, r in enumerate(rungs):
+        n = r[size]
+        if not n or n < 1:  # the base model (0 examples, 0 rollouts) is not on a log axis
+            continue
+        where = f"{p}: {at}[{k}]"
+        total = int(r["total"])
+        seeds = [s for s in r.get("seeds") or [] if isinstance(s.get("accuracy"), (int, float))]
+        if len(seeds) > 1 or (seeds and "total" in seeds[0]):
+            for s in seeds:
+                en = int(s["total"]) if "total" in s else max(1, round(total / len(seeds)))
+                c.add(float(n), float(s["accuracy"]), en, s.get("seed"), where)
+        else:
+            c.add(float(n), r["correct"] / total, total, None, where)
+    if not c.n:
+        raise InputError(f"{at}: no rung with {size} ≥ 1 (only the base model); nothing to fit yet", str(p))
+    return c
