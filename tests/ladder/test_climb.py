@@ -56,6 +56,9 @@ def test_climb_trains_evaluates_and_resumes(micro_dir, tmp_path, monkeypatch):
         assert res["train"]["tensors_changed"] > 0  # the model's parameters changed
         assert res["train"]["last_loss"] < res["train"]["first_loss"]
     assert (out / "ladder.png").stat().st_size > 1000
+    # the early forecast: none before the third rung, then the size for the target as the final fit says
+    assert [r["forecast"] is None for r in arm["rungs"]] == [True, True, False]
+    assert arm["rungs"][2]["forecast"]["n_target"] == arm["fit"]["n_target"]
     saved = json.loads((out / "ladder.json").read_text())
     rec = saved["recommendations"][0]
     assert {"verdict", "n", "arm", "forgetting", "evidence", "predicted_n"} <= set(rec)
