@@ -284,7 +284,7 @@ def prefs(
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
     from dataladder.ladder.prefs import PrefsConfig, check_config, prefs as prefs_fn
-    from dataladder.skills.base import train_skill
+    from dataladder.skills.spec import train_skill
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
     skill = _default_skill(skill, model)
@@ -369,7 +369,8 @@ def rl_command(
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
     from dataladder.ladder.rl import RLConfig, rl as rl_fn
-    from dataladder.skills.base import no_train_items, train_skill
+    from dataladder.skills.base import no_train_items
+    from dataladder.skills.spec import train_skill
 
     max_rollouts, max_minutes = parse_budget(budget)
     skill = _default_skill(skill, model)

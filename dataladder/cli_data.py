@@ -48,7 +48,7 @@ def synth(
     from dataladder.data.synth import SOURCES, SynthConfig, run_synth
 
     SOURCES.get(source)  # did-you-mean before any work
-    from dataladder.skills.base import train_skill
+    from dataladder.skills.spec import train_skill
 
     name = train_skill(skill, str(prompts_file) if prompts_file else None).name  # bad specs and lines: before any work
     cfg = SynthConfig(skill=skill, n=n, source=source, model=model, k=k if source != "template" else 1,

@@ -72,7 +72,8 @@ def check_plan(plan: Plan) -> None:
     from dataladder.ladder.prefs import PrefsConfig, check_config
     from dataladder.models.hub import check_model
     from dataladder.skills import get_skill, resolve_skills
-    from dataladder.skills.base import no_train_items, train_skill
+    from dataladder.skills.base import no_train_items
+    from dataladder.skills.spec import train_skill
 
     if not probe_skills(plan):
         raise ValueError("probe.skills: name the skills to probe (the arithmetic skills are the default only for the "

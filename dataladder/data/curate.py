@@ -141,7 +141,7 @@ def normalize_text(text: str, keep_lead: bool = True) -> str:
 
 def _resolved(spec: str) -> tuple:
     """The skills of a spec, cached per spec and JSONL file version (records ask about the same few skills)."""
-    from dataladder.skills.base import jsonl_spec
+    from dataladder.skills.spec import jsonl_spec
 
     js = jsonl_spec(spec)
     st = js[0].stat() if js is not None and js[0].is_file() else None
@@ -194,7 +194,7 @@ def record_fields(rec: dict) -> dict:
 def validate(raws: Iterator[tuple[int, object]], reject: Reject, cfg: CurateConfig, file: str) -> Iterator[Doc]:
     """Raw records → TRL `Doc`s; bad ones raise InputError or, with skip_bad, are `bad_record:<field>`."""
     from dataladder.registry import UnknownName
-    from dataladder.skills.base import jsonl_spec
+    from dataladder.skills.spec import jsonl_spec
     from dataladder.verify import get_verifier
 
     for line, raw in raws:

@@ -233,7 +233,7 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
     Returns (records, stats). `cache` (a JSONL path) keeps every prompt's candidates so a rerun
     with the same config resumes without sampling them again.
     """
-    from dataladder.skills.base import train_skill
+    from dataladder.skills.spec import train_skill
 
     if cfg.n <= 0:
         raise ValueError(f"--n {cfg.n}: must be a positive number of examples")

@@ -55,7 +55,7 @@ def read_train_file(path: Path) -> list[tuple[int, dict]]:
 def names_skill(name: str | None, spec: str, sk) -> bool:
     """Whether a train record's `skill` names the climbed skill: absent, its name, its spec, or its file (`tasks.jsonl`
     for a file of one skill, `tasks.jsonl:code` for one of several), however the path is written."""
-    from dataladder.skills.base import jsonl_spec
+    from dataladder.skills.spec import jsonl_spec
 
     if name in (None, spec, sk.name, sk.spec):
         return True

@@ -61,7 +61,7 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     def evaluated(self) -> list[str]:
         """The skills evaluated at every rung: the climbed ones first, then the others (a JSONL file of several
         skills stands for each of them, as `file.jsonl:name`)."""
-        from dataladder.skills.base import jsonl_spec
+        from dataladder.skills.spec import jsonl_spec
 
         out = list(self.skills)
         for spec in self.eval_skills if self.eval_skills is not None else default_eval_skills(self.models):
@@ -174,7 +174,7 @@ def _eval_model(model, ctx: Context) -> dict:
 
 
 def eval_config(cfg: ClimbConfig) -> dict:
-    from dataladder.skills.base import jsonl_spec
+    from dataladder.skills.spec import jsonl_spec
 
     skills = cfg.evaluated()
     out = {"skills": skills, "n": cfg.eval_n, "seed": 0}

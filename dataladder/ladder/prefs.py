@@ -109,7 +109,8 @@ def check_config(cfg: PrefsConfig) -> None:
     """Fail before any work on sources that cannot be built or overlap."""
     from dataladder.data.pairs import source_name
     from dataladder.registry import did_you_mean
-    from dataladder.skills.base import no_train_items, train_skill
+    from dataladder.skills.base import no_train_items
+    from dataladder.skills.spec import train_skill
 
     sk = train_skill(cfg.skill, cfg.prompts_file)
     if cfg.format is not None and cfg.format not in sk.formats:
@@ -144,7 +145,7 @@ class Context:
         from dataladder.data.pairs import build_pairs
         from dataladder.models.hub import model_fingerprint
         from dataladder.models.hub import load_model
-        from dataladder.skills.base import train_skill
+        from dataladder.skills.spec import train_skill
 
         self.cfg = cfg
         self.skill = train_skill(cfg.skill, cfg.prompts_file)
@@ -182,7 +183,7 @@ class Context:
         return self._pools[seed]
 
     def data_config(self) -> dict:
-        from dataladder.skills.base import skill_key
+        from dataladder.skills.spec import skill_key
 
         c = self.cfg
         return {"model": self.fingerprint, "other": self.other_fingerprint,

@@ -31,7 +31,7 @@ from dataladder.ladder.fit import fit_curve
 from dataladder.ladder.rl_arm import Arm, climb_rollouts, eval_greedy, fingerprint, observed_zero_signal, schedule
 from dataladder.ladder.rl_checks import diversity, signal_check
 from dataladder.ladder.store import RunStore
-from dataladder.skills.base import skill_key
+from dataladder.skills.spec import skill_key
 from dataladder.train.grpo import GRPOHparams
 
 
@@ -78,7 +78,7 @@ class RLConfig(PromptOptions, extra="forbid"):
 
 
 def _skill(cfg: RLConfig):
-    from dataladder.skills.base import train_skill
+    from dataladder.skills.spec import train_skill
 
     return train_skill(cfg.skill, cfg.prompts_file)
 

@@ -15,7 +15,7 @@ from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, summ
 from dataladder.ladder.rl_checks import overoptimization
 from dataladder.ladder.stop import RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
-from dataladder.skills.base import skill_key
+from dataladder.skills.spec import skill_key
 
 if TYPE_CHECKING:
     from dataladder.ladder.rl import RLConfig

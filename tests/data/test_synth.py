@@ -44,7 +44,7 @@ def test_template_mul_2000_all_pass_numeric_none_eval_no_duplicates():
 
 
 def test_eval_items_from_a_leaky_generator_are_skipped_and_counted(monkeypatch):
-    import dataladder.skills.base as skills_base
+    import dataladder.skills.spec as skills_spec
 
     sk = get_skill("mul")
     leaked = sk.items("eval", 7, 0)
@@ -53,7 +53,7 @@ def test_eval_items_from_a_leaky_generator_are_skipped_and_counted(monkeypatch):
         train = sk.items(split, n, seed)
         return [leaked[i // 3] if i % 3 == 0 and i // 3 < len(leaked) else it for i, it in enumerate(train)]
 
-    monkeypatch.setattr(skills_base, "train_skill", lambda spec, prompts_file=None: dataclasses.replace(sk, items=leaky))
+    monkeypatch.setattr(skills_spec, "train_skill", lambda spec, prompts_file=None: dataclasses.replace(sk, items=leaky))
     records, stats = synthesize(SynthConfig(skill="mul", n=50, source="template"))
     assert stats["eval_skipped"] == 7
     assert not {r["provenance"]["key"] for r in records} & {it.key for it in leaked}

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from dataladder.skills import get_skill, resolve_skills
-from dataladder.skills.base import parse_spec
+from dataladder.skills.spec import parse_spec
 from dataladder.skills.text import is_near, text_key, wrong_candidates
 from tests.usermodels import CHATML, LLAMA3, write_tasks
 
@@ -128,7 +128,7 @@ def test_features_are_the_skills_own(tasks):
 
 def test_a_prompts_file_adds_train_items_never_eval_ones(tasks, tmp_path):
     from dataladder.errors import InputError
-    from dataladder.skills.base import train_skill
+    from dataladder.skills.spec import train_skill
 
     spec = f"{tasks['eval']}:code"
     code = get_skill(spec)
