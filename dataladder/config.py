@@ -135,13 +135,19 @@ def apply_overrides(data: dict, pairs: list[str]) -> dict:
             raise InputError(f"override {pair!r}: expected key=value")
         node = out
         parts = key.split(".")
-        for p in parts[:-1]:
-            node = node[int(p)] if isinstance(node, list) else node.setdefault(p, {})
-        last = parts[-1]
-        if isinstance(node, list):
-            node[int(last)] = yaml.safe_load(value)
-        else:
-            node[last] = yaml.safe_load(value)
+        for depth, p in enumerate(parts):
+            where = ".".join(parts[:depth]) or "the plan"
+            if isinstance(node, list):
+                if not p.lstrip("-").isdigit() or not 0 <= int(p) < len(node):
+                    raise InputError(f"override {pair!r}: {where} is a list of {len(node)}; "
+                                     f"'{p}' is not an index 0–{len(node) - 1}")
+                p = int(p)
+            elif not isinstance(node, dict):
+                raise InputError(f"override {pair!r}: {where} is a value, not a section with '{p}'")
+            if depth == len(parts) - 1:
+                node[p] = yaml.safe_load(value)
+            else:
+                node = node[p] if isinstance(node, list) else node.setdefault(p, {})
     return out
 
 
@@ -157,7 +163,9 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     if overrides:
         try:
             data = apply_overrides(data, overrides)
-        except (IndexError, ValueError, TypeError) as e:
+        except InputError as e:
+            raise InputError(e.message, str(path)) from None
+        except (ValueError, TypeError, yaml.YAMLError) as e:
             raise InputError(f"override does not fit the plan ({e})", str(path)) from None
     try:
         plan = Plan.model_validate(data)

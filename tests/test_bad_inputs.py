@@ -52,6 +52,7 @@ def _cases(d, out):
         # bad paths
         (["probe", "--model", str(d / "missing")], "missing"),
         (["probe", "--model", str(d / "nomodel")], "config.json"),
+        (["probe", "--model", "dataladder-tests/no-such-model", "--skill", "add"], "local Hugging Face cache"),
         (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "missing.jsonl")], "missing.jsonl"),
         (["probe", "--output-dir", str(d / "afile")], "is a file"),
         (["curate", T, "--output-dir", str(d / "afile" / "sub")], "cannot be created"),

@@ -63,6 +63,11 @@ def test_plan_overrides(tmp_path):
     assert plan.output_dir == "runs/x" and plan.climbs[0].target == 0.8 and plan.probe.n == 50
     with pytest.raises(InputError, match="key 'climbs.0.target'"):
         load_plan(p, ["climbs.0.target=high"])
+    # an override that does not fit names itself and the list or value it missed
+    with pytest.raises(InputError, match=r"plan.yaml: override 'climbs.3.target=0.8': climbs is a list of 1; '3' is not an index 0–0"):
+        load_plan(p, ["climbs.3.target=0.8"])
+    with pytest.raises(InputError, match=r"override 'output_dir.x=1': output_dir is a value"):
+        load_plan(p, ["output_dir=runs/x", "output_dir.x=1"])
 
 
 def test_plan_compare_names_a_climb_and_needs_two_curves(tmp_path):

@@ -48,10 +48,20 @@ def check_model(spec: str, option: str = "--model") -> None:
 
     from huggingface_hub import try_to_load_from_cache
 
-    if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True") and not isinstance(
-            try_to_load_from_cache(spec, "config.json"), str):
+    if isinstance(try_to_load_from_cache(spec, "config.json"), str):
+        return
+    if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True"):
         raise ValueError(f"{option} {spec}: no such model directory, and not in the local Hugging Face cache "
                          "(HF_HUB_OFFLINE is set)")
+    # not cached: ask the hub once, briefly, instead of letting the loader retry for a minute
+    from huggingface_hub import get_hf_file_metadata, hf_hub_url
+
+    try:
+        get_hf_file_metadata(hf_hub_url(spec, "config.json"), timeout=10)
+    except Exception as e:  # unreachable hub, unknown repo, gated repo: all say the same to the user
+        first = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise ValueError(f"{option} {spec}: no such model directory, not in the local Hugging Face cache, and the "
+                         f"hub cannot serve it ({type(e).__name__}: {first})") from None
 
 
 def load_model(spec: str, device: str | None = None):
