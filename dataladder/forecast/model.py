@@ -8,6 +8,9 @@ expectation):
   the bound;
 - positive scores that fall (loss, perplexity): z = −log y, a power law y = B·n^−b;
 - anything else: z = ±y, linear in log n.
+Where the measured rungs already pass the target for good, the size that reaches it is read from
+them (interpolated in log n between the rungs, their means redrawn with their noise), not from the
+line.
 The posterior over (a, b) is computed on a grid: a Gaussian likelihood on the score's own scale
 (the noise is the larger of the seeds' spread within a rung and the binomial noise of `eval_n`
 items, or the residuals' when neither is known) times an empirical prior on the slope, learned
@@ -132,6 +135,8 @@ class Forecast:
     noise_from: str
     n_points: int
     n_rungs: int
+    rung_lx: np.ndarray | None = None  # log sizes of the rungs, ascending
+    rung_z: np.ndarray | None = None  # draws × rungs: each rung's mean redrawn with its noise, link scale
     notes: list[str] = field(default_factory=list)
     _curves: np.ndarray | None = None
 
@@ -160,9 +165,23 @@ class Forecast:
         if self.target is None:
             raise ValueError("this forecast has no target")
         zt = float(self.link.z(self.target))
-        gap = zt - self.a
-        slope = np.where(gap > 0, self.b_out, self.b)
-        lx = self.x0 + gap / np.maximum(slope, 1e-12)
+        # past the measured rungs: the fitted line from the last rung on, with its discrepancy
+        lx = self.x0 + np.maximum(zt - self.a, 0.0) / np.maximum(self.b_out, 1e-12)
+        if self.rung_z is not None:
+            # within them: where the (redrawn) rung means cross the target for good (every later rung
+            # stays past it), interpolated in log n; before the first rung, back along the fitted slope
+            hit = self.rung_z >= zt
+            R = hit.shape[1]
+            miss = ~hit
+            r = np.where(miss.any(1), R - miss[:, ::-1].argmax(1), 0)  # first rung after the last miss
+            reached = r < R
+            r = np.minimum(r, R - 1)
+            rows = np.arange(len(r))
+            z_hi, z_lo = self.rung_z[rows, r], self.rung_z[rows, np.maximum(r - 1, 0)]
+            x_hi, x_lo = self.rung_lx[r], self.rung_lx[np.maximum(r - 1, 0)]
+            frac = np.clip((zt - z_lo) / np.maximum(z_hi - z_lo, 1e-12), 0.0, 1.0)
+            inside = np.where(r == 0, x_hi - (z_hi - zt) / np.maximum(self.b, 1e-12), x_lo + frac * (x_hi - x_lo))
+            lx = np.where(reached, inside, lx)
         n = np.exp(np.clip(lx, 0.0, 60.0))
         return np.where(n > N_MAX, np.inf, n)
 
@@ -251,4 +270,11 @@ def forecast(n, value, eval_n=None, target: float | None = None, direction: str 
         notes.append(f"{len(rungs)} rung{'s' if len(rungs) > 1 else ''}: the slope comes mostly from the prior")
     if not src.startswith(("seeds", "binomial", "residuals")):
         notes.append(f"noise {src}")
-    return Forecast(link, target, x0, a, b, b_out, s2, src, len(n), len(rungs), notes)
+    kr = np.array([np.sum(n == r) for r in rungs], dtype=float)
+    yr = np.array([y[n == r].mean() for r in rungs])
+    yd = yr[None, :] + rng.normal(0.0, 1.0, (draws, len(rungs))) * np.sqrt(s2 / kr)[None, :]
+    if link.kind == "logit":
+        yd = np.clip(yd, link.lo, link.hi)
+    elif link.kind == "log":
+        yd = np.maximum(yd, 1e-300)
+    return Forecast(link, target, x0, a, b, b_out, s2, src, len(n), len(rungs), np.log(rungs), link.z(yd), notes)

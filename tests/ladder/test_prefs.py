@@ -63,6 +63,9 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
     assert doc["heldout"] == {"train_sources": ["near-miss"], "unseen_sources": ["self"],
                               "pairs": {"near-miss": 24, "self": 24}, "hard": doc["heldout"]["hard"]}
     assert doc["fit"] is not None and doc["saturation"] is not None and doc["stop"]["reason"]
+    # the early forecast: recorded from the third rung on, the last one the final fit's answer
+    assert [r["forecast"] is None for r in doc["ladder"]][:2] == [True, True]
+    assert doc["ladder"][-1]["forecast"]["n_target"] == doc["fit"]["n_target"]
     assert (out / "prefs.png").stat().st_size > 1000
     rm, tok = load_reward_model(out / "reward_model")
     assert rm.config.num_labels == 1 and doc["reward_model"]["pairs"] == doc["ladder"][-1]["pairs"]
