@@ -245,7 +245,7 @@ def forecast(n, value, eval_n=None, target: float | None = None, direction: str 
     med, sd = PRIOR[link.kind]
     if med is None:  # identity link: the slope's natural unit is the data's own spread per log-size
         med = max(float(np.ptp(y)), math.sqrt(s2)) / max(float(np.ptp(lx)), math.log(2))
-    B = np.geomspace(med * math.exp(-4 * sd), med * math.exp(4 * sd), 121)
+    B = np.geomspace(med * math.exp(-5 * sd), med * math.exp(5 * sd), 151)
     A = np.linspace(zlast - 3 * span, zlast + 3 * span, 241)
     AA, BB = (g.ravel() for g in np.meshgrid(A, B, indexing="ij"))
     # per rung: k points with mean ȳ contribute k·(pred − ȳ)² (the within-rung spread is a constant)
