@@ -424,9 +424,26 @@ for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", clim
     app.command(_name)(_command)
 
 
-def main() -> None:  # pragma: no cover
-    app()
+def main() -> None:
+    """The `dataladder` command: the typer app, with option and argument errors (a typo'd option, a value
+    of the wrong type) as one line and exit code 2, like every other bad input."""
+    try:
+        rv = app(standalone_mode=False)
+    except Exception as e:  # typer vendors click: its exceptions are told apart by class name
+        kinds = {c.__name__ for c in type(e).__mro__}
+        if "UsageError" in kinds:
+            ctx = getattr(e, "ctx", None)
+            if "NoArgsIsHelpError" in kinds or ctx is None:  # bare `dataladder`: the help, as before
+                e.show()
+                sys.exit(getattr(e, "exit_code", 2))
+            print(f"error: {ctx.command_path}: {e.format_message()} (see {ctx.command_path} --help)", file=sys.stderr)
+            sys.exit(2)
+        if "Abort" in kinds:
+            print("Aborted!", file=sys.stderr)
+            sys.exit(1)
+        raise
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    main()

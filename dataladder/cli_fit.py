@@ -84,6 +84,9 @@ def print_fit(doc: dict) -> None:
                     f"P(reachable) {c['p_reachable']:.2f}")
             if doc["budget"] is not None:
                 line += f"; P(≤ budget {_n(doc['budget'])}) {c['p_within_budget']:.2f}"
+            if nt["median"] is not None and nt["median"] <= rs[0]["n"] * (1 + 1e-9) and c["verdict"]["rule"] == "target-reached":
+                line = (f"  {x} for {y} {cmp} {target:g}: already reached at the first rung ({x} = {_n(rs[0]['n'])}); "
+                        "a smaller size was not measured")
             console.print(line, highlight=False)
         t = Table(box=None, padding=(0, 2), show_edge=False)
         t.add_column(x, justify="right")

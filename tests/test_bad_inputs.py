@@ -113,3 +113,21 @@ def test_valid_unusual_files_are_accepted(files, tmp_path):
     r = runner.invoke(app, ["curate", str(huge), "--output-dir", str(tmp_path / "c")])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "c" / "stats.json").read_text())["kept"] == 1
+
+
+@pytest.mark.parametrize("args, says", [
+    (["fit", "points.csv", "--target", "40%"], "Invalid value for '--target'"),
+    (["climb", "--bogus"], "No such option: --bogus"),
+    (["fit"], "Missing argument"),
+])
+def test_option_errors_of_the_installed_command_are_one_line(args, says, tmp_path):
+    """Click's own usage errors (a typo'd option, a value of the wrong type) through the real entry point."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    exe = Path(sys.executable).parent / "dataladder"
+    r = subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=tmp_path)
+    lines = (r.stdout + r.stderr).strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and says in lines[0] and "--help" in lines[0]
+    assert list(tmp_path.iterdir()) == []

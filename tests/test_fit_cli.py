@@ -227,3 +227,23 @@ def test_library_api(tmp_path):
     pts = fcast.read_points(_write_csv(tmp_path / "acc.csv", _acc_rows()))
     doc = fcast.summarize(pts, target=0.9, at=[1000])
     assert doc["curves"][0]["at"][0]["n"] == 1000 and callable(fcast.forecast)
+
+
+def test_a_falling_score_without_direction_lower_is_flagged(tmp_path):
+    rows = [{"n": n, "value": loss(n), "seed": s} for n in (16, 32, 64, 128) for s in range(2)]
+    pts = tmp_path / "loss.jsonl"
+    pts.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = _fit(pts, "--target", "1.5", "--output-dir", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    assert "did you mean --direction lower" in " ".join(_doc(tmp_path / "out")["curves"][0]["notes"])
+    r = _fit(pts, "--target", "1.5", "--direction", "lower", "--output-dir", tmp_path / "out2")
+    assert not any("did you mean" in n for n in _doc(tmp_path / "out2")["curves"][0]["notes"])
+
+
+def test_a_target_passed_from_the_first_rung_says_so(tmp_path):
+    pts = _write_csv(tmp_path / "pts.csv", _acc_rows())
+    r = _fit(pts, "--target", str(acc(20) / 2), "--output-dir", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    c = _doc(tmp_path / "out")["curves"][0]
+    assert c["n_target"]["median"] == pytest.approx(20) and c["verdict"]["rule"] == "target-reached"
+    assert "already reached at the first rung" in " ".join(r.output.split())

@@ -176,7 +176,7 @@ class Forecast:
         lx = self.x0 + np.maximum(zt - self.a, 0.0) / np.maximum(self.b_out, 1e-12)
         if self.rung_z is not None:
             # within them: where the (redrawn) rung means cross the target for good (every later rung
-            # stays past it), interpolated in log n; before the first rung, back along the fitted slope
+            # stays past it), interpolated in log n; at the first rung when it is passed from the start
             hit = self.rung_z >= zt
             R = hit.shape[1]
             miss = ~hit
@@ -187,7 +187,7 @@ class Forecast:
             z_hi, z_lo = self.rung_z[rows, r], self.rung_z[rows, np.maximum(r - 1, 0)]
             x_hi, x_lo = self.rung_lx[r], self.rung_lx[np.maximum(r - 1, 0)]
             frac = np.clip((zt - z_lo) / np.maximum(z_hi - z_lo, 1e-12), 0.0, 1.0)
-            inside = np.where(r == 0, x_hi - (z_hi - zt) / np.maximum(self.b, 1e-12), x_lo + frac * (x_hi - x_lo))
+            inside = np.where(r == 0, x_hi, x_lo + frac * (x_hi - x_lo))  # passed from the first rung: that rung
             lx = np.where(reached, inside, lx)
         n = np.exp(np.clip(lx, 0.0, 60.0))
         return np.where(n > N_MAX, np.inf, n)

@@ -150,6 +150,11 @@ def summarize_curve(c: Curve, target: float | None = None, direction: str = "hig
     out["verdict"] = verdict(fc, rs, target, budget, delta)
     out["noise"] = {"sd": math.sqrt(fc.noise), "from": fc.noise_from}
     out["notes"] = list(fc.notes)
+    worse = float(fc.link.better(rs[-1]["mean"], rs[0]["mean"]))
+    if len(rs) > 1 and worse < -2 * math.sqrt(fc.noise):  # the data move against the stated direction
+        other = "lower" if direction == "higher" else "higher"
+        out["notes"].append(f"the score gets worse from the first rung to the last ({rs[0]['mean']:.4g} → "
+                            f"{rs[-1]['mean']:.4g}) for --direction {direction}; did you mean --direction {other}?")
     med_t = (out["n_target"] or {}).get("median")
     top = min(max([16 * n_last, *sizes, med_t or 0]), N_MAX)
     grid = np.geomspace(n_first / 2, top, 48)
