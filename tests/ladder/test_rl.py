@@ -116,6 +116,9 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     saved = json.loads((out / "rl.json").read_text())
     assert (out / "rl.png").stat().st_size > 0
     assert [r["rollouts"] for r in saved["ladder"]] == [16, 32, 64]
+    # the early forecast from the third rung on; the last one is the final fit's answer
+    assert [r["forecast"] is None for r in saved["ladder"]] == [True, True, False]
+    assert saved["ladder"][2]["forecast"]["n_target"] == saved["fit"]["n_target"]
     for r in saved["ladder"]:
         assert {"rollouts", "accuracy", "ci_low", "ci_high", "correct", "total"} <= set(r)
         assert r["total"] == 16 and r["ci_low"] <= r["accuracy"] <= r["ci_high"]
