@@ -18,7 +18,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from dataladder.verify.sandbox import SandboxResult
 
-console = Console()
+console = Console(soft_wrap=True)  # a line stays one line in logs and pipes; tables still fit the width
 
 
 def print_probe(report: dict) -> None:
