@@ -247,3 +247,14 @@ def test_a_target_passed_from_the_first_rung_says_so(tmp_path):
     c = _doc(tmp_path / "out")["curves"][0]
     assert c["n_target"]["median"] == pytest.approx(20) and c["verdict"]["rule"] == "target-reached"
     assert "already reached at the first rung" in " ".join(r.output.split())
+
+
+def test_the_readme_example_interval_covers_its_truth():
+    """configs/examples/points.csv samples 1/(1+exp(-0.8·(ln n − ln 400)))): 0.9 is reached at 6,235."""
+    from pathlib import Path
+
+    from dataladder.forecast import read_points, summarize
+
+    doc = summarize(read_points(Path(__file__).parent.parent / "configs/examples/points.csv"), target=0.9)
+    nt = doc["curves"][0]["n_target"]
+    assert nt["lo80"] <= 6235 <= nt["hi80"]
