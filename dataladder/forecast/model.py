@@ -216,9 +216,6 @@ class Forecast:
     def quantiles(self, q) -> np.ndarray:
         return np.quantile(self.curves, q, axis=0)
 
-    def median_curve(self) -> np.ndarray:
-        return np.median(self.curves, axis=0)
-
 
 def forecast(n, value, eval_n=None, target: float | None = None, direction: str = "higher",
              bounds: tuple[float, float] | None = (0.0, 1.0), draws: int = 2000, seed: int = 0) -> Forecast:
@@ -267,8 +264,7 @@ def forecast(n, value, eval_n=None, target: float | None = None, direction: str 
     w /= w.sum()
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(w), size=draws, p=w)
-    da, db = A[1] - A[0], math.log(B[1] / B[0])
-    a = AA[idx] + rng.uniform(-da / 2, da / 2, draws)
+    db = math.log(B[1] / B[0])
     # extrapolate from the last rung as measured (its mean redrawn with its noise), not from the line:
     # a bent curve's line misses its own last rung
     k_last = float(np.sum(n == rungs[-1]))

@@ -285,22 +285,32 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
                      "of {\"n\": …, \"value\": …} or as JSONL", str(p))
 
 
+def rung_points(r: dict, size: str) -> list[tuple[float, float, int, object]]:
+    """One row of a ladder (a rung of ladder.json, prefs.json or rl.json; `size` is n, pairs or rollouts) as
+    binomial points (size, accuracy, items, seed): one per seed where the row lists its seeds' accuracies
+    (each seed saw the row's total / seeds items unless it says), else the row's own correct / total; none
+    when the row has no counts."""
+    if "total" not in r:
+        return []
+    total = int(r["total"])
+    seeds = [s for s in r.get("seeds") or [] if isinstance(s.get("accuracy"), (int, float))]
+    if seeds:
+        return [(float(r[size]), float(s["accuracy"]), int(s.get("total") or max(1, round(total / len(seeds)))),
+                 s.get("seed")) for s in seeds]
+    return [(float(r[size]), r["correct"] / total, total, None)] if "correct" in r else []
+
+
 def _doc_curve(p: Path, name: str, rungs: list[dict], size: str, at: str) -> Curve:
-    """A ladder's rungs as points: one per seed where the rung lists its seeds' accuracies, else the pooled one."""
+    """A ladder's rungs as points (`rung_points`); the base model (size 0) is left out."""
     c = Curve(name)
     for k, r in enumerate(rungs):
-        n = r[size]
-        if not n or n < 1:  # the base model (0 examples, 0 rollouts) is not on a log axis
+        if not r[size] or r[size] < 1:  # the base model (0 examples, 0 rollouts) is not on a log axis
             continue
-        where = f"{p}: {at}[{k}]"
-        total = int(r["total"])
-        seeds = [s for s in r.get("seeds") or [] if isinstance(s.get("accuracy"), (int, float))]
-        if len(seeds) > 1 or (seeds and "total" in seeds[0]):
-            for s in seeds:
-                en = int(s["total"]) if "total" in s else max(1, round(total / len(seeds)))
-                c.add(float(n), float(s["accuracy"]), en, s.get("seed"), where)
-        else:
-            c.add(float(n), r["correct"] / total, total, None, where)
+        pts = rung_points(r, size)
+        if not pts:
+            raise KeyError("total" if "total" not in r else "correct")
+        for n, acc, items, seed in pts:
+            c.add(n, acc, items, seed, f"{p}: {at}[{k}]")
     if not c.n:
         raise InputError(f"{at}: no rung with {size} ≥ 1 (only the base model); nothing to fit yet", str(p))
     return c

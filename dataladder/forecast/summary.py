@@ -41,8 +41,8 @@ import numpy as np
 from dataladder.errors import InputError
 from dataladder.forecast.model import N_MAX, Forecast, forecast
 from dataladder.forecast.points import Curve, Points
+from dataladder.ladder.stop import P_GAIN, P_REACH  # the climb's stop rule, on general scores
 
-P_GAIN, P_REACH = 0.8, 0.1  # the stop rule's thresholds (as in dataladder/ladder/stop.py)
 
 
 def _fin(v: float) -> float | None:

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 
 from dataladder.errors import InputError
+from dataladder.forecast.points import rung_points
 from dataladder.results import write_json
 
 
@@ -44,12 +45,7 @@ def _points(rows: list[dict], x: str, where: str) -> list[dict]:
     for i, r in enumerate(rows):
         for k in (x, "accuracy", "ci_low", "ci_high"):
             _need(r, k, f"{where}[{i}]")
-        seeds = r.get("seeds") or []
-        if seeds and "total" in r:
-            per_seed = r["total"] / len(seeds)
-            fit = [(r[x], round(s["accuracy"] * per_seed), round(per_seed)) for s in seeds]
-        else:
-            fit = [(r[x], r["correct"], r["total"])] if "correct" in r and "total" in r else []
+        fit = [(n, round(acc * items), items) for n, acc, items, _ in rung_points(r, x)]
         pts.append({"n": r[x], "accuracy": r["accuracy"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                     "fit_points": fit})
     return pts

@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from dataladder.ladder.fit import CurveFit
 from dataladder.stats import wilson
 
+P_GAIN = 0.8  # diminishing returns: P(next doubling gains less than the threshold) at least this
+P_REACH = 0.1  # unreachable within budget: P(target within the budget) below this
+
 
 @dataclass
 class RungScore:
@@ -60,7 +63,7 @@ def reached_at(rungs: list[RungScore], target: float) -> int | None:
 
 def decide(rungs: list[RungScore], base: RungScore, fit: CurveFit | None, target: float, next_n: int,
            max_examples: float, time_left: float, delta: float = 0.01, min_rungs: int = 4,
-           min_examples: int = 0, p_gain: float = 0.8, p_reach: float = 0.1) -> Decision:
+           min_examples: int = 0, p_gain: float = P_GAIN, p_reach: float = P_REACH) -> Decision:
     last = rungs[-1]
     detail: dict = {"n": last.n, "accuracy": last.accuracy}
     hit = reached_at(rungs, target)
