@@ -137,7 +137,7 @@ def print_study(out: Path) -> None:
 
 def print_prefs(doc: dict) -> None:
     """prefs.json: held-out pairwise accuracy by pair count, saturation and stop."""
-    sources = list(dict.fromkeys(s for r in doc["ladder"] for s in r["by_source"]))
+    sources = list(dict.fromkeys(s for r in doc["rungs"] for s in r["by_source"]))
     unseen = set(doc["heldout"]["unseen_sources"])
     t = Table(title=f"reward model for {doc['skill']}: held-out pairwise accuracy by pair count",
               caption="held-out: the training sources' held-out pairs, accuracy [Wilson 95%] pooled over seeds; "
@@ -149,16 +149,16 @@ def print_prefs(doc: dict) -> None:
     cell = lambda a: f"{a['accuracy']:.3f}" if a else "—"  # noqa: E731
     b = doc["base"]
     t.add_row("0 (base)", ci(b), f"{b['margin']:+.2f}", *["" for _ in sources], "", "")
-    for r in doc["ladder"]:
-        t.add_row(f"{r['pairs']:,}", ci(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
+    for r in doc["rungs"]:
+        t.add_row(f"{r['n']:,}", ci(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
                   cell(r["by_hardness"].get("hard")), cell(r["by_hardness"].get("easy")))
     console.print(t)
     sat, fit = doc.get("saturation"), doc.get("fit")
     fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
     if sat:
         console.print(f"saturation point (10× more pairs gains < {sat['delta']:g}): {fmt_n(sat['median'])} pairs "
-                      f"[80%: {fmt_n(sat['lo80'])}–{fmt_n(sat['hi80'])}]; P(saturated by {doc['ladder'][-1]['pairs']:,}) "
-                      f"{sat['p_saturated_by_largest_rung']:.2f}; gain of 10× at {doc['ladder'][-1]['pairs']:,}: "
+                      f"[80%: {fmt_n(sat['lo80'])}–{fmt_n(sat['hi80'])}]; P(saturated by {doc['rungs'][-1]['n']:,}) "
+                      f"{sat['p_saturated_by_largest_rung']:.2f}; gain of 10× at {doc['rungs'][-1]['n']:,}: "
                       f"{sat['gain_10x_at_largest_rung']['mean']:+.3f}", highlight=False)
     if fit:
         nt = fit["n_target"]

@@ -78,7 +78,7 @@ def test_the_example_plan_runs_whole_on_a_user_model(trained_user_model_dir, tmp
         it = person.problem_of(rec["prompt"])
         assert isinstance(json.loads(rec["completion"]), dict) and not person.score(rec["completion"], it).ok
     prefs = json.loads((out / "prefs" / "prefs.json").read_text())
-    assert [r["pairs"] for r in prefs["ladder"]] == [8, 16] and prefs["heldout"]["pairs"]["near-miss"] > 0
+    assert [r["n"] for r in prefs["rungs"]] == [8, 16] and prefs["heldout"]["pairs"]["near-miss"] > 0
     assert prefs["heldout"]["hard"] > 0  # one-edit programs are hard negatives, not numbers
     rl = json.loads((out / "rl" / "rl.json").read_text())
     assert rl["diversity"]["features"]["answer_lines"]  # the skill's own difficulty buckets, not operand digits

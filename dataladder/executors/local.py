@@ -9,7 +9,7 @@ class LocalExecutor:
     name = "local"
 
     def __init__(self):
-        from dataladder.ladder.climb import Contexts
+        from dataladder.ladder.engine import Contexts
 
         self.contexts = Contexts()
 

@@ -41,7 +41,7 @@ def _worker_class():
         def __init__(self, threads: int):
             import torch
 
-            from dataladder.ladder.climb import Contexts
+            from dataladder.ladder.engine import Contexts
             from dataladder.logs import quiet
 
             torch.set_num_threads(threads)
@@ -133,7 +133,7 @@ class RayExecutor:
                 attempts[i] += 1
                 self.retries += 1
                 if attempts[i] > self.opts.max_retries:
-                    raise RuntimeError(f"run {jobs[i].rc.get('kind')} lost its worker {attempts[i]} times; giving up")
+                    raise RuntimeError(f"run {jobs[i].kind} {jobs[i].rc.get('n', '')} lost its worker {attempts[i]} times; giving up")
                 (self.workers[w], self.pids[w]), = self._spawn()
                 queue.insert(0, i)
                 idle.append(w)

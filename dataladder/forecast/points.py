@@ -58,7 +58,7 @@ class Points:
 
     path: str
     curves: list[Curve]
-    kind: str = "table"  # table | ladder | prefs | rl
+    kind: str = "table"  # table, or a ladder kind: sft | reward | dpo | rl (ladder | prefs: older documents)
     x_name: str = "n"
     y_name: str = "value"
     defaults: dict = field(default_factory=dict)  # target, direction, delta (result documents only)
@@ -262,6 +262,17 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
     defaults = {k: cfg[k] for k in ("target", "delta") if isinstance(cfg.get(k), (int, float))}
     defaults["direction"] = "higher"
     try:
+        arms = doc.get("arms")
+        ladders = arms if isinstance(arms, list) and arms and isinstance(arms[0], dict) and "unit" in arms[0] else \
+            [doc] if "unit" in doc and isinstance(doc.get("rungs"), list) else None
+        if ladders:  # the engine's document (ladder/engine.py): every kind alike
+            models = {lad.get("model") for lad in ladders}
+            curves = [_doc_curve(p, " · ".join(str(x) for x in (lad.get("skill"), lad.get("label", i)) if x)
+                                 + (f" · {Path(str(lad.get('model'))).name}" if len(models) > 1 else ""),
+                                 lad["rungs"], "n", "rungs" if lad is doc else f"arms[{i}].rungs")
+                      for i, lad in enumerate(ladders)]
+            return Points(str(p), curves, ladders[0].get("kind", "ladder"), ladders[0]["unit"],
+                          doc.get("metric", "accuracy"), defaults)
         if isinstance(doc.get("arms"), list) and doc["arms"] and "rungs" in doc["arms"][0] and "rollouts" not in \
                 (doc["arms"][0]["rungs"] or [{}])[0]:
             models = {a.get("model") for a in doc["arms"]}

@@ -9,7 +9,6 @@ rerun resumes. The driver writes `ladder.json` and `ladder.png`.
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,12 @@ from typing import Annotated, Callable, Literal
 from pydantic import Field
 
 from dataladder.generate import PromptOptions
-from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, summarize_fit
-from dataladder.ladder.schedule import next_size
-from dataladder.ladder.stop import RungScore, decide, reached_at
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.models.hub import model_fingerprint
 from dataladder.probe import DATA_BANDS, diagnose, score_formats
 from dataladder.results import write_json
-from dataladder.stats import wilson
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 
 
@@ -215,38 +212,9 @@ def execute(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
     return {"model": ctx.spec, "train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0}
 
 
-class Contexts:
-    """Prepared contexts by (model, climb config): what a long-lived worker keeps warm between runs."""
-
-    def __init__(self, on_train: Callable[[int, int], None] | None = None,
-                 on_eval: Callable[[int], None] | None = None):
-        self._by_key: dict[tuple[str, str], Context] = {}
-        self.on_train, self.on_eval = on_train, on_eval
-
-    def get(self, spec: str, cfg: ClimbConfig) -> Context:
-        key = (spec, cfg.model_dump_json())
-        if key not in self._by_key:
-            ctx = prepare(spec, cfg)
-            ctx.on_train, ctx.on_eval = self.on_train, self.on_eval
-            self._by_key[key] = ctx
-        return self._by_key[key]
-
-    def set_progress(self, on_train: Callable[[int, int], None] | None, on_eval: Callable[[int], None] | None) -> None:
-        self.on_train, self.on_eval = on_train, on_eval
-        for ctx in self._by_key.values():
-            ctx.on_train, ctx.on_eval = on_train, on_eval
-
-    def run(self, job: "Job") -> dict:
-        return execute(self.get(job.spec, job.cfg), job.cfg, job.rc)
-
-
-@dataclass(frozen=True)
-class Job:
-    """What an executor runs: the run config `rc` of base model `spec` under climb config `cfg`."""
-
-    spec: str
-    cfg: ClimbConfig
-    rc: dict
+def run(ctx: Context, job) -> dict:
+    """The engine's entry point on a worker (`ladder/engine.py`)."""
+    return execute(ctx, job.cfg, job.rc)
 
 
 def _forgetting(rung_evals: list[dict], base: dict, skill: str, target_format: str) -> dict:
@@ -261,87 +229,50 @@ def _forgetting(rung_evals: list[dict], base: dict, skill: str, target_format: s
     return out
 
 
-class Arm:
-    """One base model × skill × (full | LoRA rank): its rungs, fit and stop decision, advanced rung by rung.
+class SFTLadder(Ladder):
+    """One base model × skill × (full | LoRA rank): supervised examples (the `sft` kind)."""
 
-    The driver asks every unfinished arm for its next rung's run configs, runs them all (the
-    executor decides where), and hands each arm its results; so the runs of all arms and seeds
-    of one rung are independent and can run concurrently.
-    """
+    kind, unit = "sft", "examples"
 
     def __init__(self, spec: str, fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | None, base: dict,
-                 pool_size: int, on_rung: Callable[[str], None] | None = None):
-        self.spec, self.fingerprint, self.cfg, self.skill, self.lora_r = spec, fingerprint, cfg, skill, lora_r
-        self.base, self.pool_size, self.on_rung = base, pool_size, on_rung
+                 pool_size: int, on_rung: Callable[[str], None] | None = None, tracking=None):
+        self.fingerprint, self.skill, self.lora_r, self.base_eval = fingerprint, skill, lora_r, base
         self.tf = tf = cfg.format_for(skill)
         b = base[skill][tf] if skill in base else None
-        self.base_score = RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1)
         per_format = dict(base.get(skill, {}))
         self.diagnosis = diagnose(per_format, tf, 0.8, 0.15)[0] if per_format else "missing"
         self.min_examples = min(DATA_BANDS[self.diagnosis]["low"], cfg.max_examples // 4)
-        self.label = "full" if lora_r is None else f"lora r={lora_r}"
-        self.rungs: list[dict] = []
-        self.scores: list[RungScore] = []
-        self.points: list[tuple[int, int, int]] = []
-        self.n = min(cfg.start, pool_size)
-        self.seconds = 0.0  # training + eval time of this arm's runs (the max_minutes budget)
-        self.fit = self.decision = None
-        self.done = False
+        self.arm = "full" if lora_r is None else f"lora r={lora_r}"
+        rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_examples, pool_size, cfg.delta, cfg.min_rungs,
+                    self.min_examples, cfg.max_minutes, cfg.n_boot)
+        super().__init__(self.arm, spec, cfg, rule, RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1),
+                         on_rung, tracking)
 
-    def configs(self) -> list[dict]:
-        """The run configs of the current rung, one per seed."""
+    def configs(self, n: int) -> list[dict]:
         cfg = self.cfg
-        return [rung_config(self.fingerprint, cfg, self.skill, self.lora_r, self.n, s) for s in range(cfg.seeds)]
+        return [rung_config(self.fingerprint, cfg, self.skill, self.lora_r, n, s) for s in range(cfg.seeds)]
 
-    def absorb(self, configs: list[dict], results: list[dict], run_dirs: list[str]) -> None:
-        """Record the current rung's results, refit, consult the stop rule and move to the next rung."""
-        cfg, skill, tf, n = self.cfg, self.skill, self.tf, self.n
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        r = result["eval"][self.skill][self.tf]
+        return r["correct"], r["n"]
+
+    def extra(self, rcs: list[dict], results: list[dict]) -> dict:
         evals = [r["eval"] for r in results]
-        correct = sum(e[skill][tf]["correct"] for e in evals)
-        total = sum(e[skill][tf]["n"] for e in evals)
-        lo, hi = wilson(correct, total)
-        forget = _forgetting(evals, self.base, skill, tf)
-        self.seconds += sum(r["train"]["seconds"] + r["eval_seconds"] for r in results)
-        self.rungs.append({
-            "n": n, "accuracy": correct / total, "ci_low": lo, "ci_high": hi, "correct": correct, "total": total,
-            "seeds": [{"seed": rc["seed"], "accuracy": e[skill][tf]["accuracy"]} for rc, e in zip(configs, evals)],
-            "forgetting": forget, "mean_forgetting": sum(forget.values()) / len(forget) if forget else None,
-            "worst_forgetting": min(forget.values()) if forget else None,
-            "train_seconds": sum(r["train"]["seconds"] for r in results),
-            "eval_seconds": sum(r["eval_seconds"] for r in results),
-            "flops": sum(r["train"]["flops"] for r in results),
-            "train_loss": [r["train"]["train_loss"] for r in results],
-            "run_dirs": run_dirs,
-        })
-        self.scores.append(RungScore(n, correct, total))
-        self.points += [(n, e[skill][tf]["correct"], e[skill][tf]["n"]) for e in evals]
-        self.fit = fit_curve(self.points, cfg.target, cfg.n_boot, seed=len(self.rungs)) if len(self.rungs) >= 3 else None
-        self.rungs[-1]["forecast"] = forecast_block(self.fit, n)  # the early answer to "how much data"
-        nxt = next_size(n, cfg.growth)
-        time_left = (cfg.max_minutes * 60 - self.seconds) if cfg.max_minutes else math.inf
-        self.decision = decide(self.scores, self.base_score, self.fit, cfg.target, nxt,
-                               min(cfg.max_examples, self.pool_size), time_left, cfg.delta, cfg.min_rungs,
-                               self.min_examples)
-        if self.decision.reason == "budget-exhausted" and nxt > self.pool_size and self.pool_size < cfg.max_examples:
-            self.decision.reason = "data-exhausted"  # the training data ran out before the budget
-            self.decision.detail["why"] = f"next rung {nxt} > the {self.pool_size} training examples there are"
-        if self.on_rung:
-            self.on_rung(f"{skill} {self.label} n={n}: {correct / total:.3f} [{lo:.3f}, {hi:.3f}]"
-                         + forecast_text(self.rungs[-1]["forecast"], cfg.target)
-                         + (f" → stop: {self.decision.reason}" if self.decision.stop else ""))
-        self.done = self.decision.stop
-        self.n = nxt
+        forget = _forgetting(evals, self.base_eval, self.skill, self.tf)
+        return {"forgetting": forget, "mean_forgetting": sum(forget.values()) / len(forget) if forget else None,
+                "worst_forgetting": min(forget.values()) if forget else None,
+                "train_seconds": sum(r["train"]["seconds"] for r in results),
+                "eval_seconds": sum(r["eval_seconds"] for r in results),
+                "flops": sum(r["train"]["flops"] for r in results),
+                "train_loss": [r["train"]["train_loss"] for r in results]}
 
-    def summary(self) -> dict:
-        hit = reached_at(self.scores, self.cfg.target)
-        b = self.base_score
+    def line(self, rung: dict) -> str:
+        return f"{self.skill} {self.arm} " + super().line(rung).split(" ", 1)[1]
+
+    def document(self) -> dict:
         return {"model": self.spec, "skill": self.skill, "target_format": self.tf, "method": self.cfg.method,
-                "lora_r": self.lora_r,
-                "label": self.label, "diagnosis": self.diagnosis, "min_examples": self.min_examples,
-                "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total},
-                "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.cfg.max_examples),
-                "stop": {"reason": self.decision.reason, **self.decision.detail},
-                "reached_at": self.scores[hit].n if hit is not None else None}
+                "lora_r": self.lora_r, "diagnosis": self.diagnosis, "min_examples": self.min_examples,
+                **super().document()}
 
 
 def check_formats(cfg: ClimbConfig) -> None:
@@ -352,19 +283,6 @@ def check_formats(cfg: ClimbConfig) -> None:
         formats = list(_skill(skill).formats)
         if cfg.format_for(skill) not in formats:
             raise ValueError("--target-format: " + did_you_mean(f"format of skill {skill}", cfg.format_for(skill), formats))
-
-
-def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:
-    """Results for `jobs` in order: finished ones from the store, the rest through the executor.
-
-    The driver is the only writer: each result is stored as soon as the executor hands it back,
-    so an interruption loses at most the runs in flight, and a rerun repeats none that finished.
-    """
-    results: list[dict | None] = [store.get(j.rc) for j in jobs]
-    todo = [i for i, r in enumerate(results) if r is None]
-    for k, result in executor.run([jobs[i] for i in todo]):
-        results[todo[k]] = store.put(jobs[todo[k]].rc, result)
-    return results  # type: ignore[return-value]
 
 
 def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,
@@ -393,18 +311,15 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
             raise ValueError(f"--train-file {cfg.train_file}: no training records for skill {skill} (records name "
                              "their skill in 'skill'; those whose prompt asks an eval item are dropped)")
     fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
-    bases = run_jobs([Job(spec, cfg, base_config(fingerprints[spec], cfg)) for spec in cfg.models], store, executor)
+    bases = run_jobs([Job("sft", spec, cfg, base_config(fingerprints[spec], cfg), root=str(store.root))
+                      for spec in cfg.models], store, executor)
     arms = []
     for spec, base in zip(cfg.models, bases):
         for skill in cfg.skills:
-            arms += [Arm(spec, fingerprints[spec], cfg, skill, r, base["eval"], sizes[skill], on_rung) for r in ranks]
-    while active := [a for a in arms if not a.done]:
-        batch = [(a, a.configs()) for a in active]
-        jobs = [Job(a.spec, cfg, rc) for a, rcs in batch for rc in rcs]
-        results = iter(run_jobs(jobs, store, executor))
-        for a, rcs in batch:
-            a.absorb(rcs, [next(results) for _ in rcs], [str(store.path(rc).relative_to(store.root)) for rc in rcs])
-    arm_docs = [a.summary() for a in arms]
+            arms += [SFTLadder(spec, fingerprints[spec], cfg, skill, r, base["eval"], sizes[skill], on_rung)
+                     for r in ranks]
+    climb_ladders(arms, store, executor)
+    arm_docs = [a.document() for a in arms]
     from dataladder.ladder.recommend import recommend
 
     doc = {"config": cfg.model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),

@@ -70,7 +70,8 @@ def climb_curve(path: Path, skill: str | None = None) -> dict:
 def prefs_curve(path: Path) -> dict:
     doc = _read(path, "prefs.json")
     f = str(path / "prefs.json" if path.is_dir() else path)
-    pts = _points(_need(doc, "ladder", f), "pairs", f"{f} ladder")
+    pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs") if "unit" in doc else \
+        _points(_need(doc, "ladder", f), "pairs", f"{f} ladder")
     return {"kind": "preference pairs", "x_label": "preference pairs",
             "metric": f"held-out pairwise accuracy of the reward model ({doc.get('skill')})",
             "label": f"reward model: {doc.get('skill')}", "file": f, "points": pts,
@@ -92,7 +93,7 @@ def rl_curve(path: Path) -> dict:
 def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict | None, str]:
     """(saturation block, where it came from): the file's own with the same δ, else a refit of its rungs."""
     from dataladder.ladder.fit import fit_curve
-    from dataladder.ladder.prefs import saturation
+    from dataladder.ladder.fit import saturation
 
     own = curve.get("file_saturation")
     if isinstance(own, dict) and own.get("delta") == delta and "median" in own:

@@ -15,7 +15,7 @@ import numpy as np
 from dataladder.forecast.model import DISCREPANCY, N_GRID, PRIOR, Forecast, forecast
 
 CurveFit = Forecast  # the ladders' name for it
-__all__ = ["N_GRID", "CurveFit", "fit_curve", "summarize_fit", "forecast_block", "forecast_text"]
+__all__ = ["N_GRID", "CurveFit", "fit_curve", "summarize_fit", "forecast_block", "forecast_text", "saturation"]
 
 
 def fit_curve(points: list[tuple[float, int, int]], target: float, n_boot: int = 200, seed: int = 0) -> Forecast:
@@ -71,3 +71,35 @@ def summarize_fit(fit: Forecast | None, n_last: int, budget: int) -> dict | None
         "curve": {"n": [float(N_GRID[i]) for i in keep], "median": [float(q[1][i]) for i in keep],
                   "lo80": [float(q[0][i]) for i in keep], "hi80": [float(q[2][i]) for i in keep]},
     }
+
+
+def saturation(fit, delta: float, n_min: float, n_max_measured: float) -> dict:
+    """The count past which 10× more pairs gains less than `delta`, per posterior draw of the curve.
+
+    For each drawn curve, n_sat is the smallest grid n ≥ n_min such that the gain from m to
+    10m stays below δ for every m ≥ n (before a sigmoid's rise the gain is small too, so the last
+    n with a gain ≥ δ decides); ∞ when the curve still gains δ per decade at 10^6.
+    """
+    ln = np.log(N_GRID)
+    use = (N_GRID >= n_min) & (N_GRID <= 1e6)
+    grid = N_GRID[use]
+    sats, gains_here = [], []
+    for c in fit.curves:
+        gain = np.interp(np.log(grid * 10), ln, c) - np.interp(np.log(grid), ln, c)
+        big = np.flatnonzero(gain >= delta)
+        if len(big) == 0:
+            sats.append(float(grid[0]))
+        elif big[-1] + 1 < len(grid):
+            sats.append(float(grid[big[-1] + 1]))
+        else:
+            sats.append(math.inf)
+        gains_here.append(float(np.interp(math.log(10 * n_max_measured), ln, c) - np.interp(math.log(n_max_measured), ln, c)))
+    s = np.array(sats)
+    q = np.quantile(s, [0.1, 0.5, 0.9], method="inverted_cdf")
+    fin = lambda v: None if not math.isfinite(v) else float(v)  # noqa: E731
+    g = np.array(gains_here)
+    return {"delta": delta, "median": fin(q[1]), "lo80": fin(q[0]), "hi80": fin(q[2]),
+            "p_saturated": float(np.mean(np.isfinite(s))),
+            "p_saturated_by_largest_rung": float(np.mean(s <= n_max_measured)),
+            "gain_10x_at_largest_rung": {"n": n_max_measured, "mean": float(g.mean()),
+                                         "lo80": float(np.quantile(g, 0.1)), "hi80": float(np.quantile(g, 0.9))}}

@@ -13,18 +13,15 @@ Writes `prefs.json`, `prefs.png` and `reward_model/` (the reward model of the re
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import time
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 from pydantic import BaseModel, Field
 
-from dataladder.ladder.fit import N_GRID, fit_curve, forecast_block, forecast_text, summarize_fit
-from dataladder.ladder.schedule import next_size
-from dataladder.ladder.stop import RungScore, decide, reached_at
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
 from dataladder.stats import wilson
@@ -61,38 +58,6 @@ class PrefsConfig(BaseModel, extra="forbid"):
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional)")
     hp: RewardHparams = Field(default_factory=RewardHparams, description="reward-model hyperparameters")
-
-
-def saturation(fit, delta: float, n_min: float, n_max_measured: float) -> dict:
-    """The count past which 10× more pairs gains less than `delta`, per posterior draw of the curve.
-
-    For each drawn curve, n_sat is the smallest grid n ≥ n_min such that the gain from m to
-    10m stays below δ for every m ≥ n (before a sigmoid's rise the gain is small too, so the last
-    n with a gain ≥ δ decides); ∞ when the curve still gains δ per decade at 10^6.
-    """
-    ln = np.log(N_GRID)
-    use = (N_GRID >= n_min) & (N_GRID <= 1e6)
-    grid = N_GRID[use]
-    sats, gains_here = [], []
-    for c in fit.curves:
-        gain = np.interp(np.log(grid * 10), ln, c) - np.interp(np.log(grid), ln, c)
-        big = np.flatnonzero(gain >= delta)
-        if len(big) == 0:
-            sats.append(float(grid[0]))
-        elif big[-1] + 1 < len(grid):
-            sats.append(float(grid[big[-1] + 1]))
-        else:
-            sats.append(math.inf)
-        gains_here.append(float(np.interp(math.log(10 * n_max_measured), ln, c) - np.interp(math.log(n_max_measured), ln, c)))
-    s = np.array(sats)
-    q = np.quantile(s, [0.1, 0.5, 0.9], method="inverted_cdf")
-    fin = lambda v: None if not math.isfinite(v) else float(v)  # noqa: E731
-    g = np.array(gains_here)
-    return {"delta": delta, "median": fin(q[1]), "lo80": fin(q[0]), "hi80": fin(q[2]),
-            "p_saturated": float(np.mean(np.isfinite(s))),
-            "p_saturated_by_largest_rung": float(np.mean(s <= n_max_measured)),
-            "gain_10x_at_largest_rung": {"n": n_max_measured, "mean": float(g.mean()),
-                                         "lo80": float(np.quantile(g, 0.1)), "hi80": float(np.quantile(g, 0.9))}}
 
 
 def _endpoint(cfg: PrefsConfig):
@@ -143,15 +108,12 @@ class Context:
 
     def __init__(self, cfg: PrefsConfig):
         from dataladder.data.pairs import build_pairs
-        from dataladder.models.hub import model_fingerprint
         from dataladder.models.hub import load_model
         from dataladder.skills.spec import train_skill
 
         self.cfg = cfg
         self.skill = train_skill(cfg.skill, cfg.prompts_file)
         self.model, self.tok = load_model(cfg.model)
-        self.fingerprint = model_fingerprint(cfg.model)
-        self.other_fingerprint = model_fingerprint(cfg.other_model) if cfg.other_model else None
         self.endpoint = _endpoint(cfg)
         self._other = None
         self._pools: dict[int, list[dict]] = {}
@@ -183,15 +145,21 @@ class Context:
         return self._pools[seed]
 
     def data_config(self) -> dict:
-        from dataladder.skills.spec import skill_key
+        return data_config(self.cfg)
 
-        c = self.cfg
-        return {"model": self.fingerprint, "other": self.other_fingerprint,
-                "endpoint": [c.endpoint_url, c.endpoint_model] if c.endpoint_url else None,
-                "skill": skill_key(c.skill, c.prompts_file),
-                "format": c.format, "train_sources": c.train_sources,
-                "heldout_sources": c.heldout_sources, "heldout_n": c.heldout_n, "max_pairs": c.max_pairs,
-                "hard_only": c.hard_only, "flip_share": c.flip_share, "temperature": c.temperature}
+
+def data_config(cfg: PrefsConfig) -> dict:
+    """What the pairs are made of: every run's config holds it (another model or source, other runs)."""
+    from dataladder.models.hub import model_fingerprint
+    from dataladder.skills.spec import skill_key
+
+    c = cfg
+    return {"model": model_fingerprint(c.model), "other": model_fingerprint(c.other_model) if c.other_model else None,
+            "endpoint": [c.endpoint_url, c.endpoint_model] if c.endpoint_url else None,
+            "skill": skill_key(c.skill, c.prompts_file),
+            "format": c.format, "train_sources": c.train_sources,
+            "heldout_sources": c.heldout_sources, "heldout_n": c.heldout_n, "max_pairs": c.max_pairs,
+            "hard_only": c.hard_only, "flip_share": c.flip_share, "temperature": c.temperature}
 
 
 def evaluate(rm, ctx: Context) -> dict:
@@ -212,20 +180,36 @@ def evaluate(rm, ctx: Context) -> dict:
             "by_hardness": {k: accuracy_of(v) for k, v in by_hard.items()}}
 
 
-def run_base(ctx: Context, store: RunStore) -> dict:
-    """The untrained reward model (the base with a fresh score head): the curve's starting point."""
+def base_config(cfg: PrefsConfig) -> dict:
+    return {"kind": "reward-base", "data": data_config(cfg), "v": 2}
+
+
+def heldout_summary(ctx: Context) -> dict:
+    both = ctx.heldout + ctx.unseen
+    return {"train_sources": sorted({p["source"] for p in ctx.heldout}),
+            "unseen_sources": sorted({p["source"] for p in ctx.unseen}),
+            "pairs": {s: sum(p["source"] == s for p in both) for s in sorted({p["source"] for p in both})},
+            "hard": sum(p["hard"] for p in both)}
+
+
+def prepare(spec: str, cfg: PrefsConfig) -> Context:
+    """The engine's worker context (`ladder/engine.py`): base model, held-out pairs, pools."""
+    return Context(cfg)
+
+
+def run(ctx: Context, job) -> dict:
+    """One run of the `reward` kind: the untrained reward model (the base with a fresh score head, the
+    curve's starting point, with what the ladder needs to know of the data), or one rung."""
     from dataladder.train.reward import reward_model_from
 
-    key = {"kind": "reward-base", "data": ctx.data_config()}
-    got = store.get(key)
-    if got is None:
-        got = store.put(key, {"eval": evaluate(reward_model_from(ctx.model, ctx.tok, 0), ctx)})
-    return got
+    if job.rc["kind"] == "reward-base":
+        return {"eval": evaluate(reward_model_from(ctx.model, ctx.tok, 0), ctx), "heldout": heldout_summary(ctx),
+                "pool": len(ctx.pool(0))}
+    return run_rung(ctx, RunStore(job.root), job.rc)
 
 
-def rung_config(ctx: Context, n: int, seed: int) -> dict:
-    return {"kind": "reward", "data": ctx.data_config(), "n": n, "seed": seed, "lora_r": ctx.cfg.lora_r,
-            "hp": ctx.cfg.hp.model_dump()}
+def rung_config(cfg: PrefsConfig, data: dict, n: int, seed: int) -> dict:
+    return {"kind": "reward", "data": data, "n": n, "seed": seed, "lora_r": cfg.lora_r, "hp": cfg.hp.model_dump()}
 
 
 def run_rung(ctx: Context, store: RunStore, rc: dict) -> dict:
@@ -254,116 +238,109 @@ def _pool_acc(accs: list[dict]) -> dict:
             "margin": sum(a["margin"] * a["n"] for a in accs) / n if n else 0.0}
 
 
+class RewardLadder(Ladder):
+    """Reward models on a ladder of preference-pair counts (the `reward` kind)."""
+
+    kind, unit = "reward", "pairs"
+
+    def __init__(self, cfg: PrefsConfig, base: RungScore, pool: int, on_rung=None, tracking=None):
+        self.data = data_config(cfg)
+        available = min(cfg.max_pairs, pool)
+        rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_pairs, pool, cfg.delta, cfg.min_rungs,
+                    min(cfg.min_pairs, available // 2), cfg.max_minutes, cfg.n_boot, cfg.delta)
+        super().__init__(f"reward model: {cfg.skill}", cfg.model, cfg, rule, base, on_rung, tracking)
+
+    def configs(self, n: int) -> list[dict]:
+        return [rung_config(self.cfg, self.data, n, s) for s in range(self.cfg.seeds)]
+
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        h = result["eval"]["heldout"]
+        return h["correct"], h["n"]
+
+    def extra(self, rcs: list[dict], results: list[dict]) -> dict:
+        evals = [r["eval"] for r in results]
+        sources = sorted({k for e in evals for k in e["by_source"]})
+        hardness = sorted({k for e in evals for k in e["by_hardness"]})
+        return {"margin": _pool_acc([e["heldout"] for e in evals])["margin"],
+                "seed_margins": [e["heldout"]["margin"] for e in evals],
+                "unseen": _pool_acc([e["unseen"] for e in evals]) if evals[0]["unseen"] else None,
+                "by_source": {s: _pool_acc([e["by_source"][s] for e in evals if s in e["by_source"]]) for s in sources},
+                "by_hardness": {h: _pool_acc([e["by_hardness"][h] for e in evals if h in e["by_hardness"]])
+                                for h in hardness},
+                "train_pairs": [r["pairs"] for r in results],
+                "train_seconds": sum(r["train"]["seconds"] for r in results),
+                "eval_seconds": sum(r["eval_seconds"] for r in results),
+                "flops": sum(r["train"]["flops"] for r in results),
+                "train_loss": [r["train"]["train_loss"] for r in results]}
+
+    def adjust(self, decision):
+        """Saturation is what prefs measures: an unreachable target stops the ladder only once the saturation
+        point lies within the measured rungs (else the budget decides)."""
+        if decision.reason == "unreachable-within-budget" and self.next_size(self.n) <= min(self.rule.budget,
+                                                                                             self.rule.available):
+            sat = self.saturation()
+            decision.detail["p_saturated_by_largest_rung"] = sat["p_saturated_by_largest_rung"]
+            if sat["p_saturated_by_largest_rung"] < 0.8 and not self._out_of_time():
+                return type(decision)(False, None, decision.detail)
+        return decision
+
+    def _out_of_time(self) -> bool:
+        return bool(self.rule.max_minutes) and self.seconds >= self.rule.max_minutes * 60
+
+    def line(self, rung: dict) -> str:
+        extra = "".join(f"  {s}: {a['accuracy']:.3f}" for s, a in rung["by_source"].items())
+        return (f"{self.cfg.skill} n={rung['n']:,} pairs: held-out {rung['accuracy']:.3f} "
+                f"[{rung['ci_low']:.3f}, {rung['ci_high']:.3f}] margin {rung['margin']:+.2f};{extra}")
+
+
 def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
-          on_train: Callable[[int, int], None] | None = None) -> dict:
+          on_train: Callable[[int, int], None] | None = None, executor=None, tracking=None) -> dict:
     """Climb the pair-count ladder into `output_dir`; returns the prefs.json document (also written)."""
+    from dataladder.executors.local import LocalExecutor
 
     check_config(cfg)
     t0 = time.perf_counter()
+    executor = executor or LocalExecutor()
+    executor.set_progress(on_train, None)
     store = RunStore(output_dir)
-    ctx = Context(cfg)
-    ctx.on_train = on_train
-    base_ev = run_base(ctx, store)["eval"]["heldout"]
-    base = RungScore(0, base_ev["correct"], base_ev["n"])
-    rungs, scores, points = [], [], []
-    n, fit, decision = min(cfg.start, len(ctx.pool(0))), None, None
-    while True:
-        configs = [rung_config(ctx, n, s) for s in range(cfg.seeds)]
-        results = []
-        for rc in configs:
-            got = store.get(rc)
-            results.append(got if got is not None else store.put(rc, run_rung(ctx, store, rc)))
-        evals = [r["eval"] for r in results]
-        pooled = _pool_acc([e["heldout"] for e in evals])
-        sources = sorted({k for e in evals for k in e["by_source"]})
-        hardness = sorted({k for e in evals for k in e["by_hardness"]})
-        rungs.append({
-            "pairs": n, **pooled, "total": pooled["n"],
-            "seeds": [{"seed": rc["seed"], "accuracy": e["heldout"]["accuracy"], "margin": e["heldout"]["margin"]}
-                      for rc, e in zip(configs, evals)],
-            "unseen": _pool_acc([e["unseen"] for e in evals]) if evals[0]["unseen"] else None,
-            "by_source": {s: _pool_acc([e["by_source"][s] for e in evals if s in e["by_source"]]) for s in sources},
-            "by_hardness": {h: _pool_acc([e["by_hardness"][h] for e in evals if h in e["by_hardness"]]) for h in hardness},
-            "train_pairs": [r["pairs"] for r in results],
-            "train_seconds": sum(r["train"]["seconds"] for r in results),
-            "eval_seconds": sum(r["eval_seconds"] for r in results),
-            "flops": sum(r["train"]["flops"] for r in results),
-            "train_loss": [r["train"]["train_loss"] for r in results],
-            "run_dirs": [str(store.path(rc).relative_to(store.root)) for rc in configs],
-        })
-        scores.append(RungScore(n, pooled["correct"], pooled["n"]))
-        points += [(n, e["heldout"]["correct"], e["heldout"]["n"]) for e in evals]
-        fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(rungs)) if len(rungs) >= 3 else None
-        rungs[-1]["forecast"] = forecast_block(fit, n)
-        nxt = next_size(n, cfg.growth)
-        max_pairs = min(cfg.max_pairs, len(ctx.pool(0)))
-        time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
-        decision = decide(scores, base, fit, cfg.target, nxt, max_pairs, time_left, cfg.delta, cfg.min_rungs,
-                          min(cfg.min_pairs, max_pairs // 2))
-        if decision.reason == "unreachable-within-budget" and nxt <= max_pairs and time_left > 0:
-            # saturation is what prefs measures: an unreachable target stops the ladder only once the
-            # saturation point lies within the measured rungs (else the budget decides)
-            sat = saturation(fit, cfg.delta, rungs[0]["pairs"], n)
-            decision.detail["p_saturated_by_largest_rung"] = sat["p_saturated_by_largest_rung"]
-            if sat["p_saturated_by_largest_rung"] < 0.8:
-                decision = type(decision)(False, None, decision.detail)
-        if on_rung:
-            r = rungs[-1]
-            extra = "".join(f"  {s}: {a['accuracy']:.3f}" for s, a in r["by_source"].items())
-            on_rung(f"{cfg.skill} n={n} pairs: held-out {r['accuracy']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-                    f" margin {r['margin']:+.2f};{extra}" + forecast_text(r["forecast"], cfg.target) + (f" → stop: {decision.reason}" if decision.stop else ""))
-        if decision.stop:
-            break
-        n = nxt
-    hit = reached_at(scores, cfg.target)
-    doc = {
-        "config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "metric": "held-out pairwise accuracy",
-        "base": base_ev, "base_unseen": run_base(ctx, store)["eval"]["unseen"],
-        "heldout": {"train_sources": sorted({p["source"] for p in ctx.heldout}),
-                    "unseen_sources": sorted({p["source"] for p in ctx.unseen}),
-                    "pairs": {s: sum(p["source"] == s for p in ctx.heldout + ctx.unseen)
-                              for s in sorted({p["source"] for p in ctx.heldout + ctx.unseen})},
-                    "hard": sum(p["hard"] for p in ctx.heldout + ctx.unseen)},
-        "ladder": rungs,
-        "fit": summarize_fit(fit, rungs[-1]["pairs"], cfg.max_pairs),
-        "saturation": saturation(fit, cfg.delta, rungs[0]["pairs"], rungs[-1]["pairs"]) if fit else None,
-        "stop": {"reason": decision.reason, **decision.detail},
-        "reached_at": scores[hit].n if hit is not None else None,
-    }
-    doc["reward_model"] = keep_reward_model(ctx, store, doc, output_dir)
+    got, = run_jobs([Job("reward", cfg.model, cfg, base_config(cfg), root=str(store.root))], store, executor)
+    b = got["eval"]["heldout"]
+    lad = RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), got["pool"], on_rung, tracking)
+    climb_ladders([lad], store, executor)
+    doc = {"config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "metric": "held-out pairwise accuracy",
+           **lad.document(), "base": got["eval"]["heldout"], "base_unseen": got["eval"]["unseen"],
+           "heldout": got["heldout"], "executor": getattr(executor, "name", "local")}
+    doc["reward_model"] = keep_reward_model(cfg, store, doc, output_dir, executor)
     doc["seconds"] = time.perf_counter() - t0
     write_json(output_dir / "prefs.json", doc)
     plot_prefs(doc, output_dir / "prefs.png")
     return doc
 
 
-def keep_reward_model(ctx: Context, store: RunStore, doc: dict, output_dir: Path) -> dict:
+def keep_reward_model(cfg: PrefsConfig, store: RunStore, doc: dict, output_dir: Path, executor) -> dict:
     """Copy seed 0's reward model of the reached (else largest) rung to `output_dir/reward_model`;
     drop the other runs' model copies (their results stay). A pruned one is retrained (deterministic)."""
-    from dataladder.train.reward import save_reward_model, train_reward
-
-    n = doc["reached_at"] or doc["ladder"][-1]["pairs"]
-    rc = rung_config(ctx, n, 0)
+    n = doc["reached_at"] or doc["rungs"][-1]["n"]
+    rc = rung_config(cfg, data_config(cfg), n, 0)
     src = store.path(rc) / "reward_model"
-    if not (src / "config.json").is_file():
-        rm, _ = train_reward(ctx.model, ctx.tok, ctx.pool(0)[:n], ctx.cfg.hp, ctx.cfg.lora_r, 0)
-        save_reward_model(rm, ctx.tok, src)
+    if not (src / "config.json").is_file():  # the run writes its model into its run directory again
+        list(executor.run([Job("reward", cfg.model, cfg, rc, root=str(store.root))]))
     dst = output_dir / "reward_model"
     tmp = output_dir / "reward_model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(src, tmp)
-    c = ctx.cfg  # what `dataladder rl --reward-model` needs to prompt it as it was trained
+    c = cfg  # what `dataladder rl --reward-model` needs to prompt it as it was trained
     (tmp / "dataladder.json").write_text(json.dumps({"skill": c.skill, "format": c.format,
                                                      "pairs": n, "seed": 0}))
     shutil.rmtree(dst, ignore_errors=True)
     tmp.rename(dst)
-    for r in doc["ladder"]:
+    for r in doc["rungs"]:
         for d in r["run_dirs"]:
             if store.root / d != store.path(rc):
                 shutil.rmtree(store.root / d / "reward_model", ignore_errors=True)
-    rung = next(r for r in doc["ladder"] if r["pairs"] == n)
-    seed0 = rung["seeds"][0]
-    return {"path": str(dst), "pairs": n, "seed": 0, "accuracy": seed0["accuracy"], "margin": seed0["margin"]}
+    rung = next(r for r in doc["rungs"] if r["n"] == n)
+    return {"path": str(dst), "pairs": n, "seed": 0, "accuracy": rung["seeds"][0]["accuracy"],
+            "margin": rung["seed_margins"][0]}
 
 
 def plot_prefs(doc: dict, path: Path) -> None:
@@ -373,8 +350,8 @@ def plot_prefs(doc: dict, path: Path) -> None:
     plt = pyplot()
 
     fig, ax = plt.subplots(figsize=(6.5, 4.4))
-    lad = doc["ladder"]
-    ns = [r["pairs"] for r in lad]
+    lad = doc["rungs"]
+    ns = [r["n"] for r in lad]
     acc = [r["accuracy"] for r in lad]
     err = [[r["accuracy"] - r["ci_low"] for r in lad], [r["ci_high"] - r["accuracy"] for r in lad]]
     ax.errorbar(ns, acc, yerr=err, fmt="o", color="C0", capsize=3,

@@ -306,7 +306,7 @@ def _warn(check: dict, cfg: RLConfig, on_note: Callable[[str], None], hint: str)
 def saturation(arm: dict, cfg: RLConfig) -> dict | None:
     """The rollouts past which 10× more gains less than `saturation_delta` (the same rule as `prefs`),
     refitted on the arm's rungs; None with fewer than three rungs."""
-    from dataladder.ladder.prefs import saturation as saturation_of
+    from dataladder.ladder.fit import saturation as saturation_of
 
     pts = [(r["rollouts"], r["correct"], r["total"]) for r in arm["rungs"][1:]]
     if len(pts) < 3:

@@ -269,14 +269,14 @@ def _saturation_text(sat: dict | None, unit: str) -> str:
 
 
 def prefs_section(doc: dict, png: Path) -> str:
-    last = doc["ladder"][-1]
+    last = doc["rungs"][-1]
     held = doc["heldout"]
     by = last.get("by_source", {})
     unseen = ", ".join(f"{s} {by[s]['accuracy']:.3f} [{by[s]['ci_low']:.3f}–{by[s]['ci_high']:.3f}]"
                        for s in held.get("unseen_sources", []) if s in by)
     cap = (f"Held-out pairwise accuracy of reward models for <b>{html.escape(doc['skill'])}</b> trained on "
-           f"{', '.join(held['train_sources'])} pairs, {len(doc['ladder'])} rungs up to {last['pairs']:,} pairs; "
-           f"{last['n']:,} held-out judgements at the last rung, accuracy {last['accuracy']:.3f} "
+           f"{', '.join(held['train_sources'])} pairs, {len(doc['rungs'])} rungs up to {last['n']:,} pairs; "
+           f"{last['total']:,} held-out judgements at the last rung, accuracy {last['accuracy']:.3f} "
            f"[{last['ci_low']:.3f}–{last['ci_high']:.3f}] (Wilson 95%)"
            + (f"; pairs from sources never trained on: {html.escape(unseen)}" if unseen else "")
            + f". {_saturation_text(doc.get('saturation'), 'pairs')}. Stop: {html.escape(doc['stop']['reason'])}.")

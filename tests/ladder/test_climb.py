@@ -102,7 +102,7 @@ def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
     subprocess.run(args + ["--output-dir", str(killed)], check=True, env=env, capture_output=True)
     a = json.loads((full / "ladder.json").read_text())["arms"][0]["rungs"]
     b = json.loads((killed / "ladder.json").read_text())["arms"][0]["rungs"]
-    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("train_seconds", "eval_seconds")} for r in rs]  # noqa: E731
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in ("seconds", "train_seconds", "eval_seconds")} for r in rs]  # noqa: E731
     assert strip(a) == strip(b)
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dataladder.ladder.fit import N_GRID
-from dataladder.ladder.prefs import PrefsConfig, check_config, saturation
+from dataladder.ladder.fit import saturation
+from dataladder.ladder.prefs import PrefsConfig, check_config
 
 
 def test_saturation_is_where_ten_times_more_stops_paying():
@@ -50,25 +51,25 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
     lines = []
     doc = prefs_mod.prefs(cfg, out, on_rung=lines.append)
     saved = json.loads((out / "prefs.json").read_text())
-    assert saved["ladder"] == json.loads(json.dumps(doc["ladder"]))
-    assert [r["pairs"] for r in doc["ladder"]][:3] == [8, 16, 32] and len(lines) == len(doc["ladder"])
-    for r in doc["ladder"]:
+    assert saved["rungs"] == json.loads(json.dumps(doc["rungs"]))
+    assert [r["n"] for r in doc["rungs"]][:3] == [8, 16, 32] and len(lines) == len(doc["rungs"])
+    for r in doc["rungs"]:
         assert r["total"] == 24 and 0 <= r["ci_low"] <= r["accuracy"] <= r["ci_high"] <= 1
         assert set(r["by_source"]) == {"near-miss", "self"}
         assert r["by_source"]["self"]["n"] == r["unseen"]["n"] == 24
         assert sum(h["n"] for h in r["by_hardness"].values()) == 48
-        assert r["train_pairs"][0]["by_source"] == {"near-miss": r["pairs"]}
+        assert r["train_pairs"][0]["by_source"] == {"near-miss": r["n"]}
     # the flips are drawn over the whole pool (max_pairs): the full-pool rung holds exactly the share
-    assert [r["train_pairs"][0]["flipped"] for r in doc["ladder"] if r["pairs"] == 32] == [8]
+    assert [r["train_pairs"][0]["flipped"] for r in doc["rungs"] if r["n"] == 32] == [8]
     assert doc["heldout"] == {"train_sources": ["near-miss"], "unseen_sources": ["self"],
                               "pairs": {"near-miss": 24, "self": 24}, "hard": doc["heldout"]["hard"]}
     assert doc["fit"] is not None and doc["saturation"] is not None and doc["stop"]["reason"]
     # the early forecast: recorded from the third rung on, the last one the final fit's answer
-    assert [r["forecast"] is None for r in doc["ladder"]][:2] == [True, True]
-    assert doc["ladder"][-1]["forecast"]["n_target"] == doc["fit"]["n_target"]
+    assert [r["forecast"] is None for r in doc["rungs"]][:2] == [True, True]
+    assert doc["rungs"][-1]["forecast"]["n_target"] == doc["fit"]["n_target"]
     assert (out / "prefs.png").stat().st_size > 1000
     rm, tok = load_reward_model(out / "reward_model")
-    assert rm.config.num_labels == 1 and doc["reward_model"]["pairs"] == doc["ladder"][-1]["pairs"]
+    assert rm.config.num_labels == 1 and doc["reward_model"]["pairs"] == doc["rungs"][-1]["n"]
     from dataladder.ladder.rl import reward_model_format
 
     assert reward_model_format(str(out / "reward_model")) == cfg.format  # rl prompts it in the format it learned
@@ -78,7 +79,7 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
 
     monkeypatch.setattr("dataladder.train.reward.train_reward", boom)
     again = prefs_mod.prefs(cfg, out)
-    assert [r["accuracy"] for r in again["ladder"]] == [r["accuracy"] for r in doc["ladder"]]
+    assert [r["accuracy"] for r in again["rungs"]] == [r["accuracy"] for r in doc["rungs"]]
 
 
 def test_cli_bad_options_exit_2_before_work(tmp_path):

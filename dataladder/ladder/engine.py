@@ -1,0 +1,258 @@
+"""The ladder engine: one loop for every kind of data (examples, reward pairs, DPO pairs, rollouts).
+
+A **kind** is a module named in `KINDS` that says what one run is, on the worker side:
+
+    def prepare(spec: str, cfg) -> context      # once per worker and config: load the model, build the data
+    def run(ctx, job: Job) -> dict               # one run, a pure function of job.rc; returns its result
+
+A **ladder** is one learning curve, on the driver side: a subclass of `Ladder` that says
+
+    kind, unit                    # "sft", "examples"; "reward", "pairs"; "rl", "rollouts"; ...
+    configs(n) -> [rc, ...]       # the run configs of the rung of size n (one per seed)
+    score(rc, result) -> (correct, total)   # the fitted score of one finished run
+    extra(rcs, results) -> dict   # optional: what else a rung records (forgetting, by source, ...)
+    adjust(decision) -> Decision  # optional: a kind's own twist on the stop rule
+    chained = True                # optional: each rung continues from the previous rung's run (RL)
+
+and the engine does the rest, the same way for every kind: the schedule (`start`·`growth`^k,
+`next_size`), get-or-run through the run store (`run_jobs`: finished runs are read, the rest go to
+the executor, local or Ray, and each result is stored as it comes back, so a killed ladder resumes
+without losing or repeating a run), the fit and the forecast after each rung from the third, the
+stop rule (`ladder/stop.py`), the time budget charged in *stored* run seconds (a resumed ladder
+stops where the uninterrupted one would), the progress line, the tracking metrics, and one
+document per ladder (`Ladder.document()`):
+
+    {"kind", "unit", "label", "base": {accuracy, correct, total}, "rungs": [rung, ...], "fit",
+     "saturation", "stop": {"reason", ...}, "reached_at", "seconds"}
+    rung: {"n", "accuracy", "ci_low", "ci_high", "correct", "total", "seeds": [{seed, accuracy}],
+           "seconds", "run_dirs", "forecast", ...the kind's extra}
+
+To add a kind: write its training recipe (`train/`), a module with `prepare` and `run` and a
+`Ladder` subclass (see `ladder/dpo.py`: about a hundred lines), add it to `KINDS`, and a CLI
+command that builds its ladders and calls `climb_ladders`. Workers import a kind's module by name,
+so nothing here imports a kind and any kind runs on every executor.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from dataclasses import dataclass, field
+from typing import Callable
+
+from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, saturation, summarize_fit
+from dataladder.ladder.schedule import next_size
+from dataladder.ladder.stop import Decision, RungScore, decide, reached_at
+from dataladder.ladder.store import RunStore
+from dataladder.stats import wilson
+
+KINDS = {  # kind → the module with its prepare(spec, cfg) and run(ctx, job)
+    "sft": "dataladder.ladder.climb",
+    "reward": "dataladder.ladder.prefs",
+    "dpo": "dataladder.ladder.dpo",
+    "rl": "dataladder.ladder.rl_arm",
+}
+
+
+def kind_module(kind: str):
+    return importlib.import_module(KINDS[kind])
+
+
+@dataclass(frozen=True)
+class Job:
+    """What an executor runs: run config `rc` of `kind` on base model `spec` under config `cfg`.
+    `parent` is the run a chained rung continues from; `root` the run store's directory (a run may
+    keep artifacts, such as weights, in its own run directory there)."""
+
+    kind: str
+    spec: str
+    cfg: object
+    rc: dict
+    parent: dict | None = None
+    root: str | None = None
+
+
+class Contexts:
+    """Prepared contexts by (kind, model, config): what a long-lived worker keeps warm between runs."""
+
+    def __init__(self, on_train: Callable[[int, int], None] | None = None,
+                 on_eval: Callable[[int], None] | None = None):
+        self._by_key: dict[tuple, object] = {}
+        self.on_train, self.on_eval = on_train, on_eval
+
+    def get(self, kind: str, spec: str, cfg) -> object:
+        key = (kind, spec, cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg))
+        if key not in self._by_key:
+            self._by_key[key] = kind_module(kind).prepare(spec, cfg)
+            self._wire(self._by_key[key])
+        return self._by_key[key]
+
+    def _wire(self, ctx) -> None:
+        for name in ("on_train", "on_eval"):
+            if hasattr(ctx, name):
+                setattr(ctx, name, getattr(self, name))
+
+    def set_progress(self, on_train: Callable[[int, int], None] | None, on_eval: Callable[[int], None] | None) -> None:
+        self.on_train, self.on_eval = on_train, on_eval
+        for ctx in self._by_key.values():
+            self._wire(ctx)
+
+    def run(self, job: Job) -> dict:
+        return kind_module(job.kind).run(self.get(job.kind, job.spec, job.cfg), job)
+
+
+def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:
+    """Results for `jobs` in order: finished ones from the store, the rest through the executor.
+
+    The driver is the only writer of results: each is stored as soon as the executor hands it
+    back, so an interruption loses at most the runs in flight and a rerun repeats none that finished.
+    """
+    results: list[dict | None] = [store.get(j.rc) for j in jobs]
+    todo = [i for i, r in enumerate(results) if r is None]
+    for k, result in executor.run([jobs[i] for i in todo]):
+        results[todo[k]] = store.put(jobs[todo[k]].rc, result)
+    return results  # type: ignore[return-value]
+
+
+@dataclass
+class Rule:
+    """A ladder's schedule, budget and stop rule (see `ladder/stop.py`)."""
+
+    target: float
+    start: int
+    growth: float
+    budget: int  # most units in a rung (the user's budget)
+    available: float = math.inf  # units there are (a finite pool): the budget the rule can spend
+    delta: float = 0.01  # smallest gain per doubling worth paying for
+    min_rungs: int = 4
+    min_size: int = 0  # the fit may stop the ladder only from this size on
+    max_minutes: float | None = None  # budget in stored run seconds
+    n_boot: int = 200
+    saturation_delta: float = 0.02  # saturation: 10× more gains less than this
+
+
+@dataclass
+class Ladder:
+    """One learning curve advanced rung by rung by `climb_ladders`; subclasses say what a run is."""
+
+    label: str
+    spec: str  # the base model (a worker prepares one context per model and config)
+    cfg: object  # the config its worker context is prepared from
+    rule: Rule
+    base: RungScore
+    on_rung: Callable[[str], None] | None = None
+    tracking: object = None  # train.tracking.Tracking: the ladder's own metrics per rung
+    kind = ""
+    unit = "examples"
+    chained = False  # each rung continues from the previous rung's run
+    rungs: list = field(default_factory=list)
+    scores: list = field(default_factory=list)
+    points: list = field(default_factory=list)
+    seconds: float = 0.0
+    fit: object = None
+    decision: Decision | None = None
+    done: bool = False
+    n: int = 0
+    _parent: dict | None = None
+
+    def __post_init__(self):
+        self.n = int(min(self.rule.start, self.rule.available))
+
+    # what a kind says
+    def configs(self, n: int) -> list[dict]:
+        raise NotImplementedError
+
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def extra(self, rcs: list[dict], results: list[dict]) -> dict:
+        return {}
+
+    def run_seconds(self, result: dict) -> float:
+        """Seconds a stored run took (the time budget), from its result."""
+        if "seconds" in result:
+            return float(result["seconds"])
+        return float(result.get("train", {}).get("seconds", 0.0)) + float(result.get("eval_seconds", 0.0))
+
+    def next_size(self, n: int) -> int:
+        return next_size(n, self.rule.growth)
+
+    def adjust(self, decision: Decision) -> Decision:
+        return decision
+
+    def line(self, rung: dict) -> str:
+        return f"{self.label} n={rung['n']:,}: {rung['accuracy']:.3f} [{rung['ci_low']:.3f}, {rung['ci_high']:.3f}]"
+
+    # what the engine does
+    def jobs(self, root: str) -> list[Job]:
+        return [Job(self.kind, self.spec, self.cfg, rc, self._parent if self.chained else None, root)
+                for rc in self.configs(self.n)]
+
+    def absorb(self, jobs: list[Job], results: list[dict], store: RunStore) -> None:
+        """Record the current rung, refit, consult the stop rule, move to the next rung."""
+        rule, n = self.rule, self.n
+        rcs = [j.rc for j in jobs]
+        scored = [self.score(rc, r) for rc, r in zip(rcs, results)]
+        correct, total = sum(c for c, _ in scored), sum(t for _, t in scored)
+        lo, hi = wilson(correct, total)
+        secs = sum(self.run_seconds(r) for r in results)
+        self.seconds += secs
+        rung = {"n": n, "accuracy": correct / total if total else 0.0, "ci_low": lo, "ci_high": hi,
+                "correct": correct, "total": total,
+                "seeds": [{"seed": rc.get("seed"), "accuracy": c / t if t else 0.0} for rc, (c, t) in zip(rcs, scored)],
+                "seconds": secs, "run_dirs": [str(store.path(rc).relative_to(store.root)) for rc in rcs]}
+        rung.update(self.extra(rcs, results))
+        self.rungs.append(rung)
+        self.scores.append(RungScore(n, correct, total))
+        self.points += [(n, c, t) for c, t in scored]
+        self.fit = fit_curve(self.points, rule.target, rule.n_boot, seed=len(self.rungs)) if len(self.rungs) >= 3 else None
+        rung["forecast"] = forecast_block(self.fit, n)  # the early answer to "how much data"
+        nxt = self.next_size(n)
+        spend = min(rule.budget, rule.available)
+        time_left = rule.max_minutes * 60 - self.seconds if rule.max_minutes else math.inf
+        d = decide(self.scores, self.base, self.fit, rule.target, nxt, spend, time_left, rule.delta,
+                   rule.min_rungs, rule.min_size)
+        if d.reason == "budget-exhausted" and nxt > rule.available and rule.available < rule.budget:
+            d.reason = "data-exhausted"  # the data ran out before the budget
+            d.detail["why"] = f"next rung {nxt:,} > the {rule.available:,.0f} {self.unit} there are"
+        self.decision = d = self.adjust(d)
+        if self.on_rung:
+            self.on_rung(self.line(rung) + forecast_text(rung["forecast"], rule.target)
+                         + (f" → stop: {d.reason}" if d.stop else ""))
+        if self.tracking is not None:
+            fc = (rung["forecast"] or {}).get("n_target") or {}
+            self.tracking.log_rung(self.label, n, {"accuracy": rung["accuracy"], "ci_low": lo, "ci_high": hi,
+                                                   "forecast_n_target": fc.get("median"),
+                                                   "forecast_n_target_lo80": fc.get("lo80"),
+                                                   "forecast_n_target_hi80": fc.get("hi80")})
+        self.done = d.stop
+        self._parent = rcs[0]
+        self.n = nxt
+
+    def saturation(self) -> dict | None:
+        return saturation(self.fit, self.rule.saturation_delta, self.rungs[0]["n"], self.rungs[-1]["n"]) \
+            if self.fit is not None else None
+
+    def document(self) -> dict:
+        """The common ladder document (see the module docstring)."""
+        hit = reached_at(self.scores, self.rule.target)
+        b = self.base
+        return {"kind": self.kind, "unit": self.unit, "label": self.label,
+                "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total},
+                "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.rule.budget),
+                "saturation": self.saturation(),
+                "stop": {"reason": self.decision.reason, **self.decision.detail},
+                "reached_at": self.scores[hit].n if hit is not None else None, "seconds": self.seconds}
+
+
+def climb_ladders(ladders: list[Ladder], store: RunStore, executor) -> list[Ladder]:
+    """Advance every ladder until its stop rule says enough. All unfinished ladders advance together,
+    one rung at a time: the runs of a rung (seeds × ladders) go to the executor as one batch, which
+    runs them in this process or concurrently on Ray workers."""
+    root = str(store.root)
+    while active := [lad for lad in ladders if not lad.done]:
+        batch = [(lad, lad.jobs(root)) for lad in active]
+        results = iter(run_jobs([j for _, js in batch for j in js], store, executor))
+        for lad, js in batch:
+            lad.absorb(js, [next(results) for _ in js], store)
+    return ladders
