@@ -113,9 +113,11 @@ def fresh_copy(model):
 
 def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], hp: GRPOHparams, steps: int,
                seed: int, max_completion_length: int = 12, reward_weights: list[float] | None = None,
-               callbacks: list | None = None, on_step: Callable[[int, int], None] | None = None) -> tuple[object, dict]:
+               callbacks: list | None = None, on_step: Callable[[int, int], None] | None = None,
+               tracking: dict | None = None) -> tuple[object, dict]:
     """Train a copy of `base` for `steps` GRPO steps on `rows` (each step takes `prompts_per_step` of them in
-    order); returns (the trained model in eval mode, stats with TRL's log history per step)."""
+    order); returns (the trained model in eval mode, stats with TRL's log history per step). `tracking`:
+    TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`)."""
     import torch
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
@@ -144,9 +146,10 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
             beta=hp.beta, loss_type=hp.loss_type, scale_rewards=hp.scale_rewards, temperature=hp.temperature,
             top_p=hp.top_p, max_completion_length=hp.max_completion_length or max_completion_length,
             reward_weights=reward_weights, bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed,
-            data_seed=seed, shuffle_dataset=False, save_strategy="no", report_to="none", logging_steps=1,
+            data_seed=seed, shuffle_dataset=False, save_strategy="no", logging_steps=1,
             disable_tqdm=True, dataloader_num_workers=0, log_completions=False,
             **({"use_vllm": True, "vllm_mode": hp.vllm_mode} if hp.use_vllm else {}),
+            **{"report_to": "none", **(tracking or {})},
         )
         trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args,
                               train_dataset=Dataset.from_list(rows[:need]), processing_class=tokenizer)

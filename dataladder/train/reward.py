@@ -90,9 +90,11 @@ def reward_model_from(base, tokenizer, seed: int = 0):
 
 
 def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: int | None = None, seed: int = 0,
-                 on_step: Callable[[int, int], None] | None = None) -> tuple[object, dict]:
+                 on_step: Callable[[int, int], None] | None = None,
+                 tracking: dict | None = None) -> tuple[object, dict]:
     """Train a reward model on `pairs` from `base` (a causal LM object or path); returns
-    (the reward model, merged, in eval mode; train stats)."""
+    (the reward model, merged, in eval mode; train stats). `tracking`: TrainingArguments keywords for
+    experiment tracking (`Tracking.training_kwargs`)."""
     import torch
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
@@ -122,8 +124,8 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
             lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
             bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
             max_length=hp.max_length, center_rewards_coefficient=hp.center_rewards_coefficient,
-            save_strategy="no", report_to="none", logging_steps=max(1, steps // 10), disable_tqdm=True,
-            dataloader_num_workers=0,
+            save_strategy="no", logging_steps=max(1, steps // 10), disable_tqdm=True,
+            dataloader_num_workers=0, **{"report_to": "none", **(tracking or {})},
         )
         trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                 processing_class=tokenizer, peft_config=peft_config)

@@ -75,8 +75,10 @@ def record_prompt(policy, record: dict, tokenizer=None):
 
 
 def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"], lora_r: int | None,
-              hp: SFTHparams, seed: int, on_step: Callable[[int, int], None] | None = None) -> tuple[object, dict]:
-    """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats)."""
+              hp: SFTHparams, seed: int, on_step: Callable[[int, int], None] | None = None,
+              tracking: dict | None = None) -> tuple[object, dict]:
+    """Fine-tune a copy of `base` on `rows`; returns (the trained model, merged, in eval mode; train stats).
+    `tracking`: TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`)."""
     import torch
     from datasets import Dataset
     from transformers.trainer_callback import PrinterCallback
@@ -105,8 +107,9 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
             learning_rate=hp.learning_rate_lora if method == "lora" else hp.learning_rate_full,
             lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
             bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
-            completion_only_loss=True, max_length=hp.max_length, save_strategy="no", report_to="none",
+            completion_only_loss=True, max_length=hp.max_length, save_strategy="no",
             logging_steps=max(1, steps // 10), disable_tqdm=True, dataloader_num_workers=0,
+            **{"report_to": "none", **(tracking or {})},
         )
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
         trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
