@@ -239,7 +239,7 @@ def print_rl(doc: dict) -> None:
         for r in a["rungs"]:
             seg = [h for h in a["log"] if prev < h["step"] <= r["steps"]]
             mean = lambda k: f"{sum(h[k] for h in seg) / len(seg):.3f}" if seg else "—"  # noqa: E731
-            t.add_row(a["label"], f"{r['rollouts']:,}", str(r["steps"]),
+            t.add_row(a["label"], f"{r['n']:,}", str(r["steps"]),
                       f"{r['accuracy']:.3f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", mean("reward"),
                       mean("frac_reward_zero_std"))
             prev = r["steps"]

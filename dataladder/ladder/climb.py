@@ -16,6 +16,7 @@ from typing import Annotated, Callable, Literal
 
 from pydantic import Field
 
+from dataladder.train.tracking import ReportTo
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.stop import RungScore
@@ -47,6 +48,8 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop a climb")
     n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
+    report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
+                                               "wandb, mlflow or trackio (TRL's report_to)")
     train_file: str | None = Field(None, description="training records to draw rungs from: messages, TRL "
                                                      "(conversational) prompt/completion, Alpaca or ShareGPT, in "
                                                      "JSONL, JSON or Parquet (default: the skill's own verified generator)")
@@ -200,13 +203,14 @@ def data_id(cfg: ClimbConfig) -> str:
     return f"file:{path.name}:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def execute(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
-    """One run, a pure function of `rc`: the base model's eval, or one rung trained and evaluated."""
+def execute(ctx: Context, cfg: ClimbConfig, rc: dict, tracking: dict | None = None) -> dict:
+    """One run, a pure function of `rc`: the base model's eval, or one rung trained and evaluated
+    (`tracking`: the recipe's experiment-tracking kwargs, which change nothing it computes)."""
     if rc["kind"] == "base-eval":
         return {"model": ctx.spec, "eval": _eval_model(ctx.model, ctx)}
     rows = ctx.pool(cfg, rc["skill"], rc["seed"])[: rc["n"]]
     model, stats = train_sft(ctx.model, ctx.tokenizer, rows, rc["method"], rc["lora_r"], cfg.hp, rc["seed"],
-                             on_step=ctx.on_train)
+                             on_step=ctx.on_train, tracking=tracking)
     t0 = time.perf_counter()
     ev = _eval_model(model, ctx)
     return {"model": ctx.spec, "train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0}
@@ -214,7 +218,8 @@ def execute(ctx: Context, cfg: ClimbConfig, rc: dict) -> dict:
 
 def run(ctx: Context, job) -> dict:
     """The engine's entry point on a worker (`ladder/engine.py`)."""
-    return execute(ctx, job.cfg, job.rc)
+    with job.tracked() as kw:
+        return execute(ctx, job.cfg, job.rc, kw)
 
 
 def _forgetting(rung_evals: list[dict], base: dict, skill: str, target_format: str) -> dict:
@@ -235,7 +240,7 @@ class SFTLadder(Ladder):
     kind, unit = "sft", "examples"
 
     def __init__(self, spec: str, fingerprint: str, cfg: ClimbConfig, skill: str, lora_r: int | None, base: dict,
-                 pool_size: int, on_rung: Callable[[str], None] | None = None, tracking=None):
+                 pool_size: int, on_rung: Callable[[str], None] | None = None):
         self.fingerprint, self.skill, self.lora_r, self.base_eval = fingerprint, skill, lora_r, base
         self.tf = tf = cfg.format_for(skill)
         b = base[skill][tf] if skill in base else None
@@ -246,7 +251,7 @@ class SFTLadder(Ladder):
         rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_examples, pool_size, cfg.delta, cfg.min_rungs,
                     self.min_examples, cfg.max_minutes, cfg.n_boot)
         super().__init__(self.arm, spec, cfg, rule, RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1),
-                         on_rung, tracking)
+                         on_rung)
 
     def configs(self, n: int) -> list[dict]:
         cfg = self.cfg
@@ -318,7 +323,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
         for skill in cfg.skills:
             arms += [SFTLadder(spec, fingerprints[spec], cfg, skill, r, base["eval"], sizes[skill], on_rung)
                      for r in ranks]
-    climb_ladders(arms, store, executor)
+    climb_ladders(arms, store, executor, cfg.report_to)
     arm_docs = [a.document() for a in arms]
     from dataladder.ladder.recommend import recommend
 

@@ -81,7 +81,8 @@ def prefs_curve(path: Path) -> dict:
 def rl_curve(path: Path) -> dict:
     doc = _read(path, "rl.json")
     f = str(path / "rl.json" if path.is_dir() else path)
-    pts = _points(_need(doc, "ladder", f), "rollouts", f"{f} ladder")
+    pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs") if "unit" in doc else \
+        _points(_need(doc, "ladder", f), "rollouts", f"{f} ladder")
     skill = doc.get("skill") or doc.get("config", {}).get("skill")
     return {"kind": "rollouts", "x_label": "rollouts (prompts × generations)",
             "metric": f"greedy accuracy after RL ({skill}" + (f", {doc['format']} format" if doc.get("format") else "")

@@ -35,9 +35,12 @@ so nothing here imports a kind and any kind runs on every executor.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, saturation, summarize_fit
@@ -70,6 +73,21 @@ class Job:
     rc: dict
     parent: dict | None = None
     root: str | None = None
+    run_name: str | None = None  # for experiment tracking: <study>/<ladder>/n=<n>/seed=<s>
+    tracking: object = None  # train.tracking.Tracking, or None
+
+    @contextlib.contextmanager
+    def tracked(self) -> Iterator[dict | None]:
+        """The `tracking` kwargs of this run's training recipe, with the environment its backend reads:
+
+            with job.tracked() as kw:
+                model, stats = train_sft(..., tracking=kw)
+        """
+        if self.tracking is None or self.tracking.report_to == "none":
+            yield None
+            return
+        with self.tracking.env(self.run_name):
+            yield self.tracking.training_kwargs(self.run_name)
 
 
 class Contexts:
@@ -81,7 +99,8 @@ class Contexts:
         self.on_train, self.on_eval = on_train, on_eval
 
     def get(self, kind: str, spec: str, cfg) -> object:
-        key = (kind, spec, cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg))
+        key = (kind, spec, cfg.context_key() if hasattr(cfg, "context_key") else
+               cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg))
         if key not in self._by_key:
             self._by_key[key] = kind_module(kind).prepare(spec, cfg)
             self._wire(self._by_key[key])
@@ -184,8 +203,15 @@ class Ladder:
         return f"{self.label} n={rung['n']:,}: {rung['accuracy']:.3f} [{rung['ci_low']:.3f}, {rung['ci_high']:.3f}]"
 
     # what the engine does
+    @property
+    def name(self) -> str:
+        """The ladder's name in experiment tracking (unique within a study)."""
+        return self.label.replace(": ", "-").replace(" ", "-")
+
     def jobs(self, root: str) -> list[Job]:
-        return [Job(self.kind, self.spec, self.cfg, rc, self._parent if self.chained else None, root)
+        study = Path(root).name
+        return [Job(self.kind, self.spec, self.cfg, rc, self._parent if self.chained else None, root,
+                    f"{study}/{self.name}/n={self.n}/seed={rc.get('seed', 0)}", self.tracking)
                 for rc in self.configs(self.n)]
 
     def absorb(self, jobs: list[Job], results: list[dict], store: RunStore) -> None:
@@ -221,7 +247,7 @@ class Ladder:
                          + (f" → stop: {d.reason}" if d.stop else ""))
         if self.tracking is not None:
             fc = (rung["forecast"] or {}).get("n_target") or {}
-            self.tracking.log_rung(self.label, n, {"accuracy": rung["accuracy"], "ci_low": lo, "ci_high": hi,
+            self.tracking.log_rung(self.tracking.group, n, {"accuracy": rung["accuracy"], "ci_low": lo, "ci_high": hi,
                                                    "forecast_n_target": fc.get("median"),
                                                    "forecast_n_target_lo80": fc.get("lo80"),
                                                    "forecast_n_target_hi80": fc.get("hi80")})
@@ -238,18 +264,26 @@ class Ladder:
         hit = reached_at(self.scores, self.rule.target)
         b = self.base
         return {"kind": self.kind, "unit": self.unit, "label": self.label,
-                "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total},
+                "base": {"accuracy": b.accuracy, "correct": b.correct, "total": b.total,
+                         **dict(zip(("ci_low", "ci_high"), wilson(b.correct, b.total)))},
                 "rungs": self.rungs, "fit": summarize_fit(self.fit, self.rungs[-1]["n"], self.rule.budget),
                 "saturation": self.saturation(),
                 "stop": {"reason": self.decision.reason, **self.decision.detail},
                 "reached_at": self.scores[hit].n if hit is not None else None, "seconds": self.seconds}
 
 
-def climb_ladders(ladders: list[Ladder], store: RunStore, executor) -> list[Ladder]:
+def climb_ladders(ladders: list[Ladder], store: RunStore, executor, report_to: str = "none") -> list[Ladder]:
     """Advance every ladder until its stop rule says enough. All unfinished ladders advance together,
     one rung at a time: the runs of a rung (seeds × ladders) go to the executor as one batch, which
-    runs them in this process or concurrently on Ray workers."""
+    runs them in this process or concurrently on Ray workers. `report_to` (a `train.tracking` backend)
+    names each training run `<study>/<ladder>/n=<n>/seed=<s>`, groups it by ladder, and logs every
+    rung's score, interval and forecast as the ladder's own metrics."""
     root = str(store.root)
+    if report_to != "none":
+        from dataladder.train.tracking import Tracking
+
+        for lad in ladders:
+            lad.tracking = Tracking(report_to, root=str(store.root / "tracking"), group=f"{Path(root).name}/{lad.name}")
     while active := [lad for lad in ladders if not lad.done]:
         batch = [(lad, lad.jobs(root)) for lad in active]
         results = iter(run_jobs([j for _, js in batch for j in js], store, executor))

@@ -20,6 +20,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
+from dataladder.train.tracking import ReportTo
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
@@ -58,6 +59,8 @@ class PrefsConfig(BaseModel, extra="forbid"):
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional)")
     hp: RewardHparams = Field(default_factory=RewardHparams, description="reward-model hyperparameters")
+    report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
+                                               "wandb, mlflow or trackio (TRL's report_to)")
 
 
 def _endpoint(cfg: PrefsConfig):
@@ -205,19 +208,21 @@ def run(ctx: Context, job) -> dict:
     if job.rc["kind"] == "reward-base":
         return {"eval": evaluate(reward_model_from(ctx.model, ctx.tok, 0), ctx), "heldout": heldout_summary(ctx),
                 "pool": len(ctx.pool(0))}
-    return run_rung(ctx, RunStore(job.root), job.rc)
+    with job.tracked() as kw:
+        return run_rung(ctx, RunStore(job.root), job.rc, kw)
 
 
 def rung_config(cfg: PrefsConfig, data: dict, n: int, seed: int) -> dict:
     return {"kind": "reward", "data": data, "n": n, "seed": seed, "lora_r": cfg.lora_r, "hp": cfg.hp.model_dump()}
 
 
-def run_rung(ctx: Context, store: RunStore, rc: dict) -> dict:
+def run_rung(ctx: Context, store: RunStore, rc: dict, tracking: dict | None = None) -> dict:
     """Train one reward model (a pure function of `rc`), evaluate it, keep it in its run directory."""
     from dataladder.train.reward import save_reward_model, train_reward
 
     pairs = ctx.pool(rc["seed"])[: rc["n"]]
-    rm, stats = train_reward(ctx.model, ctx.tok, pairs, ctx.cfg.hp, ctx.cfg.lora_r, rc["seed"], on_step=ctx.on_train)
+    rm, stats = train_reward(ctx.model, ctx.tok, pairs, ctx.cfg.hp, ctx.cfg.lora_r, rc["seed"], on_step=ctx.on_train,
+                             tracking=tracking)
     t0 = time.perf_counter()
     ev = evaluate(rm, ctx)
     run_dir = store.path(rc)
@@ -243,12 +248,12 @@ class RewardLadder(Ladder):
 
     kind, unit = "reward", "pairs"
 
-    def __init__(self, cfg: PrefsConfig, base: RungScore, pool: int, on_rung=None, tracking=None):
+    def __init__(self, cfg: PrefsConfig, base: RungScore, pool: int, on_rung=None):
         self.data = data_config(cfg)
         available = min(cfg.max_pairs, pool)
         rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_pairs, pool, cfg.delta, cfg.min_rungs,
                     min(cfg.min_pairs, available // 2), cfg.max_minutes, cfg.n_boot, cfg.delta)
-        super().__init__(f"reward model: {cfg.skill}", cfg.model, cfg, rule, base, on_rung, tracking)
+        super().__init__(f"reward model: {cfg.skill}", cfg.model, cfg, rule, base, on_rung)
 
     def configs(self, n: int) -> list[dict]:
         return [rung_config(self.cfg, self.data, n, s) for s in range(self.cfg.seeds)]
@@ -294,7 +299,7 @@ class RewardLadder(Ladder):
 
 
 def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
-          on_train: Callable[[int, int], None] | None = None, executor=None, tracking=None) -> dict:
+          on_train: Callable[[int, int], None] | None = None, executor=None) -> dict:
     """Climb the pair-count ladder into `output_dir`; returns the prefs.json document (also written)."""
     from dataladder.executors.local import LocalExecutor
 
@@ -305,8 +310,8 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
     store = RunStore(output_dir)
     got, = run_jobs([Job("reward", cfg.model, cfg, base_config(cfg), root=str(store.root))], store, executor)
     b = got["eval"]["heldout"]
-    lad = RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), got["pool"], on_rung, tracking)
-    climb_ladders([lad], store, executor)
+    lad = RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), got["pool"], on_rung)
+    climb_ladders([lad], store, executor, cfg.report_to)
     doc = {"config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "metric": "held-out pairwise accuracy",
            **lad.document(), "base": got["eval"]["heldout"], "base_unseen": got["eval"]["unseen"],
            "heldout": got["heldout"], "executor": getattr(executor, "name", "local")}

@@ -25,10 +25,12 @@ from typing import Callable, Literal
 
 from pydantic import Field, field_validator
 
+from dataladder.train.tracking import ReportTo
 from dataladder.generate import PromptOptions
 
-from dataladder.ladder.fit import fit_curve
-from dataladder.ladder.rl_arm import Arm, climb_rollouts, eval_greedy, fingerprint, observed_zero_signal, schedule
+from dataladder.ladder.engine import climb_ladders
+from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
+                                      observed_zero_signal, schedule, train_skill_of)
 from dataladder.ladder.rl_checks import diversity, signal_check
 from dataladder.ladder.store import RunStore
 from dataladder.skills.spec import skill_key
@@ -68,6 +70,8 @@ class RLConfig(PromptOptions, extra="forbid"):
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
+    report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
+                                               "wandb, mlflow or trackio (TRL's report_to)")
 
     @field_validator("cold_start")
     @classmethod
@@ -75,12 +79,6 @@ class RLConfig(PromptOptions, extra="forbid"):
         if v != "auto" and v < 0:
             raise ValueError("must be 'auto', 0 or a number of examples")
         return v
-
-
-def _skill(cfg: RLConfig):
-    from dataladder.skills.spec import train_skill
-
-    return train_skill(cfg.skill, cfg.prompts_file)
 
 
 def run_check(gen, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
@@ -168,7 +166,7 @@ def filter_pool(gen, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callabl
 
 
 def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
-       on_step: Callable[[int, int], None] | None = None) -> dict:
+       on_step: Callable[[int, int], None] | None = None, executor=None) -> dict:
     """Check, train and evaluate every arm of `cfg` into `output_dir`; returns the rl.json document (also written)."""
     from dataladder.models.hub import load_model
 
@@ -176,23 +174,15 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         raise ValueError("--online-every needs --reward-model (the reward model to retrain)")
     if cfg.check_samples < cfg.hp.num_generations:
         raise ValueError(f"check_samples ({cfg.check_samples}) must be ≥ num_generations ({cfg.hp.num_generations})")
-    skill = _skill(cfg)
+    skill = train_skill_of(cfg)
     if cfg.format not in ("auto", "target") and cfg.format not in skill.formats:
         raise ValueError(f"--format {cfg.format!r}: skill {cfg.skill} has formats {', '.join(skill.formats)}")
-    rm = rm_tok = None
-    if cfg.reward_model:
-        from dataladder.train.reward import load_reward_model
-
-        rm, rm_tok = load_reward_model(cfg.reward_model, device="cpu")
     t0 = time.perf_counter()
     store = RunStore(output_dir)
     from dataladder.generate.hf import HFGenerator
 
     model, tok = load_model(cfg.model)
-    options = cfg.gen_options()
-    if cfg.hp.max_completion_length and not options.max_new_tokens:  # the checks sample what the rollouts would
-        options = options.model_copy(update={"max_new_tokens": cfg.hp.max_completion_length})
-    gen = HFGenerator(model, tok, options)
+    gen = HFGenerator(model, tok, gen_options(cfg))
     eval_items = skill.items("eval", cfg.eval_n, 0)
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
     pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None
@@ -240,25 +230,29 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         on_note(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
     div = diversity(skill, pool, [skill.formats[fmt].prompt(it) for it in pool], fmt)
     if cfg.reward_model is None:
-        arms = [Arm("verifier", "verifier")]
+        arms = [("verifier", "verifier", None)]
     else:
-        arms = [Arm("reward model", "reward-model", rm, rm_tok)]
+        arms = [("reward model", "reward-model", None)]
         if cfg.online_every:
-            import copy
+            arms.append((f"reward model, online every {cfg.online_every}", "online", cfg.online_every))
+    cold_key = cold["key"] if cold else None
+    ladders = [RLLadder(RLSpec(cfg, label, reward, every, fmt, tuple(pool), identity(cfg, reward, every, fmt, cold_key),
+                               cold_key, str(store.root)), base_evals[fmt], on_note) for label, reward, every in arms]
+    from dataladder.executors.local import LocalExecutor
 
-            arms.append(Arm(f"reward model, online every {cfg.online_every}", "online", copy.deepcopy(rm), rm_tok,
-                            cfg.online_every))
-    done = [climb_rollouts(cfg, a, store, model, gen, skill, fmt, pool, eval_items, base_evals[fmt], on_note, on_step,
-                           cold["key"] if cold else None) for a in arms]
+    executor = executor or LocalExecutor()
+    executor.set_progress(on_step, None)
+    climb_ladders(ladders, store, executor, cfg.report_to)
+    done = [lad.document() for lad in ladders]
     main = done[-1] if cfg.online_every else done[0]
     for a in done:
         a["zero_signal"] = {"predicted": prediction["predicted_zero_signal"],
                             "predicted_before_filter": check["predicted_zero_signal"],
                             **observed_zero_signal(a, cfg.start_steps)}
-    b, last = main["rungs"][0], main["rungs"][-1]
+    b, last = base_evals[fmt], main["rungs"][-1]
     from transformers import AutoModelForCausalLM
 
-    final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dir"] / "model").eval()
+    final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dirs"][0] / "model").eval()
     after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f) for f in skill.formats}  # forgetting in the others
     rec = recommend(main, cfg)
     doc = {
@@ -270,12 +264,10 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
                                if cfg.filter_zero_signal else None),
         "zero_signal": main["zero_signal"], "diversity": div,
         "before": {k: b[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
-        "after": {k: last[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total", "rollouts")},
+        "after": {**{k: last[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")}, "rollouts": last["n"]},
         "improved": last["ci_low"] > b["ci_high"],
-        "ladder": [{**{k: r[k] for k in ("rollouts", "steps", "accuracy", "ci_low", "ci_high", "correct", "total")},
-                    "forecast": r.get("forecast")} for r in main["rungs"][1:]],
-        "fit": main["fit"], "stop": main["stop"], "reached_at": main["reached_at"],
-        "saturation": saturation(main, cfg), "recommendation": rec, "arms": done,
+        **{k: main[k] for k in ("kind", "unit", "label", "base", "rungs", "fit", "saturation", "stop", "reached_at")},
+        "recommendation": rec, "arms": done, "executor": getattr(executor, "name", "local"),
         "seconds": time.perf_counter() - t0,
     }
     from dataladder.results import write_json
@@ -301,18 +293,6 @@ def _warn(check: dict, cfg: RLConfig, on_note: Callable[[str], None], hint: str)
                 f"to carry no signal (≥ {cfg.warn_at:.0%}; prompts all failed in the sample: "
                 f"{check['share_all_fail']:.0%}, all passed: {check['share_all_pass']:.0%}); RL needs a skill the model "
                 "partly knows" + hint)
-
-
-def saturation(arm: dict, cfg: RLConfig) -> dict | None:
-    """The rollouts past which 10× more gains less than `saturation_delta` (the same rule as `prefs`),
-    refitted on the arm's rungs; None with fewer than three rungs."""
-    from dataladder.ladder.fit import saturation as saturation_of
-
-    pts = [(r["rollouts"], r["correct"], r["total"]) for r in arm["rungs"][1:]]
-    if len(pts) < 3:
-        return None
-    fit = fit_curve(pts, cfg.target, cfg.n_boot, seed=0)
-    return saturation_of(fit, cfg.saturation_delta, pts[0][0], pts[-1][0])
 
 
 def recommend(arm: dict, cfg: RLConfig) -> dict:

@@ -1,19 +1,20 @@
-"""The rollout ladder of one RL arm: GRPO rung by rung from the store, greedy evals, fit and stop rule.
+"""The `rl` kind of the ladder engine: one RL arm's rollout ladder, GRPO rung by rung, greedy evals.
 
-`dataladder.ladder.rl` prepares the policy, the prompts and the check, then runs one `climb_rollouts`
-per arm (the verifier, a reward model, a reward model retrained online) and writes rl.json.
+`dataladder.ladder.rl` prepares the prompts and the check on the driver, then climbs one `RLLadder`
+per arm (the verifier, a reward model, a reward model retrained online) with the engine, which runs
+each rung (`run`: continue from the previous rung's weights) on any executor, and writes rl.json.
 """
 
 from __future__ import annotations
 
 import math
 import shutil
-import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
-from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, summarize_fit
+from dataladder.ladder.engine import Ladder, Rule
 from dataladder.ladder.rl_checks import overoptimization
-from dataladder.ladder.stop import RungScore, decide, reached_at
+from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.skills.spec import skill_key
 
@@ -92,6 +93,20 @@ class Arm:
                 "train_accuracy": stats.get("train_accuracy"), "seconds": stats["seconds"]}
 
 
+def train_skill_of(cfg: RLConfig):
+    from dataladder.skills.spec import train_skill
+
+    return train_skill(cfg.skill, cfg.prompts_file)
+
+
+def gen_options(cfg: RLConfig):
+    """The generator options of the checks and evals: the rollouts' completion length unless set."""
+    options = cfg.gen_options()
+    if cfg.hp.max_completion_length and not options.max_new_tokens:  # the checks sample what the rollouts would
+        options = options.model_copy(update={"max_new_tokens": cfg.hp.max_completion_length})
+    return options
+
+
 def fingerprint(path: str | None) -> str | None:
     if path is None:
         return None
@@ -100,94 +115,162 @@ def fingerprint(path: str | None) -> str | None:
     return model_fingerprint(path)
 
 
-def climb_rollouts(cfg: RLConfig, arm: Arm, store: RunStore, base, gen, skill, fmt: str, pool: list, eval_items: list,
-                   base_eval: dict, on_rung: Callable[[str], None], on_step: Callable[[int, int], None] | None,
-                   cold_key: dict | None = None) -> dict:
-    """The rollout ladder of one arm: train rung by rung (resuming from the store), evaluate, fit, stop."""
+@dataclass(frozen=True)
+class RLSpec:
+    """What a worker needs to run the rungs of one arm: the config, the arm, the format and prompts, the
+    run identity every rung's config shares, the cold start's run (if any) and the run store's directory."""
+
+    cfg: RLConfig
+    label: str
+    reward: str  # verifier | reward-model | online
+    online_every: int | None
+    fmt: str
+    pool: tuple
+    ident: dict
+    cold_key: dict | None
+    root: str
+
+    def context_key(self) -> str:
+        import hashlib
+        import json
+
+        blob = json.dumps([self.cfg.model_dump(), self.label, self.reward, self.fmt, [it.key for it in self.pool],
+                           self.ident, self.root], sort_keys=True, default=str)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def identity(cfg: RLConfig, reward: str, online_every: int | None, fmt: str, cold_key: dict | None) -> dict:
+    """What every rung of an arm shares in its run config (a rung adds its cumulative `steps`)."""
+    ident = {"kind": "grpo-rung", "model": fingerprint(cfg.model), "skill": skill_key(cfg.skill, cfg.prompts_file),
+             "format": fmt, "reward": reward, "reward_model": fingerprint(cfg.reward_model),
+             "online_every": online_every, "hp": cfg.hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
+             "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth], "cold_start": cold_key}
+    if (prompt_opts := cfg.prompt_key()) is not None:
+        ident["prompts"] = prompt_opts
+    return ident
+
+
+class Context:
+    """A worker's arm: the policy it continues from, the reward, prompts and eval items (`ladder/engine.py`)."""
+
+    def __init__(self, rs: RLSpec):
+        from transformers import AutoModelForCausalLM
+
+        from dataladder.generate.hf import HFGenerator
+        from dataladder.models.hub import load_model
+
+        cfg = rs.cfg
+        self.rs, self.skill = rs, train_skill_of(cfg)
+        base, tok = load_model(cfg.model)
+        if rs.cold_key is not None:
+            base = AutoModelForCausalLM.from_pretrained(RunStore(rs.root).path(rs.cold_key) / "model").eval()
+        self.gen = HFGenerator(base, tok, gen_options(cfg))
+        self.start, self.model, self.model_at = base, base, 0
+        rm = rm_tok = None
+        if cfg.reward_model:
+            from dataladder.train.reward import load_reward_model
+
+            rm, rm_tok = load_reward_model(cfg.reward_model, device="cpu")
+        self.arm = Arm(rs.label, rs.reward, rm, rm_tok, rs.online_every)
+        prompts = [self.gen.prompt_for(self.skill, rs.fmt, it) for it in rs.pool]  # the prompts evaluation uses
+        self.rows = [{"prompt": p.text if p.messages is None else list(p.messages), "answer": it.answer,
+                      "key": it.key, "stop": list(p.stop)} for p, it in zip(prompts, rs.pool)]
+        self.max_len = max(p.max_new_tokens for p in prompts)
+        self.funcs, self.weights = self.arm.reward_funcs(self.skill, {it.key: it for it in rs.pool})
+        self.eval_items = self.skill.items("eval", cfg.eval_n, 0)
+        self.on_train: Callable[[int, int], None] | None = None
+
+
+def prepare(spec: str, rs: RLSpec) -> Context:
+    return Context(rs)
+
+
+def run(ctx: Context, job) -> dict:
+    """One rung of the `rl` kind: GRPO from the previous rung's weights (`job.parent`; kept in memory, else
+    loaded from its run directory) to this rung's cumulative steps, a greedy eval, the weights saved."""
     from transformers import AutoModelForCausalLM
 
     from dataladder.train.grpo import train_grpo
 
+    cfg, arm, store = ctx.rs.cfg, ctx.arm, RunStore(job.root)
     hp, pps = cfg.hp, cfg.hp.prompts_per_step
-    tok = gen.tok
-    prompts = [gen.prompt_for(skill, fmt, it) for it in pool]  # the prompts and stops evaluation uses
-    rows = [{"prompt": p.text if p.messages is None else list(p.messages), "answer": it.answer, "key": it.key,
-             "stop": list(p.stop)} for p, it in zip(prompts, pool)]
-    max_len = max(p.max_new_tokens for p in prompts)
-    items_by_key = {it.key: it for it in pool}
-    funcs, weights = arm.reward_funcs(skill, items_by_key)
-    steps_at = schedule(cfg)
-    ident = {"kind": "grpo-rung", "model": fingerprint(cfg.model), "skill": skill_key(cfg.skill, cfg.prompts_file),
-             "format": fmt, "reward": arm.kind, "reward_model": fingerprint(cfg.reward_model),
-             "online_every": arm.online_every, "hp": hp.model_dump(), "seed": cfg.seed, "eval_n": cfg.eval_n,
-             "filter": cfg.filter_zero_signal, "schedule": [cfg.start_steps, cfg.growth], "cold_start": cold_key}
-    if (prompt_opts := cfg.prompt_key()) is not None:
-        ident["prompts"] = prompt_opts
-    base_score = RungScore(0, base_eval["correct"], base_eval["total"])
-    rungs = [{"rollouts": 0, "steps": 0, **base_eval, "seconds": 0.0}]
-    scores, points, log, online = [], [], [], []
-    model, model_at, prev, t0, fit, decision = base, 0, 0, time.perf_counter(), None, None
-    for i, steps in enumerate(steps_at):
-        key = {**ident, "steps": steps}
-        got = store.get(key)
-        if got is None:
-            if model_at != prev:  # resuming: continue from the last finished rung's weights
-                d = store.path({**ident, "steps": prev})
-                model = AutoModelForCausalLM.from_pretrained(d / "model")
-                if arm.kind == "online":
-                    from dataladder.train.reward import load_reward_model
+    steps, prev = job.rc["steps"], job.parent["steps"] if job.parent else 0
+    if ctx.model_at != prev:  # another worker ran the previous rung, or a resume: continue from its weights
+        d = store.path(job.parent) if job.parent else None
+        ctx.model = AutoModelForCausalLM.from_pretrained(d / "model") if d else ctx.start
+        if arm.kind == "online" and d:
+            from dataladder.train.reward import load_reward_model
 
-                    arm.rm, _ = load_reward_model(d / "reward_model")
-            seg_log, seg_online, secs, done = [], [], 0.0, prev
-            while done < steps:
-                n = min(steps - done, arm.online_every or steps)
-                seg_rows = [rows[(done * pps + j) % len(rows)] for j in range(n * pps)]
-                model, st = train_grpo(model, tok, seg_rows, funcs, hp, n, cfg.seed * 100003 + done,
-                                       max_len, weights, on_step=on_step)
-                seg_log += [{**h, "step": done + h["step"], "rollouts": (done + h["step"]) * hp.rollouts_per_step}
-                            for h in st["log"]]
-                secs += st["seconds"]
-                done += n
-                if arm.online_every:
-                    seg_online.append({"step": done, **arm.retrain(cfg.seed + done)})
-            model_at = steps
-            ev = eval_greedy(gen.with_model(model), skill, eval_items, fmt)
-            p = store.path(key)
-            p.mkdir(parents=True, exist_ok=True)
-            shutil.rmtree(p / "model", ignore_errors=True)
-            model.save_pretrained(p / "model")
-            if arm.kind == "online":
-                from dataladder.train.reward import save_reward_model
+            arm.rm, _ = load_reward_model(d / "reward_model")
+    model, seg_log, seg_online, secs, done = ctx.model, [], [], 0.0, prev
+    with job.tracked() as kw:
+        while done < steps:
+            n = min(steps - done, arm.online_every or steps)
+            seg_rows = [ctx.rows[(done * pps + j) % len(ctx.rows)] for j in range(n * pps)]
+            model, st = train_grpo(model, ctx.gen.tok, seg_rows, ctx.funcs, hp, n, cfg.seed * 100003 + done,
+                                   ctx.max_len, ctx.weights, on_step=ctx.on_train, tracking=kw)
+            seg_log += [{**h, "step": done + h["step"], "rollouts": (done + h["step"]) * hp.rollouts_per_step}
+                        for h in st["log"]]
+            secs += st["seconds"]
+            done += n
+            if arm.online_every:
+                seg_online.append({"step": done, **arm.retrain(cfg.seed + done)})
+    ctx.model, ctx.model_at = model, steps
+    ev = eval_greedy(ctx.gen.with_model(model), ctx.skill, ctx.eval_items, ctx.rs.fmt)
+    p = store.path(job.rc)
+    p.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(p / "model", ignore_errors=True)
+    model.save_pretrained(p / "model")
+    if arm.kind == "online":
+        from dataladder.train.reward import save_reward_model
 
-                save_reward_model(arm.rm, arm.rm_tok, p / "reward_model")
-            got = store.put(key, {"eval": ev, "log": seg_log, "online": seg_online, "train_seconds": secs})
-        prev = steps
-        ev = got["eval"]
-        log += got["log"]
-        online += got.get("online", [])
-        rollouts = steps * hp.rollouts_per_step
-        rungs.append({"rollouts": rollouts, "steps": steps, **ev, "seconds": got["train_seconds"],
-                      "run_dir": str(store.path(key).relative_to(store.root))})
-        scores.append(RungScore(rollouts, ev["correct"], ev["total"]))
-        points.append((rollouts, ev["correct"], ev["total"]))
-        fit = fit_curve(points, cfg.target, cfg.n_boot, seed=len(scores)) if len(scores) >= 3 else None
-        rungs[-1]["forecast"] = forecast_block(fit, rollouts)
-        nxt = steps_at[i + 1] * hp.rollouts_per_step if i + 1 < len(steps_at) else cfg.max_rollouts + 1
-        time_left = (cfg.max_minutes * 60 - (time.perf_counter() - t0)) if cfg.max_minutes else math.inf
-        decision = decide(scores, base_score, fit, cfg.target, nxt, cfg.max_rollouts, time_left, cfg.delta,
-                          cfg.min_rungs)
-        on_rung(f"{arm.label} {rollouts:,} rollouts ({steps} steps): {ev['accuracy']:.3f} "
-                f"[{ev['ci_low']:.3f}, {ev['ci_high']:.3f}]" + forecast_text(rungs[-1]["forecast"], cfg.target)
-                + (f" → stop: {decision.reason}" if decision.stop else ""))
-        if decision.stop:
-            break
-    hit = reached_at(scores, cfg.target)
-    out = {"label": arm.label, "reward": arm.kind, "online_every": arm.online_every, "rungs": rungs, "log": log,
-           "fit": summarize_fit(fit, rungs[-1]["rollouts"], cfg.max_rollouts), "stop": {"reason": decision.reason, **decision.detail},
-           "reached_at": scores[hit].n if hit is not None else None, "online": online}
-    if arm.kind != "verifier":
-        out["overoptimization"] = overoptimization(log, "rewards/reward_model/mean", "rewards/verifier/mean")
-    return out
+        save_reward_model(arm.rm, arm.rm_tok, p / "reward_model")
+    return {"eval": ev, "log": seg_log, "online": seg_online, "train_seconds": secs}
+
+
+class RLLadder(Ladder):
+    """One arm's rollout ladder (the `rl` kind): rungs at cumulative GRPO step counts, each continuing
+    from the previous rung's weights; the size is rollouts (steps × prompts × generations)."""
+
+    kind, unit, chained = "rl", "rollouts", True
+
+    def __init__(self, rs: RLSpec, base_eval: dict, on_rung: Callable[[str], None] | None = None):
+        cfg = rs.cfg
+        self.rps = cfg.hp.rollouts_per_step
+        rule = Rule(cfg.target, cfg.start_steps * self.rps, cfg.growth, cfg.max_rollouts, math.inf, cfg.delta,
+                    cfg.min_rungs, 0, cfg.max_minutes, cfg.n_boot, cfg.saturation_delta)
+        super().__init__(rs.label, cfg.model, rs, rule, RungScore(0, base_eval["correct"], base_eval["total"]), on_rung)
+        self.log: list[dict] = []
+        self.online: list[dict] = []
+
+    def configs(self, n: int) -> list[dict]:
+        return [{**self.cfg.ident, "steps": n // self.rps}]
+
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        return result["eval"]["correct"], result["eval"]["total"]
+
+    def run_seconds(self, result: dict) -> float:
+        return float(result["train_seconds"])
+
+    def next_size(self, n: int) -> int:
+        s = n // self.rps
+        return max(s + 1, int(round(s * self.rule.growth))) * self.rps
+
+    def extra(self, rcs: list[dict], results: list[dict]) -> dict:
+        self.log += results[0]["log"]
+        self.online += results[0].get("online", [])
+        return {"steps": rcs[0]["steps"], "train_seconds": results[0]["train_seconds"]}
+
+    def line(self, rung: dict) -> str:
+        return (f"{self.label} {rung['n']:,} rollouts ({rung['steps']} steps): {rung['accuracy']:.3f} "
+                f"[{rung['ci_low']:.3f}, {rung['ci_high']:.3f}]")
+
+    def document(self) -> dict:
+        out = {**super().document(), "reward": self.cfg.reward, "online_every": self.cfg.online_every,
+               "log": self.log, "online": self.online}
+        if self.cfg.reward != "verifier":
+            out["overoptimization"] = overoptimization(self.log, "rewards/reward_model/mean", "rewards/verifier/mean")
+        return out
 
 
 def observed_zero_signal(arm: dict, early_steps: int) -> dict:

@@ -17,9 +17,9 @@ def plot_rl(doc: dict, path: Path) -> None:
     target = doc["config"]["target"]
     for i, a in enumerate(doc["arms"]):
         c = colors[i % len(colors)]
-        base = a["rungs"][0]
-        rungs = a["rungs"][1:]
-        xs = [r["rollouts"] for r in rungs]
+        base = a["base"]
+        rungs = a["rungs"]
+        xs = [r["n"] for r in rungs]
         ax.errorbar(xs, [r["accuracy"] for r in rungs],
                     yerr=[[r["accuracy"] - r["ci_low"] for r in rungs], [r["ci_high"] - r["accuracy"] for r in rungs]],
                     fmt="o-", color=c, capsize=3, label=f"{a['label']} (95% CI)")

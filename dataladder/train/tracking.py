@@ -24,6 +24,9 @@ import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 REPORT_TO = ("none", "tensorboard", "wandb", "mlflow", "trackio")
 PROJECT = "dataladder"  # W&B project when WANDB_PROJECT is unset; Trackio project without a group
@@ -39,6 +42,16 @@ def check(report_to: str) -> str:
         raise ValueError(f"--report-to {report_to} needs the {report_to} package, which is not installed: "
                          f"pip install {report_to}")
     return report_to
+
+
+def _check_field(v: str) -> str:
+    try:
+        return check(v)
+    except ValueError as e:  # pydantic names the field; the message says what to do
+        raise ValueError(str(e).split(": ", 1)[1]) from None
+
+
+ReportTo = Annotated[str, AfterValidator(_check_field)]  # a config field: `report_to: ReportTo = "none"`
 
 
 @dataclass(frozen=True)

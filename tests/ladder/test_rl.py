@@ -115,12 +115,12 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     doc = rl_mod.rl(cfg, out, on_note=lambda s: None)
     saved = json.loads((out / "rl.json").read_text())
     assert (out / "rl.png").stat().st_size > 0
-    assert [r["rollouts"] for r in saved["ladder"]] == [16, 32, 64]
+    assert [r["n"] for r in saved["rungs"]] == [16, 32, 64] and saved["unit"] == "rollouts"
     # the early forecast from the third rung on; the last one is the final fit's answer
-    assert [r["forecast"] is None for r in saved["ladder"]] == [True, True, False]
-    assert saved["ladder"][2]["forecast"]["n_target"] == saved["fit"]["n_target"]
-    for r in saved["ladder"]:
-        assert {"rollouts", "accuracy", "ci_low", "ci_high", "correct", "total"} <= set(r)
+    assert [r["forecast"] is None for r in saved["rungs"]] == [True, True, False]
+    assert saved["rungs"][2]["forecast"]["n_target"] == saved["fit"]["n_target"]
+    for r in saved["rungs"]:
+        assert {"n", "steps", "accuracy", "ci_low", "ci_high", "correct", "total"} <= set(r)
         assert r["total"] == 16 and r["ci_low"] <= r["accuracy"] <= r["ci_high"]
     for k in ("before", "after", "improved", "zero_signal", "check", "diversity", "fit", "stop", "saturation",
               "recommendation", "arms", "format"):
@@ -140,8 +140,8 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
     _, tok = load_model(str(micro_dir))
     sk = get_skill("add", digits=2)
     items = sk.items("eval", 16, 0)
-    for r in saved["arms"][0]["rungs"][1:]:
-        m = AutoModelForCausalLM.from_pretrained(out / r["run_dir"] / "model").eval()
+    for r in saved["arms"][0]["rungs"]:
+        m = AutoModelForCausalLM.from_pretrained(out / r["run_dirs"][0] / "model").eval()
         assert rl_mod.eval_greedy(HFGenerator(m, tok), sk, items, "native")["correct"] == r["correct"]
 
     # a rerun trains nothing: every rung comes from the run store
@@ -150,7 +150,8 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
 
     monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
     again = rl_mod.rl(cfg, out, on_note=lambda s: None)
-    assert again["ladder"] == saved["ladder"]
+    drop = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
+    assert drop(again["rungs"]) == drop(saved["rungs"])
 
 
 @pytest.mark.integration
@@ -178,7 +179,7 @@ def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp
     online = doc["arms"][1]["online"]
     assert [o["step"] for o in online] == [1, 2, 3, 4]
     assert all(o["pairs"] >= o["fresh_pairs"] for o in online)
-    assert doc["ladder"] == [{k: r[k] for k in doc["ladder"][0]} for r in doc["arms"][1]["rungs"][1:]]
+    assert doc["rungs"] == doc["arms"][1]["rungs"]
 
 
 @pytest.mark.integration
@@ -224,4 +225,4 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
 
     monkeypatch.setattr("dataladder.train.sft.train_sft", boom)
     monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
-    assert rl_mod.rl(cfg, out, on_note=lambda s: None)["ladder"] == doc["ladder"]
+    assert rl_mod.rl(cfg, out, on_note=lambda s: None)["rungs"] == doc["rungs"]
