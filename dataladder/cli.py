@@ -15,8 +15,11 @@ import typer
 from rich.table import Table
 
 from dataladder import cli_data
-from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
-                                   err_console, parse_budget, progress, prompt_fields, step_bar, user_errors, validated)
+from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
+                                   RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
+                                   _quiet, check_writable, err_console, executor_from, parse_budget, progress,
+                                   prompt_fields, step_bar, user_errors, validated)
+from dataladder.cli_dpo import dpo
 from dataladder.cli_fit import fit
 from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain,
@@ -98,12 +101,13 @@ def climb(
     stop: StopOpt = None,
     max_new_tokens: MaxNewTokensOpt = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
-    executor: Annotated[str, typer.Option(help="local (in this process) | ray (runs of a rung concurrently on Ray workers)")] = "local",
-    ray_address: Annotated[Optional[str], typer.Option(help="ray: 'auto', ray://host:port, or none for a local cluster")] = None,
-    cpus_per_run: Annotated[float, typer.Option(help="ray: num_cpus per run (0.5: two runs per core)")] = 1.0,
-    gpus_per_run: Annotated[float, typer.Option(help="ray: num_gpus per run (1: one run per GPU, 0.5: two)")] = 0.0,
-    threads_per_run: Annotated[Optional[int], typer.Option(help="ray: torch threads per run (default max(1, cpus per run))")] = None,
-    workers: Annotated[Optional[int], typer.Option(help="ray: long-lived workers (default: as many as resources allow)")] = None,
+    report_to: ReportToOpt = "none",
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    cpus_per_run: CpusPerRunOpt = 1.0,
+    gpus_per_run: GpusPerRunOpt = 0.0,
+    threads_per_run: ThreadsPerRunOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
     check_writable(output_dir, "--output-dir")
@@ -121,7 +125,7 @@ def climb(
                          "for the shipped tiny-arith)")
     fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
               "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
-              "seeds": seeds, "delta": delta, "eval_n": eval_n, "hp": apply_overrides({}, hp or []),
+              "seeds": seeds, "delta": delta, "eval_n": eval_n, "hp": apply_overrides({}, hp or []), "report_to": report_to,
               **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
     if eval_skill:
         fields["eval_skills"] = eval_skill
@@ -144,13 +148,9 @@ def climb(
     for s in cfg.skills:
         get_skill(s)  # did-you-mean, one skill each (file.jsonl:name), before any work
     resolve_skills(cfg.eval_skills or [])
-    from dataladder.executors import ExecutorConfig, make_executor
-
-    ex_cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
-        "address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
-        "threads_per_run": threads_per_run, "workers": workers}})
+    ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
     _quiet()
-    doc = climb_fn(cfg, output_dir, make_executor(ex_cfg), on_rung=lambda line: console.print(line, highlight=False))
+    doc = climb_fn(cfg, output_dir, ex, on_rung=lambda line: console.print(line, highlight=False))
     print_recommendations(doc)
     console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
 
@@ -279,6 +279,13 @@ def prefs(
     prompts_file: Annotated[Optional[Path], typer.Option(help="more train prompts for a JSONL skill, in its line format "
                                                               "(skill and completion optional)")] = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, prefs.json, prefs.png and reward_model/ go")] = Path("runs/prefs"),
+    report_to: ReportToOpt = "none",
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    cpus_per_run: CpusPerRunOpt = 1.0,
+    gpus_per_run: GpusPerRunOpt = 0.0,
+    threads_per_run: ThreadsPerRunOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """Reward models on a ladder of pair counts: held-out pairwise accuracy, margin, saturation point."""
     check_writable(output_dir, "--output-dir")
@@ -294,16 +301,18 @@ def prefs(
         "endpoint_model": endpoint_model, "target": target, "start": start, "growth": growth, "seeds": seeds,
         "max_pairs": max_pairs, "max_minutes": max_minutes, "delta": delta, "heldout_n": heldout_n,
         "hard_only": hard_only, "flip_share": flip_share, "lora_r": lora_r,
-        "prompts_file": str(prompts_file) if prompts_file else None, "hp": apply_overrides({}, hp or [])})
+        "prompts_file": str(prompts_file) if prompts_file else None, "hp": apply_overrides({}, hp or []),
+        "report_to": report_to})
     train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines of the prompts file: before any work
     from dataladder.models.hub import check_model
 
     check_model(cfg.model)
     check_config(cfg)
+    ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
     _quiet()
     with progress() as bar:
         on_train, on_rung = step_bar(bar, "training steps")
-        doc = prefs_fn(cfg, output_dir, on_rung=on_rung, on_train=on_train)
+        doc = prefs_fn(cfg, output_dir, on_rung=on_rung, on_train=on_train, executor=ex)
     print_prefs(doc)
     console.print(f"wrote {output_dir / 'prefs.json'}, {output_dir / 'prefs.png'} and {output_dir / 'reward_model'}")
 
@@ -364,6 +373,13 @@ def rl_command(
     stop: StopOpt = None,
     max_new_tokens: MaxNewTokensOpt = None,
     output_dir: Annotated[Path, typer.Option(help="where runs/, rl.json and rl.png go")] = Path("runs/rl"),
+    report_to: ReportToOpt = "none",
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    cpus_per_run: CpusPerRunOpt = 1.0,
+    gpus_per_run: GpusPerRunOpt = 0.0,
+    threads_per_run: ThreadsPerRunOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
     """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
     check_writable(output_dir, "--output-dir")
@@ -385,7 +401,7 @@ def rl_command(
               "filter_zero_signal": filter_zero_signal, "online_every": online_every,
               "reward_model": str(reward_model) if reward_model else None,
               "prompts_file": str(prompts_file) if prompts_file else None,
-              "hp": apply_overrides({"num_generations": num_generations}, hp or []),
+              "hp": apply_overrides({"num_generations": num_generations}, hp or []), "report_to": report_to,
               **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
     if max_rollouts:
         fields["max_rollouts"] = max_rollouts
@@ -408,10 +424,11 @@ def rl_command(
         if importlib.util.find_spec("vllm") is None:
             raise ValueError("--hp use_vllm=true: vllm is not installed here (TRL's vLLM rollouts need `pip install "
                              "vllm` on a CUDA machine)")
+    ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
     _quiet()
     with progress() as bar:
         on_step, on_note = step_bar(bar, "GRPO steps")
-        doc = rl_fn(cfg, output_dir, on_note=on_note, on_step=on_step)
+        doc = rl_fn(cfg, output_dir, on_note=on_note, on_step=on_step, executor=ex)
     print_rl(doc)
     console.print(f"wrote {output_dir / 'rl.json'} and {output_dir / 'rl.png'}")
 
@@ -420,7 +437,7 @@ def rl_command(
 for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", climb), ("skills", list_skills),
                         ("synth", cli_data.synth), ("run", run), ("demo", demo), ("report", report), ("prefs", prefs),
                         ("compare", compare), ("fit", fit), ("curate", cli_data.curate), ("corrupt", cli_data.corrupt),
-                        ("sandbox", cli_data.sandbox), ("rl", rl_command)]:
+                        ("sandbox", cli_data.sandbox), ("rl", rl_command), ("dpo", dpo)]:
     app.command(_name)(_command)
 
 

@@ -130,7 +130,8 @@ def validated(model_cls, fields: dict):
         name = f"--{loc[0].replace('_', '-')}" if len(loc) == 1 else ".".join(loc)
         given = err.get("input")
         value = f" {given}" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
-        raise ValueError(f"option {name}{value}: {err['msg']}") from None
+        msg = err["msg"].removeprefix("Value error, ")  # a validator's own message says what is wrong
+        raise ValueError(f"option {name}{value}: {msg}") from None
 
 
 # Options every command that renders prompts shares (climb, rl, probe): how prompts meet the chat template
@@ -155,3 +156,24 @@ def prompt_fields(chat_template: str, system_prompt: str | None, stop: list[str]
         raise ValueError("--stop: a stop string cannot be empty")
     return {"chat_template": chat_template, "system_prompt": system_prompt, "stop": stops,
             "max_new_tokens": max_new_tokens}
+
+
+ExecutorOpt = Annotated[str, typer.Option(help="local (in this process) | ray (a rung's runs concurrently on Ray workers)")]
+RayAddressOpt = Annotated[Optional[str], typer.Option(help="ray: 'auto', ray://host:port, or none for a local cluster")]
+CpusPerRunOpt = Annotated[float, typer.Option(help="ray: num_cpus per run (0.5: two runs per core)")]
+GpusPerRunOpt = Annotated[float, typer.Option(help="ray: num_gpus per run (1: one run per GPU, 0.5: two)")]
+ThreadsPerRunOpt = Annotated[Optional[int], typer.Option(help="ray: torch threads per run (default max(1, cpus per run))")]
+WorkersOpt = Annotated[Optional[int], typer.Option(help="ray: long-lived workers (default: as many as resources allow)")]
+ReportToOpt = Annotated[str, typer.Option(help="experiment tracking of every training run and rung: none, tensorboard, "
+                                               "wandb, mlflow or trackio (TRL's report_to)")]
+
+
+def executor_from(executor: str, ray_address: str | None, cpus_per_run: float, gpus_per_run: float,
+                  threads_per_run: int | None, workers: int | None):
+    """The executor the options name, validated (a bad option is one line before any work)."""
+    from dataladder.executors import ExecutorConfig, make_executor
+
+    cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
+        "address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
+        "threads_per_run": threads_per_run, "workers": workers}})
+    return make_executor(cfg)

@@ -1,5 +1,5 @@
-"""ladder.png: accuracy against examples per skill, with Wilson intervals, the fitted curve's 80%
-band, the target line and the recommended size. Reads only the ladder.json document."""
+"""The ladders' plots: `draw_ladder` draws any kind's ladder document (rungs, intervals, fitted band);
+`plot_ladder` writes ladder.png (accuracy against examples per skill) from ladder.json only."""
 
 from __future__ import annotations
 
@@ -36,6 +36,28 @@ def save(fig, path: Path) -> None:
     plt.close(fig)
 
 
+def draw_ladder(ax, lad: dict, color: str, name: str, extend: float = 8.0) -> None:
+    """One ladder document (any kind, `ladder/engine.py`) on `ax`: pooled rungs with 95% intervals, each
+    seed's score, the fitted curve's median and 80% band up to `extend`× the last rung, the reached size."""
+    rungs = lad["rungs"]
+    ns = [r["n"] for r in rungs]
+    err = [[r["accuracy"] - r["ci_low"] for r in rungs], [r["ci_high"] - r["accuracy"] for r in rungs]]
+    ax.errorbar(ns, [r["accuracy"] for r in rungs], yerr=err, fmt="o", color=color, capsize=3,
+                label=f"{name} (95% CI)")
+    for r in rungs:
+        if len(r.get("seeds") or []) > 1:
+            ax.scatter([r["n"]] * len(r["seeds"]), [s["accuracy"] for s in r["seeds"]], s=8, color=color, alpha=0.4)
+    fit = lad.get("fit")
+    if fit and ns:
+        cv = fit["curve"]
+        idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= max(ns) * extend]
+        ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color=color, lw=1.5)
+        ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
+                        color=color, alpha=0.15, lw=0)
+    if lad.get("reached_at"):
+        ax.axvline(lad["reached_at"], color=color, ls=":", lw=1)
+
+
 def plot_ladder(doc: dict, path: Path) -> None:
     plt = pyplot()
 
@@ -50,22 +72,7 @@ def plot_ladder(doc: dict, path: Path) -> None:
         for i, a in enumerate(arms):
             c = colors[i % len(colors)]
             name = a["label"] + (f" · {Path(a['model']).name}" if multi_model else "")
-            ns = [r["n"] for r in a["rungs"]]
-            acc = [r["accuracy"] for r in a["rungs"]]
-            err = [[r["accuracy"] - r["ci_low"] for r in a["rungs"]], [r["ci_high"] - r["accuracy"] for r in a["rungs"]]]
-            ax.errorbar(ns, acc, yerr=err, fmt="o", color=c, capsize=3, label=f"{name} (pooled seeds, 95% CI)")
-            for r in a["rungs"]:
-                ax.scatter([r["n"]] * len(r["seeds"]), [s["accuracy"] for s in r["seeds"]], s=8, color=c, alpha=0.4)
-            fit = a.get("fit")
-            if fit:
-                cv = fit["curve"]
-                hi_n = max(ns) * 8
-                idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= hi_n]
-                ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color=c, lw=1.5)
-                ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
-                                color=c, alpha=0.15, lw=0)
-            if a.get("reached_at"):
-                ax.axvline(a["reached_at"], color=c, ls=":", lw=1)
+            draw_ladder(ax, a, c, name)
         ax.axhline(target, color="k", ls="--", lw=1, label=f"target {target:g}")
         fmt = arms[0].get("target_format") or doc["config"].get("target_format")
         log_axes(ax, "training examples (log scale)", f"accuracy ({fmt} format)",

@@ -83,7 +83,7 @@ def decide(rungs: list[RungScore], base: RungScore, fit: CurveFit | None, target
         if p_budget < p_reach:
             return Decision(True, "unreachable-within-budget", detail)
     if next_n > max_examples:
-        return Decision(True, "budget-exhausted", {**detail, "why": f"next rung {next_n} > {max_examples:g} examples"})
+        return Decision(True, "budget-exhausted", {**detail, "why": f"next rung {next_n:,} > the budget of {max_examples:,.0f}"})
     if time_left <= 0:
         return Decision(True, "budget-exhausted", {**detail, "why": "wall-time budget spent"})
     return Decision(False, None, detail)

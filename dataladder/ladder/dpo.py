@@ -1,0 +1,217 @@
+"""`dataladder dpo`: the policy trained by DPO on a ladder of verified preference-pair counts.
+
+    dataladder dpo --skill add                       # tiny-arith, add in its target (exam) format
+    dataladder dpo --model ./my-model --skill tasks.jsonl:code --lora-r 8
+
+Each rung trains the base model with TRL's DPOTrainer (`train.dpo`; full or LoRA) on the first n
+pairs of one verified pool per seed (the pairs `prefs` builds: `data.pairs`, in the target format),
+and is scored by the policy's greedy accuracy on the skill's eval items in the target format, with
+the change in its other formats (forgetting). Fit, forecast, stop rule, budget, resume, executors
+and the document are the ladder engine's (`ladder/engine.py`): this module is the `dpo` kind (its
+worker side `prepare`/`run`, its `DPOLadder`) and the command's driver. Writes `dpo.json`, `dpo.png`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+from pydantic import Field
+
+from dataladder.generate import PromptOptions
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.stop import RungScore
+from dataladder.ladder.store import RunStore
+from dataladder.results import write_json
+from dataladder.train.dpo import DPOHparams
+from dataladder.train.tracking import ReportTo
+
+
+class DPOConfig(PromptOptions, extra="forbid"):
+    model: str = Field("tiny-arith", description="base policy")
+    skill: str = Field("add", description="skill whose answers the pairs judge and the policy is scored on")
+    format: str | None = Field(None, description="prompt format of the pairs and the target (default: the skill's "
+                                                 "target format: exam for arithmetic, a JSONL skill's first)")
+    train_sources: list[str] = Field(default_factory=lambda: ["near-miss"],
+                                     description="pair sources: near-miss (the skill's plausible wrong answer), self")
+    target: float = Field(0.9, gt=0, le=1, description="greedy accuracy of the policy to reach in the format")
+    start: int = Field(20, ge=1, description="pairs in the first rung")
+    growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
+    seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested pairs)")
+    max_pairs: int = Field(2560, ge=1, description="budget: most pairs in a rung")
+    max_minutes: float | None = Field(None, gt=0, description="budget: stored run time of the ladder")
+    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
+    saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more pairs gains less than this")
+    eval_n: int = Field(200, ge=1, description="eval items per format at every rung")
+    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
+    lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of the `self` source")
+    prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format)")
+    hp: DPOHparams = Field(default_factory=DPOHparams, description="DPO hyperparameters")
+    report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, "
+                                                    "tensorboard, wandb, mlflow or trackio (TRL's report_to)")
+
+
+def skill_of(cfg: DPOConfig):
+    from dataladder.skills.spec import train_skill
+
+    return train_skill(cfg.skill, cfg.prompts_file)
+
+
+def format_of(cfg: DPOConfig) -> str:
+    return cfg.format or skill_of(cfg).target_format
+
+
+def check_config(cfg: DPOConfig) -> None:
+    """Fail before any work: the format, the sources, train items to make pairs of."""
+    from dataladder.data.pairs import source_name
+    from dataladder.registry import did_you_mean
+    from dataladder.skills.base import no_train_items
+
+    sk = skill_of(cfg)
+    if format_of(cfg) not in sk.formats:
+        raise ValueError("--format: " + did_you_mean(f"{sk.name} format", format_of(cfg), list(sk.formats)))
+    if not sk.items("train", 1, 0):
+        raise ValueError(no_train_items(sk))
+    if not cfg.train_sources:
+        raise ValueError("--train-sources: at least one source of pairs")
+    for s in cfg.train_sources:
+        if s not in ("near-miss", "self"):
+            raise ValueError(f"--train-sources {s}: dpo builds pairs from near-miss or self")
+        source_name(s, None, None)
+
+
+class Context:
+    """A worker's DPO context: base policy, generator, eval items, the seeds' pair pools."""
+
+    def __init__(self, cfg: DPOConfig):
+        from dataladder.generate.hf import HFGenerator
+        from dataladder.models.hub import load_model
+
+        self.cfg, self.skill, self.fmt = cfg, skill_of(cfg), format_of(cfg)
+        self.model, self.tok = load_model(cfg.model)
+        self.gen = HFGenerator(self.model, self.tok, cfg.gen_options())
+        self.items = self.skill.items("eval", cfg.eval_n, 0)
+        self.pools: dict[int, list[dict]] = {}
+        self.on_train: Callable[[int, int], None] | None = None
+
+    def pool(self, seed: int) -> list[dict]:
+        """The seed's verified pairs in the target format; a rung of n pairs takes the first n (nested)."""
+        from dataladder.data.pairs import build_pairs
+
+        if seed not in self.pools:
+            c = self.cfg
+            self.pools[seed] = build_pairs(self.skill, c.max_pairs, c.train_sources, seed=1000 + seed, model=self.model,
+                                           tokenizer=self.tok, fmt=self.fmt, split="train", temperature=c.temperature)
+        return self.pools[seed]
+
+    def evaluate(self, model) -> dict:
+        from dataladder.probe import score_formats
+
+        gen = self.gen if model is self.model else self.gen.with_model(model)
+        res = score_formats(gen, self.skill, self.items, list(self.skill.formats))[0]
+        return {f: {"correct": r["correct"], "n": r["n"], "accuracy": r["accuracy"]} for f, r in res.items()}
+
+
+def prepare(spec: str, cfg: DPOConfig) -> Context:
+    return Context(cfg)
+
+
+def run(ctx: Context, job: Job) -> dict:
+    """One run of the `dpo` kind: the base policy's eval (with the size of the pair pool), or one rung."""
+    from dataladder.train.dpo import train_dpo
+
+    rc = job.rc
+    if rc["kind"] == "dpo-base":
+        return {"eval": ctx.evaluate(ctx.model), "pool": len(ctx.pool(0))}
+    pairs = ctx.pool(rc["seed"])[: rc["n"]]
+    with job.tracked() as kw:
+        model, stats = train_dpo(ctx.model, ctx.tok, pairs, ctx.cfg.hp, rc["lora_r"], rc["seed"], on_step=ctx.on_train,
+                                 tracking=kw, policy=ctx.gen.policy)
+    t0 = time.perf_counter()
+    return {"train": stats, "eval": ctx.evaluate(model), "eval_seconds": time.perf_counter() - t0}
+
+
+def data_config(cfg: DPOConfig) -> dict:
+    from dataladder.models.hub import model_fingerprint
+    from dataladder.skills.spec import skill_key
+
+    out = {"model": model_fingerprint(cfg.model), "skill": skill_key(cfg.skill, cfg.prompts_file),
+           "format": format_of(cfg), "sources": cfg.train_sources, "max_pairs": cfg.max_pairs,
+           "temperature": cfg.temperature, "eval_n": cfg.eval_n}
+    if (prompts := cfg.prompt_key()) is not None:
+        out["prompts"] = prompts
+    return out
+
+
+class DPOLadder(Ladder):
+    """The policy's accuracy against DPO pairs (the `dpo` kind)."""
+
+    kind, unit = "dpo", "pairs"
+
+    def __init__(self, cfg: DPOConfig, base_eval: dict, pool: int, on_rung: Callable[[str], None] | None = None):
+        self.data, self.fmt, self.base_eval = data_config(cfg), format_of(cfg), base_eval
+        b = base_eval[self.fmt]
+        rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_pairs, pool, cfg.delta, cfg.min_rungs, 0,
+                    cfg.max_minutes, cfg.n_boot, cfg.saturation_delta)
+        label = f"DPO {'full' if cfg.lora_r is None else f'lora r={cfg.lora_r}'}"
+        super().__init__(label, cfg.model, cfg, rule, RungScore(0, b["correct"], b["n"]), on_rung)
+
+    def configs(self, n: int) -> list[dict]:
+        c = self.cfg
+        return [{"kind": "dpo", "data": self.data, "n": n, "seed": s, "lora_r": c.lora_r, "hp": c.hp.model_dump()}
+                for s in range(c.seeds)]
+
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        r = result["eval"][self.fmt]
+        return r["correct"], r["n"]
+
+    def extra(self, rcs: list[dict], results: list[dict]) -> dict:
+        forget = {f: sum(r["eval"][f]["accuracy"] for r in results) / len(results) - b["accuracy"]
+                  for f, b in self.base_eval.items() if f != self.fmt}
+        return {"forgetting": forget, "worst_forgetting": min(forget.values()) if forget else None,
+                "preference_accuracy": [r["train"].get("reward_accuracy") for r in results],
+                "train_seconds": sum(r["train"]["seconds"] for r in results),
+                "eval_seconds": sum(r["eval_seconds"] for r in results),
+                "flops": sum(r["train"]["flops"] for r in results),
+                "train_loss": [r["train"]["train_loss"] for r in results]}
+
+    def line(self, rung: dict) -> str:
+        return f"{self.cfg.skill} {self.label} n={rung['n']:,} pairs: " + super().line(rung).split(": ", 1)[1]
+
+
+def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
+        on_train: Callable[[int, int], None] | None = None, executor=None) -> dict:
+    """Climb the DPO pair-count ladder into `output_dir`; returns the dpo.json document (also written)."""
+    from dataladder.executors.local import LocalExecutor
+
+    check_config(cfg)
+    t0 = time.perf_counter()
+    executor = executor or LocalExecutor()
+    executor.set_progress(on_train, None)
+    store = RunStore(output_dir)
+    base, = run_jobs([Job("dpo", cfg.model, cfg, {"kind": "dpo-base", "data": data_config(cfg)}, root=str(store.root))],
+                     store, executor)
+    lad = DPOLadder(cfg, base["eval"], base["pool"], on_rung)
+    climb_ladders([lad], store, executor, cfg.report_to)
+    doc = {"config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "format": lad.fmt,
+           "metric": f"greedy accuracy of the DPO policy ({lad.fmt} format)", **lad.document(),
+           "base_formats": base["eval"], "executor": getattr(executor, "name", "local")}
+    doc["seconds"] = time.perf_counter() - t0
+    write_json(output_dir / "dpo.json", doc)
+    plot_dpo(doc, output_dir / "dpo.png")
+    return doc
+
+
+def plot_dpo(doc: dict, path: Path) -> None:
+    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
+
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.4))
+    draw_ladder(ax, doc, "C0", doc["label"])
+    ax.axhline(doc["base"]["accuracy"], color="gray", lw=1, label=f"base policy {doc['base']['accuracy']:.2f}")
+    ax.axhline(doc["config"]["target"], color="k", ls="--", lw=1, label=f"target {doc['config']['target']:g}")
+    log_axes(ax, "preference pairs (log scale)", f"greedy accuracy ({doc['format']} format)",
+             f"DPO on {doc['skill']}: {Path(doc['model']).name}")
+    save(fig, path)
