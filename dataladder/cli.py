@@ -329,18 +329,19 @@ def _default_skill(skill: str | None, model: str) -> str:
 
 @user_errors
 def compare(
-    climb: Annotated[Optional[Path], typer.Option(help="a climb output directory (ladder.json)")] = None,
+    climb: Annotated[Optional[list[Path]], typer.Option(help="a climb output directory (ladder.json); repeat for several")] = None,
     prefs: Annotated[Optional[Path], typer.Option(help="a prefs output directory (prefs.json)")] = None,
     rl: Annotated[Optional[Path], typer.Option(help="an rl output directory (rl.json)")] = None,
-    skill: Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs skill, else the first)")] = None,
+    dpo: Annotated[Optional[Path], typer.Option(help="a dpo output directory (dpo.json)")] = None,
+    skill: Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs or dpo skill, else the first)")] = None,
     delta: Annotated[float, typer.Option(help="saturation: 10× more gains less than this")] = 0.02,
     output_dir: Annotated[Path, typer.Option(help="where compare.json and compare.png go")] = Path("runs/compare"),
 ) -> None:
-    """Supervised examples, preference pairs and rollouts on one log axis, each with its saturation point."""
+    """Supervised examples, DPO pairs, reward-model pairs and rollouts on one log axis, each with its saturation point."""
     check_writable(output_dir, "--output-dir")
     from dataladder.ladder.compare import compare as compare_fn
 
-    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill)
+    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo)
     print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
 

@@ -67,6 +67,8 @@ from dataladder.generate import PromptOptions  # noqa: E402
 from dataladder.ladder.climb import ClimbConfig  # noqa: E402
 from dataladder.ladder.prefs import PrefsConfig  # noqa: E402
 from dataladder.ladder.rl import RLConfig  # noqa: E402
+from dataladder.ladder.dpo import DPOConfig  # noqa: E402
+from dataladder.train.tracking import ReportTo  # noqa: E402
 
 
 class ProbeStep(PromptOptions, extra="forbid"):
@@ -90,10 +92,16 @@ class RLStep(RLConfig, extra="forbid"):
     model: str | None = Field(None, description="policy model (default: the plan's model)")
 
 
+class DPOStep(DPOConfig, extra="forbid"):
+    model: str | None = Field(None, description="base policy (default: the plan's model)")
+
+
 class CompareStep(BaseModel, extra="forbid"):
-    """Supervised examples, preference pairs and rollouts on one axis (needs two of the three)."""
+    """Supervised examples, DPO pairs, reward-model pairs and rollouts on one axis (needs two of them)."""
 
     climb: str | None = Field(None, description="name of the climb step whose ladder is compared")
+    climbs: list[str] = Field(default_factory=list, description="more climb steps on the same axis (e.g. the one DPO "
+                                                                "competes with)")
     delta: float = Field(0.02, gt=0, description="saturation: 10× more gains less than this")
 
 
@@ -120,8 +128,11 @@ class Plan(BaseModel, extra="forbid"):
     curated_vs_noisy: NoiseStep | None = Field(None, description="curated versus noisy data")
     prefs: PrefsStep | None = Field(None, description="reward models on a ladder of preference pairs")
     rl: RLStep | None = Field(None, description="GRPO on a ladder of rollouts")
+    dpo: DPOStep | None = Field(None, description="DPO on a ladder of preference pairs")
     compare: CompareStep | None = Field(None, description="examples, pairs and rollouts on one axis")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
+    report_to: ReportTo = Field("none", description="experiment tracking for every ladder whose own report_to is none: "
+                                                    "tensorboard, wandb, mlflow or trackio")
     threads: int | None = Field(None, ge=1, description="torch threads per process (default: a model under 30M "
                                                         "parameters gets the idle cores, a larger one every core)")
 
@@ -172,7 +183,8 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     except ValidationError as e:
         raise InputError(_first_error(Plan, e), str(path)) from None
     if plan.model != "tiny-arith":  # the arithmetic defaults are the shipped model's; a user's names its skills
-        for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("prefs", plan.prefs), ("rl", plan.rl)):
+        for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("prefs", plan.prefs), ("rl", plan.rl),
+                          ("dpo", plan.dpo)):
             if step is not None and "skill" not in step.model_fields_set:
                 raise InputError(f"name the skill (the default {step.skill} is the shipped tiny-arith's)", str(path),
                                  field=f"{key}.skill")
@@ -183,8 +195,9 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     c = plan.compare
     if c is not None:
         names = [s.name for s in plan.climbs]
-        if c.climb is not None and c.climb not in names:
-            raise InputError(did_you_mean("climb step", c.climb, names), str(path), field="compare.climb")
-        if sum(x is not None for x in (c.climb, plan.prefs, plan.rl)) < 2:
-            raise InputError("needs two of: a climb (compare.climb), prefs, rl", str(path), field="compare")
+        for key, name in [("compare.climb", c.climb)] + [(f"compare.climbs.{i}", n) for i, n in enumerate(c.climbs)]:
+            if name is not None and name not in names:
+                raise InputError(did_you_mean("climb step", name, names), str(path), field=key)
+        if sum(x is not None for x in (c.climb, plan.prefs, plan.rl, plan.dpo)) + len(c.climbs) < 2:
+            raise InputError("needs two of: a climb (compare.climb), prefs, rl, dpo", str(path), field="compare")
     return plan

@@ -61,8 +61,8 @@ def probe_skills(plan: Plan) -> list[str]:
         return plan.probe.skills
     if plan.model == "tiny-arith":
         return ["add", "sub", "mul", "div", "mixed"]
-    named = [s for c in plan.climbs for s in c.skills] + [s.skill for s in (plan.curated_vs_noisy, plan.prefs, plan.rl)
-                                                          if s is not None]
+    named = [s for c in plan.climbs for s in c.skills] + [s.skill for s in (plan.curated_vs_noisy, plan.prefs, plan.rl,
+                                                                          plan.dpo) if s is not None]
     return list(dict.fromkeys(named))
 
 
@@ -80,7 +80,7 @@ def check_plan(plan: Plan) -> None:
                          "shipped tiny-arith), e.g. probe: {skills: [tasks.jsonl]}")
     resolve_skills(probe_skills(plan))
     for key, model in [("model", plan.model), *[(f"climbs.{c.name}.models", m) for c in plan.climbs for m in c.models],
-                       *[(f"{k}.model", s.model) for k, s in (("prefs", plan.prefs), ("rl", plan.rl))
+                       *[(f"{k}.model", s.model) for k, s in (("prefs", plan.prefs), ("rl", plan.rl), ("dpo", plan.dpo))
                          if s is not None and s.model]]:
         check_model(model, option=key)
     for c in plan.climbs:
@@ -93,7 +93,21 @@ def check_plan(plan: Plan) -> None:
         if sk is not None and not sk.items("train", 1, 0):
             raise ValueError(no_train_items(sk))
     if plan.prefs is not None:
-        check_config(PrefsConfig(**{**plan.prefs.model_dump(), "model": plan.prefs.model or plan.model}))
+        check_config(step_config(plan, plan.prefs, PrefsConfig))
+    if plan.dpo is not None:
+        from dataladder.ladder.dpo import DPOConfig, check_config as check_dpo
+
+        check_dpo(step_config(plan, plan.dpo, DPOConfig))
+
+
+def tracked(plan: Plan, step) -> str:
+    """A step's experiment tracking: its own report_to, else the plan's."""
+    return step.report_to if step.report_to != "none" else plan.report_to
+
+
+def step_config(plan: Plan, step, cls):
+    """The config of a one-model ladder step (prefs, rl, dpo): the plan's model and tracking where it names none."""
+    return cls(**{**step.model_dump(), "model": step.model or plan.model, "report_to": tracked(plan, step)})
 
 
 def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[dict]:
@@ -104,6 +118,7 @@ def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[
         fields = step.model_dump(exclude={"name"})
         fields["models"] = step.models or [plan.model]
         fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
+        fields["report_to"] = tracked(plan, step)
         hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
                    + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
         docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, executor, on_rung=hooks.rung,
@@ -156,25 +171,35 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
     return summary
 
 
-def run_prefs_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+def run_prefs_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
     from dataladder.ladder.prefs import PrefsConfig, check_config, prefs
 
     if plan.prefs is None:
         return None
-    cfg = PrefsConfig(**{**plan.prefs.model_dump(), "model": plan.prefs.model or plan.model})
+    cfg = step_config(plan, plan.prefs, PrefsConfig)
     check_config(cfg)
     hooks.step(f"preference pairs: reward models for {cfg.skill} on {cfg.start}… pairs")
-    return prefs(cfg, out / "prefs", on_rung=hooks.rung, on_train=hooks.train)
+    return prefs(cfg, out / "prefs", on_rung=hooks.rung, on_train=hooks.train, executor=executor)
 
 
-def run_rl_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
+def run_rl_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
     from dataladder.ladder.rl import RLConfig, rl
 
     if plan.rl is None:
         return None
-    cfg = RLConfig(**{**plan.rl.model_dump(), "model": plan.rl.model or plan.model})
+    cfg = step_config(plan, plan.rl, RLConfig)
     hooks.step(f"RL: GRPO on {cfg.skill}, {cfg.hp.num_generations} generations per prompt")
-    return rl(cfg, out / "rl", on_note=hooks.rung, on_step=hooks.train)
+    return rl(cfg, out / "rl", on_note=hooks.rung, on_step=hooks.train, executor=executor)
+
+
+def run_dpo_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
+    from dataladder.ladder.dpo import DPOConfig, dpo
+
+    if plan.dpo is None:
+        return None
+    cfg = step_config(plan, plan.dpo, DPOConfig)
+    hooks.step(f"DPO: the policy on {cfg.skill} trained on {cfg.start}… verified preference pairs")
+    return dpo(cfg, out / "dpo", on_rung=hooks.rung, on_train=hooks.train, executor=executor)
 
 
 def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
@@ -183,11 +208,11 @@ def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
     c = plan.compare
     if c is None:
         return None
-    climb = out / "climbs" / c.climb if c.climb else None
-    have = [p if p is not None and p.exists() else None for p in (climb, out / "prefs", out / "rl")]
+    climbs = [out / "climbs" / name for name in [c.climb] + c.climbs if name and (out / "climbs" / name).exists()]
+    have = [p if p.exists() else None for p in (out / "prefs", out / "rl", out / "dpo")]
     hooks.step("compare: examples, pairs and rollouts on one axis")
     skill = plan.prefs.skill if plan.prefs else plan.rl.skill if plan.rl else None
-    return compare(*have, out / "compare", c.delta, skill)
+    return compare(climbs, have[0], have[1], out / "compare", c.delta, skill, dpo=have[2])
 
 
 def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
@@ -210,8 +235,9 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     executor = make_executor(plan.executor)  # one for the whole study: its workers stay warm across ladders
     run_climb_steps(plan, out, hooks, executor)
     run_noise_step(plan, out, hooks, executor)
-    run_prefs_step(plan, out, hooks)
-    run_rl_step(plan, out, hooks)
+    run_prefs_step(plan, out, hooks, executor)
+    run_rl_step(plan, out, hooks, executor)
+    run_dpo_step(plan, out, hooks, executor)
     run_compare_step(plan, out, hooks)
     hooks.step("report: building report.html from the result files")
     return build_report(out)

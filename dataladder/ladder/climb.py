@@ -272,7 +272,7 @@ class SFTLadder(Ladder):
                 "train_loss": [r["train"]["train_loss"] for r in results]}
 
     def line(self, rung: dict) -> str:
-        return f"{self.skill} {self.arm} " + super().line(rung).split(" ", 1)[1]
+        return f"{self.skill} {super().line(rung)}"
 
     def document(self) -> dict:
         return {"model": self.spec, "skill": self.skill, "target_format": self.tf, "method": self.cfg.method,

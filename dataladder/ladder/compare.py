@@ -1,9 +1,9 @@
-"""`dataladder compare`: supervised examples, preference pairs and rollouts on one log axis.
+"""`dataladder compare`: supervised examples, DPO pairs, reward-model pairs and rollouts on one log axis.
 
-    dataladder compare --climb runs/climb --prefs runs/prefs --rl runs/rl --output-dir runs/compare
+    dataladder compare --climb runs/climb --dpo runs/dpo --prefs runs/prefs --rl runs/rl --output-dir runs/compare
 
-Reads the result files only (`ladder.json` from `climb`, `prefs.json` from `prefs`, `rl.json`
-from `rl`; any two or all three) and writes `compare.json` and `compare.png`: each curve's points
+Reads the result files only (`ladder.json` from `climb`, `dpo.json` from `dpo`, `prefs.json` from
+`prefs`, `rl.json` from `rl`; any two or more) and writes `compare.json` and `compare.png`: each curve's points
 (the score its rungs reached, with the metric named: accuracy of the fine-tuned model, held-out
 pairwise accuracy of the reward model, accuracy after RL) and its saturation point, the count
 past which 10× more of that resource gains less than δ. A file's own saturation block is used
@@ -91,6 +91,15 @@ def rl_curve(path: Path) -> dict:
             "file_saturation": doc.get("saturation")}
 
 
+def dpo_curve(path: Path) -> dict:
+    doc = _read(path, "dpo.json")
+    f = str(path / "dpo.json" if path.is_dir() else path)
+    pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs")
+    return {"kind": "DPO pairs", "x_label": "preference pairs (DPO)", "metric": doc.get("metric", "accuracy"),
+            "label": f"DPO: {doc.get('skill')} ({doc.get('label', '')})", "file": f, "points": pts,
+            "file_saturation": doc.get("saturation")}
+
+
 def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict | None, str]:
     """(saturation block, where it came from): the file's own with the same δ, else a refit of its rungs."""
     from dataladder.ladder.fit import fit_curve
@@ -107,21 +116,24 @@ def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict
     return saturation(fit, delta, ns[0], ns[-1]), "refit"
 
 
-def compare(climb: Path | None, prefs: Path | None, rl: Path | None, output_dir: Path, delta: float = 0.02,
-            skill: str | None = None, n_boot: int = 200) -> dict:
-    """Build compare.json and compare.png from whichever of the three result files are given (two or more)."""
+def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None, output_dir: Path, delta: float = 0.02,
+            skill: str | None = None, n_boot: int = 200, dpo: Path | None = None) -> dict:
+    """Build compare.json and compare.png from whichever of the result files are given (two or more)."""
     curves = []
     pref = prefs_curve(prefs) if prefs else None
-    rlc = rl_curve(rl) if rl else None
-    want_skill = skill or (pref["label"].split(": ", 1)[1] if pref else None)
-    if climb:
-        curves.append(climb_curve(climb, want_skill))
+    dpoc = dpo_curve(dpo) if dpo else None
+    want_skill = skill or (pref["label"].split(": ", 1)[1] if pref else None) or \
+        (dpoc["label"].split(": ", 1)[1].split(" (")[0] if dpoc else None)
+    for i, c in enumerate([climb] if isinstance(climb, Path) else climb or []):
+        curves.append(climb_curve(c, want_skill if i == 0 else None))
+    if dpoc:
+        curves.append(dpoc)
     if pref:
         curves.append(pref)
-    if rlc:
-        curves.append(rlc)
+    if rl:
+        curves.append(rl_curve(rl))
     if len(curves) < 2:
-        raise ValueError("compare needs at least two of --climb, --prefs, --rl")
+        raise ValueError("compare needs at least two of --climb, --dpo, --prefs, --rl")
     for c in curves:
         c["saturation"], c["saturation_from"] = curve_saturation(c, delta, n_boot)
         for p in c["points"]:

@@ -179,7 +179,7 @@ class DPOLadder(Ladder):
                 "train_loss": [r["train"]["train_loss"] for r in results]}
 
     def line(self, rung: dict) -> str:
-        return f"{self.cfg.skill} {self.label} n={rung['n']:,} pairs: " + super().line(rung).split(": ", 1)[1]
+        return f"{self.cfg.skill} {super().line(rung).replace(':', ' pairs:', 1)}"
 
 
 def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,

@@ -58,7 +58,8 @@ KINDS = {  # kind → the module with its prepare(spec, cfg) and run(ctx, job)
 
 
 def kind_module(kind: str):
-    return importlib.import_module(KINDS[kind])
+    """The module of `kind`: a name in KINDS, or a module's dotted path (a kind defined outside dataladder)."""
+    return importlib.import_module(KINDS.get(kind, kind))
 
 
 @dataclass(frozen=True)

@@ -280,7 +280,8 @@ def prefs_section(doc: dict, png: Path) -> str:
            f"[{last['ci_low']:.3f}–{last['ci_high']:.3f}] (Wilson 95%)"
            + (f"; pairs from sources never trained on: {html.escape(unseen)}" if unseen else "")
            + f". {_saturation_text(doc.get('saturation'), 'pairs')}. Stop: {html.escape(doc['stop']['reason'])}.")
-    return "<h2 id='prefs'>Preference pairs: reward models</h2>" + _figure(_file_png(png), cap, "reward model ladder")
+    return ("<h2 id='prefs'>Preference pairs: reward models</h2>" + _figure(_file_png(png), cap, "reward model ladder")
+            + rungs_table(doc))
 
 
 def rl_section(doc: dict, png: Path) -> str:
@@ -304,7 +305,43 @@ def rl_section(doc: dict, png: Path) -> str:
                                           "only on identical completions)")
            + f". {_saturation_text(doc.get('saturation'), 'rollouts')}. "
            f"Stop: {html.escape(doc['stop']['reason'])}.")
-    return "<h2 id='rl'>RL: rollouts</h2>" + _figure(_file_png(png), cap, "rollout ladder")
+    return "<h2 id='rl'>RL: rollouts</h2>" + _figure(_file_png(png), cap, "rollout ladder") + rungs_table(doc)
+
+
+KIND_TITLES = {"sft": "Supervised examples", "reward": "Preference pairs: reward models", "rl": "RL: rollouts",
+               "dpo": "DPO: preference pairs for the policy"}
+
+
+def rungs_table(doc: dict) -> str:
+    """Any kind's ladder document (`ladder/engine.py`) as a table: each rung's score with its interval and the
+    forecast of the size that reaches the target made after it, against what the ladder finally measured."""
+    unit, target = doc.get("unit", "examples"), doc["config"]["target"]
+    show = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+    rows = []
+    for r in doc["rungs"]:
+        fc = (r.get("forecast") or {}).get("n_target")
+        rows.append(f"<tr><td>{r['n']:,}</td><td>{r['accuracy']:.3f} [{r['ci_low']:.3f}–{r['ci_high']:.3f}]</td>"
+                    f"<td>{len(r.get('seeds') or [])}</td><td>{show(fc['median']) + ' [' + show(fc['lo80']) + '–' + show(fc['hi80']) + ']' if fc else '—'}</td></tr>")
+    b = doc["base"]
+    final = (f"reached {target:g} at {doc['reached_at']:,} {unit}" if doc.get("reached_at")
+             else f"not reached by {doc['rungs'][-1]['n']:,} {unit} ({doc['stop']['reason']})")
+    return (f"<table><tr><th>{html.escape(unit)}</th><th>score [95%]</th><th>seeds</th><th>forecast {html.escape(unit)} "
+            f"for ≥ {target:g} after this rung [80%]</th></tr><tr><td>0 (base)</td><td>{b['accuracy']:.3f}</td><td></td>"
+            f"<td></td></tr>{''.join(rows)}</table><p class='sub'>What the ladder finally measured: {final}.</p>")
+
+
+def ladder_section(doc: dict, png: Path) -> str:
+    """The report section of any single-ladder document (dpo.json, and any kind added later)."""
+    kind = doc.get("kind", "")
+    last, b = doc["rungs"][-1], doc["base"]
+    forget = last.get("worst_forgetting")
+    cap = (f"{html.escape(doc.get('metric', 'score'))} on <b>{html.escape(str(doc.get('skill', '')))}</b>: "
+           f"{b['accuracy']:.3f} before, {last['accuracy']:.3f} [{last['ci_low']:.3f}–{last['ci_high']:.3f}] after "
+           f"{last['n']:,} {doc['unit']} ({len(doc['rungs'])} rungs)"
+           + (f"; worst change in another format {forget:+.3f}" if forget is not None else "")
+           + f". {_saturation_text(doc.get('saturation'), doc['unit'])}. Stop: {html.escape(doc['stop']['reason'])}.")
+    return (f"<h2 id='{html.escape(kind)}'>{html.escape(KIND_TITLES.get(kind, kind))}</h2>"
+            + _figure(_file_png(png), cap, f"{kind} ladder") + rungs_table(doc))
 
 
 def compare_section(doc: dict, png: Path) -> str:
@@ -356,7 +393,8 @@ def build_report(run_dir: Path) -> Path:
         body.append(forgetting_section(docs))
     if noise:
         body.append(noise_section(noise))
-    for name, section in (("prefs", prefs_section), ("rl", rl_section), ("compare", compare_section)):
+    for name, section in (("dpo", ladder_section), ("prefs", prefs_section), ("rl", rl_section),
+                          ("compare", compare_section)):
         doc_path, png = run_dir / name / f"{name}.json", run_dir / name / f"{name}.png"
         if doc_path.exists() and png.exists():
             body.append(section(json.loads(doc_path.read_text()), png))

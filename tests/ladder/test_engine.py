@@ -1,0 +1,161 @@
+"""The ladder engine with a fake kind (no torch, no model): schedule, stop reasons, budget in stored
+seconds, resume after a kill, chained rungs, and the Ray executor's retries."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+
+from dataladder.ladder import engine
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders
+from dataladder.ladder.stop import RungScore
+from dataladder.ladder.store import RunStore
+
+# ---- the fake kind: this module is its worker side (prepare, run) ----
+CALLS: list[dict] = []
+
+
+def prepare(spec: str, cfg: dict) -> dict:
+    return {"spec": spec, "curve": cfg["curve"]}
+
+
+def run(ctx: dict, job: Job) -> dict:
+    """Accuracy = the curve at n (100 eval items), 25 stored seconds per run; a chained rung sees its parent."""
+    rc = job.rc
+    CALLS.append(rc)
+    if rc.get("die_once") and not os.path.exists(rc["die_once"]):  # a worker that dies mid-run, once
+        open(rc["die_once"], "w").close()
+        os._exit(1)
+    acc = ctx["curve"](rc["n"]) if callable(ctx["curve"]) else CURVES[ctx["curve"]](rc["n"])
+    return {"correct": round(100 * acc), "total": 100, "seconds": 25.0,
+            "parent": job.parent["n"] if job.parent else None}
+
+
+CURVES = {
+    "rising": lambda n: min(0.99, 0.2 + 0.2 * math.log2(n / 10)),  # 0.4 at 20, 0.6 at 40, … 0.95+ by 160
+    "flat": lambda n: 0.2 if n < 40 else 0.62,  # rises once, then nothing more to gain
+    "never": lambda n: 0.05,
+}
+
+
+class FakeLadder(Ladder):
+    kind, unit = "fake", "things"
+
+    def configs(self, n: int) -> list[dict]:
+        return [{"kind": "fake", "curve": self.cfg["curve"], "n": n, "seed": s, **self.cfg.get("extra", {})}
+                for s in range(self.cfg.get("seeds", 2))]
+
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        return result["correct"], result["total"]
+
+
+@pytest.fixture(autouse=True)
+def fake_kind(monkeypatch):
+    monkeypatch.setitem(engine.KINDS, "fake", __name__)
+    CALLS.clear()
+
+
+def ladder(curve: str, **rule) -> FakeLadder:
+    r = Rule(**{"target": 0.9, "start": 20, "growth": 2.0, "budget": 2000, "min_rungs": 3, "n_boot": 50, **rule})
+    return FakeLadder(curve, "fake-model", {"curve": curve}, r, RungScore(0, 10, 100))
+
+
+def local():
+    from dataladder.executors.local import LocalExecutor
+
+    return LocalExecutor()
+
+
+def test_schedule_and_target_reached(tmp_path):
+    lad, = climb_ladders([ladder("rising")], RunStore(tmp_path), local())
+    doc = lad.document()
+    assert [r["n"] for r in doc["rungs"]] == [20, 40, 80, 160]  # 0.99 at 160: its Wilson bound confirms it
+    assert doc["stop"]["reason"] == "target-reached" and doc["reached_at"] == 160
+    assert doc["kind"] == "fake" and doc["unit"] == "things" and len(CALLS) == 8
+    assert [r["forecast"] is None for r in doc["rungs"]][:3] == [True, True, False]
+    assert all(r["seconds"] == 50.0 for r in doc["rungs"]) and doc["seconds"] == 200.0
+
+
+def test_stop_reasons(tmp_path):
+    flat, = climb_ladders([ladder("flat", min_rungs=4)], RunStore(tmp_path / "a"), local())
+    assert flat.decision.reason == "unreachable-within-budget" and flat.rungs[-1]["n"] < 2000  # the fit stops it
+    assert flat.document()["saturation"]["delta"] == 0.02
+    never, = climb_ladders([ladder("never", budget=160)], RunStore(tmp_path / "b"), local())
+    assert never.decision.reason in ("unreachable-within-budget", "budget-exhausted")
+    assert never.rungs[-1]["n"] <= 160
+    short, = climb_ladders([ladder("never", budget=10_000, available=60, min_rungs=9)], RunStore(tmp_path / "c"),
+                           local())
+    assert short.decision.reason == "data-exhausted" and [r["n"] for r in short.rungs] == [20, 40]
+
+
+def test_budget_is_charged_in_stored_seconds_and_a_resume_stops_where_the_first_run_did(tmp_path):
+    # 2 seeds × 25 s = 50 s a rung: a 2-minute budget is spent after the third rung
+    first, = climb_ladders([ladder("never", max_minutes=2, min_rungs=9)], RunStore(tmp_path), local())
+    assert first.decision.reason == "budget-exhausted" and first.decision.detail["why"] == "wall-time budget spent"
+    assert [r["n"] for r in first.rungs] == [20, 40, 80]
+    CALLS.clear()
+    again, = climb_ladders([ladder("never", max_minutes=2, min_rungs=9)], RunStore(tmp_path), local())
+    assert CALLS == [] and again.document()["rungs"] == first.document()["rungs"]
+
+
+class KilledAfter:
+    """An executor that dies (like a SIGKILL of the driver) after `k` finished runs."""
+
+    name = "local"
+
+    def __init__(self, k: int):
+        self.k, self.inner = k, local()
+
+    def set_progress(self, *a):
+        pass
+
+    def run(self, jobs):
+        for i, r in self.inner.run(jobs):
+            if self.k == 0:
+                raise KeyboardInterrupt
+            self.k -= 1
+            yield i, r
+
+
+def test_resume_after_a_kill_loses_and_repeats_nothing(tmp_path):
+    whole, = climb_ladders([ladder("rising")], RunStore(tmp_path / "whole"), local())
+    with pytest.raises(KeyboardInterrupt):
+        climb_ladders([ladder("rising")], RunStore(tmp_path / "killed"), KilledAfter(5))
+    CALLS.clear()
+    resumed, = climb_ladders([ladder("rising")], RunStore(tmp_path / "killed"), local())
+    assert len(CALLS) == 8 - 5  # the five stored runs are read, not run again
+    strip = lambda d: [{k: v for k, v in r.items() if k != "run_dirs"} for r in d["rungs"]]  # noqa: E731
+    assert strip(resumed.document()) == strip(whole.document())
+
+
+def test_chained_rungs_get_their_parent(tmp_path):
+    lad = ladder("rising")
+    lad.chained = True
+    lad.cfg = {"curve": "rising", "seeds": 1}
+    climb_ladders([lad], RunStore(tmp_path), local())
+    store = RunStore(tmp_path)
+    parents = [store.get(rc)["parent"] for rc in [{"kind": "fake", "curve": "rising", "n": n, "seed": 0}
+                                                  for n in (20, 40, 80)]]
+    assert parents == [None, 20, 40]
+
+
+@pytest.mark.integration
+def test_ray_executor_retries_a_run_whose_worker_died(tmp_path):
+    pytest.importorskip("ray")
+    import ray
+
+    from dataladder.executors.ray import RayExecutor
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1",
+             runtime_env={"env_vars": {"PYTHONPATH": os.getcwd()}})
+    try:
+        ex = RayExecutor(cpus_per_run=1, max_retries=2)
+        lad = ladder("rising")
+        lad.kind = __name__  # workers import the kind by its module's name (the driver's KINDS is patched)
+        lad.cfg = {"curve": "rising", "extra": {"die_once": str(tmp_path / "died")}}
+        climb_ladders([lad], RunStore(tmp_path / "store"), ex)
+        assert ex.retries == 1 and lad.decision.reason == "target-reached" and lad.document()["reached_at"] == 160
+    finally:
+        ray.shutdown()
