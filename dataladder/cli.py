@@ -19,7 +19,7 @@ from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, 
                                    RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
                                    _quiet, check_writable, err_console, executor_from, parse_budget, progress,
                                    prompt_fields, step_bar, user_errors, validated)
-from dataladder.cli_dpo import dpo
+from dataladder.cli_dpo import dpo, rm_policy
 from dataladder.cli_fit import fit
 from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_prefs, print_pretrain,
@@ -333,6 +333,7 @@ def compare(
     prefs: Annotated[Optional[Path], typer.Option(help="a prefs output directory (prefs.json)")] = None,
     rl: Annotated[Optional[Path], typer.Option(help="an rl output directory (rl.json)")] = None,
     dpo: Annotated[Optional[Path], typer.Option(help="a dpo output directory (dpo.json)")] = None,
+    rm_policy: Annotated[Optional[Path], typer.Option(help="an rm-policy output directory (rm-policy.json)")] = None,
     skill: Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs or dpo skill, else the first)")] = None,
     delta: Annotated[float, typer.Option(help="saturation: 10× more gains less than this")] = 0.02,
     output_dir: Annotated[Path, typer.Option(help="where compare.json and compare.png go")] = Path("runs/compare"),
@@ -341,7 +342,7 @@ def compare(
     check_writable(output_dir, "--output-dir")
     from dataladder.ladder.compare import compare as compare_fn
 
-    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo)
+    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo, rm_policy=rm_policy)
     print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
 
@@ -438,7 +439,8 @@ def rl_command(
 for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", climb), ("skills", list_skills),
                         ("synth", cli_data.synth), ("run", run), ("demo", demo), ("report", report), ("prefs", prefs),
                         ("compare", compare), ("fit", fit), ("curate", cli_data.curate), ("corrupt", cli_data.corrupt),
-                        ("sandbox", cli_data.sandbox), ("rl", rl_command), ("dpo", dpo)]:
+                        ("sandbox", cli_data.sandbox), ("rl", rl_command), ("dpo", dpo),
+                        ("rm-policy", rm_policy)]:
     app.command(_name)(_command)
 
 

@@ -97,3 +97,43 @@ def print_dpo(doc: dict) -> None:
                       f"[80%: {fmt_n(sat['lo80'])}–{fmt_n(sat['hi80'])}]", highlight=False)
     console.print(f"stop: {doc['stop']['reason']}; reached at: {doc['reached_at'] or '—'}; {doc['seconds']:.0f} s",
                   highlight=False)
+
+
+@user_errors
+def rm_policy(
+    prefs: Annotated[Path, typer.Option(help="a prefs output directory (prefs.json and its runs)")] = Path("runs/prefs"),
+    steps: Annotated[int, typer.Option(help="GRPO steps of every RL run (one per reward model, one with the verifier)")] = 32,
+    target: Annotated[float, typer.Option(help="verified greedy accuracy of the policy to reach")] = 0.8,
+    eval_n: Annotated[int, typer.Option(help="held-out eval items of the policy")] = 300,
+    seed: Annotated[int, typer.Option(help="RL seed and prompt draw")] = 0,
+    hp: Annotated[Optional[list[str]], typer.Option(help="GRPO hyperparameter key=value, e.g. learning_rate=5e-5")] = None,
+    output_dir: Annotated[Path, typer.Option(help="where runs/, rm-policy.json and rm-policy.png go")] = Path("runs/rm-policy"),
+    report_to: ReportToOpt = "none",
+    executor: ExecutorOpt = "local",
+    ray_address: RayAddressOpt = None,
+    cpus_per_run: CpusPerRunOpt = 1.0,
+    gpus_per_run: GpusPerRunOpt = 0.0,
+    threads_per_run: ThreadsPerRunOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Better reward model → better policy? RL with each prefs reward model, scored by verified accuracy."""
+    check_writable(output_dir, "--output-dir")
+    from dataladder.config import apply_overrides
+    from dataladder.ladder.rm_policy import RMPolicyConfig, read_prefs, rm_policy as rm_policy_fn
+
+    cfg = validated(RMPolicyConfig, {"prefs": str(prefs), "steps": steps, "target": target, "eval_n": eval_n,
+                                     "seed": seed, "hp": apply_overrides({}, hp or []), "report_to": report_to})
+    read_prefs(cfg)  # the prefs ladder must be there: one line before any work
+    ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
+    _quiet()
+    with progress() as bar:
+        on_step, on_rung = step_bar(bar, "GRPO steps")
+        doc = rm_policy_fn(cfg, output_dir, on_rung=on_rung, on_step=on_step, executor=ex)
+    c = doc["verifier_ceiling"]
+    for r in doc["rungs"]:
+        console.print(f"{r['n']:>7,} pairs: reward model {r['reward_model_heldout_accuracy']:.3f} held-out → policy "
+                      f"{r['accuracy']:.3f} [{r['ci_low']:.3f}–{r['ci_high']:.3f}] verified", highlight=False)
+    console.print(f"before RL {doc['base']['accuracy']:.3f}; the verifier as reward ({cfg.steps} steps): "
+                  f"{c['accuracy']:.3f} [{c['ci_low']:.3f}–{c['ci_high']:.3f}]; stop: {doc['stop']['reason']}",
+                  highlight=False)
+    console.print(f"wrote {output_dir / 'rm-policy.json'} and {output_dir / 'rm-policy.png'}")

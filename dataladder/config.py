@@ -68,6 +68,7 @@ from dataladder.ladder.climb import ClimbConfig  # noqa: E402
 from dataladder.ladder.prefs import PrefsConfig  # noqa: E402
 from dataladder.ladder.rl import RLConfig  # noqa: E402
 from dataladder.ladder.dpo import DPOConfig  # noqa: E402
+from dataladder.ladder.rm_policy import RMPolicyConfig  # noqa: E402
 from dataladder.train.tracking import ReportTo  # noqa: E402
 
 
@@ -94,6 +95,10 @@ class RLStep(RLConfig, extra="forbid"):
 
 class DPOStep(DPOConfig, extra="forbid"):
     model: str | None = Field(None, description="base policy (default: the plan's model)")
+
+
+class RMPolicyStep(RMPolicyConfig, extra="forbid"):
+    prefs: str | None = Field(None, description="a prefs output directory (default: this study's prefs step)")
 
 
 class CompareStep(BaseModel, extra="forbid"):
@@ -129,6 +134,8 @@ class Plan(BaseModel, extra="forbid"):
     prefs: PrefsStep | None = Field(None, description="reward models on a ladder of preference pairs")
     rl: RLStep | None = Field(None, description="GRPO on a ladder of rollouts")
     dpo: DPOStep | None = Field(None, description="DPO on a ladder of preference pairs")
+    rm_policy: RMPolicyStep | None = Field(None, description="RL with each prefs reward model: better reward model, "
+                                                             "better policy? (needs the prefs step)")
     compare: CompareStep | None = Field(None, description="examples, pairs and rollouts on one axis")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
     report_to: ReportTo = Field("none", description="experiment tracking for every ladder whose own report_to is none: "
@@ -192,6 +199,9 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
             if "skills" not in step.model_fields_set:
                 raise InputError("name the skills to climb (the default is the shipped tiny-arith's)", str(path),
                                  field=f"climbs.{i}.skills")
+    if plan.rm_policy is not None and plan.rm_policy.prefs is None and plan.prefs is None:
+        raise InputError("needs the prefs step (or rm_policy.prefs: a prefs output directory)", str(path),
+                         field="rm_policy")
     c = plan.compare
     if c is not None:
         names = [s.name for s in plan.climbs]

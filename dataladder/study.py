@@ -202,6 +202,18 @@ def run_dpo_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | N
     return dpo(cfg, out / "dpo", on_rung=hooks.rung, on_train=hooks.train, executor=executor)
 
 
+def run_rm_policy_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
+    from dataladder.ladder.rm_policy import RMPolicyConfig, rm_policy
+
+    if plan.rm_policy is None:
+        return None
+    step = plan.rm_policy
+    cfg = RMPolicyConfig(**{**step.model_dump(), "prefs": step.prefs or str(out / "prefs"),
+                            "report_to": tracked(plan, step)})
+    hooks.step(f"reward model → policy: {cfg.steps} GRPO steps with each reward model, and with the verifier")
+    return rm_policy(cfg, out / "rm-policy", on_rung=hooks.rung, on_step=hooks.train, executor=executor)
+
+
 def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
     from dataladder.ladder.compare import compare
 
@@ -209,10 +221,10 @@ def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
     if c is None:
         return None
     climbs = [out / "climbs" / name for name in [c.climb] + c.climbs if name and (out / "climbs" / name).exists()]
-    have = [p if p.exists() else None for p in (out / "prefs", out / "rl", out / "dpo")]
+    have = [p if p.exists() else None for p in (out / "prefs", out / "rl", out / "dpo", out / "rm-policy")]
     hooks.step("compare: examples, pairs and rollouts on one axis")
     skill = plan.prefs.skill if plan.prefs else plan.rl.skill if plan.rl else None
-    return compare(climbs, have[0], have[1], out / "compare", c.delta, skill, dpo=have[2])
+    return compare(climbs, have[0], have[1], out / "compare", c.delta, skill, dpo=have[2], rm_policy=have[3])
 
 
 def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
@@ -238,6 +250,7 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     run_prefs_step(plan, out, hooks, executor)
     run_rl_step(plan, out, hooks, executor)
     run_dpo_step(plan, out, hooks, executor)
+    run_rm_policy_step(plan, out, hooks, executor)
     run_compare_step(plan, out, hooks)
     hooks.step("report: building report.html from the result files")
     return build_report(out)

@@ -46,6 +46,10 @@ SMALL = [
     "prefs.min_pairs=8", "prefs.n_boot=20", "prefs.hp.min_steps=4", "prefs.hp.max_steps=4", "prefs.hp.batch_size=4",
     "rl.start_steps=1", "rl.max_rollouts=64", "rl.eval_n=10", "rl.check_prompts=8", "rl.check_samples=4",
     "rl.n_boot=20", "rl.min_rungs=2", "rl.hp.prompts_per_step=4", "rl.hp.num_generations=4",
+    "dpo.start=8", "dpo.max_pairs=16", "dpo.seeds=1", "dpo.eval_n=10", "dpo.n_boot=20", "dpo.min_rungs=2",
+    "dpo.hp.min_steps=4", "dpo.hp.max_steps=4", "dpo.hp.batch_size=4",
+    "rm_policy.steps=1", "rm_policy.eval_n=10", "rm_policy.n_boot=20", "rm_policy.min_rungs=2",
+    "rm_policy.hp.prompts_per_step=4", "rm_policy.hp.num_generations=4",
 ]
 
 
@@ -82,8 +86,14 @@ def test_the_example_plan_runs_whole_on_a_user_model(trained_user_model_dir, tmp
     assert prefs["heldout"]["hard"] > 0  # one-edit programs are hard negatives, not numbers
     rl = json.loads((out / "rl" / "rl.json").read_text())
     assert rl["diversity"]["features"]["answer_lines"]  # the skill's own difficulty buckets, not operand digits
+    dpo = json.loads((out / "dpo" / "dpo.json").read_text())
+    assert dpo["unit"] == "pairs" and [r["n"] for r in dpo["rungs"]] == [8, 16] and dpo["format"] in dpo["base_formats"]
+    assert set(dpo["base_formats"]) == set(dpo["rungs"][0]["forgetting"]) | {dpo["format"]}
+    rmp = json.loads((out / "rm-policy" / "rm-policy.json").read_text())
+    assert [r["n"] for r in rmp["rungs"]] == [8, 16] and rmp["verifier_ceiling"]["total"] == 10
+    assert [r["reward_model_heldout_accuracy"] for r in rmp["rungs"]] == [r["seeds"][0]["accuracy"] for r in prefs["rungs"]]
     page = (out / "report.html").read_text()
-    for anchor in ("profile", "ladders", "noise", "prefs", "rl"):
+    for anchor in ("profile", "ladders", "noise", "prefs", "rl", "dpo", "rm-policy"):
         assert f"id='{anchor}'" in page, anchor
 
 

@@ -253,6 +253,13 @@ class SFTLadder(Ladder):
         super().__init__(self.arm, spec, cfg, rule, RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1),
                          on_rung)
 
+    @property
+    def name(self) -> str:
+        """add-full, tasks.jsonl:code-lora-r4 (with the model's name when a climb compares several)."""
+        arm = self.arm.replace(" r=", "-r")
+        model = f"{Path(self.spec).name}-" if len(self.cfg.models) > 1 else ""
+        return f"{model}{Path(self.skill).name}-{arm}"
+
     def configs(self, n: int) -> list[dict]:
         cfg = self.cfg
         return [rung_config(self.fingerprint, cfg, self.skill, self.lora_r, n, s) for s in range(cfg.seeds)]

@@ -100,6 +100,15 @@ def dpo_curve(path: Path) -> dict:
             "file_saturation": doc.get("saturation")}
 
 
+def rm_policy_curve(path: Path) -> dict:
+    doc = _read(path, "rm-policy.json")
+    f = str(path / "rm-policy.json" if path.is_dir() else path)
+    pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs")
+    return {"kind": "reward-model pairs → policy", "x_label": "preference pairs behind the reward model",
+            "metric": doc.get("metric", "verified accuracy"), "label": f"RM → policy: {doc.get('skill')}", "file": f,
+            "points": pts, "file_saturation": doc.get("saturation")}
+
+
 def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict | None, str]:
     """(saturation block, where it came from): the file's own with the same δ, else a refit of its rungs."""
     from dataladder.ladder.fit import fit_curve
@@ -117,7 +126,8 @@ def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict
 
 
 def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None, output_dir: Path, delta: float = 0.02,
-            skill: str | None = None, n_boot: int = 200, dpo: Path | None = None) -> dict:
+            skill: str | None = None, n_boot: int = 200, dpo: Path | None = None,
+            rm_policy: Path | None = None) -> dict:
     """Build compare.json and compare.png from whichever of the result files are given (two or more)."""
     curves = []
     pref = prefs_curve(prefs) if prefs else None
@@ -132,8 +142,10 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
         curves.append(pref)
     if rl:
         curves.append(rl_curve(rl))
+    if rm_policy:
+        curves.append(rm_policy_curve(rm_policy))
     if len(curves) < 2:
-        raise ValueError("compare needs at least two of --climb, --dpo, --prefs, --rl")
+        raise ValueError("compare needs at least two of --climb, --dpo, --prefs, --rl, --rm-policy")
     for c in curves:
         c["saturation"], c["saturation_from"] = curve_saturation(c, delta, n_boot)
         for p in c["points"]:

@@ -54,6 +54,7 @@ KINDS = {  # kind → the module with its prepare(spec, cfg) and run(ctx, job)
     "reward": "dataladder.ladder.prefs",
     "dpo": "dataladder.ladder.dpo",
     "rl": "dataladder.ladder.rl_arm",
+    "rm-policy": "dataladder.ladder.rm_policy",
 }
 
 
@@ -94,6 +95,8 @@ class Job:
 class Contexts:
     """Prepared contexts by (kind, model, config): what a long-lived worker keeps warm between runs."""
 
+    KEEP = 8
+
     def __init__(self, on_train: Callable[[int, int], None] | None = None,
                  on_eval: Callable[[int], None] | None = None):
         self._by_key: dict[tuple, object] = {}
@@ -103,8 +106,12 @@ class Contexts:
         key = (kind, spec, cfg.context_key() if hasattr(cfg, "context_key") else
                cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg))
         if key not in self._by_key:
+            if len(self._by_key) >= self.KEEP:  # a worker keeps the most recently prepared few warm
+                del self._by_key[next(iter(self._by_key))]
             self._by_key[key] = kind_module(kind).prepare(spec, cfg)
             self._wire(self._by_key[key])
+        else:
+            self._by_key[key] = self._by_key.pop(key)  # most recently used last
         return self._by_key[key]
 
     def _wire(self, ctx) -> None:

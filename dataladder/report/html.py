@@ -309,7 +309,8 @@ def rl_section(doc: dict, png: Path) -> str:
 
 
 KIND_TITLES = {"sft": "Supervised examples", "reward": "Preference pairs: reward models", "rl": "RL: rollouts",
-               "dpo": "DPO: preference pairs for the policy"}
+               "dpo": "DPO: preference pairs for the policy",
+               "rm-policy": "Reward model → policy: pairs behind the reward model against the policy RL makes"}
 
 
 def rungs_table(doc: dict) -> str:
@@ -339,6 +340,9 @@ def ladder_section(doc: dict, png: Path) -> str:
            f"{b['accuracy']:.3f} before, {last['accuracy']:.3f} [{last['ci_low']:.3f}–{last['ci_high']:.3f}] after "
            f"{last['n']:,} {doc['unit']} ({len(doc['rungs'])} rungs)"
            + (f"; worst change in another format {forget:+.3f}" if forget is not None else "")
+           + (f"; the verifier as the RL reward, same steps (the ceiling): {doc['verifier_ceiling']['accuracy']:.3f} "
+              f"[{doc['verifier_ceiling']['ci_low']:.3f}–{doc['verifier_ceiling']['ci_high']:.3f}]"
+              if doc.get("verifier_ceiling") else "")
            + f". {_saturation_text(doc.get('saturation'), doc['unit'])}. Stop: {html.escape(doc['stop']['reason'])}.")
     return (f"<h2 id='{html.escape(kind)}'>{html.escape(KIND_TITLES.get(kind, kind))}</h2>"
             + _figure(_file_png(png), cap, f"{kind} ladder") + rungs_table(doc))
@@ -394,7 +398,7 @@ def build_report(run_dir: Path) -> Path:
     if noise:
         body.append(noise_section(noise))
     for name, section in (("dpo", ladder_section), ("prefs", prefs_section), ("rl", rl_section),
-                          ("compare", compare_section)):
+                          ("rm-policy", ladder_section), ("compare", compare_section)):
         doc_path, png = run_dir / name / f"{name}.json", run_dir / name / f"{name}.png"
         if doc_path.exists() and png.exists():
             body.append(section(json.loads(doc_path.read_text()), png))

@@ -97,3 +97,47 @@ def test_killing_a_worker_mid_run_loses_nothing(cluster, micro_dir, local_doc, t
     for d in (tmp_path / "runs").iterdir():
         assert json.loads((d / "result.json").read_text())
     ex.shutdown()
+
+
+def _local(fn, *args, **kw):
+    """Run a ladder locally with one torch thread, as each Ray worker does: identical arithmetic."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return fn(*args, **kw)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def scores(doc):
+    return [(r["n"], r["correct"], r["total"], [s["accuracy"] for s in r["seeds"]]) for r in doc["rungs"]]
+
+
+def test_every_kind_runs_on_ray_and_matches_local(cluster, micro_dir, tmp_path):
+    """prefs (reward), rl and dpo take the Ray executor like climb: the same rungs, scores and stop."""
+    from dataladder.executors.ray import RayExecutor
+    from dataladder.ladder.dpo import DPOConfig, dpo
+    from dataladder.ladder.prefs import PrefsConfig, prefs
+    from dataladder.ladder.rl import RLConfig, rl
+
+    m = str(micro_dir)
+    cases = [
+        (prefs, PrefsConfig(model=m, skill="add", start=8, max_pairs=16, seeds=2, heldout_n=12, n_boot=20, min_rungs=3,
+                            hp={"min_steps": 4, "max_steps": 4, "batch_size": 4})),
+        (dpo, DPOConfig(model=m, skill="add", format="native", start=8, max_pairs=16, seeds=2, eval_n=8, n_boot=20,
+                        hp={"min_steps": 4, "max_steps": 4, "batch_size": 4})),
+        (rl, RLConfig(model=m, skill="add", format="native", cold_start=0, start_steps=1, max_rollouts=2 * 16, eval_n=8,
+                      check_prompts=8, check_samples=4, n_boot=20, hp={"prompts_per_step": 4, "num_generations": 4})),
+    ]
+    ex = RayExecutor(cpus_per_run=0.5, threads_per_run=1)
+    for fn, cfg in cases:
+        quiet = {"on_note": lambda s: None} if fn is rl else {}
+        here = _local(fn, cfg, tmp_path / f"{fn.__name__}-local", **quiet)
+        there = fn(cfg, tmp_path / f"{fn.__name__}-ray", executor=ex, **quiet)
+        assert there["executor"] == "ray" and here["executor"] == "local"
+        assert scores(there) == scores(here), fn.__name__
+        assert there["stop"]["reason"] == here["stop"]["reason"]
+    assert os.getpid() not in ex.pids
+    ex.shutdown()

@@ -77,3 +77,30 @@ def test_train_sft_reports_its_losses_to_tensorboard(micro, tmp_path):
     assert list(Path(run_dir).glob("events.out.tfevents.*"))
     loss = scalars(run_dir)["train/loss"]
     assert [step for step, _ in loss] == [1, 2, 3, 4] and all(v > 0 for _, v in loss)
+
+
+@pytest.mark.integration
+def test_climb_report_to_tensorboard_names_every_run_and_logs_the_ladder(micro_dir, tmp_path):
+    """`climb --report-to tensorboard`: each training run under <study>/<ladder>/n=<n>/seed=<s>, the ladder's own
+    score and interval at step n; the results are those of an untracked climb (tracking changes nothing)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from dataladder.cli import app
+
+    args = ["climb", "--model", str(micro_dir), "--skill", "add", "--start", "8", "--budget", "16", "--seeds", "1",
+            "--eval-n", "8", "--eval-skill", "add", "--hp", "min_steps=4", "--hp", "max_steps=4", "--hp", "batch_size=4"]
+    out = tmp_path / "study"
+    r = CliRunner().invoke(app, [*args, "--report-to", "tensorboard", "--output-dir", str(out)])
+    assert r.exit_code == 0, r.output
+    for n in (8, 16):
+        run = out / "tracking" / "study" / "add-full" / f"n={n}" / "seed=0"
+        assert [s for s, _ in scalars(run)["train/loss"]] == [1, 2, 3, 4]
+    doc = json.loads((out / "ladder.json").read_text())
+    ladder = scalars(out / "tracking" / "study" / "add-full" / "ladder")
+    assert ladder["ladder/accuracy"] == [(r["n"], pytest.approx(r["accuracy"])) for r in doc["arms"][0]["rungs"]]
+    plain = tmp_path / "plain"
+    assert CliRunner().invoke(app, [*args, "--output-dir", str(plain)]).exit_code == 0
+    acc = lambda d: [r["correct"] for r in json.loads((d / "ladder.json").read_text())["arms"][0]["rungs"]]  # noqa: E731
+    assert acc(plain) == acc(out) and not (plain / "tracking").exists()

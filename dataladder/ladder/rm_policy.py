@@ -1,0 +1,198 @@
+"""`dataladder rm-policy`: is a better reward model a better policy? Pairs behind the reward model against
+the verified accuracy of the policy RL trains with it.
+
+    dataladder prefs --skill mul --output-dir runs/prefs          # reward models on 50, 100, … pairs
+    dataladder rm-policy --prefs runs/prefs --steps 32            # RL with each of them, and with the verifier
+
+The run at size n (the `rm-policy` kind) takes the reward model that `prefs` trained on n pairs (seed 0:
+the `reward` kind's run, read from the prefs run store; retrained there, deterministically, if its
+weights were pruned) and runs GRPO with it for a fixed number of steps from the base policy, in the
+format the reward model was trained on; it is scored by the policy's *verified* greedy accuracy on the
+skill's held-out eval items, never by the reward model's own score. The same RL with the verifier as
+the reward is the ceiling. Rungs follow the prefs ladder's sizes; fit, forecast, stop rule and the
+document are the ladder engine's. Writes `rm-policy.json` and `rm-policy.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+from pydantic import BaseModel, Field
+
+from dataladder.errors import InputError
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
+from dataladder.ladder.stop import RungScore
+from dataladder.ladder.store import RunStore, run_key
+from dataladder.results import write_json
+from dataladder.train.grpo import GRPOHparams
+from dataladder.train.tracking import ReportTo
+
+
+class RMPolicyConfig(BaseModel, extra="forbid"):
+    prefs: str = Field("runs/prefs", description="a prefs output directory (prefs.json and its run store)")
+    steps: int = Field(32, ge=1, description="GRPO steps of every RL run (the same for every reward model)")
+    target: float = Field(0.8, gt=0, le=1, description="verified greedy accuracy of the policy to reach")
+    seed: int = Field(0, description="RL seed and prompt draw")
+    eval_n: int = Field(300, ge=1, description="held-out eval items of the policy")
+    delta: float = Field(0.01, ge=0, description="smallest gain per doubling of pairs worth paying for")
+    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit")
+    hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
+    report_to: ReportTo = Field("none", description="experiment tracking: none, tensorboard, wandb, mlflow, trackio")
+
+
+def read_prefs(cfg: RMPolicyConfig) -> dict:
+    f = Path(cfg.prefs) / "prefs.json"
+    if not f.is_file():
+        raise InputError("no prefs.json here (run `dataladder prefs` first)", str(f))
+    doc = json.loads(f.read_text())
+    if "unit" not in doc or not doc.get("rungs"):
+        raise InputError("a prefs.json from an older dataladder (no rungs); rerun `dataladder prefs`", str(f))
+    return doc
+
+
+def rl_config(cfg: RMPolicyConfig, prefs_cfg, reward_model: str | None):
+    """The RL config of one run: the prefs model and skill, the reward model's format, no cold start."""
+    from dataladder.ladder.rl import RLConfig
+
+    rps = cfg.hp.rollouts_per_step
+    return RLConfig(model=prefs_cfg.model, skill=prefs_cfg.skill, format=fmt_of(prefs_cfg), cold_start=0,
+                    target=cfg.target, start_steps=cfg.steps, max_rollouts=cfg.steps * rps, seed=cfg.seed,
+                    eval_n=cfg.eval_n, reward_model=reward_model, prompts_file=prefs_cfg.prompts_file,
+                    hp=cfg.hp, report_to=cfg.report_to)
+
+
+def fmt_of(prefs_cfg) -> str:
+    from dataladder.skills.spec import train_skill
+
+    return prefs_cfg.format or train_skill(prefs_cfg.skill, prefs_cfg.prompts_file).native_format
+
+
+class RMPolicyLadder(Ladder):
+    """RL with the reward model of n pairs, at every size of the prefs ladder (the `rm-policy` kind)."""
+
+    kind, unit = "rm-policy", "pairs"
+
+    def __init__(self, cfg: RMPolicyConfig, prefs_doc: dict, base: RungScore, executor,
+                 on_rung: Callable[[str], None] | None = None):
+        from dataladder.ladder.prefs import PrefsConfig
+
+        self.prefs_cfg = PrefsConfig(**prefs_doc["config"])
+        self.sizes = [r["n"] for r in prefs_doc["rungs"]]
+        self.heldout = {r["n"]: r["seeds"][0]["accuracy"] for r in prefs_doc["rungs"]}
+        self.executor, self.pool = executor, None
+        rule = Rule(cfg.target, self.sizes[0], 2.0, self.sizes[-1], self.sizes[-1], cfg.delta, cfg.min_rungs, 0,
+                    None, cfg.n_boot)
+        super().__init__(f"RL with the reward model of n pairs ({cfg.steps} steps)", self.prefs_cfg.model, cfg, rule,
+                         base, on_rung)
+
+    def next_size(self, n: int) -> int:
+        later = [s for s in self.sizes if s > n]
+        return later[0] if later else self.sizes[-1] * 2
+
+    def reward_model(self, n: int) -> tuple[dict, str]:
+        """The prefs ladder's reward model of n pairs (seed 0): its run config and weights, retrained if pruned."""
+        from dataladder.ladder.prefs import data_config, rung_config
+
+        rc = rung_config(self.prefs_cfg, data_config(self.prefs_cfg), n, 0)
+        path = RunStore(Path(self.cfg.prefs)).path(rc) / "reward_model"
+        if not (path / "config.json").is_file():
+            list(self.executor.run([Job("reward", self.prefs_cfg.model, self.prefs_cfg, rc, root=self.cfg.prefs)]))
+        return rc, str(path)
+
+    def jobs(self, root: str) -> list[Job]:
+        rc_rm, path = self.reward_model(self.n)
+        spec = run_spec(self.cfg, self.prefs_cfg, "reward-model", path, root)
+        rc = {**spec.ident, "reward_model": run_key(rc_rm), "steps": self.cfg.steps, "pairs": self.n}
+        return [Job(self.kind, self.spec, spec, rc, None, root, f"{Path(root).name}/rm-policy/n={self.n}/seed=0",
+                    self.tracking)]
+
+    def configs(self, n: int) -> list[dict]:  # jobs() builds them (each size has its own reward model)
+        raise NotImplementedError
+
+    def score(self, rc: dict, result: dict) -> tuple[int, int]:
+        return result["eval"]["correct"], result["eval"]["total"]
+
+    def run_seconds(self, result: dict) -> float:
+        return float(result["train_seconds"])
+
+    def extra(self, rcs: list[dict], results: list[dict]) -> dict:
+        log = results[0]["log"]
+        rm = [h.get("rewards/reward_model/mean") for h in log if h.get("rewards/reward_model/mean") is not None]
+        ver = [h.get("rewards/verifier/mean") for h in log if h.get("rewards/verifier/mean") is not None]
+        return {"reward_model_heldout_accuracy": self.heldout.get(rcs[0]["pairs"]),
+                "train_reward_model_score": sum(rm) / len(rm) if rm else None,
+                "train_verified_accuracy": sum(ver) / len(ver) if ver else None,
+                "train_seconds": results[0]["train_seconds"]}
+
+    def line(self, rung: dict) -> str:
+        return (f"RL with the reward model of {rung['n']:,} pairs (held-out pairwise "
+                f"{rung['reward_model_heldout_accuracy']:.3f}): verified {rung['accuracy']:.3f} "
+                f"[{rung['ci_low']:.3f}, {rung['ci_high']:.3f}]")
+
+
+def run_spec(cfg: RMPolicyConfig, prefs_cfg, reward: str, reward_model: str | None, root: str):
+    from dataladder.ladder.rl import draw_pool
+    from dataladder.ladder.rl_arm import RLSpec, identity, train_skill_of
+
+    rl_cfg = rl_config(cfg, prefs_cfg, reward_model)
+    fmt = fmt_of(prefs_cfg)
+    pool = draw_pool(train_skill_of(rl_cfg), cfg.steps * cfg.hp.prompts_per_step, cfg.seed)
+    ident = identity(rl_cfg.model_copy(update={"reward_model": None}), reward, None, fmt, None)
+    return RLSpec(rl_cfg, reward, reward, None, fmt, tuple(pool), {**ident, "kind": "rm-policy"}, None, root)
+
+
+def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
+              on_step: Callable[[int, int], None] | None = None, executor=None) -> dict:
+    """The reward-model → policy ladder into `output_dir`; returns rm-policy.json (also written)."""
+    from dataladder.executors.local import LocalExecutor
+    from dataladder.ladder.prefs import PrefsConfig
+    from dataladder.ladder.rl_arm import eval_greedy, gen_options, train_skill_of
+
+    prefs_doc = read_prefs(cfg)
+    prefs_cfg = PrefsConfig(**prefs_doc["config"])
+    t0 = time.perf_counter()
+    executor = executor or LocalExecutor()
+    executor.set_progress(on_step, None)
+    store = RunStore(output_dir)
+    root = str(store.root)
+    ceiling_spec = run_spec(cfg, prefs_cfg, "verifier", None, root)
+    ceiling, = run_jobs([Job("rm-policy", prefs_cfg.model, ceiling_spec, {**ceiling_spec.ident, "steps": cfg.steps},
+                             root=root)], store, executor)
+    from dataladder.generate.hf import HFGenerator
+    from dataladder.models.hub import load_model
+
+    rl_cfg = ceiling_spec.cfg
+    skill = train_skill_of(rl_cfg)
+    base_ev = eval_greedy(HFGenerator(*load_model(rl_cfg.model), gen_options(rl_cfg)), skill,
+                          skill.items("eval", cfg.eval_n, 0), ceiling_spec.fmt)
+    lad = RMPolicyLadder(cfg, prefs_doc, RungScore(0, base_ev["correct"], base_ev["total"]), executor, on_rung)
+    climb_ladders([lad], store, executor, cfg.report_to)
+    c = ceiling["eval"]
+    doc = {"config": cfg.model_dump(), "model": prefs_cfg.model, "skill": prefs_cfg.skill, "format": ceiling_spec.fmt,
+           "metric": f"verified greedy accuracy of the policy after {cfg.steps} GRPO steps with the reward model",
+           **lad.document(),
+           "verifier_ceiling": {k: c[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
+           "prefs": str(cfg.prefs), "executor": getattr(executor, "name", "local"),
+           "seconds": time.perf_counter() - t0}
+    write_json(output_dir / "rm-policy.json", doc)
+    plot_rm_policy(doc, output_dir / "rm-policy.png")
+    return doc
+
+
+def plot_rm_policy(doc: dict, path: Path) -> None:
+    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
+
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.4))
+    draw_ladder(ax, doc, "C0", "policy after RL with the reward model of n pairs")
+    c, b = doc["verifier_ceiling"], doc["base"]
+    ax.axhspan(c["ci_low"], c["ci_high"], color="C2", alpha=0.15, lw=0)
+    ax.axhline(c["accuracy"], color="C2", lw=1.2, label=f"verifier reward, same steps: {c['accuracy']:.3f} (95% CI)")
+    ax.axhline(b["accuracy"], color="gray", lw=1, label=f"before RL {b['accuracy']:.3f}")
+    log_axes(ax, "preference pairs behind the reward model (log scale)", f"verified greedy accuracy ({doc['format']})",
+             f"better reward model → better policy? ({doc['skill']})")
+    save(fig, path)
