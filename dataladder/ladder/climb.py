@@ -39,7 +39,7 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     growth: float = Field(2.0, gt=1, description="each rung's size over the previous one's")
     seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested data)")
     max_examples: int = Field(5120, ge=1, description="budget: most examples in a rung")
-    max_minutes: float | None = Field(None, gt=0, description="budget: wall time per skill and arm")
+    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time per skill and arm (a resume counts finished runs)")
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for")
     eval_n: int = Field(200, ge=1, description="eval items per skill and format at every rung")
     eval_skills: list[str] | None = Field(None, description="skills evaluated at every rung besides the climbed ones "

@@ -40,7 +40,7 @@ class DPOConfig(PromptOptions, extra="forbid"):
     growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
     seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(2560, ge=1, description="budget: most pairs in a rung")
-    max_minutes: float | None = Field(None, gt=0, description="budget: stored run time of the ladder")
+    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time of the ladder")
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more pairs gains less than this")
     eval_n: int = Field(200, ge=1, description="eval items per format at every rung")

@@ -42,7 +42,7 @@ class PrefsConfig(BaseModel, extra="forbid"):
     growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
     seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(3200, ge=1, description="budget: most pairs in a rung")
-    max_minutes: float | None = Field(None, gt=0, description="budget: wall time of the ladder")
+    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time of the ladder")
     delta: float = Field(0.02, gt=0, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
     heldout_n: int = Field(400, ge=1, description="held-out pairs per source")
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")

@@ -52,7 +52,7 @@ class RLConfig(PromptOptions, extra="forbid"):
     start_steps: int = Field(16, ge=1, description="GRPO steps in the first rung")
     growth: float = Field(2.0, gt=1, description="each rung's steps over the previous one's")
     max_rollouts: int = Field(16384, ge=1, description="budget: most rollouts (steps × prompts × generations)")
-    max_minutes: float | None = Field(None, gt=0, description="budget: wall time per arm")
+    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training time per arm")
     seed: int = Field(0, description="training seed (and which train prompts are drawn)")
     eval_n: int = Field(300, ge=1, description="held-out eval items at every rung")
     check_prompts: int = Field(128, ge=1, description="prompts sampled by the zero-signal check")

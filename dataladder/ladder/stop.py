@@ -85,5 +85,5 @@ def decide(rungs: list[RungScore], base: RungScore, fit: CurveFit | None, target
     if next_n > max_examples:
         return Decision(True, "budget-exhausted", {**detail, "why": f"next rung {next_n:,} > the budget of {max_examples:,.0f}"})
     if time_left <= 0:
-        return Decision(True, "budget-exhausted", {**detail, "why": "wall-time budget spent"})
+        return Decision(True, "budget-exhausted", {**detail, "why": "time budget spent (stored run seconds)"})
     return Decision(False, None, detail)

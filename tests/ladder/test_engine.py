@@ -93,7 +93,7 @@ def test_stop_reasons(tmp_path):
 def test_budget_is_charged_in_stored_seconds_and_a_resume_stops_where_the_first_run_did(tmp_path):
     # 2 seeds × 25 s = 50 s a rung: a 2-minute budget is spent after the third rung
     first, = climb_ladders([ladder("never", max_minutes=2, min_rungs=9)], RunStore(tmp_path), local())
-    assert first.decision.reason == "budget-exhausted" and first.decision.detail["why"] == "wall-time budget spent"
+    assert first.decision.reason == "budget-exhausted" and first.decision.detail["why"] == "time budget spent (stored run seconds)"
     assert [r["n"] for r in first.rungs] == [20, 40, 80]
     CALLS.clear()
     again, = climb_ladders([ladder("never", max_minutes=2, min_rungs=9)], RunStore(tmp_path), local())
