@@ -43,74 +43,16 @@ import re
 import time
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
-from pydantic import BaseModel, Field
 
 from dataladder.data.dedup import decontaminate, dedup, near_dedup
-from dataladder.data.formats import completion_text, map_texts, prompt_text, read_raw, to_trl
+from dataladder.data.formats import map_texts, read_raw, to_trl
+from dataladder.data.records import (STEPS, CurateConfig, Doc, Reject, Rejects, _doc_skill, _resolved,  # noqa: F401
+                                     _resolved_at, _skill, prompt_of)
 from dataladder.errors import InputError
-
-STEPS = ("validate", "normalize", "verify", "dedup", "near-dup", "decontaminate", "length")
-
-
-class CurateConfig(BaseModel):
-    """What `curate` does; each field is a `dataladder curate` option."""
-
-    steps: list[str] = Field(list(STEPS), description="steps in order; validate always runs first")
-    skill: Optional[str] = Field(None, description="skill of records without a 'skill' field (name or JSONL file)")
-    skip_bad: bool = Field(False, description="reject bad records as bad_record:<field> instead of stopping")
-    require_verified: bool = Field(False, description="reject records that cannot be verified")
-    near_dup_threshold: float = Field(0.8, gt=0, le=1, description="Jaccard similarity at which records are near duplicates")
-    shingle: int = Field(4, ge=1, description="character shingle size for near-dup")
-    num_perm: int = Field(128, ge=16, description="MinHash permutations")
-    eval_sets: list[str] = Field([], description="eval files (JSONL, JSON or Parquet, any format) to decontaminate against")
-    eval_skills: list[str] = Field([], description="skills whose eval items are off limits (built-in or JSONL)")
-    eval_n: int = Field(1000, ge=1, description="eval items per --eval-skill whose prompts are matched as text")
-    ngram_overlap: float = Field(0.8, gt=0, le=1, description="share of an eval prompt's n-grams that makes a leak")
-    max_df: int = Field(20, ge=1, description="n-grams in more eval prompts than this are template text")
-    min_chars: int = Field(1, ge=0, description="min characters of prompt + completion")
-    max_chars: Optional[int] = Field(None, description="max characters of prompt + completion")
-
-
-@dataclass
-class Doc:
-    """One record on its way through the steps; `data` is what gets written."""
-
-    data: dict
-    line: int
-    fmt: str = ""
-    cache: dict = field(default_factory=dict)
-
-    @property
-    def prompt(self) -> str:
-        return prompt_text(self.data)
-
-    @property
-    def completion(self) -> str:
-        return completion_text(self.data)
-
-
-class Rejects:
-    """The rejection sink: one `rejected.jsonl` line per rejected record and counts per reason."""
-
-    def __init__(self, path: Path):
-        self.f = path.open("w", encoding="utf-8")
-        self.counts: Counter[str] = Counter()
-
-    def __call__(self, doc: Doc | None, reason: str, step: str, detail: str | None = None, *, line: int | None = None,
-                 record: object = None) -> None:
-        self.counts[reason] += 1
-        row = {"reason": reason, "step": step, "line": doc.line if doc else line, "detail": detail,
-               "record": doc.data if doc else record}
-        self.f.write(json.dumps(row, ensure_ascii=False) + "\n")
-
-
-Reject = Callable[..., None]
-
 
 # ---------------------------------------------------------------- text helpers
 
@@ -135,49 +77,6 @@ def normalize_text(text: str, keep_lead: bool = True) -> str:
         t = t.strip()
         return (" " + t) if lead and t else t
     return t
-
-
-# ---------------------------------------------------------------- skills
-
-def _resolved(spec: str) -> tuple:
-    """The skills of a spec, cached per spec and JSONL file version (records ask about the same few skills)."""
-    from dataladder.skills.spec import jsonl_spec
-
-    js = jsonl_spec(spec)
-    st = js[0].stat() if js is not None and js[0].is_file() else None
-    return _resolved_at(spec, (st.st_mtime_ns, st.st_size) if st else None)
-
-
-@lru_cache(maxsize=256)
-def _resolved_at(spec: str, _version: tuple | None) -> tuple:
-    from dataladder.skills import resolve_skills
-
-    return tuple(resolve_skills([spec]))
-
-
-def _skill(spec: str, cfg: CurateConfig | None = None):
-    """The skill a record or option names: a skill of `--skill` / `--eval-skill` by its name, else a spec."""
-    for given in ([cfg.skill] if cfg and cfg.skill else []) + (list(cfg.eval_skills) if cfg else []):
-        for sk in _resolved(given):
-            if spec in (sk.name, sk.spec):
-                return sk
-    skills = _resolved(spec)
-    if len(skills) != 1:
-        raise ValueError(f"skill {spec!r}: names {len(skills)} skills; give one")
-    return skills[0]
-
-
-def _doc_skill(doc: Doc, cfg: CurateConfig):
-    name = doc.data.get("skill") or cfg.skill
-    return _skill(name, cfg) if name else None
-
-
-def prompt_of(rec: dict) -> str | list:
-    """A record's prompt as its skill's `problem` hook takes it: the turns before the answer, or the text."""
-    if "messages" in rec:
-        msgs = rec["messages"]
-        return msgs[:-1] if msgs[-1]["role"] == "assistant" else msgs
-    return rec["prompt"]
 
 
 # record fields that are not the verifier's input (the rest reach it as keywords: tests, schema, entry_point, ...)

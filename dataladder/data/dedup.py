@@ -40,7 +40,7 @@ import numpy as np
 from dataladder.data.formats import prompt_text, read_trl
 
 if TYPE_CHECKING:
-    from dataladder.data.curate import CurateConfig, Doc, Reject
+    from dataladder.data.records import CurateConfig, Doc, Reject
 
 
 # ---------------------------------------------------------------- signature text
@@ -214,7 +214,7 @@ class EvalIndex:
 
 def eval_prompts(cfg: CurateConfig) -> list[str]:
     """The eval prompts of `eval_sets` and of each `eval_skills` skill's first `eval_n` items, all formats."""
-    from dataladder.data.curate import _resolved  # at call time: curate imports this module
+    from dataladder.data.records import _resolved
 
     prompts: list[str] = []
     for path in cfg.eval_sets:
@@ -229,7 +229,7 @@ def eval_prompts(cfg: CurateConfig) -> list[str]:
 
 def decontaminate(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[Doc]:
     """Drop records that leak eval items: exact, n-gram overlap, or the same arithmetic problem."""
-    from dataladder.data.curate import _doc_skill, _resolved, prompt_of  # at call time, as above
+    from dataladder.data.records import _doc_skill, _resolved, prompt_of
 
     index = EvalIndex(eval_prompts(cfg), cfg.max_df)
     eval_skills = [sk for n in cfg.eval_skills for sk in _resolved(n)]

@@ -12,7 +12,7 @@ a completion ends at an end-of-turn or EOS id (the backend's), at a stop string 
 `max_new_tokens` (the item's, else `--max-new-tokens`, else the skill's; a JSONL skill's default is
 its longest gold answer in tokens plus a margin). The returned text is cut before the first stop string.
 
-Backends are registered by name (`BACKENDS`), one file each: `hf` (transformers `generate`, in
+Backends are registered by name (`BACKENDS`; `dataladder.generate.make_generator` picks one), one file each: `hf` (transformers `generate`, in
 process) and `endpoint` (any OpenAI-compatible server). An in-process vLLM backend would be one more
 file, `generate/vllm.py`, registering `vllm` and implementing `_complete(prompts, k, sampling,
 on_batch)` with `LLM.generate(prompt_token_ids=[encode_prompt(tok, p) ...], SamplingParams(n=k,
@@ -138,12 +138,3 @@ def cut_at_stop(text: str, stops: tuple[str, ...]) -> str:
         if i != -1:
             cut = min(cut, i)
     return text[:cut]
-
-
-def make_generator(options: GenOptions | None = None, model=None, tokenizer=None) -> Generator:
-    """A generator of the chosen backend; `hf` needs the loaded `model` and `tokenizer`."""
-    import dataladder.generate.endpoint  # noqa: F401  (registers the backends)
-    import dataladder.generate.hf  # noqa: F401
-
-    options = options or GenOptions()
-    return BACKENDS.get(options.backend).create(options, model=model, tokenizer=tokenizer)
