@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from collections.abc import Callable
 
 from pydantic import BaseModel, Field
 
 from dataladder.runtime import scratch_dir
-from dataladder.train.progress import step_progress
+from dataladder.train.progress import run_trainer
 
 
 class DPOHparams(BaseModel, extra="forbid"):
@@ -97,7 +96,6 @@ def train_dpo(base, tokenizer, pairs: list[dict], hp: DPOHparams, lora_r: int | 
     import torch
     from datasets import Dataset
     from transformers import set_seed
-    from transformers.trainer_callback import PrinterCallback
     from trl import DPOConfig, DPOTrainer
 
     class TokenizedDPOTrainer(DPOTrainer):
@@ -135,13 +133,8 @@ def train_dpo(base, tokenizer, pairs: list[dict], hp: DPOHparams, lora_r: int | 
         trainer = TokenizedDPOTrainer(model=model, ref_model=ref_model, args=args,
                                       train_dataset=Dataset.from_list(rows), processing_class=tokenizer,
                                       peft_config=peft_config)
-        trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
-        if on_step is not None:
-            trainer.add_callback(step_progress(on_step))
         trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-        t0 = time.perf_counter()
-        out = trainer.train()
-        seconds = time.perf_counter() - t0
+        out, seconds = run_trainer(trainer, on_step)
         model = trainer.model
     logs = [h for h in trainer.state.log_history if "loss" in h]
     if lora_r:

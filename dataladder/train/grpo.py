@@ -21,14 +21,13 @@ GPU, `--hp use_vllm=true vllm_mode=colocate` (or `vllm_mode=server` with `trl vl
 from __future__ import annotations
 
 import copy
-import time
 from typing import Callable
 
 from pydantic import BaseModel, Field
 
 from dataladder.generate.chat import stop_token_ids
 from dataladder.runtime import scratch_dir
-from dataladder.train.progress import step_progress
+from dataladder.train.progress import run_trainer
 
 
 class GRPOHparams(BaseModel, extra="forbid"):
@@ -120,7 +119,6 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback
     from trl import GRPOConfig, GRPOTrainer
 
     need = steps * hp.prompts_per_step
@@ -153,14 +151,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
         )
         trainer = GRPOTrainer(model=model, reward_funcs=reward_funcs, args=args,
                               train_dataset=Dataset.from_list(rows[:need]), processing_class=tokenizer)
-        trainer.remove_callback(PrinterCallback)
-        for cb in callbacks or []:
-            trainer.add_callback(cb)
-        if on_step is not None:
-            trainer.add_callback(step_progress(on_step))
-        t0 = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - t0
+        _, seconds = run_trainer(trainer, on_step, tuple(callbacks or ()))
     model.eval()
     after = model.state_dict()
     changed = sum(int(not torch.equal(before[k], after[k].to(before[k].device))) for k in before)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import math
 import shutil
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -27,7 +26,7 @@ from pydantic import BaseModel, Field
 
 from dataladder.runtime import scratch_dir
 from dataladder.stats import wilson
-from dataladder.train.progress import step_progress
+from dataladder.train.progress import run_trainer
 
 
 class RewardHparams(BaseModel, extra="forbid"):
@@ -97,7 +96,6 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
     experiment tracking (`Tracking.training_kwargs`)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback
     from trl import RewardConfig, RewardTrainer
 
     if not pairs:
@@ -129,13 +127,8 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
         )
         trainer = RewardTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows),
                                 processing_class=tokenizer, peft_config=peft_config)
-        trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
-        if on_step is not None:
-            trainer.add_callback(step_progress(on_step))
         trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
-        t0 = time.perf_counter()
-        out = trainer.train()
-        seconds = time.perf_counter() - t0
+        out, seconds = run_trainer(trainer, on_step)
         model = trainer.model
     logs = [h for h in trainer.state.log_history if "loss" in h]
     if lora_r:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import copy
 import math
-import time
 from typing import Callable, Literal
 
 from pydantic import BaseModel, Field
 
 from dataladder.runtime import scratch_dir
-from dataladder.train.progress import step_progress
+from dataladder.train.progress import run_trainer
 
 
 class SFTHparams(BaseModel, extra="forbid"):
@@ -81,7 +80,6 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     `tracking`: TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`)."""
     import torch
     from datasets import Dataset
-    from transformers.trainer_callback import PrinterCallback
     from trl import SFTConfig, SFTTrainer
 
     from transformers import set_seed
@@ -112,12 +110,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
             **{"report_to": "none", **(tracking or {})},
         )
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
-        trainer.remove_callback(PrinterCallback)  # losses go to the result, not to stdout
-        if on_step is not None:
-            trainer.add_callback(step_progress(on_step))
-        t0 = time.perf_counter()
-        out = trainer.train()
-        seconds = time.perf_counter() - t0
+        out, seconds = run_trainer(trainer, on_step)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     if method == "lora":
         model = model.merge_and_unload()
