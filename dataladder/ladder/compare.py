@@ -106,7 +106,7 @@ def rm_policy_curve(path: Path) -> dict:
     pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs")
     return {"kind": "reward-model pairs → policy", "x_label": "preference pairs behind the reward model",
             "metric": doc.get("metric", "verified accuracy"), "label": f"RM → policy: {doc.get('skill')}", "file": f,
-            "points": pts, "file_saturation": doc.get("saturation")}
+            "points": pts, "file_saturation": doc.get("saturation"), "ceiling": doc.get("verifier_ceiling")}
 
 
 def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict | None, str]:
@@ -173,6 +173,9 @@ def plot_compare(doc: dict, path: Path) -> None:
         err = [[p["accuracy"] - p["ci_low"] for p in pts], [p["ci_high"] - p["accuracy"] for p in pts]]
         ax.errorbar(ns, ys, yerr=err, fmt="o-", color=col, capsize=3, ms=4, lw=1.2,
                     label=f"{c['kind']}: {c['metric']}")
+        if c.get("ceiling"):  # the same RL with the verifier as reward
+            ax.axhline(c["ceiling"]["accuracy"], color=col, ls="--", lw=1,
+                       label=f"{c['kind']}: the verifier as reward instead (ceiling) {c['ceiling']['accuracy']:.3f}")
         sat = c.get("saturation")
         if sat and sat.get("median"):
             ax.axvline(sat["median"], color=col, ls=":", lw=1.3)

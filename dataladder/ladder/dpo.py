@@ -95,7 +95,7 @@ class Context:
         self.gen = HFGenerator(self.model, self.tok, cfg.gen_options())
         self.items = self.skill.items("eval", cfg.eval_n, 0)
         self.pools: dict[int, list[dict]] = {}
-        self.on_train: Callable[[int, int], None] | None = None
+        self.on_train: Callable[[int, int], None] | None = None  # the executor's progress hook (engine.Contexts)
 
     def pool(self, seed: int) -> list[dict]:
         """The seed's verified pairs in the target format; a rung of n pairs takes the first n (nested)."""
@@ -154,8 +154,10 @@ class DPOLadder(Ladder):
     def __init__(self, cfg: DPOConfig, base_eval: dict, pool: int, on_rung: Callable[[str], None] | None = None):
         self.data, self.fmt, self.base_eval = data_config(cfg), format_of(cfg), base_eval
         b = base_eval[self.fmt]
-        rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_pairs, pool, cfg.delta, cfg.min_rungs, 0,
-                    cfg.max_minutes, cfg.n_boot, cfg.saturation_delta)
+        rule = Rule(target=cfg.target, start=cfg.start, growth=cfg.growth, budget=cfg.max_pairs,
+                    available=pool,  # a short pool ends the ladder as data-exhausted, not budget-exhausted
+                    delta=cfg.delta, min_rungs=cfg.min_rungs, max_minutes=cfg.max_minutes, n_boot=cfg.n_boot,
+                    saturation_delta=cfg.saturation_delta)
         label = f"DPO {'full' if cfg.lora_r is None else f'lora r={cfg.lora_r}'}"
         super().__init__(label, cfg.model, cfg, rule, RungScore(0, b["correct"], b["n"]), on_rung)
 

@@ -1,11 +1,25 @@
 """The ladder engine: one loop for every kind of data (examples, reward pairs, DPO pairs, rollouts).
 
-A **kind** is a module named in `KINDS` that says what one run is, on the worker side:
+A **kind** is a module named in `KINDS` (or by its dotted path) that says what one run is, on the
+worker side:
 
     def prepare(spec: str, cfg) -> context      # once per worker and config: load the model, build the data
     def run(ctx, job: Job) -> dict               # one run, a pure function of job.rc; returns its result
 
-A **ladder** is one learning curve, on the driver side: a subclass of `Ladder` that says
+- The run store keys a run by `job.rc` alone: everything that changes a result (model fingerprint,
+  data, format, eval size, hyperparameters, prompt options, seed, n) must be in `rc`; `cfg` only
+  says how to compute it. `rc["kind"]` is a free tag inside the config (`dpo`, `dpo-base`), not
+  the `KINDS` key (`Job.kind`).
+- A result is any JSON-able dict. The time budget reads `result["seconds"]`, else
+  `result["train"]["seconds"] + result["eval_seconds"]` (override `Ladder.run_seconds`).
+- The context may have `on_train(step, total)` / `on_eval(items)` attributes: the executor sets
+  them to the progress bar. A kind that trains wraps its recipe in `with job.tracked() as kw:`
+  and passes `tracking=kw` (experiment tracking); a kind that trains nothing needs no recipe.
+- Prompts and scores come from the skill and the generator: `gen.prompt_for(skill, fmt, item)` →
+  `Prompt`, `gen.greedy(prompts)`, `skill.score(completion, item).ok` (or `probe.score_formats`).
+
+A **ladder** is one learning curve, on the driver side: a subclass of `Ladder` built from a
+`Rule` (target, start, growth, budget, the data there is, delta, ...) and the base score, that says
 
     kind, unit                    # "sft", "examples"; "reward", "pairs"; "rl", "rollouts"; ...
     configs(n) -> [rc, ...]       # the run configs of the rung of size n (one per seed)
@@ -14,7 +28,11 @@ A **ladder** is one learning curve, on the driver side: a subclass of `Ladder` t
     adjust(decision) -> Decision  # optional: a kind's own twist on the stop rule
     chained = True                # optional: each rung continues from the previous rung's run (RL)
 
-and the engine does the rest, the same way for every kind: the schedule (`start`·`growth`^k,
+The base score (the curve's starting point) is a run too: the driver runs one base job through
+`run_jobs` first (dpo: `{"kind": "dpo-base", ...}`, which `run` tells apart), so it is stored
+and resumed like the rest, and builds the ladder from it.
+
+The engine does the rest, the same way for every kind: the schedule (`start`·`growth`^k,
 `next_size`), get-or-run through the run store (`run_jobs`: finished runs are read, the rest go to
 the executor, local or Ray, and each result is stored as it comes back, so a killed ladder resumes
 without losing or repeating a run), the fit and the forecast after each rung from the third, the
@@ -22,15 +40,18 @@ stop rule (`ladder/stop.py`), the time budget charged in *stored* run seconds (a
 stops where the uninterrupted one would), the progress line, the tracking metrics, and one
 document per ladder (`Ladder.document()`):
 
-    {"kind", "unit", "label", "base": {accuracy, correct, total}, "rungs": [rung, ...], "fit",
-     "saturation", "stop": {"reason", ...}, "reached_at", "seconds"}
+    {"kind", "unit", "label", "base": {accuracy, correct, total, ci_low, ci_high}, "rungs": [rung, ...],
+     "fit", "saturation", "stop": {"reason", ...}, "reached_at", "seconds"}
     rung: {"n", "accuracy", "ci_low", "ci_high", "correct", "total", "seeds": [{seed, accuracy}],
            "seconds", "run_dirs", "forecast", ...the kind's extra}
 
-To add a kind: write its training recipe (`train/`), a module with `prepare` and `run` and a
-`Ladder` subclass (see `ladder/dpo.py`: about a hundred lines), add it to `KINDS`, and a CLI
-command that builds its ladders and calls `climb_ladders`. Workers import a kind's module by name,
-so nothing here imports a kind and any kind runs on every executor.
+To add a kind: its training recipe if it trains (`train/`); one module with `prepare`, `run`, its
+config (a pydantic model; inherit `generate.PromptOptions` to take the chat-template and stop
+options) and its `Ladder` subclass, plus a driver that runs the base job, builds the ladder, calls
+`climb_ladders` and writes the document (`ladder/dpo.py`: the kind itself is about a hundred
+lines, the driver and plot the rest); a line in `KINDS`; a command in `cli_ladders.py`
+(registered in `cli.py`'s list). Workers import a kind's module by name, so nothing here imports
+a kind, and any kind runs on every executor.
 """
 
 from __future__ import annotations
