@@ -173,6 +173,8 @@ def executor_from(executor: str, ray_address: str | None, cpus_per_run: float, g
     """The executor the options name, validated (a bad option is one line before any work)."""
     from dataladder.executors import ExecutorConfig, make_executor
 
+    if executor not in ("local", "ray"):
+        raise ValueError(f"--executor {executor}: local (in this process) or ray")
     cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
         "address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
         "threads_per_run": threads_per_run, "workers": workers}})

@@ -92,6 +92,8 @@ def test_the_example_plan_runs_whole_on_a_user_model(trained_user_model_dir, tmp
     rmp = json.loads((out / "rm-policy" / "rm-policy.json").read_text())
     assert [r["n"] for r in rmp["rungs"]] == [8, 16] and rmp["verifier_ceiling"]["total"] == 10
     assert [r["reward_model_heldout_accuracy"] for r in rmp["rungs"]] == [r["seeds"][0]["accuracy"] for r in prefs["rungs"]]
+    kinds = [c["kind"] for c in json.loads((out / "compare" / "compare.json").read_text())["curves"]]
+    assert kinds == ["supervised examples", "DPO pairs", "preference pairs", "rollouts", "reward-model pairs → policy"]
     page = (out / "report.html").read_text()
     for anchor in ("profile", "ladders", "noise", "prefs", "rl", "dpo", "rm-policy"):
         assert f"id='{anchor}'" in page, anchor
