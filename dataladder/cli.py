@@ -260,6 +260,8 @@ def compare(
     rl: Annotated[Optional[Path], typer.Option(help="an rl output directory (rl.json)")] = None,
     dpo: Annotated[Optional[Path], typer.Option(help="a dpo output directory (dpo.json)")] = None,
     rm_policy: Annotated[Optional[Path], typer.Option(help="an rm-policy output directory (rm-policy.json)")] = None,
+    ladder: Annotated[Optional[list[Path]], typer.Option(help="any other ladder document (a kind's JSON, or its "
+                                                              "directory); repeat for several")] = None,
     skill: Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs or dpo skill, else the first)")] = None,
     delta: Annotated[float, typer.Option(help="saturation: 10× more gains less than this")] = 0.02,
     output_dir: Annotated[Path, typer.Option(help="where compare.json and compare.png go")] = Path("runs/compare"),
@@ -268,7 +270,8 @@ def compare(
     check_writable(output_dir, "--output-dir")
     from dataladder.ladder.compare import compare as compare_fn
 
-    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo, rm_policy=rm_policy)
+    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo, rm_policy=rm_policy,
+                     ladders=tuple(ladder or ()))
     print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
 

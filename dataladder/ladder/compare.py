@@ -91,22 +91,25 @@ def rl_curve(path: Path) -> dict:
             "file_saturation": doc.get("saturation")}
 
 
-def dpo_curve(path: Path) -> dict:
-    doc = _read(path, "dpo.json")
-    f = str(path / "dpo.json" if path.is_dir() else path)
-    pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs")
-    return {"kind": "DPO pairs", "x_label": "preference pairs (DPO)", "metric": doc.get("metric", "accuracy"),
-            "label": f"DPO: {doc.get('skill')} ({doc.get('label', '')})", "file": f, "points": pts,
-            "file_saturation": doc.get("saturation")}
+KIND_NAMES = {"dpo": "DPO pairs", "rm-policy": "reward-model pairs → policy"}  # display names; default: the kind
 
 
-def rm_policy_curve(path: Path) -> dict:
-    doc = _read(path, "rm-policy.json")
-    f = str(path / "rm-policy.json" if path.is_dir() else path)
-    pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs")
-    return {"kind": "reward-model pairs → policy", "x_label": "preference pairs behind the reward model",
-            "metric": doc.get("metric", "verified accuracy"), "label": f"RM → policy: {doc.get('skill')}", "file": f,
-            "points": pts, "file_saturation": doc.get("saturation"), "ceiling": doc.get("verifier_ceiling")}
+def ladder_curve(path: Path, name: str | None = None) -> dict:
+    """Any single-ladder document of the engine (`dpo.json`, `rm-policy.json`, a new kind's): its rungs,
+    metric, label, saturation and, where it has one, the ceiling (`verifier_ceiling`). `path` is the file,
+    or the directory holding `name` (else its one result document with a `unit`)."""
+    if path.is_dir() and name is None:
+        found = [p for p in sorted(path.glob("*.json")) if '"unit"' in p.read_text()[:100000]]
+        if len(found) != 1:
+            raise InputError(f"{len(found)} ladder documents here; name the file", str(path))
+        path = found[0]
+    doc = _read(path, name or path.name)
+    f = str(path / name if path.is_dir() else path)
+    kind, unit = _need(doc, "kind", f), _need(doc, "unit", f)
+    return {"kind": KIND_NAMES.get(kind, kind), "x_label": unit, "metric": doc.get("metric", "accuracy"),
+            "label": f"{doc.get('label', kind)}: {doc.get('skill', '')}", "file": f,
+            "points": _points(_need(doc, "rungs", f), "n", f"{f} rungs"), "file_saturation": doc.get("saturation"),
+            "ceiling": doc.get("verifier_ceiling")}
 
 
 def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict | None, str]:
@@ -127,13 +130,13 @@ def curve_saturation(curve: dict, delta: float, n_boot: int = 200) -> tuple[dict
 
 def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None, output_dir: Path, delta: float = 0.02,
             skill: str | None = None, n_boot: int = 200, dpo: Path | None = None,
-            rm_policy: Path | None = None) -> dict:
+            rm_policy: Path | None = None, ladders: tuple[Path, ...] = ()) -> dict:
     """Build compare.json and compare.png from whichever of the result files are given (two or more)."""
     curves = []
     pref = prefs_curve(prefs) if prefs else None
-    dpoc = dpo_curve(dpo) if dpo else None
+    dpoc = ladder_curve(dpo, "dpo.json") if dpo else None
     want_skill = skill or (pref["label"].split(": ", 1)[1] if pref else None) or \
-        (dpoc["label"].split(": ", 1)[1].split(" (")[0] if dpoc else None)
+        (dpoc["label"].split(": ", 1)[1] if dpoc else None)
     for i, c in enumerate([climb] if isinstance(climb, Path) else climb or []):
         curves.append(climb_curve(c, want_skill if i == 0 else None))
     if dpoc:
@@ -143,9 +146,11 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
     if rl:
         curves.append(rl_curve(rl))
     if rm_policy:
-        curves.append(rm_policy_curve(rm_policy))
+        curves.append(ladder_curve(rm_policy, "rm-policy.json"))
+    for other in ladders:
+        curves.append(ladder_curve(other))
     if len(curves) < 2:
-        raise ValueError("compare needs at least two of --climb, --dpo, --prefs, --rl, --rm-policy")
+        raise ValueError("compare needs at least two of --climb, --dpo, --prefs, --rl, --rm-policy, --ladder")
     for c in curves:
         c["saturation"], c["saturation_from"] = curve_saturation(c, delta, n_boot)
         for p in c["points"]:

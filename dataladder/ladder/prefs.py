@@ -350,24 +350,12 @@ def keep_reward_model(cfg: PrefsConfig, store: RunStore, doc: dict, output_dir: 
 
 def plot_prefs(doc: dict, path: Path) -> None:
     """prefs.png: held-out pairwise accuracy against pairs, fit band, per-source lines, saturation."""
-    from dataladder.ladder.plot import log_axes, pyplot, save
+    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
 
-    plt = pyplot()
-
-    fig, ax = plt.subplots(figsize=(6.5, 4.4))
+    fig, ax = pyplot().subplots(figsize=(6.5, 4.4))
     lad = doc["rungs"]
     ns = [r["n"] for r in lad]
-    acc = [r["accuracy"] for r in lad]
-    err = [[r["accuracy"] - r["ci_low"] for r in lad], [r["ci_high"] - r["accuracy"] for r in lad]]
-    ax.errorbar(ns, acc, yerr=err, fmt="o", color="C0", capsize=3,
-                label=f"held-out, training sources ({', '.join(doc['heldout']['train_sources'])}; 95% CI)")
-    fit = doc.get("fit")
-    if fit:
-        cv = fit["curve"]
-        idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= ns[-1] * 20]
-        ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color="C0", lw=1.5)
-        ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
-                        color="C0", alpha=0.15, lw=0, label="fit, 80% band")
+    draw_ladder(ax, doc, "C0", f"held-out, training sources ({', '.join(doc['heldout']['train_sources'])})", extend=20)
     for i, s in enumerate(doc["heldout"]["unseen_sources"]):
         ys = [r["by_source"].get(s, {}).get("accuracy") for r in lad]
         ax.plot(ns, ys, "s--", color=f"C{i + 1}", ms=4, label=f"unseen source {s}")

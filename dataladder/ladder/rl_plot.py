@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def plot_rl(doc: dict, path: Path) -> None:
-    from dataladder.ladder.plot import log_axes, pyplot, save
+    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
 
     plt = pyplot()
 
@@ -18,19 +18,8 @@ def plot_rl(doc: dict, path: Path) -> None:
     for i, a in enumerate(doc["arms"]):
         c = colors[i % len(colors)]
         base = a["base"]
-        rungs = a["rungs"]
-        xs = [r["n"] for r in rungs]
-        ax.errorbar(xs, [r["accuracy"] for r in rungs],
-                    yerr=[[r["accuracy"] - r["ci_low"] for r in rungs], [r["ci_high"] - r["accuracy"] for r in rungs]],
-                    fmt="o-", color=c, capsize=3, label=f"{a['label']} (95% CI)")
+        draw_ladder(ax, a, c, a["label"])
         ax.axhspan(base["ci_low"], base["ci_high"], color="gray", alpha=0.15 if i == 0 else 0)
-        fit = a.get("fit")
-        if fit and xs:
-            cv = fit["curve"]
-            idx = [j for j, n in enumerate(cv["n"]) if xs[0] / 2 <= n <= xs[-1] * 8]
-            ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color=c, lw=1, ls="--")
-            ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
-                            color=c, alpha=0.12, lw=0)
         steps = [h["rollouts"] for h in a["log"]]
         ax2.plot(steps, _smooth([h["reward"] for h in a["log"]]), color=c, lw=1, label=f"{a['label']}: reward")
         ax2.plot(steps, _smooth([h["frac_reward_zero_std"] for h in a["log"]]), color=c, lw=1, ls=":",
