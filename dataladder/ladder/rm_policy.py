@@ -95,19 +95,19 @@ class RMPolicyLadder(Ladder):
         return later[0] if later else self.sizes[-1] * 2
 
     def reward_model(self, n: int) -> tuple[dict, str]:
-        """The prefs ladder's reward model of n pairs (seed 0): its run config and weights, retrained if pruned."""
+        """The prefs ladder's reward model of n pairs (seed 0): its run config and where its weights are."""
         from dataladder.ladder.prefs import data_config, rung_config
 
         rc = rung_config(self.prefs_cfg, data_config(self.prefs_cfg), n, 0)
-        path = RunStore(Path(self.cfg.prefs)).path(rc) / "reward_model"
-        if not (path / "config.json").is_file():
-            list(self.executor.run([Job("reward", self.prefs_cfg.model, self.prefs_cfg, rc, root=self.cfg.prefs)]))
-        return rc, str(path)
+        return rc, str(RunStore(Path(self.cfg.prefs)).path(rc) / "reward_model")
 
     def jobs(self, root: str) -> list[Job]:
         rc_rm, path = self.reward_model(self.n)
         spec = run_spec(self.cfg, self.prefs_cfg, "reward-model", path, root)
         rc = {**spec.ident, "reward_model": run_key(rc_rm), "steps": self.cfg.steps, "pairs": self.n}
+        if RunStore(Path(root)).get(rc) is None and not (Path(path) / "config.json").is_file():
+            # prefs kept one reward model's weights: the others are retrained (deterministically) in their run dirs
+            list(self.executor.run([Job("reward", self.prefs_cfg.model, self.prefs_cfg, rc_rm, root=self.cfg.prefs)]))
         return [Job(self.kind, self.spec, spec, rc, None, root, f"{Path(root).name}/rm-policy/n={self.n}/seed=0",
                     self.tracking)]
 
