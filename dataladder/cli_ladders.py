@@ -8,10 +8,28 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
-                                   RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
-                                   _quiet, check_writable, executor_from, parse_budget, progress, prompt_fields,
-                                   step_bar, user_errors, validated)
+from dataladder.cli_common import (
+    ChatTemplateOpt,
+    CpusPerRunOpt,
+    ExecutorOpt,
+    GpusPerRunOpt,
+    MaxNewTokensOpt,
+    RayAddressOpt,
+    ReportToOpt,
+    StopOpt,
+    SystemPromptOpt,
+    ThreadsPerRunOpt,
+    WorkersOpt,
+    _quiet,
+    check_writable,
+    executor_from,
+    parse_budget,
+    progress,
+    prompt_fields,
+    step_bar,
+    user_errors,
+    validated,
+)
 from dataladder.cli_tables import console, print_prefs, print_rl
 
 
@@ -47,7 +65,8 @@ def dpo(
     """DPO on a ladder of verified preference-pair counts: the policy's accuracy, forgetting, saturation."""
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
-    from dataladder.ladder.dpo import DPOConfig, check_config, dpo as dpo_fn
+    from dataladder.ladder.dpo import DPOConfig, check_config
+    from dataladder.ladder.dpo import dpo as dpo_fn
 
     if not skill and model != "tiny-arith":
         raise ValueError("--skill: name the skill, e.g. --skill tasks.jsonl:code (add is the default only for the "
@@ -119,7 +138,8 @@ def rm_policy(
     """Better reward model → better policy? RL with each prefs reward model, scored by verified accuracy."""
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
-    from dataladder.ladder.rm_policy import RMPolicyConfig, read_prefs, rm_policy as rm_policy_fn
+    from dataladder.ladder.rm_policy import RMPolicyConfig, read_prefs
+    from dataladder.ladder.rm_policy import rm_policy as rm_policy_fn
 
     cfg = validated(RMPolicyConfig, {"prefs": str(prefs), "steps": steps, "target": target, "eval_n": eval_n,
                                      "seed": seed, "hp": apply_overrides({}, hp or []), "report_to": report_to})
@@ -176,7 +196,8 @@ def prefs(
     """Reward models on a ladder of pair counts: held-out pairwise accuracy, margin, saturation point."""
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
-    from dataladder.ladder.prefs import PrefsConfig, check_config, prefs as prefs_fn
+    from dataladder.ladder.prefs import PrefsConfig, check_config
+    from dataladder.ladder.prefs import prefs as prefs_fn
     from dataladder.skills.spec import train_skill
 
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()]  # noqa: E731
@@ -252,7 +273,8 @@ def rl_command(
     """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
-    from dataladder.ladder.rl import RLConfig, rl as rl_fn
+    from dataladder.ladder.rl import RLConfig
+    from dataladder.ladder.rl import rl as rl_fn
     from dataladder.skills.base import no_train_items
     from dataladder.skills.spec import train_skill
 

@@ -14,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from dataladder.data.formats import completion_text, prompt_text
 
-
 STEPS = ("validate", "normalize", "verify", "dedup", "near-dup", "decontaminate", "length")
 
 

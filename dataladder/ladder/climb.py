@@ -16,7 +16,6 @@ from typing import Annotated, Callable, Literal
 
 from pydantic import Field
 
-from dataladder.train.tracking import ReportTo
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.stop import RungScore
@@ -25,6 +24,7 @@ from dataladder.models.hub import model_fingerprint
 from dataladder.probe import DATA_BANDS, diagnose, score_formats
 from dataladder.results import write_json
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
+from dataladder.train.tracking import ReportTo
 
 
 class ClimbConfig(PromptOptions, extra="forbid"):

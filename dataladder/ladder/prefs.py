@@ -20,13 +20,13 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from dataladder.train.tracking import ReportTo
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
 from dataladder.stats import wilson
 from dataladder.train.reward import RewardHparams
+from dataladder.train.tracking import ReportTo
 
 
 class PrefsConfig(BaseModel, extra="forbid"):
@@ -146,9 +146,6 @@ class Context:
                                             other_model=self.other(), hard_only=cfg.hard_only,
                                             flip_share=cfg.flip_share, split="train", **self.common)
         return self._pools[seed]
-
-    def data_config(self) -> dict:
-        return data_config(self.cfg)
 
 
 def data_config(cfg: PrefsConfig) -> dict:

@@ -25,16 +25,24 @@ from typing import Callable, Literal
 
 from pydantic import Field, field_validator
 
-from dataladder.train.tracking import ReportTo
 from dataladder.generate import PromptOptions
-
 from dataladder.ladder.engine import climb_ladders
-from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
-                                      observed_zero_signal, schedule, train_skill_of)
+from dataladder.ladder.rl_arm import (
+    RLLadder,
+    RLSpec,
+    eval_greedy,
+    fingerprint,
+    gen_options,
+    identity,
+    observed_zero_signal,
+    schedule,
+    train_skill_of,
+)
 from dataladder.ladder.rl_checks import diversity, signal_check
 from dataladder.ladder.store import RunStore
 from dataladder.skills.spec import skill_key
 from dataladder.train.grpo import GRPOHparams
+from dataladder.train.tracking import ReportTo
 
 
 class RLConfig(PromptOptions, extra="forbid"):
