@@ -8,28 +8,10 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from dataladder.cli_common import (
-    ChatTemplateOpt,
-    CpusPerRunOpt,
-    ExecutorOpt,
-    GpusPerRunOpt,
-    MaxNewTokensOpt,
-    RayAddressOpt,
-    ReportToOpt,
-    StopOpt,
-    SystemPromptOpt,
-    ThreadsPerRunOpt,
-    WorkersOpt,
-    _quiet,
-    check_writable,
-    executor_from,
-    parse_budget,
-    progress,
-    prompt_fields,
-    step_bar,
-    user_errors,
-    validated,
-)
+from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
+                                   RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
+                                   _quiet, check_writable, executor_from, parse_budget, progress, prompt_fields,
+                                   step_bar, user_errors, validated)
 from dataladder.cli_tables import console, print_prefs, print_rl
 
 

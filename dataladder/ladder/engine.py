@@ -64,13 +64,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dataladder.ladder.fit import (
-    fit_curve,
-    forecast_block,
-    forecast_text,
-    saturation,
-    summarize_fit,
-)
+from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, saturation, summarize_fit
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.stop import Decision, RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore

@@ -27,17 +27,8 @@ from pydantic import Field, field_validator
 
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import climb_ladders
-from dataladder.ladder.rl_arm import (
-    RLLadder,
-    RLSpec,
-    eval_greedy,
-    fingerprint,
-    gen_options,
-    identity,
-    observed_zero_signal,
-    schedule,
-    train_skill_of,
-)
+from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
+                                      observed_zero_signal, schedule, train_skill_of)
 from dataladder.ladder.rl_checks import diversity, signal_check
 from dataladder.ladder.store import RunStore
 from dataladder.skills.spec import skill_key
