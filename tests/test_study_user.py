@@ -48,7 +48,7 @@ SMALL = [
     "rl.n_boot=20", "rl.min_rungs=2", "rl.hp.prompts_per_step=4", "rl.hp.num_generations=4",
     "dpo.start=8", "dpo.max_pairs=16", "dpo.seeds=1", "dpo.eval_n=10", "dpo.n_boot=20", "dpo.min_rungs=2",
     "dpo.hp.min_steps=4", "dpo.hp.max_steps=4", "dpo.hp.batch_size=4",
-    "rm_policy.steps=1", "rm_policy.eval_n=10", "rm_policy.n_boot=20", "rm_policy.min_rungs=2",
+    "rm_policy.steps=1", "rm_policy.eval_n=10", "rm_policy.n_boot=20",
     "rm_policy.hp.prompts_per_step=4", "rm_policy.hp.num_generations=4",
 ]
 

@@ -39,7 +39,8 @@ class RMPolicyConfig(BaseModel, extra="forbid"):
     seed: int = Field(0, description="RL seed and prompt draw")
     eval_n: int = Field(300, ge=1, description="held-out eval items of the policy")
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling of pairs worth paying for")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
+    min_rungs: int | None = Field(None, ge=1, description="rungs before the fit may stop the ladder (default: none "
+                                                         "stops it: every reward model of the prefs ladder is used)")
     n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking: none, tensorboard, wandb, mlflow, trackio")
@@ -85,8 +86,9 @@ class RMPolicyLadder(Ladder):
         self.sizes = [r["n"] for r in prefs_doc["rungs"]]
         self.heldout = {r["n"]: r["seeds"][0]["accuracy"] for r in prefs_doc["rungs"]}
         self.executor, self.pool = executor, None
-        rule = Rule(cfg.target, self.sizes[0], 2.0, self.sizes[-1], self.sizes[-1], cfg.delta, cfg.min_rungs, 0,
-                    None, cfg.n_boot)
+        rule = Rule(target=cfg.target, start=self.sizes[0], growth=2.0, budget=self.sizes[-1],
+                    available=self.sizes[-1], delta=cfg.delta, min_rungs=cfg.min_rungs or len(self.sizes) + 1,
+                    n_boot=cfg.n_boot)
         super().__init__(f"RL with the reward model of n pairs ({cfg.steps} steps)", self.prefs_cfg.model, cfg, rule,
                          base, on_rung)
 
