@@ -19,10 +19,9 @@ def _file_png(path: Path) -> str:
 def _saturation_text(sat: dict | None, unit: str) -> str:
     if not sat:
         return "No saturation point (too few rungs to fit)"
-    hi = f"{sat['hi80']:,.0f}" if sat.get("hi80") else "∞"
-    med = f"{sat['median']:,.0f}" if sat.get("median") else "∞"
-    return (f"Saturation point (10× more {unit} gains less than {sat['delta']:g}): {med} {unit} "
-            f"[80%: {sat['lo80']:,.0f}–{hi}]")
+    show = lambda v: f"{v:,.0f}" if v else "∞"  # noqa: E731  (None: the data cannot bound it)
+    return (f"Saturation point (10× more {unit} gains less than {sat['delta']:g}): {show(sat.get('median'))} {unit} "
+            f"[80%: {show(sat.get('lo80'))}–{show(sat.get('hi80'))}]")
 
 
 def prefs_section(doc: dict, png: Path) -> str:

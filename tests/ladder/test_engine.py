@@ -159,3 +159,25 @@ def test_ray_executor_retries_a_run_whose_worker_died(tmp_path):
         assert ex.retries == 1 and lad.decision.reason == "target-reached" and lad.document()["reached_at"] == 160
     finally:
         ray.shutdown()
+
+
+def test_any_kinds_document_makes_a_report_section_and_a_compare_curve(tmp_path):
+    """One section and one compare reader for every kind: a fake kind's document, with an unbounded saturation."""
+    import json
+
+    from dataladder.ladder.compare import compare
+    from dataladder.ladder.plot import draw_ladder, pyplot, save
+    from dataladder.report.kinds import ladder_section
+
+    lad, = climb_ladders([ladder("rising")], RunStore(tmp_path / "a"), local())
+    doc = {"config": {"target": 0.9}, "skill": "toy", "metric": "toy accuracy", **lad.document()}
+    doc["saturation"] = {**doc["saturation"], "median": None, "lo80": None, "hi80": None}  # never saturates
+    (tmp_path / "a" / "fake.json").write_text(json.dumps(doc))
+    fig, ax = pyplot().subplots()
+    draw_ladder(ax, doc, "C0", "fake")
+    save(fig, tmp_path / "a" / "fake.png")
+    page = ladder_section(doc, tmp_path / "a" / "fake.png")
+    assert "id='fake'" in page and "∞ things [80%: ∞–∞]" in page and "reached 0.9 at 160 things" in page
+    got = compare(None, None, None, tmp_path / "cmp", ladders=(tmp_path / "a", tmp_path / "a" / "fake.json"))
+    assert [c["kind"] for c in got["curves"]] == ["fake", "fake"] and got["curves"][0]["x_label"] == "things"
+    assert [p["n"] for p in got["curves"][0]["points"]] == [20, 40, 80, 160]
