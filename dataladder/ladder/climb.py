@@ -17,7 +17,7 @@ from typing import Annotated, Callable, Literal
 from pydantic import Field
 
 from dataladder.generate import PromptOptions
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.models.hub import model_fingerprint
@@ -273,10 +273,7 @@ class SFTLadder(Ladder):
         forget = _forgetting(evals, self.base_eval, self.skill, self.tf)
         return {"forgetting": forget, "mean_forgetting": sum(forget.values()) / len(forget) if forget else None,
                 "worst_forgetting": min(forget.values()) if forget else None,
-                "train_seconds": sum(r["train"]["seconds"] for r in results),
-                "eval_seconds": sum(r["eval_seconds"] for r in results),
-                "flops": sum(r["train"]["flops"] for r in results),
-                "train_loss": [r["train"]["train_loss"] for r in results]}
+                **train_stats(results)}
 
     def line(self, rung: dict) -> str:
         return f"{self.skill} {super().line(rung)}"

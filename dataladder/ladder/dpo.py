@@ -20,7 +20,7 @@ from typing import Callable
 from pydantic import Field
 
 from dataladder.generate import PromptOptions
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
@@ -175,10 +175,7 @@ class DPOLadder(Ladder):
                   for f, b in self.base_eval.items() if f != self.fmt}
         return {"forgetting": forget, "worst_forgetting": min(forget.values()) if forget else None,
                 "preference_accuracy": [r["train"].get("reward_accuracy") for r in results],
-                "train_seconds": sum(r["train"]["seconds"] for r in results),
-                "eval_seconds": sum(r["eval_seconds"] for r in results),
-                "flops": sum(r["train"]["flops"] for r in results),
-                "train_loss": [r["train"]["train_loss"] for r in results]}
+                **train_stats(results)}
 
     def line(self, rung: dict) -> str:
         return f"{self.cfg.skill} {super().line(rung).replace(':', ' pairs:', 1)}"

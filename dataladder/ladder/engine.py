@@ -162,6 +162,14 @@ def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:
     return results  # type: ignore[return-value]
 
 
+def train_stats(results: list[dict]) -> dict:
+    """What a rung of training runs records of their recipes' stats (`result["train"]`, `result["eval_seconds"]`)."""
+    return {"train_seconds": sum(r["train"]["seconds"] for r in results),
+            "eval_seconds": sum(r["eval_seconds"] for r in results),
+            "flops": sum(r["train"]["flops"] for r in results),
+            "train_loss": [r["train"]["train_loss"] for r in results]}
+
+
 @dataclass
 class Rule:
     """A ladder's schedule, budget and stop rule (see `ladder/stop.py`)."""

@@ -20,7 +20,7 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
@@ -270,10 +270,7 @@ class RewardLadder(Ladder):
                 "by_hardness": {h: _pool_acc([e["by_hardness"][h] for e in evals if h in e["by_hardness"]])
                                 for h in hardness},
                 "train_pairs": [r["pairs"] for r in results],
-                "train_seconds": sum(r["train"]["seconds"] for r in results),
-                "eval_seconds": sum(r["eval_seconds"] for r in results),
-                "flops": sum(r["train"]["flops"] for r in results),
-                "train_loss": [r["train"]["train_loss"] for r in results]}
+                **train_stats(results)}
 
     def adjust(self, decision):
         """Saturation is what prefs measures: an unreachable target stops the ladder only once the saturation
