@@ -129,6 +129,7 @@ class RLSpec:
     ident: dict
     cold_key: dict | None
     root: str
+    keep_weights: bool = True  # a chained rung's weights are the next rung's start; a one-rung run needs none
 
     def context_key(self) -> str:
         import hashlib
@@ -219,8 +220,9 @@ def run(ctx: Context, job) -> dict:
     ev = eval_greedy(ctx.gen.with_model(model), ctx.skill, ctx.eval_items, ctx.rs.fmt)
     p = store.path(job.rc)
     p.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(p / "model", ignore_errors=True)
-    model.save_pretrained(p / "model")
+    if ctx.rs.keep_weights:
+        shutil.rmtree(p / "model", ignore_errors=True)
+        model.save_pretrained(p / "model")
     if arm.kind == "online":
         from dataladder.train.reward import save_reward_model
 

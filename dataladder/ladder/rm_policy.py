@@ -145,7 +145,8 @@ def run_spec(cfg: RMPolicyConfig, prefs_cfg, reward: str, reward_model: str | No
     fmt = fmt_of(prefs_cfg)
     pool = draw_pool(train_skill_of(rl_cfg), cfg.steps * cfg.hp.prompts_per_step, cfg.seed)
     ident = identity(rl_cfg.model_copy(update={"reward_model": None}), reward, None, fmt, None)
-    return RLSpec(rl_cfg, reward, reward, None, fmt, tuple(pool), {**ident, "kind": "rm-policy"}, None, root)
+    return RLSpec(rl_cfg, reward, reward, None, fmt, tuple(pool), {**ident, "kind": "rm-policy"}, None, root,
+                  keep_weights=False)  # each run starts from the base: no weights to keep
 
 
 def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
