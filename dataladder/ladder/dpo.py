@@ -161,6 +161,10 @@ class DPOLadder(Ladder):
         label = f"DPO {'full' if cfg.lora_r is None else f'lora r={cfg.lora_r}'}"
         super().__init__(label, cfg.model, cfg, rule, RungScore(0, b["correct"], b["n"]), on_rung)
 
+    @property
+    def name(self) -> str:
+        return f"{Path(self.cfg.skill).name}-dpo-" + ("full" if self.cfg.lora_r is None else f"lora-r{self.cfg.lora_r}")
+
     def configs(self, n: int) -> list[dict]:
         c = self.cfg
         return [{"kind": "dpo", "data": self.data, "n": n, "seed": s, "lora_r": c.lora_r, "hp": c.hp.model_dump()}

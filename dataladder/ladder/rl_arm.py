@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from dataladder.ladder.engine import Ladder, Rule
@@ -244,6 +245,11 @@ class RLLadder(Ladder):
         super().__init__(rs.label, cfg.model, rs, rule, RungScore(0, base_eval["correct"], base_eval["total"]), on_rung)
         self.log: list[dict] = []
         self.online: list[dict] = []
+
+    @property
+    def name(self) -> str:
+        return f"{Path(self.cfg.cfg.skill).name}-rl-{self.cfg.reward}" + (f"-every{self.cfg.online_every}"
+                                                                       if self.cfg.online_every else "")
 
     def configs(self, n: int) -> list[dict]:
         return [{**self.cfg.ident, "steps": n // self.rps}]

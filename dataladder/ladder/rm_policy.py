@@ -92,6 +92,10 @@ class RMPolicyLadder(Ladder):
         super().__init__(f"RL with the reward model of n pairs ({cfg.steps} steps)", self.prefs_cfg.model, cfg, rule,
                          base, on_rung)
 
+    @property
+    def name(self) -> str:
+        return f"{Path(self.prefs_cfg.skill).name}-rm-policy"
+
     def next_size(self, n: int) -> int:
         later = [s for s in self.sizes if s > n]
         return later[0] if later else self.sizes[-1] * 2
@@ -110,7 +114,7 @@ class RMPolicyLadder(Ladder):
         if RunStore(Path(root)).get(rc) is None and not (Path(path) / "config.json").is_file():
             # prefs kept one reward model's weights: the others are retrained (deterministically) in their run dirs
             list(self.executor.run([Job("reward", self.prefs_cfg.model, self.prefs_cfg, rc_rm, root=self.cfg.prefs)]))
-        return [Job(self.kind, self.spec, spec, rc, None, root, f"{Path(root).name}/rm-policy/n={self.n}/seed=0",
+        return [Job(self.kind, self.spec, spec, rc, None, root, f"{Path(root).name}/{self.name}/n={self.n}/seed=0",
                     self.tracking)]
 
     def configs(self, n: int) -> list[dict]:  # jobs() builds them (each size has its own reward model)
