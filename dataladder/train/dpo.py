@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -41,8 +42,10 @@ class DPOHparams(BaseModel, extra="forbid"):
 
     learning_rate: float = Field(5e-4, description="learning rate for full fine-tuning")
     learning_rate_lora: float = Field(5e-3, description="learning rate for LoRA")
-    beta: float = Field(0.1, description="DPO β: the pull toward the reference model (higher: less deviation)")
-    loss_type: str = Field("sigmoid", description="TRL loss type (sigmoid: the DPO paper's; ipo, hinge, robust, ...)")
+    beta: float = Field(0.1, gt=0, description="DPO β: the pull toward the reference model (higher: less deviation)")
+    loss_type: Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+                       "apo_zero", "apo_down", "discopop", "sigmoid_norm"] = Field(
+        "sigmoid", description="TRL loss type (sigmoid: the DPO paper's; ipo, hinge, robust, ...)")
     epochs: float = Field(2.0, description="passes over the pairs (at least min_steps steps)")
     min_steps: int = Field(40, description="fewest optimizer steps, so small rungs train enough")
     max_steps: int = Field(1500, description="most optimizer steps")
