@@ -50,11 +50,9 @@ def dpo(
     from dataladder.ladder.dpo import DPOConfig, check_config
     from dataladder.ladder.dpo import dpo as dpo_fn
 
-    if not skill and model != "tiny-arith":
-        raise ValueError("--skill: name the skill, e.g. --skill tasks.jsonl:code (add is the default only for the "
-                         "shipped tiny-arith)")
+    skill = _default_skill(skill, model, "add")
     max_pairs, max_minutes = parse_budget(budget)
-    fields = {"model": model, "skill": skill or "add", "format": format, "target": target, "start": start,
+    fields = {"model": model, "skill": skill, "format": format, "target": target, "start": start,
               "growth": growth, "seeds": seeds, "delta": delta, "eval_n": eval_n, "lora_r": lora_r,
               "train_sources": [x.strip() for x in train_sources.split(",") if x.strip()],
               "prompts_file": str(prompts_file) if prompts_file else None, "hp": apply_overrides({}, hp or []),
@@ -206,14 +204,14 @@ def prefs(
     console.print(f"wrote {output_dir / 'prefs.json'}, {output_dir / 'prefs.png'} and {output_dir / 'reward_model'}")
 
 
-def _default_skill(skill: str | None, model: str) -> str:
-    """`mul` is the shipped model's default skill; any other model names its own."""
+def _default_skill(skill: str | None, model: str, default: str = "mul") -> str:
+    """`default` (mul; add for dpo) is the shipped model's default skill; any other model names its own."""
     if skill:
         return skill
     if model != "tiny-arith":
-        raise ValueError("--skill: name the skill, e.g. --skill tasks.jsonl:code (mul is the default only for the "
-                         "shipped tiny-arith)")
-    return "mul"
+        raise ValueError(f"--skill: name the skill, e.g. --skill tasks.jsonl:code ({default} is the default only for "
+                         "the shipped tiny-arith)")
+    return default
 
 
 @user_errors
