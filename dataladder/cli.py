@@ -208,7 +208,21 @@ def _run_plan_with_progress(plan) -> Path:
             bar.advance(rungs)
             console.print(f"  {line}", highlight=False)
 
-        hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train, eval=on_eval)
+        running: dict[str, object] = {}  # steps side by side: a bar each
+
+        def on_task(name: str, what: str, done: int, total: int | None) -> None:
+            if name not in running:
+                running[name] = bar.add_task(name, total=None)
+            label = f"{name}: {'training steps' if what == 'train' else 'evaluation items'}"
+            bar.update(running[name], description=label, completed=done, total=total)
+
+        def on_finished(name: str, seconds: float) -> None:
+            if name in running:
+                bar.remove_task(running.pop(name))
+            console.print(f"[bold]✓ {name}[/bold] ({seconds:.0f} s)")
+
+        hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train, eval=on_eval,
+                      task=on_task, finished=on_finished)
         return run_plan(plan, hooks)
 
 

@@ -140,6 +140,8 @@ class Plan(BaseModel, extra="forbid"):
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
     report_to: ReportTo = Field("none", description="experiment tracking for every ladder whose own report_to is none: "
                                                     "tensorboard, wandb, mlflow or trackio")
+    parallel: int | None = Field(None, ge=1, description="plan steps at once, each in its own process (default: "
+                                                         "cores + 1 for small models on CPU, else 1)")
     threads: int | None = Field(None, ge=1, description="torch threads per process (default: a model under 30M "
                                                         "parameters gets the idle cores, a larger one every core)")
 

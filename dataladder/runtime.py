@@ -8,7 +8,7 @@ gets as many threads as cores are idle when it is loaded (at least one; CPU time
 and a larger one every usable core. `--threads N` (any command, before its name: `dataladder --threads 4
 climb ...`), a plan's `threads:`, or `DATALADDER_THREADS` set the count instead. On a GPU the choice only
 affects CPU-side work. A long-lived Ray worker sets its own (`--threads-per-run`, default one per CPU it
-reserves).
+reserves), and a study's steps that run side by side one each (`study_pool`).
 
 Scratch directories (the trainers' `output_dir`, the sandbox's working directories) are named
 `dataladder-<kind>-<pid>-…` in the system's temporary directory and removed on exit; those of a process that

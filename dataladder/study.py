@@ -34,6 +34,9 @@ class Hooks:
     rung: Callable[[str], None] = lambda msg: None
     train: Callable[[int, int], None] | None = None
     eval: Callable[[int], None] | None = None  # items scored
+    # steps side by side (study_pool): a step's training steps / items scored, and its end
+    task: Callable[[str, str, int, int | None], None] | None = None  # (step, "train" | "eval", done, total)
+    finished: Callable[[str, float], None] | None = None  # (step, seconds)
 
 
 def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
@@ -111,19 +114,21 @@ def step_config(plan: Plan, step, cls):
 
 
 def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[dict]:
+    return [run_climb_step(plan, out, hooks, executor, step.name) for step in plan.climbs]
+
+
+def run_climb_step(plan: Plan, out: Path, hooks: Hooks, executor, name: str) -> dict:
     from dataladder.ladder.climb import ClimbConfig, climb
 
-    docs = []
-    for step in plan.climbs:
-        fields = step.model_dump(exclude={"name"})
-        fields["models"] = step.models or [plan.model]
-        fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
-        fields["report_to"] = tracked(plan, step)
-        hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
-                   + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
-        docs.append(climb(ClimbConfig(**fields), out / "climbs" / step.name, executor, on_rung=hooks.rung,
-                          on_train=hooks.train, on_eval=hooks.eval))
-    return docs
+    step = next(c for c in plan.climbs if c.name == name)
+    fields = step.model_dump(exclude={"name"})
+    fields["models"] = step.models or [plan.model]
+    fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
+    fields["report_to"] = tracked(plan, step)
+    hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
+               + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
+    return climb(ClimbConfig(**fields), out / "climbs" / step.name, executor, on_rung=hooks.rung,
+                 on_train=hooks.train, on_eval=hooks.eval)
 
 
 def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
@@ -227,9 +232,24 @@ def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
     return compare(climbs, have[0], have[1], out / "compare", c.delta, skill, dpo=have[2], rm_policy=have[3])
 
 
+def run_step(name: str, plan: Plan, out: Path, hooks: Hooks, executor) -> dict | list | None:
+    """One step of `study_pool.plan_steps(plan)` by its name."""
+    if name == "probe":
+        return run_probe_step(plan, out, hooks)
+    if name.startswith("climb "):
+        return run_climb_step(plan, out, hooks, executor, name.removeprefix("climb "))
+    if name == "compare":
+        return run_compare_step(plan, out, hooks)
+    fn = {"noise": run_noise_step, "prefs": run_prefs_step, "rl": run_rl_step, "dpo": run_dpo_step,
+          "rm-policy": run_rm_policy_step}[name]
+    return fn(plan, out, hooks, executor)
+
+
 def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
-    """Run every step of `plan`; returns the path of report.html."""
+    """Run every step of `plan` (independent steps side by side where `parallel` allows: `study_pool`);
+    returns the path of report.html."""
     from dataladder.report.html import build_report
+    from dataladder.study_pool import default_parallel, plan_steps, run_steps_parallel
 
     hooks = hooks or Hooks()
     if plan.threads is not None:
@@ -241,16 +261,23 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     out = Path(plan.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(), sort_keys=False))
-    from dataladder.executors import make_executor
+    steps = plan_steps(plan)
+    if plan.parallel is not None:
+        workers, why = plan.parallel, "the plan's parallel"
+    else:
+        from dataladder.runtime import idle_cores
 
-    run_probe_step(plan, out, hooks)
-    executor = make_executor(plan.executor)  # one for the whole study: its workers stay warm across ladders
-    run_climb_steps(plan, out, hooks, executor)
-    run_noise_step(plan, out, hooks, executor)
-    run_prefs_step(plan, out, hooks, executor)
-    run_rl_step(plan, out, hooks, executor)
-    run_dpo_step(plan, out, hooks, executor)
-    run_rm_policy_step(plan, out, hooks, executor)
-    run_compare_step(plan, out, hooks)
+        workers, why = default_parallel(plan, idle_cores())
+    if workers > 1:
+        hooks.step(f"{len(steps)} steps, up to {workers} at once, each in its own process ({why})")
+        run_steps_parallel(plan, out, hooks, steps, workers)
+    else:
+        from dataladder.executors import make_executor
+
+        executor = None
+        for name, _ in steps:
+            if executor is None and name != "probe":  # one for the whole study: its workers stay warm across ladders
+                executor = make_executor(plan.executor)
+            run_step(name, plan, out, hooks, executor)
     hooks.step("report: building report.html from the result files")
     return build_report(out)

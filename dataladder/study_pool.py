@@ -1,0 +1,209 @@
+"""A study's independent steps at once, each in its own process with one torch thread (`dataladder run`, `demo`).
+
+Why: a tiny model cannot use two cores from one process well (two torch threads gain 1.4× on a quiet 2-core
+machine, and collapse when other work holds the cores), but two or three *steps* of a study — the probe, each
+climb, curated versus noisy, prefs, rl, dpo — are independent and run side by side on one thread each. On a
+quiet machine that uses every core; beside other busy processes the study keeps a share of the CPU per
+runnable process instead of one in all (`bench/RESULTS.md`, "Threads").
+
+Steps that need another's results wait for it (rm-policy for prefs, compare for every ladder). Each step
+writes only its own directory, and every run still goes through its run store, so an interrupted study
+resumes the same way in either mode and gives the same numbers (tested). Progress messages travel back
+to this process over a queue, prefixed with the step's name. The first step that fails stops the others
+(their finished runs are kept) and its error is raised here, unchanged.
+
+The default (`Plan.parallel` unset): on a CPU-only machine, with the local executor and small models (the
+weights under ~30M parameters), one step per usable core plus one, and one more per core that other work
+keeps busy when the study starts (so that beside two busy processes on two cores it runs five: about 1.4
+cores' worth instead of 0.7 for one process), as many as free memory holds at 2 GiB a step; otherwise one
+step at a time (a larger model is better served by every core in one process, a GPU by one job at a time,
+Ray by its own workers). `parallel: N` in a plan (or `parallel=N` on `dataladder run`) sets it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from pathlib import Path
+
+from dataladder.config import Plan
+from dataladder.runtime import ENV, SMALL_MODEL, usable_cores
+
+WEIGHTS = (".safetensors", ".bin", ".pt", ".pth")
+PER_STEP = 2 * 2**30  # memory a step's process may take with a small model (torch, transformers, TRL: ~0.7 GiB measured)
+
+
+def weight_bytes(spec: str) -> int | None:
+    """Bytes of a local model's weight files (no loading), or None for a hub id."""
+    from dataladder.models.hub import resolve_model
+
+    path = Path(resolve_model(spec)).expanduser()
+    if not path.is_dir():
+        return None
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and f.name.endswith(WEIGHTS))
+
+
+def plan_models(plan: Plan) -> list[str]:
+    models = [plan.model] + [m for c in plan.climbs for m in c.models]
+    return models + [s.model for s in (plan.prefs, plan.rl, plan.dpo) if s is not None and s.model]
+
+
+def free_memory() -> int | None:
+    """Bytes of memory available (Linux /proc/meminfo), else None."""
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) * 1024 for line in f if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return None
+
+
+def default_parallel(plan: Plan, idle: float | None = None) -> tuple[int, str]:
+    """How many steps at once when the plan does not say, and why. `idle`: cores idle now (`runtime.idle_cores`)."""
+    if plan.executor.kind != "local":
+        return 1, f"the {plan.executor.kind} executor runs the ladders' runs on its own workers"
+    sizes = [weight_bytes(m) for m in plan_models(plan)]
+    if any(b is None or b > 4 * SMALL_MODEL for b in sizes):
+        return 1, "a model over ~30M parameters (or a hub id) gets every core in one process"
+    import torch
+
+    if torch.cuda.is_available():
+        return 1, "a GPU runs one job at a time"
+    cores = usable_cores()
+    busy = 0 if idle is None else max(0, round(cores - idle))
+    n, why = cores + 1 + busy, f"small models on CPU: one step per core plus one{', plus one per busy core' if busy else ''}"
+    mem = free_memory()
+    if mem is not None and n > max(1, mem // PER_STEP):
+        n, why = max(1, mem // PER_STEP), f"{why}, as many as {mem / 2**30:.0f} GiB of free memory holds"
+    return n, why + ", one torch thread each"
+
+
+def plan_steps(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
+    """The plan's steps in order, each with the steps whose results it reads."""
+    steps = [("probe", ())] + [(f"climb {c.name}", ()) for c in plan.climbs]
+    steps += [(name, ()) for name, s in (("noise", plan.curated_vs_noisy), ("prefs", plan.prefs), ("rl", plan.rl),
+                                         ("dpo", plan.dpo)) if s is not None]
+    if plan.rm_policy is not None:
+        steps.append(("rm-policy", ("prefs",) if plan.rm_policy.prefs is None else ()))
+    if plan.compare is not None:
+        steps.append(("compare", tuple(name for name, _ in steps if name != "probe")))
+    return steps
+
+
+# --- the worker side -------------------------------------------------------------------------------------
+
+_queue = None
+_executor = None
+
+
+def _init(q, threads: str) -> None:
+    global _queue
+    _queue = q
+    os.environ[ENV] = threads
+    from dataladder.logs import quiet
+
+    quiet()  # the libraries' own bars and warnings: a step's progress comes back through the queue
+    try:  # Linux: die with the parent (a killed study leaves no step running; its rerun resumes alone)
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _step(name: str, plan: Plan, out: str) -> float:
+    """Run one step in this worker; its messages go to the parent. Returns its seconds."""
+    global _executor
+    from dataladder.executors import make_executor
+    from dataladder.study import Hooks, run_step
+
+    t0 = time.perf_counter()
+    put = _queue.put
+    last = [0.0]
+
+    def progress(what: str, done: int, total: int | None) -> None:
+        now = time.perf_counter()
+        if now - last[0] > 0.25 or (total and done >= total):  # throttled: the parent redraws, it need not see each step
+            last[0] = now
+            put((name, what, (done, total)))
+
+    count = [0]
+
+    def on_eval(k: int) -> None:
+        count[0] += k
+        progress("eval", count[0], None)
+
+    def on_rung(msg: str) -> None:
+        count[0] = 0
+        put((name, "rung", msg))
+
+    hooks = Hooks(step=lambda msg: put((name, "step", msg)), rung=on_rung,
+                  train=lambda s, t: progress("train", s, t), eval=on_eval)
+    _executor = _executor or make_executor(plan.executor)  # warm across the steps this worker runs
+    try:
+        run_step(name, plan, Path(out), hooks, _executor)
+    except Exception as e:
+        import pickle
+
+        try:
+            pickle.loads(pickle.dumps(e))
+        except Exception:  # it must cross to the parent: the same words, as a plain error
+            raise RuntimeError(f"{type(e).__name__}: {e}") from None
+        raise
+    return time.perf_counter() - t0
+
+
+# --- the parent side -------------------------------------------------------------------------------------
+
+
+def run_steps_parallel(plan: Plan, out: Path, hooks, steps: list[tuple[str, tuple[str, ...]]], workers: int) -> None:
+    """Run `steps` (from `plan_steps`) with up to `workers` at once; returns when all are done."""
+    ctx = mp.get_context("spawn")  # a fresh interpreter: no torch state, threads or locks inherited
+    q = ctx.Queue()
+    threads = str(plan.threads) if plan.threads is not None else os.environ.get(ENV) or "1"
+    waiting = dict(steps)
+    needed = {d: 1 for name, deps in steps if name != "compare" for d in deps}
+    done: set[str] = set()
+    running: dict[Future, str] = {}
+
+    def drain() -> None:
+        while True:
+            try:
+                name, what, payload = q.get_nowait()
+            except queue.Empty:
+                return
+            if what == "step":
+                hooks.step(payload)
+            elif what == "rung":
+                hooks.rung(f"{name} · {payload}")
+            elif hooks.task is not None:
+                hooks.task(name, what, *payload)
+
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(q, threads))
+    try:
+        while waiting or running:
+            ready = sorted((n for n, deps in waiting.items() if set(deps) <= done),
+                           key=lambda n: (-needed.get(n, 0), -len(waiting[n]), n != "rl"))
+            # first a chain's steps (prefs, then rm-policy), then rl (its rungs run one after another): the long poles
+            for name in ready[: max(0, workers - len(running))]:
+                del waiting[name]
+                running[pool.submit(_step, name, plan, str(out))] = name
+            finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
+            drain()
+            for fut in finished:
+                name = running.pop(fut)
+                seconds = fut.result()  # a step's error is raised here, as it was raised there
+                done.add(name)
+                drain()
+                if hooks.finished is not None:
+                    hooks.finished(name, seconds)
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):  # stop the other steps: their stored runs stay
+            proc.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        drain()
