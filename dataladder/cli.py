@@ -21,6 +21,7 @@ from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, 
                                    prompt_fields, user_errors, validated)
 from dataladder.cli_ladders import dpo, prefs, rl_command, rm_policy
 from dataladder.cli_fit import fit
+from dataladder.errors import not_a_file
 from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_pretrain,
                                    print_recommendations, print_study)
@@ -132,8 +133,8 @@ def climb(
     if train_file:
         from dataladder.data.trainfile import read_train_file
 
-        if not train_file.is_file():
-            raise ValueError(f"--train-file {train_file}: no such file")
+        if why := not_a_file(train_file):
+            raise ValueError(f"--train-file {train_file}: {why}")
         read_train_file(train_file)  # every record checked (file:line:field) before any model is loaded
         fields["train_file"] = str(train_file)
     if max_examples:
@@ -238,7 +239,10 @@ def run(
 
     p = load_plan(plan, override or [])
     check_writable(Path(p.output_dir), "output_dir")
-    check_plan(p)  # unknown skills, bad JSONL lines, skills without train items: before any work
+    try:
+        check_plan(p)  # unknown skills, bad JSONL lines, skills without train items: before any work
+    except ValueError as e:
+        raise ValueError(f"{plan}: {e}") from None
     report = _run_plan_with_progress(p)
     print_study(Path(p.output_dir))
     console.print(f"report: {report}")
@@ -284,8 +288,12 @@ def compare(
     check_writable(output_dir, "--output-dir")
     from dataladder.ladder.compare import compare as compare_fn
 
-    doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo, rm_policy=rm_policy,
-                     ladders=tuple(ladder or ()))
+    from dataladder.errors import malformed
+
+    given = [*(climb or []), *(p for p in (prefs, rl, dpo, rm_policy) if p), *(ladder or [])]
+    with malformed(", ".join(map(str, given)), "ladder document"):
+        doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo, rm_policy=rm_policy,
+                         ladders=tuple(ladder or ()))
     print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
 

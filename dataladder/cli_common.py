@@ -35,6 +35,11 @@ def user_errors(fn: Callable) -> Callable:
                 raise
             err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
+        except (IsADirectoryError, NotADirectoryError, PermissionError, FileNotFoundError) as e:
+            if os.environ.get("DATALADDER_DEBUG") or not e.filename:  # a path the user gave, where no check caught it
+                raise
+            err_console.print(f"[red]error:[/red] {e.filename}: {e.strerror}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
 
     return wrapper
 
@@ -84,7 +89,7 @@ def parse_budget(text: str | None) -> tuple[int | None, float | None]:
                 if minutes is not None:
                     raise ValueError
                 minutes = float(part[:-1]) * {"h": 60, "m": 1, "s": 1 / 60}[part[-1]]
-                if not minutes > 0:
+                if not 0 < minutes < float("inf"):
                     raise ValueError
             else:
                 if examples is not None or int(part) <= 0:
@@ -131,6 +136,8 @@ def validated(model_cls, fields: dict):
         given = err.get("input")
         value = f" {given}" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
         msg = err["msg"].removeprefix("Value error, ")  # a validator's own message says what is wrong
+        if not loc:  # a check across fields: its message names them
+            raise ValueError(msg) from None
         raise ValueError(f"option {name}{value}: {msg}") from None
 
 

@@ -14,6 +14,7 @@ import typer
 
 from dataladder.cli_common import _quiet, check_writable, progress, user_errors, validated
 from dataladder.cli_tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
+from dataladder.errors import not_a_file
 
 
 @user_errors
@@ -46,6 +47,25 @@ def synth(
 ) -> None:
     """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
     from dataladder.data.synth import SOURCES, SynthConfig, run_synth
+
+    for opt, value, ok, need in (("--n", n, n >= 1, "a positive number"), ("--k", k, k >= 1, "a positive number"),
+                                 ("--temperature", temperature, 0 <= temperature < float("inf"), "a finite number ≥ 0"),
+                                 ("--top-p", top_p, 0 < top_p <= 1, "in (0, 1]"),
+                                 ("--concurrency", concurrency, concurrency >= 1, "a positive number"),
+                                 ("--max-candidates", max_candidates, max_candidates is None or max_candidates >= 1,
+                                  "a positive number"),
+                                 ("--max-new-tokens", max_new_tokens, max_new_tokens is None or max_new_tokens >= 1,
+                                  "a positive number")):
+        if not ok:
+            raise ValueError(f"option {opt} {value}: expected {need}")
+    if probe is not None and (why := not_a_file(probe)):
+        raise ValueError(f"--probe {probe}: {why}")
+    if stats is not None:
+        check_writable(stats, "--stats", file=True)
+    if source == "self":
+        from dataladder.models.hub import check_model
+
+        check_model(model or "tiny-arith")
 
     SOURCES.get(source)  # did-you-mean before any work
     from dataladder.skills.spec import train_skill
@@ -147,8 +167,8 @@ def sandbox(
     if program is None:
         return
     for path in [program, *(tests or [])]:
-        if not path.is_file():
-            raise ValueError(f"{path}: no such file")
+        if why := not_a_file(path):
+            raise ValueError(f"{path}: {why}")
     box = Sandbox(lim, workers=1)
     r = box.run(program.read_text(), [p.read_text() for p in tests or []])
     sys.stdout.write(r.stdout)

@@ -57,6 +57,11 @@ def probe(
     names = skill or DEFAULT_SKILLS
     if n <= 0:
         raise ValueError(f"--n {n}: must be a positive number of items")
+    if batch_size <= 0:
+        raise ValueError(f"--batch-size {batch_size}: must be a positive number of prompts")
+    from dataladder.config import ProbeStep
+
+    validated(ProbeStep, {"n": n, "mastered_at": mastered_at, "partial_at": partial_at})
     if check_gold:
         _check_gold(names)
         return

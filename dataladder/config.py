@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, model_validator
 
 from dataladder.errors import InputError
 from dataladder.registry import did_you_mean
@@ -14,15 +14,39 @@ from dataladder.registry import did_you_mean
 M = TypeVar("M", bound=BaseModel)
 
 
-def load_yaml_model(model: type[M], path: Path) -> M:
-    """Validate YAML at `path` into `model`; the first problem becomes one InputError line."""
+def read_yaml(path: Path, what: str = "file") -> dict:
+    """A YAML mapping from `path` (UTF-8, a byte-order mark allowed); any problem is one InputError line naming
+    the file (and the line, where YAML says): missing, a directory, not UTF-8, not YAML, empty, not a mapping."""
+    from dataladder.errors import not_a_file
+
+    if why := not_a_file(path):
+        raise InputError(why, str(path))
+    raw = Path(path).read_bytes()
     try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputError("no such file", str(path)) from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start}); save the {what} as UTF-8", str(path),
+                         line) from None
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
-        raise InputError(f"not valid YAML ({getattr(e, 'problem', e)})", str(path), None if line is None else line + 1) from None
+        if line is None and isinstance(getattr(e, "position", None), int):  # a character YAML cannot read
+            line = text[:e.position].count("\n")
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # one line
+        raise InputError(f"not valid YAML ({problem})", str(path), None if line is None else line + 1) from None
+    if data is None:
+        raise InputError(f"the {what} is empty", str(path))
+    if not isinstance(data, dict):
+        raise InputError(f"the {what} is a YAML {type(data).__name__}; expected keys and values (key: value)",
+                         str(path))
+    return data
+
+
+def load_yaml_model(model: type[M], path: Path) -> M:
+    """Validate YAML at `path` into `model`; the first problem becomes one InputError line."""
+    data = read_yaml(path)
     try:
         return model.model_validate(data)
     except ValidationError as e:
@@ -79,9 +103,17 @@ class ProbeStep(PromptOptions, extra="forbid"):
     mastered_at: float = Field(0.8, gt=0, le=1, description="accuracy at which a skill counts as mastered")
     partial_at: float = Field(0.15, ge=0, lt=1, description="accuracy below which a skill counts as missing")
 
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.partial_at >= self.mastered_at:
+            raise ValueError(f"partial_at (--partial-at) {self.partial_at} must be below mastered_at (--mastered-at) "
+                             f"{self.mastered_at}")
+        return self
+
 
 class ClimbStep(ClimbConfig, extra="forbid"):
-    name: str = Field(description="the ladder's name (its folder under climbs/)")
+    name: str = Field(description="the ladder's name (its folder under climbs/: letters, digits, '.', '_', '-')",
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     models: list[str] = Field(default_factory=list, description="base models (default: the plan's model)")
 
 
@@ -101,7 +133,7 @@ class RMPolicyStep(RMPolicyConfig, extra="forbid"):
     prefs: str | None = Field(None, description="a prefs output directory (default: this study's prefs step)")
 
 
-class CompareStep(BaseModel, extra="forbid"):
+class CompareStep(BaseModel, extra="forbid", allow_inf_nan=False):
     """Supervised examples, DPO pairs, reward-model pairs and rollouts on one axis (needs two of them)."""
 
     climb: str | None = Field(None, description="name of the climb step whose ladder is compared")
@@ -110,7 +142,7 @@ class CompareStep(BaseModel, extra="forbid"):
     delta: float = Field(0.02, gt=0, description="saturation: 10× more gains less than this")
 
 
-class NoiseStep(BaseModel, extra="forbid"):
+class NoiseStep(BaseModel, extra="forbid", allow_inf_nan=False):
     """Curated versus noisy: the same skill climbed on verified data and on a copy with wrong answers."""
 
     skill: str = Field("add", description="skill to compare on (add is the default only for tiny-arith)")
@@ -123,7 +155,7 @@ class NoiseStep(BaseModel, extra="forbid"):
     eval_n: int = Field(200, ge=1, description="eval items per skill and format")
 
 
-class Plan(BaseModel, extra="forbid"):
+class Plan(BaseModel, extra="forbid", allow_inf_nan=False):
     model: str = Field("tiny-arith", description="the base model: 'tiny-arith', a local directory or hub id")
     target_format: str | None = Field(None, description="the prompt format post-training aims at (default: each "
                                                         "skill's own: exam for arithmetic, a JSONL skill's first format)")
@@ -173,13 +205,7 @@ def apply_overrides(data: dict, pairs: list[str]) -> dict:
 
 def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     """Read, override and validate a plan; any problem is one InputError naming the key path."""
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise InputError("no such file", str(path)) from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        raise InputError(f"not valid YAML ({getattr(e, 'problem', e)})", str(path), None if mark is None else mark.line + 1) from None
+    data = read_yaml(path, "plan")
     if overrides:
         try:
             data = apply_overrides(data, overrides)
@@ -201,6 +227,10 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
             if "skills" not in step.model_fields_set:
                 raise InputError("name the skills to climb (the default is the shipped tiny-arith's)", str(path),
                                  field=f"climbs.{i}.skills")
+    names = [c.name for c in plan.climbs]
+    if dup := next((i for i, n in enumerate(names) if n in names[:i]), None):
+        raise InputError(f"climb name {names[dup]!r} is used twice (each climb writes climbs/<name>/)", str(path),
+                         field=f"climbs.{dup}.name")
     if plan.rm_policy is not None and plan.rm_policy.prefs is None and plan.prefs is None:
         raise InputError("needs the prefs step (or rm_policy.prefs: a prefs output directory)", str(path),
                          field="rm_policy")

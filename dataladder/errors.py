@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 
@@ -14,6 +15,39 @@ class InputError(Exception):
         prefix = f"{where}: " if where else ""
         fld = f"field '{field}': " if field else ""
         super().__init__(f"{prefix}{fld}{message}")
+
+
+def not_a_file(path) -> str:
+    """Why `path` cannot be read as a file ('no such file', 'is a directory; give a file'), or '' if it can."""
+    from pathlib import Path
+
+    p = Path(path)
+    return "" if p.is_file() else "is a directory; give a file" if p.is_dir() else "no such file"
+
+
+def read_json(path, what: str = "result file"):
+    """A JSON document from a file the user named (a result file, a prefs.json): any problem is one InputError
+    naming the file."""
+    import json
+
+    if why := not_a_file(path):
+        raise InputError(why, str(path))
+    try:
+        return json.loads(open(path, encoding="utf-8").read())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError(f"not a valid JSON {what} ({e.msg if isinstance(e, json.JSONDecodeError) else e.reason})", str(path),
+                         getattr(e, "lineno", None)) from None
+
+
+@contextmanager
+def malformed(where, what: str = "result file"):
+    """Reading a document dataladder wrote (a report's inputs, a ladder.json given to compare) that was edited or
+    cut short: a missing key or a wrong type is one InputError naming it, not a traceback."""
+    try:
+        yield
+    except (KeyError, TypeError, IndexError, StopIteration, AttributeError) as e:
+        raise InputError(f"not a {what} as dataladder writes it ({type(e).__name__}: {e}); rerun the command that "
+                         "wrote it", str(where)) from None
 
 
 def text_lines(path) -> "Iterator[tuple[int, str]]":

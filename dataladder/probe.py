@@ -128,6 +128,8 @@ def check_skills(skills: list[Skill], target_format: str | None) -> None:
     seen: dict[str, str] = {}
     for sk in skills:
         where = sk.description if sk.finite else "built in"
+        if sk.name in seen and seen[sk.name] == where:
+            raise ValueError(f"--skill {sk.spec or sk.name}: given twice; give each skill once")
         if sk.name in seen:
             raise ValueError(f"skill {sk.name!r} is defined twice ({seen[sk.name]}; {where}): rename one of them")
         seen[sk.name] = where

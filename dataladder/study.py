@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import yaml
 
@@ -70,7 +71,8 @@ def probe_skills(plan: Plan) -> list[str]:
 
 
 def check_plan(plan: Plan) -> None:
-    """Every skill of the plan resolves (one each where one is meant), and those trained on have train items."""
+    """Every skill of the plan resolves (one each where one is meant), and those trained on have train items.
+    A problem is one ValueError naming the plan key it comes from."""
     from dataladder.ladder.climb import check_formats
     from dataladder.ladder.prefs import PrefsConfig, check_config
     from dataladder.models.hub import check_model
@@ -81,26 +83,45 @@ def check_plan(plan: Plan) -> None:
     if not probe_skills(plan):
         raise ValueError("probe.skills: name the skills to probe (the arithmetic skills are the default only for the "
                          "shipped tiny-arith), e.g. probe: {skills: [tasks.jsonl]}")
-    resolve_skills(probe_skills(plan))
+    with _at("probe.skills"):
+        resolve_skills(probe_skills(plan))
     for key, model in [("model", plan.model), *[(f"climbs.{c.name}.models", m) for c in plan.climbs for m in c.models],
                        *[(f"{k}.model", s.model) for k, s in (("prefs", plan.prefs), ("rl", plan.rl), ("dpo", plan.dpo))
                          if s is not None and s.model]]:
         check_model(model, option=key)
-    for c in plan.climbs:
-        for name in c.skills:
-            get_skill(name)  # one skill each (a file of several: file.jsonl:name)
-        resolve_skills(c.eval_skills or [])
-        check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
-    for step in (plan.curated_vs_noisy, plan.rl):
-        sk = train_skill(step.skill, getattr(step, "prompts_file", None)) if step is not None else None
-        if sk is not None and not sk.items("train", 1, 0):
-            raise ValueError(no_train_items(sk))
+    for i, c in enumerate(plan.climbs):
+        with _at(f"climbs.{i}.skills"):
+            for name in c.skills:
+                get_skill(name)  # one skill each (a file of several: file.jsonl:name)
+        with _at(f"climbs.{i}.eval_skills"):
+            resolve_skills(c.eval_skills or [])
+        with _at(f"climbs.{i}"):
+            check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
+    for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("rl", plan.rl)):
+        with _at(f"{key}.skill"):
+            sk = train_skill(step.skill, getattr(step, "prompts_file", None)) if step is not None else None
+            if sk is not None and not sk.items("train", 1, 0):
+                raise ValueError(no_train_items(sk))
     if plan.prefs is not None:
-        check_config(step_config(plan, plan.prefs, PrefsConfig))
+        with _at("prefs"):
+            check_config(step_config(plan, plan.prefs, PrefsConfig))
     if plan.dpo is not None:
         from dataladder.ladder.dpo import DPOConfig, check_config as check_dpo
 
-        check_dpo(step_config(plan, plan.dpo, DPOConfig))
+        with _at("dpo"):
+            check_dpo(step_config(plan, plan.dpo, DPOConfig))
+
+
+@contextmanager
+def _at(key: str) -> Iterator[None]:
+    """A plan check's error, prefixed with the plan key it comes from."""
+    from dataladder.errors import InputError
+    from dataladder.registry import UnknownName
+
+    try:
+        yield
+    except (InputError, UnknownName, ValueError) as e:
+        raise ValueError(f"{key}: {e}") from None
 
 
 def tracked(plan: Plan, step) -> str:

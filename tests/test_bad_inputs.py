@@ -30,6 +30,31 @@ def files(tmp_path):
     (d / "nomodel").mkdir()
     (d / "afile").write_text("x")
     (d / "plan.yaml").write_text("model: tiny-arith\nclimbs: [{name: a, seeds: 0}]\n")
+    (d / "empty_plan.yaml").write_text("# nothing yet\n\n")
+    (d / "utf16_plan.yaml").write_bytes("model: tiny-arith\n".encode("utf-16"))
+    (d / "nul_plan.yaml").write_bytes(b"model: tiny-arith\nclimbs: [{name: a\x00}]\n")
+    (d / "list_plan.yaml").write_text("- model: tiny-arith\n")
+    (d / "twins_plan.yaml").write_text("climbs: [{name: x}, {name: x, method: lora}]\n")
+    (d / "escape_plan.yaml").write_text("climbs: [{name: ../../elsewhere}]\n")
+    (d / "skill_plan.yaml").write_text("climbs: [{name: a, skills: [add, nosuch]}]\n")
+    (d / "growth_plan.yaml").write_text("climbs: [{name: a, growth: .inf}]\n")
+    (d / "empty_array.json").write_text("[]\n")
+    (d / "blank.jsonl").write_text("\n   \n\n")
+    (d / "colon.jsonl").write_text('{"skill": "my:task", "prompt": "p", "completion": "c"}\n')
+    (d / "case.jsonl").write_text('{"skill": "Mixed", "prompt": "p", "completion": "c"}\n')
+    (d / "adir").mkdir()
+    (d / "m_badcfg").mkdir()
+    (d / "m_badcfg" / "config.json").write_text("{not json")
+    (d / "run_bad").mkdir()
+    (d / "run_bad" / "probe").mkdir()
+    (d / "run_bad" / "probe" / "probe.json").write_text("{}")
+    (d / "run_badjson").mkdir()
+    (d / "run_badjson" / "probe").mkdir()
+    (d / "run_badjson" / "probe" / "probe.json").write_text("{oops")
+    (d / "badladder").mkdir()
+    (d / "badladder" / "ladder.json").write_text('{"arms": 5}')
+    (d / "badprefs").mkdir()
+    (d / "badprefs" / "prefs.json").write_text('{"unit": "pairs", "rungs": [')
     (d / "userplan.yaml").write_text(f"model: {d / 'nomodel'}\nrl: {{max_rollouts: 64}}\n")
     return d
 
@@ -79,6 +104,49 @@ def _cases(d, out):
         # plans
         (["run", str(d / "plan.yaml"), f"output_dir={out}"], "seeds"),
         (["run", str(d / "userplan.yaml"), f"output_dir={out}"], "rl.skill"),
+        (["run", str(d / "empty_plan.yaml"), f"output_dir={out}"], "the plan is empty"),
+        (["run", str(d / "utf16_plan.yaml"), f"output_dir={out}"], "utf16_plan.yaml:1: not UTF-8"),
+        (["run", str(d / "nul_plan.yaml"), f"output_dir={out}"], "nul_plan.yaml:2: not valid YAML"),
+        (["run", str(d / "list_plan.yaml"), f"output_dir={out}"], "a YAML list"),
+        (["run", str(d / "twins_plan.yaml"), f"output_dir={out}"], "climbs.1.name"),
+        (["run", str(d / "escape_plan.yaml"), f"output_dir={out}"], "climbs.0.name"),
+        (["run", str(d / "skill_plan.yaml"), f"output_dir={out}"], "skill_plan.yaml: climbs.0.skills: unknown skill"),
+        (["run", str(d / "growth_plan.yaml"), f"output_dir={out}"], "growth"),
+        (["run", str(d / "plan.yaml"), f"output_dir={out}", "climbs.0.seeds=1", "parallel=0"], "parallel"),
+        (["run", str(d / "adir"), f"output_dir={out}"], "is a directory"),
+        # more numbers: infinite, NaN, crossed ranges, budgets below the first rung, generation options
+        (["climb", "--growth", "inf"], "--growth"),
+        (["climb", "--budget", "infm"], "--budget"),
+        (["climb", "--skill", "add", "--skill", "add"], "given twice"),
+        (["climb", "--hp", "epochs=0"], "epochs"),
+        (["probe", "--batch-size", "0"], "--batch-size 0"),
+        (["probe", "--mastered-at", "1.5"], "--mastered-at 1.5"),
+        (["probe", "--partial-at", "0.9", "--mastered-at", "0.5"], "below mastered_at"),
+        (["probe", "--skill", "mul", "--skill", "mul"], "given twice"),
+        (["prefs", "--max-pairs", "10"], "max_pairs 10 is below start 50"),
+        (["rl", "--num-generations", "1"], "num_generations"),
+        (["synth", "--skill", "mul", "--n", "5", "--temperature", "nan", "--source", "self"], "--temperature nan"),
+        (["synth", "--skill", "mul", "--n", "5", "--top-p", "0", "--source", "self"], "--top-p 0"),
+        (["synth", "--skill", "mul", "--n", "5", "--concurrency", "0", "--source", "endpoint"], "--concurrency 0"),
+        (["synth", "--skill", "mul", "--n", "5", "--source", "self", "--model", str(d / "missing")], "missing"),
+        (["synth", "--skill", "mul", "--n", "5", "--probe", str(d / "adir")], "is a directory"),
+        (["synth", "--skill", "mul", "--n", "5", "--stats", str(d / "adir")], "is a directory"),
+        (["curate", T, "--min-chars", "100", "--max-chars", "10"], "below min_chars"),
+        # more files: empty in other shapes, a directory for a file, an unparsable model config, result files
+        (["curate", str(d / "empty_array.json")], "holds no records"),
+        (["curate", str(d / "blank.jsonl")], "holds no records"),
+        (["corrupt", str(d / "empty.jsonl"), "--output", str(out / "x.jsonl"), "--wrong-share", "0.1"], "holds no records"),
+        (["curate", str(d / "adir")], "is a directory"),
+        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "adir")], "is a directory"),
+        (["curate", T, "--eval-set", str(d / "adir")], "is a directory"),
+        (["probe", "--skill", str(d / "adir")], "is a directory"),
+        (["probe", "--model", str(d / "m_badcfg"), "--skill", T], "not valid JSON"),
+        (["probe", "--skill", str(d / "colon.jsonl")], "without ':'"),
+        (["probe", "--skill", str(d / "case.jsonl")], "built-in skill"),
+        (["report", str(d / "run_bad")], "run_bad"),
+        (["report", str(d / "run_badjson")], "probe.json:1: not a valid JSON"),
+        (["compare", "--climb", str(d / "badladder"), "--ladder", str(d / "badladder" / "ladder.json")], "badladder"),
+        (["rm-policy", "--prefs", str(d / "badprefs")], "prefs.json"),
     ]
 
 
@@ -93,7 +161,7 @@ def test_every_bad_input_is_one_line_exit_2_before_any_model_and_writes_nothing(
     out = tmp_path / "out"
     before = sorted(p.name for p in files.iterdir())
     for args, msg in _cases(files, out):
-        extra = [] if args[0] in ("run", "--threads") or "--output-dir" in args or "--output" in args else \
+        extra = [] if args[0] in ("run", "--threads", "report") or "--output-dir" in args or "--output" in args else \
             ["--output-dir", str(out)] if args[0] != "synth" else ["--output", str(out / "x.jsonl")]
         r = runner.invoke(app, [*args, *extra], env={"COLUMNS": "400"})
         lines = [x for x in r.output.splitlines() if x.strip()]

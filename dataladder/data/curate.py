@@ -52,7 +52,7 @@ from dataladder.data.dedup import decontaminate, dedup, near_dedup
 from dataladder.data.formats import map_texts, read_raw, to_trl
 from dataladder.data.records import (STEPS, CurateConfig, Doc, Reject, Rejects, _doc_skill, _resolved,  # noqa: F401
                                      _resolved_at, _skill, prompt_of)
-from dataladder.errors import InputError
+from dataladder.errors import InputError, not_a_file
 
 # ---------------------------------------------------------------- text helpers
 
@@ -217,11 +217,11 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     for name in ([cfg.skill] if cfg.skill else []) + list(cfg.eval_skills):
         _resolved(name)
     for p in cfg.eval_sets:
-        if not Path(p).is_file():
-            raise InputError("no such file", p, field="eval_set")
+        if why := not_a_file(p):
+            raise InputError(why, p, field="eval_set")
     input_path, out = Path(input_path), Path(output_dir)
-    if not input_path.is_file():
-        raise InputError("no such file", str(input_path))
+    if why := not_a_file(input_path):
+        raise InputError(why, str(input_path))
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.tmp" for name in ("kept.jsonl", "rejected.jsonl")}

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from dataladder.errors import InputError, text_lines
+from dataladder.errors import InputError, not_a_file, text_lines
 
 FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
 ROLES = ("system", "user", "assistant", "tool")
@@ -38,10 +38,20 @@ TEXT_FIELDS = ("prompt", "completion", "chosen", "rejected")
 
 
 def read_raw(path: str | Path) -> Iterator[tuple[int, object]]:
-    """(line, raw record) pairs of a JSONL, JSON-array or Parquet file; malformed JSON raises InputError."""
+    """(line, raw record) pairs of a JSONL, JSON-array or Parquet file; malformed JSON raises InputError, and so
+    does a file without a record (empty, blank lines only, `[]`)."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError("no such file", str(path))
+    if why := not_a_file(path):
+        raise InputError(why, str(path))
+    n = 0
+    for n, rec in enumerate(_read_raw(path), 1):
+        yield rec
+    if n == 0:
+        raise InputError("holds no records (empty, blank lines only, or an empty array); give a file with at least one",
+                         str(path))
+
+
+def _read_raw(path: Path) -> Iterator[tuple[int, object]]:
     if path.suffix.lower() == ".parquet":
         yield from _read_parquet(path)
         return

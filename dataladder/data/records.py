@@ -10,14 +10,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Optional
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from dataladder.data.formats import completion_text, prompt_text
 
 STEPS = ("validate", "normalize", "verify", "dedup", "near-dup", "decontaminate", "length")
 
 
-class CurateConfig(BaseModel):
+class CurateConfig(BaseModel, allow_inf_nan=False):
     """What `curate` does; each field is a `dataladder curate` option."""
 
     steps: list[str] = Field(list(STEPS), description="steps in order; validate always runs first")
@@ -33,7 +33,14 @@ class CurateConfig(BaseModel):
     ngram_overlap: float = Field(0.8, gt=0, le=1, description="share of an eval prompt's n-grams that makes a leak")
     max_df: int = Field(20, ge=1, description="n-grams in more eval prompts than this are template text")
     min_chars: int = Field(1, ge=0, description="min characters of prompt + completion")
-    max_chars: Optional[int] = Field(None, description="max characters of prompt + completion")
+    max_chars: Optional[int] = Field(None, ge=1, description="max characters of prompt + completion")
+
+    @model_validator(mode="after")
+    def _lengths(self):
+        if self.max_chars is not None and self.max_chars < self.min_chars:
+            raise ValueError(f"max_chars (--max-chars) {self.max_chars} is below min_chars (--min-chars) "
+                             f"{self.min_chars}: every record would be rejected")
+        return self
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from dataladder.executors.ray import RayOptions
 
 
-class ExecutorConfig(BaseModel, extra="forbid"):
+class ExecutorConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     kind: Literal["local", "ray"] = Field("local", description="local (in this process) or ray")
     ray: RayOptions = Field(default_factory=RayOptions, description="resources and cluster address for kind ray")
 

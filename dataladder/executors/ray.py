@@ -22,7 +22,7 @@ from typing import Callable, Iterator
 from pydantic import BaseModel, Field
 
 
-class RayOptions(BaseModel, extra="forbid"):
+class RayOptions(BaseModel, extra="forbid", allow_inf_nan=False):
     address: str | None = Field(None, description="'auto', 'ray://host:port', or none for a local cluster")
     cpus_per_run: float = Field(1.0, description="Ray num_cpus declared per run (fractions share a core)")
     gpus_per_run: float = Field(0.0, description="Ray num_gpus declared per run (0.5: two runs per GPU)")

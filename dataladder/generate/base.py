@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from dataladder.skills.base import Item, Skill
 
 
-class PromptOptions(BaseModel, extra="forbid"):
+class PromptOptions(BaseModel, extra="forbid", allow_inf_nan=False):
     """How prompts are rendered and where generation ends: the same for eval and training (ladder configs
     inherit these fields; CLI options of the same names)."""
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Callable, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
@@ -25,6 +25,7 @@ from dataladder.probe import DATA_BANDS, diagnose, score_formats
 from dataladder.results import write_json
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 from dataladder.train.tracking import ReportTo
+from dataladder.ladder.schedule import first_rung_fits
 
 
 class ClimbConfig(PromptOptions, extra="forbid"):
@@ -53,6 +54,17 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     train_file: str | None = Field(None, description="training records to draw rungs from: messages, TRL "
                                                      "(conversational) prompt/completion, Alpaca or ShareGPT, in "
                                                      "JSONL, JSON or Parquet (default: the skill's own verified generator)")
+
+    @model_validator(mode="after")
+    def _budget(self):
+        return first_rung_fits(self, "start", "max_examples")
+
+    @field_validator("skills", "lora_ranks")
+    @classmethod
+    def _once_each(cls, v: list, info):
+        if dup := next((x for i, x in enumerate(v) if x in v[:i]), None):
+            raise ValueError(f"{dup!r} is given twice in {info.field_name}")
+        return v
 
     def format_for(self, skill: str) -> str:
         """The target format of a climbed skill: `target_format`, else the skill's own."""

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
@@ -26,6 +26,7 @@ from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
 from dataladder.train.dpo import DPOHparams
 from dataladder.train.tracking import ReportTo
+from dataladder.ladder.schedule import first_rung_fits
 
 
 class DPOConfig(PromptOptions, extra="forbid"):
@@ -52,6 +53,10 @@ class DPOConfig(PromptOptions, extra="forbid"):
     hp: DPOHparams = Field(default_factory=DPOHparams, description="DPO hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, "
                                                     "tensorboard, wandb, mlflow or trackio (TRL's report_to)")
+
+    @model_validator(mode="after")
+    def _budget(self):
+        return first_rung_fits(self, "start", "max_pairs")
 
 
 def skill_of(cfg: DPOConfig):

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
@@ -27,9 +27,10 @@ from dataladder.results import write_json
 from dataladder.stats import wilson
 from dataladder.train.reward import RewardHparams
 from dataladder.train.tracking import ReportTo
+from dataladder.ladder.schedule import first_rung_fits
 
 
-class PrefsConfig(BaseModel, extra="forbid"):
+class PrefsConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     model: str = Field("tiny-arith", description="base model of the reward models (and the `self` source)")
     skill: str = Field("mul", description="skill whose answers are judged")
     format: str | None = Field(None, description="prompt format of the pairs (default: the skill's native one)")
@@ -61,6 +62,10 @@ class PrefsConfig(BaseModel, extra="forbid"):
     hp: RewardHparams = Field(default_factory=RewardHparams, description="reward-model hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
                                                "wandb, mlflow or trackio (TRL's report_to)")
+
+    @model_validator(mode="after")
+    def _budget(self):
+        return first_rung_fits(self, "start", "max_pairs")
 
 
 def _endpoint(cfg: PrefsConfig):

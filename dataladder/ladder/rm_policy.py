@@ -15,14 +15,13 @@ document are the ladder engine's. Writes `rm-policy.json` and `rm-policy.png`.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from dataladder.errors import InputError
+from dataladder.errors import InputError, read_json
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
 from dataladder.ladder.stop import RungScore
@@ -32,7 +31,7 @@ from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
 
 
-class RMPolicyConfig(BaseModel, extra="forbid"):
+class RMPolicyConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     prefs: str = Field("runs/prefs", description="a prefs output directory (prefs.json and its run store)")
     steps: int = Field(32, ge=1, description="GRPO steps of every RL run (the same for every reward model)")
     target: float = Field(0.8, gt=0, le=1, description="verified greedy accuracy of the policy to reach")
@@ -50,8 +49,8 @@ def read_prefs(cfg: RMPolicyConfig) -> dict:
     f = Path(cfg.prefs) / "prefs.json"
     if not f.is_file():
         raise InputError("no prefs.json here (run `dataladder prefs` first)", str(f))
-    doc = json.loads(f.read_text())
-    if "unit" not in doc or not doc.get("rungs"):
+    doc = read_json(f)
+    if not isinstance(doc, dict) or "unit" not in doc or not doc.get("rungs") or "config" not in doc:
         raise InputError("a prefs.json from an older dataladder (no rungs); rerun `dataladder prefs`", str(f))
     return doc
 

@@ -12,3 +12,11 @@ def sizes(start: int, growth: float, max_examples: int) -> list[int]:
     while next_size(out[-1], growth) <= max_examples:
         out.append(next_size(out[-1], growth))
     return out
+
+
+def first_rung_fits(cfg, start: str, cap: str):
+    """A pydantic `model_validator(mode="after")` body: the budget `cap` holds the first rung `start`."""
+    if getattr(cfg, cap) < getattr(cfg, start):
+        raise ValueError(f"{cap} {getattr(cfg, cap)} is below {start} {getattr(cfg, start)}: the budget must hold "
+                         "the first rung")
+    return cfg

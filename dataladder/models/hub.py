@@ -36,6 +36,15 @@ def check_model(spec: str, option: str = "--model") -> None:
         if "config.json" not in names:
             raise ValueError(f"{option} {spec}: no config.json in {path} (a Hugging Face model directory holds "
                              "config.json, tokenizer files and weights)")
+        import json
+
+        try:
+            cfg = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+            raise ValueError(f"{option} {spec}: {path / 'config.json'} is not valid JSON "
+                             f"({getattr(e, 'msg', None) or getattr(e, 'strerror', None) or e})") from None
+        if not isinstance(cfg, dict) or "model_type" not in cfg:
+            raise ValueError(f"{option} {spec}: {path / 'config.json'} has no model_type (not a transformers config)")
         if not names & {"tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json"}:
             raise ValueError(f"{option} {spec}: no tokenizer in {path} (tokenizer.json or tokenizer_config.json)")
         if not any(n.endswith((".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")) for n in names):

@@ -24,7 +24,7 @@ from dataladder.models.tiny import TinyArch
 CHINCHILLA_TOKENS_PER_PARAM = 20
 
 
-class PretrainConfig(BaseModel, extra="forbid"):
+class PretrainConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     arch: TinyArch = Field(default_factory=TinyArch, description="model shape")
     mixture: dict[str, float] = Field(
         default_factory=lambda: {"add": 0.65, "mul": 0.35}, description="skill → share of corpus lines"

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
 
 
-class TinyArch(BaseModel, extra="forbid"):
+class TinyArch(BaseModel, extra="forbid", allow_inf_nan=False):
     hidden_size: int = Field(128, description="model width")
     num_hidden_layers: int = Field(4, description="transformer blocks")
     num_attention_heads: int = Field(4, description="attention heads")

@@ -11,11 +11,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
 
+from dataladder.errors import malformed, read_json
 from dataladder.report.kinds import _figure, compare_section, ladder_section, prefs_section, rl_section
 
 CSS = """
@@ -279,12 +279,22 @@ def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.html from the result files under run_dir; returns its path."""
     run_dir = Path(run_dir)
     probe_path = run_dir / "probe" / "probe.json"
-    probe = json.loads(probe_path.read_text()) if probe_path.exists() else None
-    docs = {p.parent.name: json.loads(p.read_text()) for p in sorted((run_dir / "climbs").glob("*/ladder.json"))}
+    probe = read_json(probe_path) if probe_path.exists() else None
+    docs = {p.parent.name: read_json(p) for p in sorted((run_dir / "climbs").glob("*/ladder.json"))}
     noise_path = run_dir / "noise" / "summary.json"
-    noise = json.loads(noise_path.read_text()) if noise_path.exists() else None
+    noise = read_json(noise_path) if noise_path.exists() else None
     if probe is None and not docs:
         raise ValueError(f"{run_dir}: no results to report (no probe/probe.json, no climbs/*/ladder.json)")
+    with malformed(run_dir, "study's result files"):
+        page = _page(run_dir, probe, docs, noise)
+    out = run_dir / "report.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(out)
+    return out
+
+
+def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None) -> str:
     body = [summary_section(probe, docs)]
     if probe:
         body.append(probe_section(probe))
@@ -298,18 +308,15 @@ def build_report(run_dir: Path) -> Path:
                           ("rm-policy", ladder_section), ("compare", compare_section)):
         doc_path, png = run_dir / name / f"{name}.json", run_dir / name / f"{name}.png"
         if doc_path.exists() and png.exists():
-            body.append(section(json.loads(doc_path.read_text()), png))
+            doc = read_json(doc_path)
+            with malformed(doc_path):
+                body.append(section(doc, png))
     model = (probe or {}).get("model") or next(iter(docs.values()))["config"]["models"][0]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>dataladder report — {html.escape(model)}</title>"
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>dataladder report — {html.escape(model)}</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head><body><main>"
             f"<h1>How much data does {html.escape(model)} need?</h1>"
             f"<p class='sub'>dataladder study in <code>{html.escape(str(run_dir))}</code>, built {stamp} from its result files.</p>"
             + "".join(body)
             + "<footer>Every number on this page was measured in this study's runs; intervals are Wilson 95% for accuracies "
               "and 80% posterior intervals for forecast data sizes.</footer></main></body></html>")
-    out = run_dir / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
-    return out

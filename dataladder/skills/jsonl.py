@@ -25,7 +25,7 @@ import random
 from functools import lru_cache, partial
 from pathlib import Path
 
-from dataladder.errors import InputError, text_lines
+from dataladder.errors import InputError, not_a_file, text_lines
 from dataladder.generate.chat import plain_text
 from dataladder.skills.base import Format, Item, Skill
 from dataladder.skills.text import text_key, wrong_candidates
@@ -134,8 +134,8 @@ EVAL_SHARE = 0.5  # share of the items without a `split` field that are eval ite
 
 def load_jsonl_skills(path: Path, eval_share: float = EVAL_SHARE, normalize: bool | None = None) -> list[Skill]:
     """The skills a JSONL file defines, one per distinct `skill` value, in order of appearance."""
-    if not path.is_file():
-        raise InputError("no such file", str(path))
+    if why := not_a_file(path):
+        raise InputError(why, str(path))
     st = path.stat()
     return _load(str(path), st.st_mtime_ns, st.st_size, eval_share, normalize)
 
@@ -150,9 +150,12 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
         if not raw.strip():
             continue
         r = parse_line(raw, str(path), lineno)
-        if r["skill"] in SKILLS:
+        if r["skill"].lower() in {name.lower() for name in SKILLS.names()}:
             raise InputError(f"'{r['skill']}' is the name of a built-in skill; give yours another "
                              f"(e.g. 'my_{r['skill']}')", str(path), lineno, "skill")
+        if ":" in r["skill"] or not r["skill"].strip():
+            raise InputError(f"skill name {r['skill']!r}: give a name without ':' (a spec's separator), e.g. "
+                             f"'{r['skill'].replace(':', '_').strip() or 'my_task'}'", str(path), lineno, "skill")
         key = r["prompt"] if r["prompt"] is not None else json.dumps(r["messages"][:-1])
         split = r["split"] or ("eval" if _hash_share(r["skill"], text_key(r["prompt"] if r["prompt"] is not None
                                                                            else r["messages"][:-1])) < eval_share
@@ -250,8 +253,8 @@ def with_train_file(skill: Skill, path: Path) -> Skill:
     if not skill.finite:
         raise InputError(f"skill {skill.name} generates its own train items; a prompts file is for a JSONL skill",
                          str(path))
-    if not path.is_file():
-        raise InputError("no such file", str(path))
+    if why := not_a_file(path):
+        raise InputError(why, str(path))
     extra = []
     for lineno, raw in text_lines(path):
         if not raw.strip():

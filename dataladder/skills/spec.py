@@ -37,6 +37,8 @@ def parse_spec(spec: str) -> Spec:
                 if (b := ":".join(parts[:i])).endswith(".jsonl") or Path(b).is_file()), 1)
     base, rest = ":".join(parts[:cut]), parts[cut:]
     is_file = base.endswith(".jsonl") or Path(base).is_file()
+    if not is_file and "/" in base and Path(base).is_dir():
+        raise ValueError(f"skill {spec!r}: {base} is a directory; give a JSONL file (tasks.jsonl) or a built-in skill")
     name, params = None, []
     for part in rest:
         if "=" in part:

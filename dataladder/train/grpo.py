@@ -30,7 +30,7 @@ from dataladder.runtime import scratch_dir
 from dataladder.train.progress import run_trainer
 
 
-class GRPOHparams(BaseModel, extra="forbid"):
+class GRPOHparams(BaseModel, extra="forbid", allow_inf_nan=False):
     """Documented defaults; override any with `--hp key=value`.
 
     TRL's `learning_rate` default (1e-6) is tuned for billion-parameter models. On tiny-arith `mul`
@@ -39,17 +39,17 @@ class GRPOHparams(BaseModel, extra="forbid"):
     little more); 2e-5 (constant) is the default (see bench/RESULTS.md, RL).
     """
 
-    learning_rate: float = Field(2e-5, description="AdamW learning rate (constant schedule)")
-    num_generations: int = Field(8, description="completions sampled per prompt (the group; TRL's default)")
-    prompts_per_step: int = Field(8, description="distinct prompts per optimizer step")
-    temperature: float = Field(1.0, description="sampling temperature of the rollouts (and of the zero-signal check)")
-    top_p: float = Field(1.0, description="nucleus sampling of the rollouts")
+    learning_rate: float = Field(2e-5, gt=0, description="AdamW learning rate (constant schedule)")
+    num_generations: int = Field(8, ge=2, description="completions sampled per prompt (the group; TRL's default)")
+    prompts_per_step: int = Field(8, ge=1, description="distinct prompts per optimizer step")
+    temperature: float = Field(1.0, gt=0, description="sampling temperature of the rollouts (and of the zero-signal check)")
+    top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling of the rollouts")
     beta: float = Field(0.0, description="KL coefficient against the reference model (TRL's default 0)")
     loss_type: str = Field("dapo", description="TRL loss type")
     scale_rewards: str = Field("group", description="reward normalisation: group | batch | none")
-    max_completion_length: int | None = Field(None, description="most generated tokens (default: the skill's max_new_tokens)")
-    weight_decay: float = Field(0.0, description="AdamW weight decay")
-    max_grad_norm: float = Field(1.0, description="gradient clipping")
+    max_completion_length: int | None = Field(None, ge=1, description="most generated tokens (default: the skill's max_new_tokens)")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    max_grad_norm: float = Field(1.0, gt=0, description="gradient clipping")
     stop_tokens_as_eos: bool = Field(True, description="end rollouts at stop strings that are one token (the "
                                                         "arithmetic formats' newline), as evals do")
     use_vllm: bool = Field(False, description="TRL: generate rollouts with vLLM (needs a GPU and vllm installed)")

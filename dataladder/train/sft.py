@@ -20,20 +20,20 @@ from dataladder.runtime import scratch_dir
 from dataladder.train.progress import run_trainer
 
 
-class SFTHparams(BaseModel, extra="forbid"):
+class SFTHparams(BaseModel, extra="forbid", allow_inf_nan=False):
     """Documented defaults; every field can be overridden (`--hp key=value` or in a plan)."""
 
-    learning_rate_full: float = Field(3e-4, description="learning rate for full fine-tuning")
-    learning_rate_lora: float = Field(4e-3, description="learning rate for LoRA")
-    epochs: float = Field(3.0, description="passes over the rung's data (at least min_steps steps)")
-    min_steps: int = Field(60, description="fewest optimizer steps per rung, so small rungs train enough")
-    max_steps: int = Field(2000, description="most optimizer steps per rung")
-    batch_size: int = Field(16, description="per-device train batch size")
-    warmup_ratio: float = Field(0.1, description="share of steps of linear warm-up")
-    weight_decay: float = Field(0.0, description="AdamW weight decay")
-    lora_alpha_ratio: float = Field(2.0, description="lora_alpha = ratio × lora_r")
-    lora_dropout: float = Field(0.0, description="LoRA dropout")
-    max_length: int = Field(256, description="longest training sequence in tokens")
+    learning_rate_full: float = Field(3e-4, gt=0, description="learning rate for full fine-tuning")
+    learning_rate_lora: float = Field(4e-3, gt=0, description="learning rate for LoRA")
+    epochs: float = Field(3.0, gt=0, description="passes over the rung's data (at least min_steps steps)")
+    min_steps: int = Field(60, ge=1, description="fewest optimizer steps per rung, so small rungs train enough")
+    max_steps: int = Field(2000, ge=1, description="most optimizer steps per rung")
+    batch_size: int = Field(16, ge=1, description="per-device train batch size")
+    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps of linear warm-up")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
+    lora_alpha_ratio: float = Field(2.0, gt=0, description="lora_alpha = ratio × lora_r")
+    lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout")
+    max_length: int = Field(256, ge=1, description="longest training sequence in tokens")
 
     def steps_for(self, n: int) -> int:
         return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))

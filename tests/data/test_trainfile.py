@@ -53,7 +53,7 @@ def test_bad_records_name_file_line_and_field(tmp_path, row, field):
 def test_an_empty_file_is_an_error(tmp_path):
     p = tmp_path / "empty.jsonl"
     p.write_text("\n")
-    with pytest.raises(InputError, match="no training records"):
+    with pytest.raises(InputError, match="holds no records"):
         read_train_file(p)
 
 
