@@ -224,7 +224,11 @@ def _run_plan_with_progress(plan) -> Path:
 
         hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train, eval=on_eval,
                       task=on_task, finished=on_finished)
-        return run_plan(plan, hooks)
+        try:
+            return run_plan(plan, hooks)
+        except KeyboardInterrupt:
+            err_console.print("interrupted: every finished run is kept; rerun the same command to resume", highlight=False)
+            raise typer.Exit(130) from None
 
 
 @user_errors

@@ -25,6 +25,12 @@ def not_a_file(path) -> str:
     return "" if p.is_file() else "is a directory; give a file" if p.is_dir() else "no such file"
 
 
+def json_problem(e) -> str:
+    """A json.JSONDecodeError in words: "Expecting ',' delimiter at column 9" (the module's own text ends in
+    "at" or "starting at" before its position)."""
+    return f"{e.msg.removesuffix(' at')} at column {e.colno}"
+
+
 def read_json(path, what: str = "result file"):
     """A JSON document from a file the user named (a result file, a prefs.json): any problem is one InputError
     naming the file."""
@@ -35,7 +41,7 @@ def read_json(path, what: str = "result file"):
     try:
         return json.loads(open(path, encoding="utf-8").read())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"not a valid JSON {what} ({e.msg if isinstance(e, json.JSONDecodeError) else e.reason})", str(path),
+        raise InputError(f"not a valid JSON {what} ({json_problem(e) if isinstance(e, json.JSONDecodeError) else e.reason})", str(path),
                          getattr(e, "lineno", None)) from None
 
 
@@ -46,8 +52,9 @@ def malformed(where, what: str = "result file"):
     try:
         yield
     except (KeyError, TypeError, IndexError, StopIteration, AttributeError) as e:
-        raise InputError(f"not a {what} as dataladder writes it ({type(e).__name__}: {e}); rerun the command that "
-                         "wrote it", str(where)) from None
+        detail = f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__}: an entry is missing"
+        raise InputError(f"not a {what} as dataladder writes it ({detail}); rerun the command that wrote it",
+                         str(where)) from None
 
 
 def text_lines(path) -> "Iterator[tuple[int, str]]":

@@ -102,6 +102,12 @@ def check_plan(plan: Plan) -> None:
             sk = train_skill(step.skill, getattr(step, "prompts_file", None)) if step is not None else None
             if sk is not None and not sk.items("train", 1, 0):
                 raise ValueError(no_train_items(sk))
+    if plan.rl is not None:
+        from dataladder.ladder.rl import RLConfig
+        from dataladder.ladder.rl_arm import schedule
+
+        with _at("rl"):
+            schedule(step_config(plan, plan.rl, RLConfig))  # the budget holds a rung
     if plan.prefs is not None:
         with _at("prefs"):
             check_config(step_config(plan, plan.prefs, PrefsConfig))

@@ -98,13 +98,8 @@ _queue = None
 _executor = None
 
 
-def _init(q, threads: str) -> None:
+def _init(q, threads: str, parent: int) -> None:
     global _queue
-    _queue = q
-    os.environ[ENV] = threads
-    from dataladder.logs import quiet
-
-    quiet()  # the libraries' own bars and warnings: a step's progress comes back through the queue
     try:  # Linux: die with the parent (a killed study leaves no step running; its rerun resumes alone)
         import ctypes
         import signal
@@ -112,6 +107,16 @@ def _init(q, threads: str) -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+    if os.getppid() != parent:  # it died while this process was starting, before the line above could hold
+        os._exit(1)
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the steps and says so in one line
+    _queue = q
+    os.environ[ENV] = threads
+    from dataladder.logs import quiet
+
+    quiet()  # the libraries' own bars and warnings: a step's progress comes back through the queue
 
 
 def _step(name: str, plan: Plan, out: str) -> float:
@@ -182,7 +187,7 @@ def run_steps_parallel(plan: Plan, out: Path, hooks, steps: list[tuple[str, tupl
             elif hooks.task is not None:
                 hooks.task(name, what, *payload)
 
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(q, threads))
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(q, threads, os.getpid()))
     try:
         while waiting or running:
             ready = sorted((n for n, deps in waiting.items() if set(deps) <= done),

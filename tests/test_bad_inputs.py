@@ -123,7 +123,7 @@ def _cases(d, out):
         (["probe", "--mastered-at", "1.5"], "--mastered-at 1.5"),
         (["probe", "--partial-at", "0.9", "--mastered-at", "0.5"], "below mastered_at"),
         (["probe", "--skill", "mul", "--skill", "mul"], "given twice"),
-        (["prefs", "--max-pairs", "10"], "max_pairs 10 is below start 50"),
+        (["prefs", "--max-pairs", "10"], "max_pairs (--max-pairs) 10 is below start (--start) 50"),
         (["rl", "--num-generations", "1"], "num_generations"),
         (["synth", "--skill", "mul", "--n", "5", "--temperature", "nan", "--source", "self"], "--temperature nan"),
         (["synth", "--skill", "mul", "--n", "5", "--top-p", "0", "--source", "self"], "--top-p 0"),
@@ -207,3 +207,12 @@ def test_option_errors_of_the_installed_command_are_one_line(args, says, tmp_pat
     lines = (r.stdout + r.stderr).strip().splitlines()
     assert r.returncode == 2 and len(lines) == 1 and says in lines[0] and "--help" in lines[0]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_plan_whose_rl_budget_cannot_hold_a_rung_stops_before_any_step(tmp_path):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("probe: {n: 10}\nrl: {max_rollouts: 512}\n")
+    r = runner.invoke(app, ["run", str(plan), f"output_dir={tmp_path / 'out'}"], env={"COLUMNS": "400"})
+    lines = [x for x in r.output.splitlines() if x.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and "rl: --budget (max_rollouts) 512 is below one rung" in lines[0]
+    assert not (tmp_path / "out").exists()

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from dataladder.errors import InputError, not_a_file, text_lines
+from dataladder.errors import InputError, not_a_file, text_lines, json_problem
 
 FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
 ROLES = ("system", "user", "assistant", "tool")
@@ -62,7 +62,7 @@ def _read_raw(path: Path) -> Iterator[tuple[int, object]]:
         try:
             doc = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})", str(path), e.lineno) from None
+            raise InputError(f"not valid JSON ({json_problem(e)})", str(path), e.lineno) from None
         for i, rec in enumerate(doc, 1):
             yield i, rec
         return
@@ -72,7 +72,7 @@ def _read_raw(path: Path) -> Iterator[tuple[int, object]]:
         try:
             yield lineno, json.loads(raw)
         except json.JSONDecodeError as e:
-            yield lineno, _BadJSON(f"not valid JSON ({e.msg.removesuffix(' at')} at column {e.colno})")
+            yield lineno, _BadJSON(f"not valid JSON ({json_problem(e)})")
 
 
 class _BadJSON(str):

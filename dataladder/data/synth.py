@@ -360,14 +360,14 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
 
 def probe_accuracy(path: Path, skill: str, fmt: str) -> dict:
     """The probe's eval-partition accuracy of `skill` in `fmt`, from a probe.json."""
-    from dataladder.errors import InputError
+    from dataladder.errors import InputError, json_problem
 
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError("no such file", str(path)) from None
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", str(path), e.lineno) from None
+        raise InputError(f"not valid JSON ({json_problem(e)})", str(path), e.lineno) from None
     try:
         r = doc["skills"][skill]["formats"][fmt]
         return {"model": doc.get("model"), "format": fmt, "split": "eval", **{k: r[k] for k in

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataladder.errors import InputError, text_lines
+from dataladder.errors import InputError, text_lines, json_problem
 
 REQUIRED = ("n", "value")
 OPTIONAL = ("seed", "eval_n", "curve")
@@ -131,7 +131,7 @@ def _jsonl_rows(p: Path, lines: list[tuple[int, str]]):
         try:
             rec = json.loads(text)
         except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({e.msg} at column {e.colno})", str(p), ln) from None
+            raise InputError(f"not valid JSON ({json_problem(e)})", str(p), ln) from None
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object with n and value, got {type(rec).__name__}", str(p), ln)
         yield f"{p}:{ln}", {str(k).strip().lower(): v for k, v in rec.items()}
@@ -150,7 +150,7 @@ def _array_rows(p: Path, text: str):
         try:
             rec, i = dec.raw_decode(text, i)
         except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({e.msg})", str(p), e.lineno) from None
+            raise InputError(f"not valid JSON ({json_problem(e)})", str(p), e.lineno) from None
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object with n and value, got {type(rec).__name__}", str(p), ln)
         yield f"{p}:{ln}", {str(k).strip().lower(): v for k, v in rec.items()}
@@ -253,7 +253,7 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
     except json.JSONDecodeError as e:
         if e.msg == "Extra data" and text.lstrip().startswith("{"):  # JSON lines in a .json file
             return Points(str(p), _group(str(p), _jsonl_rows(p, lines)))
-        raise InputError(f"not valid JSON ({e.msg} at column {e.colno})", str(p), e.lineno) from None
+        raise InputError(f"not valid JSON ({json_problem(e)})", str(p), e.lineno) from None
     if isinstance(doc, list):
         return Points(str(p), _group(str(p), _array_rows(p, text)))
     if not isinstance(doc, dict):

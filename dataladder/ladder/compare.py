@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dataladder.errors import InputError
+from dataladder.errors import InputError, json_problem
 from dataladder.forecast.points import rung_points
 from dataladder.results import write_json
 
@@ -28,7 +28,7 @@ def _read(path: Path, name: str) -> dict:
     try:
         return json.loads(f.read_text())
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", str(f), e.lineno) from None
+        raise InputError(f"not valid JSON ({json_problem(e)})", str(f), e.lineno) from None
 
 
 def _need(doc: dict, field: str, f: str):

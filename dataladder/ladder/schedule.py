@@ -17,6 +17,7 @@ def sizes(start: int, growth: float, max_examples: int) -> list[int]:
 def first_rung_fits(cfg, start: str, cap: str):
     """A pydantic `model_validator(mode="after")` body: the budget `cap` holds the first rung `start`."""
     if getattr(cfg, cap) < getattr(cfg, start):
-        raise ValueError(f"{cap} {getattr(cfg, cap)} is below {start} {getattr(cfg, start)}: the budget must hold "
-                         "the first rung")
+        opt = lambda k: f"{k} (--{k.replace('_', '-')})"  # noqa: E731  the plan key and the option
+        raise ValueError(f"{opt(cap)} {getattr(cfg, cap)} is below {opt(start)} {getattr(cfg, start)}: the budget "
+                         "must hold the first rung")
     return cfg

@@ -25,7 +25,7 @@ import random
 from functools import lru_cache, partial
 from pathlib import Path
 
-from dataladder.errors import InputError, not_a_file, text_lines
+from dataladder.errors import InputError, not_a_file, text_lines, json_problem
 from dataladder.generate.chat import plain_text
 from dataladder.skills.base import Format, Item, Skill
 from dataladder.skills.text import text_key, wrong_candidates
@@ -49,7 +49,7 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
     try:
         rec = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({e.msg})", file, lineno) from None
+        raise InputError(f"not valid JSON ({json_problem(e)})", file, lineno) from None
     if not isinstance(rec, dict):
         raise InputError("a line must be a JSON object", file, lineno)
 

@@ -50,7 +50,8 @@ def parse_spec(spec: str) -> Spec:
         elif part and is_file and name is None:
             name = part
         else:
-            raise ValueError(f"skill {spec!r}: {part!r} is neither a skill of a JSONL file nor key=value")
+            raise ValueError(f"skill {spec!r}: {part!r} is neither a skill of a JSONL file nor key=value (a skill's "
+                             "name holds no ':')")
     return Spec(base, name, tuple(params), is_file)
 
 
