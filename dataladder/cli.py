@@ -64,7 +64,7 @@ def pretrain(
 
     cfg = load_yaml_model(PretrainConfig, config) if config else PretrainConfig()
     overrides = {k: v for k, v in {"steps": steps, "seed": seed}.items() if v is not None}
-    cfg = cfg.model_copy(update=overrides)
+    cfg = validated(PretrainConfig, {**cfg.model_dump(), **overrides})  # model_copy would skip the checks
     _quiet()
     console.print(yaml.safe_dump(cfg.model_dump(), sort_keys=False).rstrip())
     with progress() as bar:
@@ -113,7 +113,7 @@ def climb(
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
     check_writable(output_dir, "--output-dir")
     from dataladder.config import apply_overrides
-    from dataladder.ladder.climb import ClimbConfig, climb as climb_fn
+    from dataladder.ladder.climb import ClimbConfig, check_formats, climb as climb_fn
     from dataladder.skills import get_skill, resolve_skills
 
     max_examples, max_minutes = parse_budget(budget)
@@ -149,6 +149,7 @@ def climb(
     for s in cfg.skills:
         get_skill(s)  # did-you-mean, one skill each (file.jsonl:name), before any work
     resolve_skills(cfg.eval_skills or [])
+    check_formats(cfg)  # the target format exists, and train items do (or a train file)
     ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
     _quiet()
     doc = climb_fn(cfg, output_dir, ex, on_rung=lambda line: console.print(line, highlight=False))

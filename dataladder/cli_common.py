@@ -25,6 +25,8 @@ def user_errors(fn: Callable) -> Callable:
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from rich.markup import escape
+
         from dataladder.errors import InputError
         from dataladder.registry import UnknownName
 
@@ -33,12 +35,13 @@ def user_errors(fn: Callable) -> Callable:
         except (InputError, UnknownName, ValueError) as e:
             if os.environ.get("DATALADDER_DEBUG"):  # the traceback behind the one line
                 raise
-            err_console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)  # [x] is text
             raise typer.Exit(2) from None
         except (IsADirectoryError, NotADirectoryError, PermissionError, FileNotFoundError) as e:
             if os.environ.get("DATALADDER_DEBUG") or not e.filename:  # a path the user gave, where no check caught it
                 raise
-            err_console.print(f"[red]error:[/red] {e.filename}: {e.strerror}", highlight=False, soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(f'{e.filename}: {e.strerror}')}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

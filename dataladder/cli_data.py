@@ -136,6 +136,8 @@ def corrupt(
 ) -> None:
     """Make a noisy copy of a dataset on purpose; each noisy record carries `noise: {kind, ...}`."""
     check_writable(output, "--output", file=True)
+    if output.exists() and input.exists() and output.resolve() == input.resolve():
+        raise ValueError(f"--output {output}: is the input file; give another path (the noisy copy would replace it)")
     from dataladder.data.formats import read_trl, write_records
     from dataladder.data.noise import add_noise, noise_counts
 
@@ -162,13 +164,13 @@ def sandbox(
     from dataladder.verify.sandbox import Limits, Sandbox, sandbox_capabilities
 
     lim = Limits.parse(limits)
+    for path in [*([program] if program else []), *(tests or [])]:
+        if why := not_a_file(path):
+            raise ValueError(f"{path}: {why}")
     caps = sandbox_capabilities()
     print_sandbox(caps)
     if program is None:
         return
-    for path in [program, *(tests or [])]:
-        if why := not_a_file(path):
-            raise ValueError(f"{path}: {why}")
     box = Sandbox(lim, workers=1)
     r = box.run(program.read_text(), [p.read_text() for p in tests or []])
     sys.stdout.write(r.stdout)

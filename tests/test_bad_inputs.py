@@ -43,6 +43,14 @@ def files(tmp_path):
     (d / "colon.jsonl").write_text('{"skill": "my:task", "prompt": "p", "completion": "c"}\n')
     (d / "case.jsonl").write_text('{"skill": "Mixed", "prompt": "p", "completion": "c"}\n')
     (d / "adir").mkdir()
+    (d / "alleval.jsonl").write_text("".join(json.dumps({"skill": "ev", "split": "eval", "prompt": f"q{i}",
+                                                         "completion": "a"}) + "\n" for i in range(4)))
+    (d / "badtests.jsonl").write_text('{"skill": "f", "prompt": "def f():", "completion": "x", '
+                                      '"verifier": "python-tests", "tests": 5}\n')
+    (d / "badrole.jsonl").write_text('{"skill": "r", "messages": [{"role": "wizard", "content": "hi"}, '
+                                     '{"role": "assistant", "content": "x"}]}\n')
+    (d / "noskills_plan.yaml").write_text("climbs: [{name: a, skills: []}]\n")
+    (d / "noranks_plan.yaml").write_text("climbs: [{name: a, method: lora, lora_ranks: []}]\n")
     (d / "m_badcfg").mkdir()
     (d / "m_badcfg" / "config.json").write_text("{not json")
     (d / "run_bad").mkdir()
@@ -147,6 +155,20 @@ def _cases(d, out):
         (["report", str(d / "run_badjson")], "probe.json:1: not a valid JSON"),
         (["compare", "--climb", str(d / "badladder"), "--ladder", str(d / "badladder" / "ladder.json")], "badladder"),
         (["rm-policy", "--prefs", str(d / "badprefs")], "prefs.json"),
+        # a second audit's: empty lists, all-eval skills, item fields of the wrong shape, the input as the output
+        (["climb", "--method", "lora", "--lora-ranks", ""], "lora_ranks is empty"),
+        (["run", str(d / "noskills_plan.yaml"), f"output_dir={out}"], "skills is empty"),
+        (["run", str(d / "noranks_plan.yaml"), f"output_dir={out}"], "lora_ranks is empty"),
+        (["climb", "--skill", str(d / "alleval.jsonl")], "no train items"),
+        (["climb", "--target-format", "bogus"], "--target-format"),
+        (["probe", "--skill", str(d / "badtests.jsonl")], "badtests.jsonl:1: field 'tests'"),
+        (["probe", "--skill", str(d / "badrole.jsonl")], "messages[0].role"),
+        (["corrupt", T, "--output", T, "--wrong-share", "0.1"], "is the input file"),
+        (["curate", T, "--steps", "dedup,dedup"], "given twice"),
+        (["curate", T, "--steps", ",,"], "at least one step"),
+        (["pretrain", "--steps", "0", "--output-dir", str(out)], "--steps 0"),
+        (["prefs", "--heldout-sources", "bogus"], "--heldout-sources"),
+        (["sandbox", str(d / "missing.py")], "missing.py: no such file"),
     ]
 
 
@@ -161,7 +183,7 @@ def test_every_bad_input_is_one_line_exit_2_before_any_model_and_writes_nothing(
     out = tmp_path / "out"
     before = sorted(p.name for p in files.iterdir())
     for args, msg in _cases(files, out):
-        extra = [] if args[0] in ("run", "--threads", "report") or "--output-dir" in args or "--output" in args else \
+        extra = [] if args[0] in ("run", "--threads", "report", "sandbox") or "--output-dir" in args or "--output" in args else \
             ["--output-dir", str(out)] if args[0] != "synth" else ["--output", str(out / "x.jsonl")]
         r = runner.invoke(app, [*args, *extra], env={"COLUMNS": "400"})
         lines = [x for x in r.output.splitlines() if x.strip()]

@@ -203,9 +203,13 @@ class _Timed:
 def check_steps(steps: list[str]) -> list[str]:
     from dataladder.registry import did_you_mean
 
-    for s in steps:
+    if not steps:
+        raise ValueError(f"--steps: name at least one step ({', '.join(STEPS)})")
+    for i, s in enumerate(steps):
         if s not in STEPS:
             raise ValueError("--steps: " + did_you_mean("step", s, list(STEPS)))
+        if s in steps[:i]:
+            raise ValueError(f"--steps: {s!r} is given twice")
     return ["validate"] + [s for s in steps if s != "validate"]
 
 

@@ -124,7 +124,8 @@ def add_noise(records: list[dict], wrong_share: float = 0.0, unverified_share: f
     k = {kind: round(share * n) for kind, share in
          (("wrong_answer", wrong_share), ("unverified", unverified_share), ("duplicate", duplicate_share))}
     if sum(k.values()) > n or any(v < 0 for v in k.values()):
-        raise ValueError(f"noise shares add up to {sum(k.values())} items, more than the {n} records")
+        raise ValueError(f"--wrong-share, --unverified-share and --duplicate-share add up to {sum(k.values())} items, "
+                         f"more than the {n} records")
     if k["duplicate"] and k["duplicate"] >= n - k["wrong_answer"] - k["unverified"]:
         raise ValueError("--duplicate-share leaves no clean items to duplicate")
     out = corrupt(records, wrong_share, seed, skill) if k["wrong_answer"] else [dict(r) for r in records]

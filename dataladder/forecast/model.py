@@ -238,7 +238,7 @@ def forecast(n, value, eval_n=None, target: float | None = None, direction: str 
     if target is not None and link.kind == "logit" and not link.lo < target < link.hi:
         raise ValueError(f"the target must lie strictly within the bounds ({link.lo:g}, {link.hi:g})")
     if target is not None and link.kind == "log" and target <= 0:
-        raise ValueError("a falling positive score needs a positive target")
+        raise ValueError(f"--target {target}: a falling positive score (a loss) needs a positive target")
     s2, src = noise_variance(n, y, en, link)
     lx = np.log(n)
     x0 = float(lx.max())

@@ -62,6 +62,8 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     @field_validator("skills", "lora_ranks")
     @classmethod
     def _once_each(cls, v: list, info):
+        if not v:
+            raise ValueError(f"{info.field_name} is empty; give at least one")
         if dup := next((x for i, x in enumerate(v) if x in v[:i]), None):
             raise ValueError(f"{dup!r} is given twice in {info.field_name}")
         return v
@@ -297,13 +299,18 @@ class SFTLadder(Ladder):
 
 
 def check_formats(cfg: ClimbConfig) -> None:
-    """Every climbed skill has the target format (a did-you-mean error before any work)."""
+    """Every climbed skill has the target format (a did-you-mean error before any work), and train items unless
+    a train file supplies the records."""
     from dataladder.registry import did_you_mean
+    from dataladder.skills.base import no_train_items
 
     for skill in cfg.skills:
-        formats = list(_skill(skill).formats)
+        sk = _skill(skill)
+        formats = list(sk.formats)
         if cfg.format_for(skill) not in formats:
             raise ValueError("--target-format: " + did_you_mean(f"format of skill {skill}", cfg.format_for(skill), formats))
+        if cfg.train_file is None and not sk.items("train", 1, 0):
+            raise ValueError(no_train_items(sk))
 
 
 def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,

@@ -105,8 +105,12 @@ def check_config(cfg: PrefsConfig) -> None:
         raise ValueError(f"--heldout-sources {', '.join(sorted(overlap))}: also a training source; held-out sources "
                          "must be unseen")
     ep = _endpoint(cfg)
-    for s in cfg.train_sources + cfg.heldout_sources:
-        source_name(s, cfg.other_model, ep)
+    for opt, sources in (("--train-sources", cfg.train_sources), ("--heldout-sources", cfg.heldout_sources)):
+        for s in sources:
+            try:
+                source_name(s, cfg.other_model, ep)
+            except ValueError as e:
+                raise ValueError(f"{opt}: {e}") from None
     if cfg.other_model and not Path(cfg.other_model).exists():
         raise ValueError(f"--other-model {cfg.other_model}: no such directory")
 

@@ -29,16 +29,16 @@ class PretrainConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     mixture: dict[str, float] = Field(
         default_factory=lambda: {"add": 0.65, "mul": 0.35}, description="skill → share of corpus lines"
     )
-    digits: int = Field(2, description="max operand digits in the corpus")
-    steps: int = Field(4500, description="optimizer steps")
-    batch_size: int = Field(32, description="sequences per step")
-    seq_len: int = Field(128, description="tokens per sequence, BOS included")
-    learning_rate: float = Field(3e-3, description="peak learning rate")
-    min_lr_ratio: float = Field(0.1, description="final learning rate as a share of the peak")
-    warmup_steps: int = Field(200, description="linear warm-up steps")
-    weight_decay: float = Field(0.1, description="AdamW weight decay")
+    digits: int = Field(2, ge=1, description="max operand digits in the corpus")
+    steps: int = Field(4500, ge=1, description="optimizer steps")
+    batch_size: int = Field(32, ge=1, description="sequences per step")
+    seq_len: int = Field(128, ge=8, description="tokens per sequence, BOS included")
+    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate")
+    min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final learning rate as a share of the peak")
+    warmup_steps: int = Field(200, ge=0, description="linear warm-up steps")
+    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     seed: int = Field(0, description="seeds weights and corpus")
-    save_every: int = Field(250, description="checkpoint interval in steps")
+    save_every: int = Field(250, ge=1, description="checkpoint interval in steps")
 
 
 def lr_at(step: int, cfg: PretrainConfig) -> float:

@@ -69,6 +69,8 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
         for i, m in enumerate(messages):
             if not isinstance(m, dict) or not isinstance(m.get("role"), str) or not isinstance(m.get("content"), str):
                 raise InputError("each message needs string 'role' and 'content'", file, lineno, f"messages[{i}]")
+            if m["role"] not in ROLES:
+                raise InputError(f"role must be one of {', '.join(ROLES)}", file, lineno, f"messages[{i}].role")
         if prompt_only and messages[-1]["role"] != "assistant":
             messages = [*messages, {"role": "assistant", "content": ""}]  # no gold answer: the prompt alone
             prompt, completion = None, None
@@ -119,16 +121,20 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
 def _needs(verifier: str, rec: dict, file: str, lineno: int) -> None:
     """Verifiers that check against an item field refuse an item without it (never a silent pass)."""
     name = verifier.partition(":")[0]
-    if name == "json-schema" and rec.get("schema") is None:
+    if name == "json-schema" and not isinstance(rec.get("schema"), (dict, bool)):
         raise InputError("verifier json-schema needs the item's 'schema' (a JSON Schema object)", file, lineno, "schema")
-    if name == "python-tests" and not any(rec.get(k) for k in ("tests", "test_list", "test")):
-        raise InputError("verifier python-tests needs the item's 'tests' (test code, or a list of asserts)",
-                         file, lineno, "tests")
+    if name == "python-tests":
+        key = next((k for k in ("tests", "test_list", "test") if rec.get(k)), None)
+        tests = rec.get(key) if key else None
+        if not (isinstance(tests, str) or (isinstance(tests, list) and tests and all(isinstance(t, str) for t in tests))):
+            raise InputError("verifier python-tests needs the item's 'tests' (test code, or a list of asserts)",
+                             file, lineno, key or "tests")
 
 
 # fields of a line that the loader itself reads (or sets on the item); all others go to the verifier
 _RESERVED = {"skill", "prompt", "completion", "messages", "answer", "verifier", "format", "source", "reference", "split"}
 SPLITS = {"train": "train", "eval": "eval", "test": "eval"}
+ROLES = ("system", "user", "assistant", "tool")
 EVAL_SHARE = 0.5  # share of the items without a `split` field that are eval items
 
 
