@@ -173,7 +173,8 @@ class Plan(BaseModel, extra="forbid", allow_inf_nan=False):
     report_to: ReportTo = Field("none", description="experiment tracking for every ladder whose own report_to is none: "
                                                     "tensorboard, wandb, mlflow or trackio")
     parallel: int | None = Field(None, ge=1, description="plan steps at once, each in its own process (default: "
-                                                         "cores + 1 for small models on CPU, else 1)")
+                                                         "cores + 1, plus one per busy core, for small models on "
+                                                         "CPU; else 1)")
     threads: int | None = Field(None, ge=1, description="torch threads per process (default: a model under 30M "
                                                         "parameters gets the idle cores, a larger one every core)")
 

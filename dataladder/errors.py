@@ -35,14 +35,16 @@ def read_json(path, what: str = "result file"):
     """A JSON document from a file the user named (a result file, a prefs.json): any problem is one InputError
     naming the file."""
     import json
+    from pathlib import Path
 
     if why := not_a_file(path):
         raise InputError(why, str(path))
     try:
-        return json.loads(open(path, encoding="utf-8").read())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise InputError(f"not a valid JSON {what} ({json_problem(e) if isinstance(e, json.JSONDecodeError) else e.reason})", str(path),
-                         getattr(e, "lineno", None)) from None
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"not a valid JSON {what} ({json_problem(e)})", str(path), e.lineno) from None
+    except UnicodeDecodeError as e:
+        raise InputError(f"not a valid JSON {what} (not UTF-8: {e.reason} at byte {e.start})", str(path)) from None
 
 
 @contextmanager
