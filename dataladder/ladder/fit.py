@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from dataladder.forecast.model import DISCREPANCY, N_GRID, PRIOR, Forecast, forecast
+from dataladder.forecast.model import N_GRID, PRIOR, Forecast, forecast
 
 CurveFit = Forecast  # the ladders' name for it
 __all__ = ["N_GRID", "CurveFit", "fit_curve", "summarize_fit", "forecast_block", "forecast_text", "saturation"]
@@ -61,7 +61,7 @@ def summarize_fit(fit: Forecast | None, n_last: int, budget: int) -> dict | None
     q = fit.quantiles([0.1, 0.5, 0.9])
     keep = range(0, len(N_GRID), 20)
     return {
-        "model": {"link": fit.link.kind, "slope_prior": PRIOR[fit.link.kind], "slope_discrepancy": DISCREPANCY[fit.link.kind],
+        "model": {"link": fit.link.kind, "slope_prior": PRIOR[fit.link.kind], "slope_discrepancy": list(fit.discrepancy),
                   "noise_sd": math.sqrt(fit.noise), "noise_from": fit.noise_from, "notes": fit.notes},
         "draws": fit.n_draws,
         "n_target": {"median": _fin(med), "lo80": _fin(lo), "hi80": _fin(hi)},
