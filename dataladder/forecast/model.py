@@ -24,7 +24,7 @@ beyond n_last is multiplied by exp(ε), ε ~ N(μ, σ²) (model discrepancy, `DI
 on the same even ids: on the logit scale curves tend to steepen past small rungs). σ grows with how
 much the last two steps between rungs disagree on the slope (d = |s₂ − s₁|/(|s₁| + |s₂|) in [0, 1]):
 a curve whose slope held steady is extrapolated with a narrow σ, one that just bent with a wide σ
-(on those ids the realized discrepancy's spread is 0.7 where the two steps agree and 1.2–1.3 where
+(on those ids the realized discrepancy's spread is about 0.65 where the two steps agree and 1.2–1.3 where
 they disagree most). Every forecast —
 the size that reaches the target, the score at a size, the gain of the next doubling — comes from
 the same posterior draws, so intervals carry both noise and
