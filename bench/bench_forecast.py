@@ -52,6 +52,7 @@ import importlib.util
 import json
 import math
 import os
+import sys
 import time
 import zlib
 from pathlib import Path
@@ -85,7 +86,7 @@ def horizon_of(name: str, frac: float, horizon: str) -> int:
 
 
 def curve_cases(name, sizes, mean, seeds_at, eval_n_at, min_rungs, direction="higher", bounded=True,
-                horizon="2") -> list[dict]:
+                horizon="2", any_grid=False) -> list[dict]:
     """The protocol's cases of one curve (see the module docstring)."""
     sign = 1 if direction == "higher" else -1
     start, gain = mean[0], sign * (mean[-1] - mean[0])
@@ -96,19 +97,42 @@ def curve_cases(name, sizes, mean, seeds_at, eval_n_at, min_rungs, direction="hi
         target = start + sign * frac * gain
         truth = crossing(sizes, mean, target, sign)
         h = horizon_of(name, frac, horizon)
-        rungs, n = [], sizes[0]
-        while n <= truth / 2 ** h:
-            if n in sizes:
-                rungs.append((n, seeds_at(n)[:2], eval_n_at(n)))
-            n *= 2
+        rungs = [(n, seeds_at(n)[:2], eval_n_at(n)) for n in doublings(sizes, any_grid) if n <= truth / 2 ** h]
         if len(rungs) < min_rungs:
             continue
         last = rungs[-1][0]
         out.append({"name": name, "frac": frac, "target": target, "truth": truth, "rungs": rungs,
                     "direction": direction, "bounded": bounded, "horizon": h,
-                    "future": (8 * last, mean[sizes.index(8 * last)]) if 8 * last in sizes else None,
-                    "future16": (16 * last, mean[sizes.index(16 * last)]) if 16 * last in sizes else None})
+                    "future": at_size(sizes, mean, 8 * last, any_grid), "future16": at_size(sizes, mean, 16 * last, any_grid)})
     return out
+
+
+def doublings(sizes, any_grid: bool = False) -> list:
+    """The rungs a ladder doubling from the first size would have: the exact doublings present (LCDB's
+    16·√2^k, the issue's protocol); with `any_grid` (a file's grid: doubling, 1-2-5, half-decade…), each
+    next size at least twice the last one taken, which on a doubling grid are the same rungs."""
+    if not any_grid:
+        out, n = [], sizes[0]
+        while n <= sizes[-1]:
+            if n in sizes:
+                out.append(n)
+            n *= 2
+        return out
+    out = [sizes[0]]
+    for n in sizes[1:]:
+        if n >= 2 * out[-1] * (1 - 1e-9):
+            out.append(n)
+    return out
+
+
+def at_size(sizes, mean, n, any_grid: bool = False) -> tuple | None:
+    """(size, seed-mean) at n; with `any_grid`, at the size within 25% of n when n is not on the grid."""
+    if n in sizes:
+        return n, mean[sizes.index(n)]
+    if not any_grid:
+        return None
+    near = min(sizes, key=lambda s: abs(math.log(s / n)))
+    return (near, mean[sizes.index(near)]) if abs(math.log(near / n)) <= math.log(1.25) else None
 
 
 def lcdb_cases(min_rungs: int, horizon: str = "2", ids: str = "even") -> list[dict]:
@@ -145,8 +169,9 @@ def file_cases(path: str, direction: str, bounds: str | None, min_rungs: int, ho
     """Cases from any curves file `dataladder fit` reads; seeds in file order, the truth from all of them."""
     from dataladder.forecast.points import read_points
 
-    cases = []
+    cases, curves, flat, short = [], 0, 0, 0
     for c in read_points(path).curves:
+        curves += 1
         by: dict[float, list[float]] = {}
         ev: dict[float, int | None] = {}
         for n, v, e in zip(c.n, c.value, c.eval_n):
@@ -155,8 +180,16 @@ def file_cases(path: str, direction: str, bounds: str | None, min_rungs: int, ho
         sizes = sorted(by)
         has_eval = c.has_eval_n
         bounded = bounds != "none" and (bounds is not None or (direction == "higher" and has_eval))
-        cases += curve_cases(f"{Path(path).name}/{c.name or 'curve'}", sizes, [float(np.mean(by[n])) for n in sizes],
-                             lambda n: by[n], lambda n: ev[n] if has_eval else None, min_rungs, direction, bounded, horizon)
+        mean = [float(np.mean(by[n])) for n in sizes]
+        got = curve_cases(f"{Path(path).name}/{c.name or 'curve'}", sizes, mean, lambda n: by[n],
+                          lambda n: ev[n] if has_eval else None, min_rungs, direction, bounded, horizon, any_grid=True)
+        gain = (mean[-1] - mean[0]) * (1 if direction == "higher" else -1)
+        flat += gain < (0.08 if bounded else 0.08 * abs(mean[0]))
+        short += not got and gain >= (0.08 if bounded else 0.08 * abs(mean[0]))
+        cases += got
+    if flat or short:
+        print(f"{path}: {curves} curves; {flat} improve by less than 8% in --direction {direction} (no case), "
+              f"{short} reach their targets before {min_rungs} doubling rungs fit below truth/2^h (no case)")
     return cases
 
 
@@ -334,7 +367,7 @@ def main() -> None:
     ap.add_argument("--curves", action="append", default=[], help="a curves file as `dataladder fit` reads it (repeatable)")
     ap.add_argument("--direction", default="higher", choices=["higher", "lower"], help="for --curves files")
     ap.add_argument("--bounds", default=None, choices=["0,1", "none"], help="for --curves files (default: as `fit`)")
-    ap.add_argument("--no-lcdb", action="store_true", help="skip LCDB (e.g. to run --curves files alone)")
+    ap.add_argument("--no-lcdb", action="store_true", help="skip LCDB and the shipped model's sweeps (e.g. to run --curves files alone)")
     ap.add_argument("--synthetic-loss", type=int, default=0, metavar="N",
                     help="add N synthetic loss curves of the rectified law's shape (falling scores; our own construction)")
     ap.add_argument("--lcdb-ids", default="even", choices=["even", "odd"],
@@ -342,7 +375,8 @@ def main() -> None:
     ap.add_argument("--out", default="bench/out/forecast.json")
     args = ap.parse_args()
     sources = {} if args.no_lcdb else {f"LCDB {args.lcdb_ids} ids": lcdb_cases(args.min_rungs, args.horizon, args.lcdb_ids)}
-    sources["tiny-arith dense sweeps"] = sweep_cases(Path(args.sweeps), 2, args.horizon)
+    if not args.no_lcdb:
+        sources["tiny-arith dense sweeps"] = sweep_cases(Path(args.sweeps), 2, args.horizon)
     if args.synthetic_loss:
         sources[f"synthetic rectified-law losses ({args.synthetic_loss} curves)"] = synthetic_loss_cases(
             args.synthetic_loss, args.min_rungs, args.horizon)
@@ -350,7 +384,8 @@ def main() -> None:
         try:
             sources[path] = file_cases(path, args.direction, args.bounds, args.min_rungs, args.horizon)
         except InputError as e:
-            raise SystemExit(f"bench_forecast: {e}") from None
+            print(f"bench_forecast: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
     for name, c in sources.items():
         if args.limit and len(c) > args.limit:
             rng = np.random.default_rng(0)
@@ -365,16 +400,24 @@ def main() -> None:
         result[src] = {m: evaluate(f, cases, args.boot) for m, f in methods.items()}
         cols = ["within_2x", "median_abs_log10", "coverage80", "finite_within_10x", "never", "acc8x_mae",
                 "acc8x_coverage80", "at16x_coverage80", "seconds_per_forecast"]
-        print(f"{'':15}" + "".join(f"{c:>19}" for c in cols))
+        print(f"{'':15}" + "".join(f" {c:>19}" for c in cols))
         for m, r in result[src].items():
-            print(f"{m:15}" + "".join(f"{'—' if r[c] is None else format(r[c], '.3f'):>19}" for c in cols))
+            print(f"{m:15}" + "".join(f" {'—' if r[c] is None else format(r[c], '.3f'):>19}" for c in cols))
         ours_r = result[src]["dataladder"]
         for m in ("power law", "rectified law", "protocol only"):
             r = result[src][m]
             ratio = ours_r["within_2x"] / r["within_2x"] if r["within_2x"] else math.inf
             print(f"within 2×: dataladder / {m} = {ratio:.2f}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    Path(args.out).write_text(json.dumps(_finite(result), indent=2))  # strict JSON: ∞ as the string "inf"
+
+
+def _finite(x):
+    if isinstance(x, dict):
+        return {k: _finite(v) for k, v in x.items()}
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    return x
 
 
 if __name__ == "__main__":

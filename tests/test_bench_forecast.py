@@ -45,3 +45,15 @@ def test_our_loss_forecast_16x_past_covers_and_beats_a_plain_power_law(tmp_path)
     assert ours["within_2x"] >= 0.6 and ours["never"] == 0.0
     power = bf.evaluate(bf.least_squares_forecaster("power"), cases, 0)
     assert power["at16x_coverage80"] is not None and ours["at16x_coverage80"] > power["at16x_coverage80"]
+
+
+def test_a_grid_without_doublings_still_gives_doubling_rungs(tmp_path):
+    sizes = [m * 10 ** k for k in range(2, 7) for m in (1, 2, 5)]  # 100, 200, 500, 1000, … : a 1-2-5 grid
+    f = tmp_path / "grid.csv"
+    f.write_text("n,value\n" + "".join(f"{n},{0.5 + 3.0 / (30 + n ** 0.5):.6f}\n" for n in sizes))
+    assert bf.doublings(sizes, any_grid=True)[:4] == [100, 200, 500, 1000] and bf.doublings(sizes) == [100, 200]
+    cases = bf.file_cases(str(f), "lower", None, 3, "2")
+    assert cases and all(b[0] >= 2 * a[0] for c in cases for a, b in zip(c["rungs"], c["rungs"][1:]))
+    half = [100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000]  # no 2× of the first size at all
+    assert bf.doublings(half, any_grid=True) == half and bf.doublings(half) == [100]
+    assert bf.at_size(half, list(range(9)), 8 * 300, any_grid=True) == (3000, 3)  # within 25% of 8× the last rung

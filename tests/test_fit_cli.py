@@ -174,6 +174,7 @@ def bad(tmp_path):
     (d / "dup.csv").write_text("n,value,N\n10,0.5,3\n")
     (d / "outside.csv").write_text("n,value,eval_n\n10,0.5,100\n20,1.7,100\n")
     (d / "ok.csv").write_text("n,value\n10,0.5\n20,0.6\n")
+    (d / "curves.csv").write_text("curves,n,value\na,10,0.5\nb,10,0.3\n")  # would merge two curves into one
     return d
 
 
@@ -182,6 +183,7 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(bad, tmp_path):
     ok = bad / "ok.csv"
     cases = [
         ([bad / "typo.csv"], "did you mean 'vlaue'"),
+        ([bad / "curves.csv"], "curves.csv:2: column 'curves' is not one fit reads (n, value, seed, eval_n, curve); did you mean 'curve'?"),
         ([bad / "nonnum.csv"], "nonnum.csv:3: field 'value'"),
         ([bad / "empty.csv"], "empty"),
         ([bad / "missing.csv"], "no such file"),

@@ -204,12 +204,28 @@ def _number(v, col: str, where: str) -> float:
     return x
 
 
+def _near_misses(cols, where: str) -> None:
+    """A column that looks like a misspelt optional one (`curves`, `seeds`, `evaln`) would be ignored silently,
+    merging curves or dropping the binomial noise: refuse it."""
+    for col in cols:
+        if col in REQUIRED or col in OPTIONAL:
+            continue
+        close = difflib.get_close_matches(col, [c for c in OPTIONAL if c not in cols], n=1, cutoff=0.75)
+        if close:
+            raise InputError(f"column '{col}' is not one fit reads (n, value, seed, eval_n, curve); did you mean "
+                             f"'{close[0]}'? (rename it, or give it a name further from '{close[0]}' if it means something else)", where)
+
+
 def _group(path: str, rows) -> list[Curve]:
     curves: dict[str | None, Curve] = {}
     seen: dict[tuple, str] = {}
+    checked: set[frozenset] = set()
     for where, rec in rows:
         if "n" not in rec or "value" not in rec:
             _check_columns(set(rec), list(rec), where, row=True)
+        if frozenset(rec) not in checked:
+            _near_misses(set(rec), where)
+            checked.add(frozenset(rec))
         for col in REQUIRED:
             if _blank(rec[col]):
                 raise InputError(f"field '{col}': empty; every row needs n and value", where)
