@@ -23,8 +23,10 @@ Protocol, per curve (learner × dataset, skill, or the file's `curve`): curves t
 (accuracy points for bounded scores, a relative 8% otherwise) from the first size to the largest;
 targets at 50% and 80% of that improvement; the truth is where the seed-mean curve first reaches the
 target (log-interpolated); rungs at the first size, 2×, 4×, … up to a quarter of the truth, two seeds
-each (the first two); at least --min-rungs rungs (3: a climb's first fit). Each forecaster sees only
-the rungs and the eval size behind each score.
+each (the first two); at least --min-rungs rungs (3: a climb's first fit). On a file's grid (1-2-5,
+half-decade, …) each next rung is the next size at least twice the last, and the score "8× past" is
+read at a size within 25% of 8×. A file's curves that give no case are counted and said why. Each
+forecaster sees only the rungs and the eval size behind each score.
 
 The protocol itself says where the truth is: the rungs stop at a quarter of it, so it lies in [4, 8)
 times the last rung, and the curve has reached the target by 8× the last rung. The "protocol only" row

@@ -213,7 +213,8 @@ def _near_misses(cols, where: str) -> None:
         close = difflib.get_close_matches(col, [c for c in OPTIONAL if c not in cols], n=1, cutoff=0.75)
         if close:
             raise InputError(f"column '{col}' is not one fit reads (n, value, seed, eval_n, curve); did you mean "
-                             f"'{close[0]}'? (rename it, or give it a name further from '{close[0]}' if it means something else)", where)
+                             f"'{close[0]}'? (rename it, or give it a name further from '{close[0]}' if it means "
+                             "something else)", where)
 
 
 def _group(path: str, rows) -> list[Curve]:
