@@ -20,17 +20,17 @@ TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`),
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dataladder.runtime import scratch_dir
+from dataladder.train.hparams import PairHparams
 from dataladder.train.progress import run_trainer
 
 
-class DPOHparams(BaseModel, extra="forbid", allow_inf_nan=False):
+class DPOHparams(PairHparams):
     """Documented defaults; every field can be overridden (`--hp key=value`).
 
     TRL's `learning_rate` default (1e-6) is tuned for billion-parameter models. On tiny-arith `add` in the
@@ -46,19 +46,8 @@ class DPOHparams(BaseModel, extra="forbid", allow_inf_nan=False):
     loss_type: Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
                        "apo_zero", "apo_down", "discopop", "sigmoid_norm"] = Field(
         "sigmoid", description="TRL loss type (sigmoid: the DPO paper's; ipo, hinge, robust, ...)")
-    epochs: float = Field(2.0, gt=0, description="passes over the pairs (at least min_steps steps)")
-    min_steps: int = Field(40, ge=1, description="fewest optimizer steps, so small rungs train enough")
-    max_steps: int = Field(1500, ge=1, description="most optimizer steps")
-    batch_size: int = Field(16, ge=1, description="pairs per optimizer step")
-    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps of linear warm-up")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
-    lora_alpha_ratio: float = Field(2.0, gt=0, description="lora_alpha = ratio × lora_r")
-    lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout")
     max_length: int = Field(256, ge=1, description="longest prompt + completion in tokens (longer ones are cut at the "
                                              "end; a pair whose prompt alone fills it is dropped)")
-
-    def steps_for(self, n: int) -> int:
-        return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
 
 
 def tokenize_pairs(tokenizer, pairs: list[dict], policy=None) -> list[dict]:

@@ -17,36 +17,25 @@ settings (no bf16, no gradient checkpointing) on CPU.
 from __future__ import annotations
 
 import copy
-import math
 import shutil
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dataladder.runtime import scratch_dir
 from dataladder.stats import wilson
+from dataladder.train.hparams import PairHparams
 from dataladder.train.progress import run_trainer
 
 
-class RewardHparams(BaseModel, extra="forbid", allow_inf_nan=False):
+class RewardHparams(PairHparams):
     """Documented defaults; every field can be overridden (`--hp key=value`)."""
 
     learning_rate: float = Field(3e-3, gt=0, description="learning rate for full fine-tuning (a new score head: higher than SFT)")
     learning_rate_lora: float = Field(4e-3, gt=0, description="learning rate for LoRA (the score head trains in full)")
-    epochs: float = Field(2.0, gt=0, description="passes over the pairs (at least min_steps steps)")
-    min_steps: int = Field(40, ge=1, description="fewest optimizer steps, so small rungs train enough")
-    max_steps: int = Field(1500, ge=1, description="most optimizer steps")
-    batch_size: int = Field(16, ge=1, description="pairs per optimizer step")
-    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps of linear warm-up")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     center_rewards_coefficient: float | None = Field(0.01, ge=0, description="TRL's pull of rewards toward mean zero")
-    lora_alpha_ratio: float = Field(2.0, gt=0, description="lora_alpha = ratio × lora_r")
-    lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout")
     max_length: int = Field(256, ge=1, description="longest prompt + completion in tokens (longer pairs are dropped)")
-
-    def steps_for(self, n: int) -> int:
-        return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
 
 
 def encode(tokenizer, prompt: str | list[dict], completion: str) -> list[int]:

@@ -11,16 +11,16 @@ reuses them: a rung of size n trains on the first n rows.
 from __future__ import annotations
 
 import copy
-import math
 from typing import Callable, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from dataladder.runtime import scratch_dir
+from dataladder.train.hparams import TrainHparams
 from dataladder.train.progress import run_trainer
 
 
-class SFTHparams(BaseModel, extra="forbid", allow_inf_nan=False):
+class SFTHparams(TrainHparams):
     """Documented defaults; every field can be overridden (`--hp key=value` or in a plan)."""
 
     learning_rate_full: float = Field(3e-4, gt=0, description="learning rate for full fine-tuning")
@@ -29,14 +29,7 @@ class SFTHparams(BaseModel, extra="forbid", allow_inf_nan=False):
     min_steps: int = Field(60, ge=1, description="fewest optimizer steps per rung, so small rungs train enough")
     max_steps: int = Field(2000, ge=1, description="most optimizer steps per rung")
     batch_size: int = Field(16, ge=1, description="per-device train batch size")
-    warmup_ratio: float = Field(0.1, ge=0, le=1, description="share of steps of linear warm-up")
-    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
-    lora_alpha_ratio: float = Field(2.0, gt=0, description="lora_alpha = ratio × lora_r")
-    lora_dropout: float = Field(0.0, ge=0, lt=1, description="LoRA dropout")
     max_length: int = Field(256, ge=1, description="longest training sequence in tokens")
-
-    def steps_for(self, n: int) -> int:
-        return int(min(self.max_steps, max(self.min_steps, math.ceil(self.epochs * n / self.batch_size))))
 
 
 def tokenize_records(tokenizer, records: list[dict], policy=None) -> list[dict]:
