@@ -85,6 +85,9 @@ def synth(
         task = bar.add_task(f"synth {name} ({source})", total=n)
         st = run_synth(cfg, output, stats, on_progress=lambda done, total: bar.update(task, completed=done))
     print_synth(st)
+    if off := st["rejected"].get("disagrees_with_gold"):  # a shape check passed them: say so, not "verified"
+        console.print(f"dropped {off:,} samples that pass the verifier but disagree with their item's gold answer "
+                      "(disagrees_with_gold)")
     console.print(f"wrote {st['written']:,} examples to {output} and stats to {st['stats_path']}")
 
 

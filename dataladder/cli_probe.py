@@ -49,7 +49,8 @@ def probe(
                                                   "verifier (no model is loaded); exit 1 if one does not")] = False,
     output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
 ) -> None:
-    """Evals first: per-skill, per-format accuracy with Wilson intervals, and a diagnosis of each gap."""
+    """Evals first: per-skill, per-format accuracy with Wilson intervals, strict and read leniently about format
+    (the answer amid prose), and a diagnosis of each gap: format or knowledge."""
     check_writable(output_dir, "--output-dir")
     from dataladder.generate import GenOptions
     from dataladder.probe import run_probe

@@ -30,7 +30,8 @@ def print_probe(report: dict) -> None:
     targets = sorted({r["target_format"] for r in report["skills"].values()})
     against = f"the {targets[0]} format" if len(targets) == 1 else f"each skill's target format ({', '.join(targets)})"
     t = Table(title=f"capability profile of {report.get('model')}",
-              caption=f"accuracy [Wilson 95% interval], n = {n_text} scored per cell; diagnosis against {against}")
+              caption=f"accuracy [Wilson 95% interval], n = {n_text} scored per cell; lenient: the answer read "
+                      f"leniently about format, where it differs; diagnosis against {against}")
     t.add_column("skill")
     for f in formats:
         t.add_column(f, justify="right", no_wrap=True)
@@ -40,8 +41,10 @@ def print_probe(report: dict) -> None:
         cells = []
         for f in formats:
             x = r["formats"].get(f)
-            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}–{x['ci_high']:.2f}]" if x else "—")
+            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}–{x['ci_high']:.2f}]" + _lenient_text(x) if x else "—")
         diag = r["diagnosis"]
+        if r.get("format_gap_by") == "lenient" or r.get("partly_format"):
+            diag += " (lenient)" if r["diagnosis"] == "format-gap" else " (partly format)"
         if not r["cheaply_fixable"]:
             diag += f" (needs {', '.join(r['missing_prerequisites'])})"
         band = r["data_band"]
@@ -50,6 +53,12 @@ def print_probe(report: dict) -> None:
     console.print(t)
     console.print(f"{report['items']:,} items, {report['items_per_second']:.0f} items/s generation, "
                   f"{report['seconds']:.1f} s in all")
+
+
+def _lenient_text(x: dict) -> str:
+    """The lenient score on a line of its own, where it differs from the strict one (older files have none)."""
+    le = x.get("lenient")
+    return f"\n(lenient {le['accuracy']:.2f})" if le and le["correct"] != x["correct"] else ""
 
 
 def print_pretrain(report: dict) -> None:

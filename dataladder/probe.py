@@ -3,8 +3,9 @@
 `dataladder probe --model tiny-arith --skill add --skill mul --n 300` runs greedy decoding through
 the generation layer (`dataladder.generate`: batched `hf` in process, or an OpenAI-compatible
 `endpoint`) on each skill's held-out eval partition, scores the whole completions
-with the skill's verifier, and writes `probe.json` (accuracies with Wilson 95% intervals,
-diagnoses, prior data bands) and `samples.jsonl` (every prompt, completion and verdict).
+with the skill's verifier, strictly and in its format-lenient reading (`Skill.score_lenient`: the
+gold number amid prose, the first JSON object...), and writes `probe.json` (accuracies with Wilson
+95% intervals, diagnoses, prior data bands) and `samples.jsonl` (every prompt, completion and verdict).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 from dataladder.generate import Generator, GenOptions, make_generator
 from dataladder.skills import Item, Skill
@@ -32,7 +33,8 @@ DATA_BANDS = {
 
 def score_formats(gen: Generator, skill: Skill, items: list[Item], formats: list[str],
                   on_batch: Callable[[int], None] | None = None) -> tuple[dict, list[dict], float]:
-    """Per-format accuracy of `skill` on `items` (greedy, through `gen`) and the per-item samples."""
+    """Per-format accuracy of `skill` on `items` (greedy, through `gen`), strict and under `lenient`, and the
+    per-item samples."""
     results, samples, seconds = {}, [], 0.0
     for fmt in formats:
         its = [it for it in items if it.data.get("format", fmt) == fmt]
@@ -40,31 +42,61 @@ def score_formats(gen: Generator, skill: Skill, items: list[Item], formats: list
         t0 = time.perf_counter()
         completions = gen.greedy(prompts, on_batch)
         seconds += time.perf_counter() - t0
-        correct = 0
+        correct = lenient_correct = 0
         for it, p, c in zip(its, prompts, completions):
             v = skill.score(c, it)
+            lenient_ok = skill.score_lenient(c, it, strict=v).ok
             correct += v.ok
+            lenient_correct += lenient_ok
             samples.append({"skill": skill.name, "format": fmt, "key": it.key, "prompt": gen.render_text(p),
-                            "completion": c, "answer": it.answer, "ok": v.ok, "reason": v.reason})
-        lo, hi = wilson(correct, len(its))
-        results[fmt] = {"accuracy": correct / len(its) if its else 0.0, "ci_low": lo, "ci_high": hi,
-                        "n": len(its), "correct": correct}
+                            "completion": c, "answer": it.answer, "ok": v.ok, "reason": v.reason,
+                            "lenient_ok": lenient_ok})
+        results[fmt] = {**_score(correct, len(its)), "lenient": _score(lenient_correct, len(its))}
     return results, samples, seconds
 
 
-def diagnose(per_format: dict, target_format: str, mastered_at: float, partial_at: float) -> tuple[str, str | None]:
-    """(diagnosis, best other format) for one skill's per-format scores."""
-    target = per_format.get(target_format, {}).get("accuracy", 0.0)
+def _score(correct: int, n: int) -> dict:
+    lo, hi = wilson(correct, n)
+    return {"accuracy": correct / n if n else 0.0, "ci_low": lo, "ci_high": hi, "n": n, "correct": correct}
+
+
+def lenient_accuracy(cell: dict) -> float:
+    """A format's lenient accuracy: probe.json's `lenient`, a ladder eval's `lenient_correct`, else the strict one."""
+    if "lenient" in cell:
+        return cell["lenient"]["accuracy"]
+    if "lenient_correct" in cell and cell.get("n"):
+        return cell["lenient_correct"] / cell["n"]
+    return cell.get("accuracy", 0.0)
+
+
+class Diagnosis(NamedTuple):
+    diagnosis: str
+    best_other_format: str | None
+    format_gap_by: str | None = None  # format-gap: "other-format" (another format is mastered) | "lenient"
+    partly_format: bool = False  # partial, yet the lenient reading is at least twice the strict score
+
+
+def diagnose(per_format: dict, target_format: str, mastered_at: float, partial_at: float) -> Diagnosis:
+    """The diagnosis of one skill from its per-format scores, strict and lenient (`lenient_accuracy`).
+
+    mastered: the target format's strict score ≥ mastered_at; format-gap: another format's strict score, or the
+    target's lenient one, ≥ mastered_at (the model knows the answers and misses only the format); partial: any
+    score ≥ partial_at (strict or lenient, any format), `partly_format` when the target's lenient score is
+    ≥ partial_at and at least twice its strict one; missing: below that everywhere."""
+    cell = per_format.get(target_format)
+    target = cell.get("accuracy", 0.0) if cell else 0.0
+    target_lenient = max(target, lenient_accuracy(cell)) if cell else 0.0
     others = {f: r["accuracy"] for f, r in per_format.items() if f != target_format}
     best_other = max(others, key=others.get) if others else None
-    best = max([target] + list(others.values()))
+    best = max([target_lenient] + [max(r["accuracy"], lenient_accuracy(r)) for f, r in per_format.items()])
     if target >= mastered_at:
-        return "mastered", None
+        return Diagnosis("mastered", None)
     if best_other is not None and others[best_other] >= mastered_at:
-        return "format-gap", best_other
-    if best >= partial_at:
-        return "partial", best_other
-    return "missing", best_other
+        return Diagnosis("format-gap", best_other, "other-format")
+    if target_lenient >= mastered_at:
+        return Diagnosis("format-gap", best_other, "lenient")
+    partly = target_lenient >= partial_at and target <= target_lenient / 2
+    return Diagnosis("partial" if best >= partial_at else "missing", best_other, partly_format=partly)
 
 
 def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, target_format: str | None = None,
@@ -82,9 +114,10 @@ def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, targ
         gen_seconds += secs
         all_samples.extend(samples)
         tf = target_format if target_format in sk.formats else sk.target_format
-        diagnosis, best_other = diagnose(per_format, tf, mastered_at, partial_at)
-        report["skills"][sk.name] = {"target_format": tf, "formats": per_format, "diagnosis": diagnosis,
-                                     "best_other_format": best_other, "prerequisites": list(sk.prerequisites)}
+        d = diagnose(per_format, tf, mastered_at, partial_at)
+        report["skills"][sk.name] = {"target_format": tf, "formats": per_format, "diagnosis": d.diagnosis,
+                                     "best_other_format": d.best_other_format, "format_gap_by": d.format_gap_by,
+                                     "partly_format": d.partly_format, "prerequisites": list(sk.prerequisites)}
     for name, r in report["skills"].items():
         missing = [p for p in r["prerequisites"] if report["skills"].get(p, {}).get("diagnosis") == "missing"]
         r["missing_prerequisites"] = missing

@@ -260,3 +260,79 @@ def test_the_readme_example_interval_covers_its_truth():
     doc = summarize(read_points(Path(__file__).parent.parent / "configs/examples/points.csv"), target=0.9)
     nt = doc["curves"][0]["n_target"]
     assert nt["lo80"] <= 6235 <= nt["hi80"]
+
+
+def _ladder_doc(tmp_path, monkeypatch, scores: dict, items: int, base: tuple[int, int], **rule) -> tuple[dict, object]:
+    """A climb's ladder.json from the engine itself, on scripted per-seed scores (no training): {n: (c0, c1)}."""
+    from dataladder.ladder import engine
+    from dataladder.ladder.engine import Rule, climb_ladders
+    from dataladder.ladder.stop import RungScore
+    from dataladder.ladder.store import RunStore
+    from tests.ladder.test_engine import FakeLadder, local
+
+    monkeypatch.setitem(engine.KINDS, "fake", "tests.ladder.test_engine")
+
+    class Scripted(FakeLadder):
+        def score(self, rc, result):
+            return scores[rc["n"]][rc["seed"]], items
+
+    r = Rule(**{"target": 0.9, "start": min(scores), "growth": 2.0, "budget": max(scores), "n_boot": 200, **rule})
+    lad, = climb_ladders([Scripted("lora r=4", "m", {"curve": "never"}, r, RungScore(0, *base))],
+                         RunStore(tmp_path / "store"), local())
+    doc = {"config": {"target": r.target, "delta": r.delta, "max_examples": r.budget, "min_rungs": r.min_rungs,
+                      "n_boot": r.n_boot, "growth": r.growth, "start": r.start},
+           "arms": [{"kind": "sft", "model": "m", "skill": "toy", "min_examples": r.min_size, **lad.document()}]}
+    path = tmp_path / "ladder.json"
+    path.write_text(json.dumps(doc))
+    return doc["arms"][0], path
+
+
+LADDERS = {  # name: (per-seed correct at each n, items per seed, base, rule knobs, the ladder's stop reason)
+    "falling": ({10: (16, 16), 20: (15, 15), 40: (15, 15), 80: (13, 13), 160: (13, 13)}, 30, (6, 60), {},
+                "not-improving"),
+    "rising": ({n: (round(100 * acc(n)), round(100 * acc(n)) + 1) for n in (20, 40, 80, 160)}, 100, (5, 200),
+               {"min_rungs": 9}, "budget-exhausted"),
+    "levelled": ({20: (20, 20), 40: (62, 62), 80: (62, 62), 160: (62, 62), 320: (62, 62)}, 100, (10, 100), {},
+                 "diminishing-returns"),
+}
+
+
+@pytest.mark.parametrize("name", list(LADDERS))
+def test_fit_on_a_ladders_document_agrees_with_the_ladder(name, tmp_path, monkeypatch):
+    scores, items, base, rule, reason = LADDERS[name]
+    arm, path = _ladder_doc(tmp_path, monkeypatch, scores, items, base, **rule)
+    assert arm["stop"]["reason"] == reason
+    out = tmp_path / "out"
+    r = _fit(path, "--output-dir", out)
+    assert r.exit_code == 0, r.output
+    (c,) = _doc(out)["curves"]
+    v = c["verdict"]
+    assert v["rule"] == reason and v["decided_as"] == "ladder" and "as the ladder decided" not in v["reason"]
+    assert f"verdict: {reason}" in r.output
+    assert c["n_target"] == arm["fit"]["n_target"] and c["p_reachable"] == arm["fit"]["p_reachable"]
+    assert c["p_within_budget"] == arm["fit"]["p_reach_within_budget"]
+    assert c["gain_next_doubling"]["mean"] == arm["fit"]["gain_next_doubling"]["mean"]
+    if name == "falling":  # the climb of the bug report: fit said "continue, measure 160" where it had stopped
+        assert v["slope_per_doubling"] == arm["stop"]["slope_per_doubling"] < 0 and c["p_reachable"] < 0.2
+    if name == "rising":
+        assert c["n_target"]["median"] is not None
+
+
+def test_fit_on_a_ladders_document_with_another_target_decides_anew(tmp_path, monkeypatch):
+    scores, items, base, rule, _ = LADDERS["rising"]
+    _, path = _ladder_doc(tmp_path, monkeypatch, scores, items, base, **rule)
+    r = _fit(path, "--target", "0.5", "--output-dir", tmp_path / "out")
+    assert r.exit_code == 0, r.output
+    v = _doc(tmp_path / "out")["curves"][0]["verdict"]
+    assert v["rule"] == "target-reached" and "as the ladder decided" not in v["reason"]
+
+
+def test_flat_or_falling_points_say_not_improving(tmp_path):
+    vals = {20: 0.52, 40: 0.5, 80: 0.5, 160: 0.44}
+    rows = [{"n": n, "seed": s, "value": v, "eval_n": 30} for n, v in vals.items() for s in range(2)]
+    out = tmp_path / "out"
+    r = _fit(_write_csv(tmp_path / "fall.csv", rows), "--target", "0.9", "--output-dir", out)
+    assert r.exit_code == 0, r.output
+    (c,) = _doc(out)["curves"]
+    assert c["verdict"]["rule"] == "not-improving" and c["verdict"]["slope_per_doubling"] < 0
+    assert c["p_reachable"] < 0.2 and c["gain_next_doubling"]["lo80"] < 0 < c["gain_next_doubling"]["hi80"]

@@ -7,14 +7,128 @@ from dataladder.stats import wilson
 
 
 def fmt(**acc):
-    return {f: {"accuracy": a} for f, a in acc.items()}
+    """Per-format cells from accuracies: `exam=0.1` (strict only) or `exam=(0.0, 0.9)` (strict, lenient)."""
+    out = {}
+    for f, a in acc.items():
+        strict, le = a if isinstance(a, tuple) else (a, None)
+        out[f] = {"accuracy": strict} if le is None else {"accuracy": strict, "lenient": {"accuracy": le}}
+    return out
 
 
 def test_diagnoses():
     assert diagnose(fmt(native=0.95, exam=0.9), "exam", 0.8, 0.15)[0] == "mastered"
-    assert diagnose(fmt(native=0.95, exam=0.01), "exam", 0.8, 0.15) == ("format-gap", "native")
+    assert diagnose(fmt(native=0.95, exam=0.01), "exam", 0.8, 0.15)[:3] == ("format-gap", "native", "other-format")
     assert diagnose(fmt(native=0.5, exam=0.0), "exam", 0.8, 0.15)[0] == "partial"
     assert diagnose(fmt(native=0.05, exam=0.0), "exam", 0.8, 0.15)[0] == "missing"
+
+
+def test_lenient_format_gap_without_a_second_format():
+    # GSM8K-style answers without `####`: strict 0, the gold number in 90% of the completions
+    d = diagnose(fmt(default=(0.0, 0.9)), "default", 0.8, 0.15)
+    assert (d.diagnosis, d.best_other_format, d.format_gap_by) == ("format-gap", None, "lenient")
+    # JSON followed by prose: half strict, all lenient
+    assert diagnose(fmt(default=(0.46, 1.0)), "default", 0.8, 0.15).format_gap_by == "lenient"
+    # another mastered format is the reason first, as before
+    assert diagnose(fmt(native=0.9, exam=(0.0, 0.9)), "exam", 0.8, 0.15).format_gap_by == "other-format"
+    # strict mastered: mastered, whatever the lenient reading
+    assert diagnose(fmt(default=(0.85, 1.0)), "default", 0.8, 0.15)[:3] == ("mastered", None, None)
+
+
+def test_lenient_low_stays_missing_or_partial():
+    d = diagnose(fmt(default=(0.02, 0.05)), "default", 0.8, 0.15)
+    assert (d.diagnosis, d.format_gap_by, d.partly_format) == ("missing", None, False)
+    # knowledge that only the lenient reading sees is partial, not missing, and partly a format gap
+    d = diagnose(fmt(default=(0.0, 0.4)), "default", 0.8, 0.15)
+    assert (d.diagnosis, d.format_gap_by, d.partly_format) == ("partial", None, True)
+    # partial on both readings alike: not a format matter
+    assert diagnose(fmt(default=(0.4, 0.5)), "default", 0.8, 0.15).partly_format is False
+    # a ladder's base eval carries lenient_correct beside correct and n
+    assert diagnose({"exam": {"accuracy": 0.1, "correct": 1, "n": 10, "lenient_correct": 9}}, "exam", 0.8, 0.15
+                    ).format_gap_by == "lenient"
+
+
+class FakeGen:
+    """The generator seam `score_formats` uses, answering from a dict of prompt -> completion."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def prompt_for(self, skill, fmt, item):
+        return skill.formats[fmt].prompt(item)
+
+    def greedy(self, prompts, on_batch=None):
+        return [self.answer(p) for p in prompts]
+
+    def render_text(self, p):
+        return p
+
+
+def toy_skill(name, n=20):
+    from dataladder.skills import Format, Item, Skill
+    from dataladder.verify import get_verifier
+
+    items = [Item(skill=name, key=str(i), answer=str(i + 3), data={"operands": [i, 3]}) for i in range(n)]
+    return Skill(name=name, items=lambda split, k, seed: items[:k], verify=get_verifier("numeric"), is_eval=lambda it: True,
+                 formats={"default": Format(prompt=lambda it: f"What is {it.key} plus 3?", completion=lambda it: it.answer)},
+                 target_format="default", verifier="numeric")
+
+
+def test_probe_scores_the_lenient_reading(tmp_path):
+    from dataladder.probe import probe, write_probe
+
+    def answer(prompt):  # word-problem style: the operands first, the answer last, no `####`
+        k = int(prompt.split()[2])
+        if k == 5:
+            return f"{k + 3}"  # the one answer in the strict format
+        return f"{k} and 3 make {k + 3}." if k % 10 else f"{k} and 3 make {k + 4}."
+
+    report, samples = probe(FakeGen(answer), [toy_skill("words")], n=20)
+    r = report["skills"]["words"]
+    cell = r["formats"]["default"]
+    assert (cell["correct"], cell["accuracy"]) == (1, 0.05)  # strict reads the first number: an operand
+    le = cell["lenient"]
+    assert set(le) == {"accuracy", "ci_low", "ci_high", "correct", "n"}
+    # 18 right answers after prose, and `0 and 3 make 4`: the gold 3 is there as an operand (an upper bound)
+    assert (le["correct"], le["n"], le["accuracy"]) == (19, 20, 0.95)
+    assert (le["ci_low"], le["ci_high"]) == pytest.approx(wilson(19, 20))
+    assert (r["diagnosis"], r["format_gap_by"], r["partly_format"]) == ("format-gap", "lenient", False)
+    assert r["data_band"] == DATA_BANDS["format-gap"]
+    write_probe(report, samples, tmp_path)
+    rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
+    assert sum(s["lenient_ok"] for s in rows) == 19 and sum(s["ok"] for s in rows) == 1
+    assert all(s["lenient_ok"] or not s["ok"] for s in rows)  # strict ok is lenient ok
+
+
+def test_probe_both_low_is_missing():
+    from dataladder.probe import probe
+
+    report, _ = probe(FakeGen(lambda p: "I am not sure, maybe 1000."), [toy_skill("words")], n=20)
+    r = report["skills"]["words"]
+    assert r["formats"]["default"]["lenient"]["correct"] == 0
+    assert (r["diagnosis"], r["format_gap_by"], r["partly_format"]) == ("missing", None, False)
+
+
+def test_probe_json_skill_with_prose_after_the_object(tmp_path):
+    from dataladder.probe import probe
+    from dataladder.skills import load_skills
+
+    schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+    p = tmp_path / "people.jsonl"
+    p.write_text("".join(json.dumps({"skill": "person", "prompt": f"Person {i} as JSON:", "verifier": "json-schema",
+                                     "completion": json.dumps({"name": f"P{i}"}), "schema": schema, "split": "eval"})
+                         + "\n" for i in range(10)))
+
+    def answer(prompt):
+        i = int(prompt.split()[1])
+        doc = json.dumps({"name": f"P{i}"})
+        return doc if i < 4 else doc + "\nI hope this helps!"  # 6 of 10 fail strictly, only for the prose after
+
+    report, samples = probe(FakeGen(answer), load_skills([str(p)]), n=10)
+    r = report["skills"]["person"]
+    cell = r["formats"]["default"]
+    assert (cell["correct"], cell["lenient"]["correct"]) == (4, 10)
+    assert (r["diagnosis"], r["format_gap_by"]) == ("format-gap", "lenient")
+    assert {s["reason"] for s in samples if not s["ok"]} == {"invalid_json"}
 
 
 def test_prerequisites_are_added():
@@ -86,7 +200,7 @@ def test_probe_micro_model_matches_naive_decoding(micro_model, tmp_path):
     write_probe(report, samples, tmp_path)
     rows = [json.loads(line) for line in (tmp_path / "samples.jsonl").read_text().splitlines()]
     assert len(rows) == report["items"] == 2 * 10 * 2
-    assert {"skill", "format", "prompt", "completion", "answer", "ok", "reason"} <= set(rows[0])
+    assert {"skill", "format", "prompt", "completion", "answer", "ok", "reason", "lenient_ok"} <= set(rows[0])
     saved = json.loads((tmp_path / "probe.json").read_text())
     for name, r in saved["skills"].items():
         for f, x in r["formats"].items():
@@ -138,3 +252,15 @@ def test_jsonl_skill_with_module_function_verifier_probes(micro_model, tmp_path,
         assert s["reason"] == (None if s["ok"] else "no_digit")
     r = report["skills"]["digits"]["formats"]["default"]
     assert r["n"] == 6 and r["correct"] == sum(s["ok"] for s in samples)
+
+
+def test_table_shows_lenient_where_it_differs(capsys):
+    from dataladder.cli_tables import print_probe
+    from dataladder.probe import probe
+
+    report, _ = probe(FakeGen(lambda p: f"{p.split()[2]} plus 3 gives {int(p.split()[2]) + 3}"), [toy_skill("words")], n=20)
+    report["model"] = "fake"
+    print_probe(report)
+    out = capsys.readouterr().out
+    assert "(lenient 1.00)" in out and "format-gap (lenient)" in out
+    assert max(len(line) for line in out.splitlines() if line.startswith(("┃", "│"))) <= 80

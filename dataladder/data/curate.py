@@ -24,8 +24,10 @@ Steps (`CurateConfig.steps`, any order after `validate`, which always runs first
   `answer`; without one, the skill's `problem` hook finds the item the prompt asks about (an
   arithmetic expression in any wording, a JSONL item by its question) and lends its answer and
   fields. A record with no verifier or no answer is counted as
-  `unverified` and kept, or rejected as `unverifiable` with `require_verified`. Rejections
-  carry the verifier's reason (`wrong_answer`, `no_number`, `mismatch`, ...).
+  `unverified` and kept, or rejected as `unverifiable` with `require_verified`; so is a record of a
+  skill whose items disagree on the verifier (`per item (regex)`) when no item asks its prompt and
+  it names no `verifier` of its own (`no_item_verifier`: another item's verifier never judges it).
+  Rejections carry the verifier's reason (`wrong_answer`, `no_number`, `mismatch`, ...).
 - `dedup`, `near-dup`, `decontaminate`: exact duplicates (`exact_duplicate`), MinHash LSH near
   duplicates (`near_duplicate`) and eval leaks against `eval_sets` and `eval_skills`
   (`eval_leak_exact`, `eval_leak_ngram`, `eval_leak_problem`); `dedup.py` has the rules.
@@ -144,16 +146,21 @@ def verify(docs: Iterator[Doc], reject: Reject, cfg: CurateConfig) -> Iterator[D
         item = sk.problem_of(prompt_of(d.data)) if sk is not None else None
         extra = {**(item.data if item is not None else {}), **record_fields(d.data)}
         spec = d.data.get("verifier") or (item.data.get("verifier") if item is not None else None)
-        fn = verifiers(spec) if spec else (sk.verify if sk else None)
+        # a skill whose items disagree on the verifier has none for a prompt none of them asks: never item 0's
+        no_item = spec is None and sk is not None and sk.per_item
+        fn = None if no_item else verifiers(spec) if spec else (sk.verify if sk else None)
         answer = d.data.get("answer", item.answer if item is not None else None)
         # regex, code and schema verifiers judge a completion without a reference answer
         name = str(spec or (sk.verifier if sk else "")).partition(":")[0]
         needs_answer = name in ("exact", "exact-line", "numeric", "contains")
         if fn is None or not completion or (answer is None and needs_answer):
+            why = "no_item_verifier" if no_item else "unverifiable"
             if cfg.require_verified:
-                reject(d, "unverifiable", "verify", "no verifier" if fn is None else "no answer")
+                reject(d, why, "verify", f"no item of skill {sk.name} asks this prompt, and its items' verifiers "
+                       f"differ ({sk.verifier}): give the record its own 'verifier'" if no_item else
+                       "no verifier" if fn is None else "no answer")
                 continue
-            d.cache["unverified"] = True
+            d.cache["unverified"] = why
             yield d
             continue
         v = fn(completion, answer if answer is not None else "", **extra)
@@ -246,12 +253,13 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         for i, s in enumerate(steps[1:], 1):
             stream = _Timed(STEP_FNS[s](iter(stream), reject, cfg), counts[i])
             stages.append(stream)
-        kept, unverified, formats = 0, 0, Counter()
+        kept, unverified, formats = 0, Counter(), Counter()
         with paths["kept.jsonl"].open("w", encoding="utf-8") as f:
             for d in stream:
                 f.write(json.dumps(d.data, ensure_ascii=False) + "\n")
                 kept += 1
-                unverified += d.cache.get("unverified", False)
+                if d.cache.get("unverified"):
+                    unverified[d.cache["unverified"]] += 1
                 formats[d.fmt] += 1
                 if on_record and kept % 1000 == 0:
                     on_record(n_in[0])
@@ -264,7 +272,8 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
             prev_in, prev_s = c[0], st.seconds
         stats = {
             "input": str(input_path), "in": n_in[0], "kept": kept, "rejected": sum(reject.counts.values()),
-            "dropped": dict(sorted(reject.counts.items())), "unverified_kept": unverified,
+            "dropped": dict(sorted(reject.counts.items())), "unverified_kept": sum(unverified.values()),
+            "unverified_reasons": dict(sorted(unverified.items())),
             "kept_formats": dict(formats), "steps": per_step, "seconds": round(seconds, 3),
             "records_per_second": round(n_in[0] / seconds, 1) if seconds > 0 else None,
             "config": cfg.model_dump(),

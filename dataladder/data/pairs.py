@@ -19,12 +19,14 @@ and refuses rejected, or the pair is not made. `hard` marks near misses (`skills
 a number within max(2, 10%) of a numeric answer or its figures reordered; a one-token edit of any
 other answer); far-off, malformed or unrelated answers are easy. `flip_share` then swaps chosen
 and rejected in that share of the pairs (label noise), marking them `flipped`. Prompts come from the skill's train partition, split by a hash of the
-problem into a `train` slice (80%) and a disjoint `heldout` slice (20%); eval items never appear.
+problem into a `train` slice (80%) and a disjoint `heldout` slice (20%); eval items never appear. A finite
+(JSONL) skill holds out exactly 20% of its train problems, the lowest hashes, at least one, given 5 or more.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import random
 from pathlib import Path
 
@@ -37,10 +39,30 @@ SPLITS = ("train", "heldout")
 SAMPLES_PER_PROMPT = 4  # model samples per prompt for `self` / `other` / `endpoint`
 
 
+def _share(skill: Skill, key: str) -> float:
+    h = hashlib.blake2b(f"pairs:{skill.name}:{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "big") / 2**64
+
+
 def slice_of(skill: Skill, item: Item) -> str:
-    """`train` or `heldout`: a fixed hash of the problem (`Skill.key_of`: a*b and b*a land together)."""
-    h = hashlib.blake2b(f"pairs:{skill.name}:{skill.key_of(item)}".encode(), digest_size=8).digest()
-    return "heldout" if int.from_bytes(h, "big") / 2**64 < HELDOUT_SHARE else "train"
+    """`train` or `heldout`: a fixed hash of the problem (`Skill.key_of`: a*b and b*a land together). A finite
+    skill holds out exactly its HELDOUT_SHARE of train problems, those of lowest hash (`heldout_keys`)."""
+    if skill.finite:
+        return "heldout" if skill.key_of(item) in heldout_keys(skill) else "train"
+    return "heldout" if _share(skill, skill.key_of(item)) < HELDOUT_SHARE else "train"
+
+
+MIN_PROBLEMS = math.ceil(1 / HELDOUT_SHARE)  # a finite skill's train problems needed to hold one out
+
+
+def heldout_keys(skill: Skill, pool: list[Item] | None = None) -> set[str]:
+    """A finite skill's held-out problems: round(HELDOUT_SHARE·n) (at least one) of its n train problems, those of
+    lowest hash, so the split is stable and never a matter of luck; none below MIN_PROBLEMS."""
+    pool = skill.items("train", 1 << 30, 0) if pool is None else pool
+    keys = sorted({skill.key_of(it) for it in pool if not skill.is_eval(it)}, key=lambda k: (_share(skill, k), k))
+    if len(keys) < MIN_PROBLEMS:
+        return set()
+    return set(keys[: max(1, round(HELDOUT_SHARE * len(keys)))])
 
 
 def is_hard(rejected: str, answer: str) -> bool:
@@ -71,9 +93,19 @@ def _model_name(other) -> str:
 
 
 def _items(skill: Skill, split: str, n: int, seed: int) -> list[Item]:
-    """Up to `n` distinct items of the train partition's `split` slice, deterministic per seed."""
+    """Up to `n` distinct items of the train partition's `split` slice, deterministic per seed. A finite skill
+    with too few train problems to hold any out raises for `heldout`, saying how many it has and needs."""
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    if skill.finite:  # every train item, its held-out share fixed (a draw of a few might hold none out)
+        pool = [it for it in skill.items("train", 1 << 30, seed) if not skill.is_eval(it)]
+        held = heldout_keys(skill, pool)
+        if split == "heldout" and not held:
+            n_keys = len({skill.key_of(it) for it in pool})
+            raise ValueError(f"skill {skill.name}: {n_keys} train problems are too few for held-out pairs: holding "
+                             f"out {HELDOUT_SHARE:.0%} needs at least {MIN_PROBLEMS}; add train items (--prompts-file, "
+                             "or `split: train` lines)")
+        return [it for it in pool if (skill.key_of(it) in held) == (split == "heldout")][:n]
     want = max(8, int(n / (HELDOUT_SHARE if split == "heldout" else 1 - HELDOUT_SHARE) * 1.2))
     exhausted = False
     while True:
@@ -85,7 +117,7 @@ def _items(skill: Skill, split: str, n: int, seed: int) -> list[Item]:
                 return []
             continue
         picked = [it for it in pool if slice_of(skill, it) == split and not skill.is_eval(it)]
-        if len(picked) >= n or exhausted or skill.finite or want > 50 * n:
+        if len(picked) >= n or exhausted or want > 50 * n:
             return picked[:n]
         want *= 2
 
@@ -123,7 +155,8 @@ def _near_miss_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_
 
 def _gold(skill: Skill, fmt: str, it: Item) -> str:
     """What a rejected answer is compared with for `hard`: the answer of a number, else the gold completion."""
-    return it.answer if skill.verifier.startswith("numeric") else skill.formats[fmt].completion(it)
+    numeric = it.data.get("verifier", skill.verifier).startswith("numeric")  # a per-item verifier first
+    return it.answer if numeric else skill.formats[fmt].completion(it)
 
 
 def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_only: bool, gen: Generator,
@@ -137,7 +170,7 @@ def _sampled_pairs(skill: Skill, fmt: str, items: list[Item], want: int, hard_on
         samples = gen.sample([gen.prompt_for(skill, fmt, it) for it in chunk], SAMPLES_PER_PROMPT, temperature,
                              seed=seed)
         for it, texts in zip(chunk, samples):
-            good = [t for t in texts if skill.score(t, it).ok]
+            good = [t for t in texts if skill.score(t, it).ok and skill.gold_verdict(t, it).ok]  # JSON: the gold one
             bad = [t for t in texts if not skill.score(t, it).ok and t.strip()]
             bad = [t for t in bad if is_hard(t, _gold(skill, fmt, it))] if hard_only else bad
             if not bad or not good and f.completion(it) is None:

@@ -7,8 +7,9 @@
 Sources (`SOURCES`, a registry with did-you-mean): `template` (the skill's own generator),
 `self` (rejection sampling: k sampled completions per prompt from a local model, keep those the
 verifier accepts) and `endpoint` (the same against any OpenAI-compatible chat-completions
-server). Prompts come only from the skill's train partition (a JSONL skill's `split: train` items,
-or its hash share; see `skills/jsonl.py`), and every record is checked with `Skill.is_eval` before
+server). Where the verifier checks only a shape (a JSON schema), an accepted sample must also agree
+with its item's gold answer (`Skill.gold_verdict`), else it counts as `disagrees_with_gold`. Prompts
+come only from the skill's train partition (a JSONL skill's `split: train` items, or its hash share; see `skills/jsonl.py`), and every record is checked with `Skill.is_eval` before
 it is written, so no eval item is ever written. A sample verified in the write format (default the
 skill's target format) is written as sampled (another valid program is another example); one
 sampled in another format is written as the gold answer in the write format. The source's own
@@ -148,7 +149,8 @@ class SelfSource(Source):
             return None
         gen = self._load()
         completions = gen.greedy(self._prompts(gen, items))
-        correct = sum(self.skill.score(c, it).ok for c, it in zip(completions, items))
+        correct = sum(self.skill.score(c, it).ok and self.skill.gold_verdict(c, it).ok
+                      for c, it in zip(completions, items))
         lo, hi = wilson(correct, len(items))
         return {"greedy": {"format": self.sample_format, "accuracy": correct / len(items), "ci_low": lo,
                            "ci_high": hi, "correct": correct, "n": len(items)}}
@@ -332,6 +334,8 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
     for text in texts:
         tally.candidates += 1
         v = skill.score(text, it)
+        if v.ok:  # a shape check (a schema) passes a wrong name or city: the item's gold answer decides those
+            v = skill.gold_verdict(text, it)
         if not v.ok:
             tally.rejected[v.reason or "rejected"] += 1
             continue

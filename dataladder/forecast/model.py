@@ -151,6 +151,7 @@ class Forecast:
     rung_lx: np.ndarray | None = None  # log sizes of the rungs, ascending
     rung_z: np.ndarray | None = None  # draws × rungs: each rung's mean redrawn with its noise, link scale
     notes: list[str] = field(default_factory=list)
+    trend: object = None  # forecast.trend.Trend: the last rungs' measured slope, once `trend.follow` has looked
     _curves: np.ndarray | None = None
 
     @property

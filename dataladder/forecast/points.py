@@ -6,7 +6,8 @@ one size are seeds), `eval_n` (the eval items behind a score, a positive integer
 `curve` (several curves in one file, grouped by it). Column names are matched case-insensitively.
 Our own result documents are read too: `ladder.json` (one curve per arm), `prefs.json` and `rl.json`
 (one curve per arm, the base rung of 0 rollouts left out), one point per seed where the rung lists
-its seeds, with the document's target, direction and δ as defaults.
+its seeds, with the document's target, direction, δ and budget as defaults; a ladder's curve also
+carries what its stop rule decided with (`Curve.ladder`, `ladder_rule`), for `fit` to decide the same.
 
     from dataladder.forecast import read_points
     pts = read_points("curve.csv")   # pts.curves[0].n, .value, .eval_n
@@ -39,6 +40,7 @@ class Curve:
     eval_n: list[int | None] = field(default_factory=list)
     seed: list[str | None] = field(default_factory=list)
     where: list[str] = field(default_factory=list)
+    ladder: dict | None = None  # a ladder document's curve: how its ladder fitted and decided (`ladder_rule`)
 
     def add(self, n: float, value: float, eval_n: int | None, seed, where: str) -> None:
         self.n.append(n)
@@ -61,7 +63,7 @@ class Points:
     kind: str = "table"  # table, or a ladder kind: sft | reward | dpo | rl (ladder | prefs: older documents)
     x_name: str = "n"
     y_name: str = "value"
-    defaults: dict = field(default_factory=dict)  # target, direction, delta (result documents only)
+    defaults: dict = field(default_factory=dict)  # target, direction, delta, budget (result documents only)
 
 
 def read_points(path) -> Points:
@@ -278,6 +280,9 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
     cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
     defaults = {k: cfg[k] for k in ("target", "delta") if isinstance(cfg.get(k), (int, float))}
     defaults["direction"] = "higher"
+    budget = _budget(cfg)
+    if math.isfinite(budget):
+        defaults["budget"] = budget
     try:
         arms = doc.get("arms")
         ladders = arms if isinstance(arms, list) and arms and isinstance(arms[0], dict) and "unit" in arms[0] else \
@@ -288,6 +293,8 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
                                  + (f" · {Path(str(lad.get('model'))).name}" if len(models) > 1 else ""),
                                  lad["rungs"], "n", "rungs" if lad is doc else f"arms[{i}].rungs")
                       for i, lad in enumerate(ladders)]
+            for c, lad in zip(curves, ladders):
+                c.ladder = ladder_rule(cfg, lad)
             return Points(str(p), curves, ladders[0].get("kind", "ladder"), ladders[0]["unit"],
                           doc.get("metric", "accuracy"), defaults)
         if isinstance(doc.get("arms"), list) and doc["arms"] and "rungs" in doc["arms"][0] and "rollouts" not in \
@@ -296,6 +303,8 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
             curves = [_doc_curve(p, f"{a.get('skill', 'skill')} · {a.get('label', i)}"
                                  + (f" · {Path(str(a.get('model'))).name}" if len(models) > 1 else ""),
                                  a["rungs"], "n", f"arms[{i}].rungs") for i, a in enumerate(doc["arms"])]
+            for c, a in zip(curves, doc["arms"]):
+                c.ladder = ladder_rule(cfg, a)
             return Points(str(p), curves, "ladder", "examples", "accuracy", defaults)
         if isinstance(doc.get("ladder"), list) and doc["ladder"] and "pairs" in doc["ladder"][0]:
             curve = _doc_curve(p, str(doc.get("skill") or "reward model"), doc["ladder"], "pairs", "ladder")
@@ -311,6 +320,42 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
         raise InputError(f"looks like a dataladder result document but lacks {e}; is it complete?", str(p)) from None
     raise InputError("a JSON object that is not a ladder.json, prefs.json or rl.json; give points as a JSON array "
                      "of {\"n\": …, \"value\": …} or as JSONL", str(p))
+
+
+def _budget(cfg: dict) -> float:
+    return next((float(cfg[k]) for k in ("max_examples", "max_pairs", "max_rollouts")
+                 if isinstance(cfg.get(k), (int, float))), math.inf)
+
+
+def ladder_rule(cfg: dict, lad: dict) -> dict | None:
+    """What a finished ladder (an engine document, or an older climb's arm) fitted and decided with, so that
+    `dataladder fit` decides as it did: the knobs its stop rule recorded (`stop.rule`, ladder/stop.py), else
+    its config's; its base score and pooled rungs; the fit's draws and seed (the engine seeds the fit with
+    the number of rungs). None for a document without counts or a stop."""
+    from dataladder.ladder.schedule import next_size
+
+    stop, rungs = lad.get("stop"), lad.get("rungs") or []
+    if not isinstance(stop, dict) or not rungs or not all("correct" in r and "total" in r for r in rungs):
+        return None
+    rec = stop.get("rule") if isinstance(stop.get("rule"), dict) else {}
+    base = lad.get("base") if isinstance(lad.get("base"), dict) else {}
+    if "correct" in base and "total" in base:
+        b = (int(base["correct"]), int(base["total"]))
+    elif isinstance(base.get("accuracy"), (int, float)):  # an older document: the accuracy on the first rung's items
+        b = (round(base["accuracy"] * rungs[0]["total"]), int(rungs[0]["total"]))
+    else:
+        b = (int(rungs[0]["correct"]), int(rungs[0]["total"]))
+    minutes, fit = cfg.get("max_minutes"), lad.get("fit") if isinstance(lad.get("fit"), dict) else {}
+    return {"reason": stop.get("reason"), "why": stop.get("why"), "base": b,
+            "rungs": [(r["n"], int(r["correct"]), int(r["total"])) for r in rungs],
+            "target": rec.get("target", cfg.get("target")), "delta": rec.get("delta", cfg.get("delta", 0.01)),
+            "min_rungs": rec.get("min_rungs", cfg.get("min_rungs", 4)),
+            "min_examples": rec.get("min_examples", lad.get("min_examples", 0)),
+            "budget": _budget(cfg), "max_examples": rec.get("max_examples", _budget(cfg)),
+            "next_n": rec.get("next_n", next_size(rungs[-1]["n"], float(cfg.get("growth", 2.0)))),
+            "time_left_s": rec["time_left_s"] if "time_left_s" in rec else
+            (minutes * 60 - float(lad.get("seconds", 0.0)) if isinstance(minutes, (int, float)) else None),
+            "draws": int(fit.get("draws") or max(int(cfg.get("n_boot", 200)), 1000)), "seed": len(rungs)}
 
 
 def rung_points(r: dict, size: str) -> list[tuple[float, float, int, object]]:

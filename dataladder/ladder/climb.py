@@ -183,7 +183,8 @@ def _eval_model(model, ctx: Context) -> dict:
     gen = ctx.gen if model is ctx.model else ctx.gen.with_model(model)
     for name, (sk, items) in ctx.eval_sets.items():
         res, _, _ = score_formats(gen, sk, items, list(sk.formats), on_batch=ctx.on_eval)
-        out[name] = {f: {"correct": r["correct"], "n": r["n"], "accuracy": r["accuracy"]} for f, r in res.items()}
+        out[name] = {f: {"correct": r["correct"], "n": r["n"], "accuracy": r["accuracy"],
+                         "lenient_correct": r["lenient"]["correct"]} for f, r in res.items()}
     return out
 
 
@@ -295,6 +296,7 @@ class SFTLadder(Ladder):
     def document(self) -> dict:
         return {"model": self.spec, "skill": self.skill, "target_format": self.tf, "method": self.cfg.method,
                 "lora_r": self.lora_r, "diagnosis": self.diagnosis, "min_examples": self.min_examples,
+                "hparams": self.cfg.hp.model_dump(),
                 **super().document()}
 
 
@@ -339,18 +341,21 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
             raise ValueError(f"--train-file {cfg.train_file}: no training records for skill {skill} (records name "
                              "their skill in 'skill'; those whose prompt asks an eval item are dropped)")
     fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
-    bases = run_jobs([Job("sft", spec, cfg, base_config(fingerprints[spec], cfg), root=str(store.root))
+    from dataladder.train.sizing import resolve_cfg
+
+    cfgs = {spec: resolve_cfg(cfg, "sft", spec) for spec in cfg.models}  # defaults by each model's size
+    bases = run_jobs([Job("sft", spec, cfgs[spec], base_config(fingerprints[spec], cfg), root=str(store.root))
                       for spec in cfg.models], store, executor)
     arms = []
     for spec, base in zip(cfg.models, bases):
         for skill in cfg.skills:
-            arms += [SFTLadder(spec, fingerprints[spec], cfg, skill, r, base["eval"], sizes[skill], on_rung)
+            arms += [SFTLadder(spec, fingerprints[spec], cfgs[spec], skill, r, base["eval"], sizes[skill], on_rung)
                      for r in ranks]
     climb_ladders(arms, store, executor, cfg.report_to)
     arm_docs = [a.document() for a in arms]
     from dataladder.ladder.recommend import recommend
 
-    doc = {"config": cfg.model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
+    doc = {"config": (cfgs[cfg.models[0]] if len(cfgs) == 1 else cfg).model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
            "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local")}
     write_json(output_dir / "ladder.json", doc)
     from dataladder.ladder.plot import plot_ladder

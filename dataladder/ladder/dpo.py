@@ -196,6 +196,9 @@ def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
     from dataladder.executors.local import LocalExecutor
 
     check_config(cfg)
+    from dataladder.train.sizing import resolve_cfg
+
+    cfg = resolve_cfg(cfg, "dpo")  # defaults by the base model's size (train/sizing.py)
     t0 = time.perf_counter()
     executor = executor or LocalExecutor()
     executor.set_progress(on_train, None)

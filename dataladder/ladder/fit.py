@@ -2,8 +2,9 @@
 
 `fit_curve` turns a ladder's (n, correct, n_eval) points — one per (rung, seed) — into a
 `dataladder.forecast.Forecast` of a bounded score (accuracy in [0, 1], binomial noise from the
-eval size); `summarize_fit` is its JSON block in ladder.json, prefs.json and rl.json. The model
-itself, its priors and calibration are documented in `dataladder/forecast/model.py`.
+eval size) that follows the last rungs' measured trend where they do not rise (`forecast/trend.py`);
+`summarize_fit` is its JSON block in ladder.json, prefs.json and rl.json. The model itself, its
+priors and calibration are documented in `dataladder/forecast/model.py`.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ import math
 import numpy as np
 
 from dataladder.forecast.model import N_GRID, PRIOR, Forecast, forecast
+from dataladder.forecast.trend import follow, measured_trend
 
 CurveFit = Forecast  # the ladders' name for it
 __all__ = ["N_GRID", "CurveFit", "fit_curve", "summarize_fit", "forecast_block", "forecast_text", "saturation"]
 
 
 def fit_curve(points: list[tuple[float, int, int]], target: float, n_boot: int = 200, seed: int = 0) -> Forecast:
-    """Fit (n, correct, n_eval) points; `n_boot` posterior draws (at least 1,000 are taken)."""
+    """Fit (n, correct, n_eval) points; `n_boot` posterior draws (at least 1,000 are taken). Where the last
+    rungs do not rise, the draws follow their measured trend (`dataladder/forecast/trend.py`): `fit.trend`."""
     pts = [p for p in points if p[0] >= 1 and p[2] > 0]
     if not pts:
         raise ValueError("no curve can be fitted without a rung of at least one example")
-    return forecast([p[0] for p in pts], [p[1] / p[2] for p in pts], [p[2] for p in pts], target=min(max(target, 1e-6), 1 - 1e-6),
-                    direction="higher", bounds=(0.0, 1.0), draws=max(n_boot, 1000), seed=seed)
+    n, value, items = [p[0] for p in pts], [p[1] / p[2] for p in pts], [p[2] for p in pts]
+    fc = forecast(n, value, items, target=min(max(target, 1e-6), 1 - 1e-6), direction="higher", bounds=(0.0, 1.0),
+                  draws=max(n_boot, 1000), seed=seed)
+    return follow(fc, measured_trend(fc, n, value, items))
 
 
 def _fin(v: float) -> float | None:

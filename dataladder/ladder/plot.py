@@ -38,7 +38,10 @@ def save(fig, path: Path) -> None:
 
 def draw_ladder(ax, lad: dict, color: str, name: str, extend: float = 8.0) -> None:
     """One ladder document (any kind, `ladder/engine.py`) on `ax`: pooled rungs with 95% intervals, each
-    seed's score, the fitted curve's median and 80% band up to `extend`× the last rung, the reached size."""
+    seed's score, the fitted curve's median and 80% band up to `extend`× the last rung, the reached size.
+    The band starts at the first of the last three rungs, the ones its slope was fitted to (or measured on,
+    where the fit follows a flat or falling trend): before them the line claims nothing, and drawn
+    back from the last rung it would pass beside the earlier rungs of a curve that bent."""
     rungs = lad["rungs"]
     ns = [r["n"] for r in rungs]
     err = [[r["accuracy"] - r["ci_low"] for r in rungs], [r["ci_high"] - r["accuracy"] for r in rungs]]
@@ -50,7 +53,8 @@ def draw_ladder(ax, lad: dict, color: str, name: str, extend: float = 8.0) -> No
     fit = lad.get("fit")
     if fit and ns:
         cv = fit["curve"]
-        idx = [j for j, n in enumerate(cv["n"]) if ns[0] / 2 <= n <= max(ns) * extend]
+        first = sorted(ns)[-3] if len(ns) >= 3 else ns[0] / 2  # forecast.model.WINDOW rungs
+        idx = [j for j, n in enumerate(cv["n"]) if first / 1.3 <= n <= max(ns) * extend]
         ax.plot([cv["n"][j] for j in idx], [cv["median"][j] for j in idx], color=color, lw=1.5)
         ax.fill_between([cv["n"][j] for j in idx], [cv["lo80"][j] for j in idx], [cv["hi80"][j] for j in idx],
                         color=color, alpha=0.15, lw=0)

@@ -110,7 +110,12 @@ def cold_start(cfg: RLConfig, store: RunStore, gen, skill, fmt: str, items: list
 
     from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 
-    hp = SFTHparams()
+    from dataladder.train.sizing import param_count, resolve, size_class
+
+    n_params = param_count(cfg.model)
+    # a pretrained model takes `epochs` passes over a handful of examples, not the rung floor: 10 steps on 4
+    # examples memorised them (loss 4e-5) and left RL nothing to do; the tiny model keeps climb's defaults
+    hp = resolve(SFTHparams(**({} if size_class(n_params) == "tiny" else {"min_steps": 1})), "sft", n_params)
     model, tok = gen.model, gen.tok
     key = {"kind": "rl-cold-start", "model": fingerprint(cfg.model), "skill": skill_key(cfg.skill, cfg.prompts_file),
            "format": fmt, "items": [it.key for it in items], "seed": cfg.seed, "hp": hp.model_dump()}
@@ -173,6 +178,9 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         raise ValueError("--online-every needs --reward-model (the reward model to retrain)")
     if cfg.check_samples < cfg.hp.num_generations:
         raise ValueError(f"check_samples ({cfg.check_samples}) must be ≥ num_generations ({cfg.hp.num_generations})")
+    from dataladder.train.sizing import resolve_cfg
+
+    cfg = resolve_cfg(cfg, "grpo")  # defaults by the policy's size (train/sizing.py)
     skill = train_skill_of(cfg)
     if cfg.format not in ("auto", "target") and cfg.format not in skill.formats:
         raise ValueError(f"--format {cfg.format!r}: skill {cfg.skill} has formats {', '.join(skill.formats)}")

@@ -59,11 +59,13 @@ def rl_config(cfg: RMPolicyConfig, prefs_cfg, reward_model: str | None):
     """The RL config of one run: the prefs model and skill, the reward model's format, no cold start."""
     from dataladder.ladder.rl import RLConfig
 
+    from dataladder.train.sizing import resolve_cfg
+
     rps = cfg.hp.rollouts_per_step
-    return RLConfig(model=prefs_cfg.model, skill=prefs_cfg.skill, format=fmt_of(prefs_cfg), cold_start=0,
+    return resolve_cfg(RLConfig(model=prefs_cfg.model, skill=prefs_cfg.skill, format=fmt_of(prefs_cfg), cold_start=0,
                     target=cfg.target, start_steps=cfg.steps, max_rollouts=cfg.steps * rps, seed=cfg.seed,
                     eval_n=cfg.eval_n, reward_model=reward_model, prompts_file=prefs_cfg.prompts_file,
-                    hp=cfg.hp, report_to=cfg.report_to)
+                    hp=cfg.hp, report_to=cfg.report_to), "grpo")
 
 
 def fmt_of(prefs_cfg) -> str:

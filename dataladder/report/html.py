@@ -68,6 +68,7 @@ def probe_section(probe: dict) -> str:
         return ""
     fig, ax = plt.subplots(figsize=(9, 3.6))
     width = 0.8 / len(formats)
+    lx, ly = [], []  # the lenient scores that differ from the strict ones, one mark each
     for j, f in enumerate(formats):
         xs, ys, lo, hi = [], [], [], []
         for i, s in enumerate(skills):
@@ -77,30 +78,48 @@ def probe_section(probe: dict) -> str:
                 ys.append(x["accuracy"])
                 lo.append(x["accuracy"] - x["ci_low"])
                 hi.append(x["ci_high"] - x["accuracy"])
+                if (le := x.get("lenient")) and le["correct"] != x["correct"]:
+                    lx.append(xs[-1])
+                    ly.append(le["accuracy"])
         ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=f)
+    if lx:
+        ax.scatter(lx, ly, marker="D", s=22, color="k", zorder=3, label="lenient")
     ax.axhline(probe["mastered_at"], color="k", ls="--", lw=1, label=f"mastered at {probe['mastered_at']:g}")
     ax.set_xticks(range(len(skills)), skills)
     ax.set_ylim(0, 1.05)
     ax.set_ylabel("accuracy")
-    ax.legend(fontsize=8, ncol=len(formats) + 1, loc="upper right")
+    ax.legend(fontsize=8, ncol=len(formats) + 2, loc="upper right")
     ax.grid(axis="y", alpha=0.3)
     rows = []
     for s, r in probe["skills"].items():
         cells = "".join(
-            f'<td class="num">{x["accuracy"]:.2f} [{x["ci_low"]:.2f}–{x["ci_high"]:.2f}]</td>' if (x := r["formats"].get(f)) else "<td>—</td>"
-            for f in formats)
+            f'<td class="num">{x["accuracy"]:.2f} [{x["ci_low"]:.2f}–{x["ci_high"]:.2f}]{_lenient_cell(x)}</td>'
+            if (x := r["formats"].get(f)) else "<td>—</td>" for f in formats)
         band = r["data_band"]
         note = "" if r["cheaply_fixable"] else f" — needs {', '.join(r['missing_prerequisites'])} first"
+        if r.get("format_gap_by") == "lenient":
+            note += " — by the lenient reading"
+        elif r.get("partly_format"):
+            note += " — partly format (lenient ≥ 2× strict)"
         rows.append(f'<tr><td>{html.escape(s)}</td>{cells}<td><span class="tag {r["diagnosis"]}">{r["diagnosis"]}</span>{note}</td>'
                     f'<td>{band["label"]} ({_n(band["low"])}–{_n(band["high"])})</td></tr>')
     head = "".join(f"<th>{html.escape(f)}</th>" for f in formats)
     n_items = probe["items"]
     cap = (f"Greedy accuracy of <b>{html.escape(str(probe.get('model')))}</b> per skill and prompt format on held-out items "
-           f"(n = {probe['n']} per bar, {n_items:,} items in all); error bars are Wilson 95% intervals. "
+           f"(n = {probe['n']} per bar, {n_items:,} items in all); error bars are Wilson 95% intervals; diamonds "
+           "(and <i>lenient</i> in the table) are the same completions read leniently about format (the gold number "
+           "amid prose, the first JSON object), where that differs. "
            f"Diagnoses are made against the <b>{html.escape(_targets(probe))}</b> format.")
     return ("<h2 id='profile'>Capability profile (evals first)</h2>"
             + _figure(_png(fig), cap, "accuracy per skill and format")
             + f"<table><tr><th>skill</th>{head}<th>diagnosis</th><th>prior data band</th></tr>{''.join(rows)}</table>")
+
+
+def _lenient_cell(x: dict) -> str:
+    le = x.get("lenient")  # probe files before the lenient reading have none
+    if not le or le["correct"] == x["correct"]:
+        return ""
+    return f'<br><span class="sub">lenient {le["accuracy"]:.2f} [{le["ci_low"]:.2f}–{le["ci_high"]:.2f}]</span>'
 
 
 def _targets(probe: dict) -> str:

@@ -43,7 +43,9 @@ class Skill:
     - `wrong(item, gold, rng, others)`: candidate wrong completions of the answer's type, nearest first;
       `wrong_answer` keeps the first the verifier refuses (near-miss pairs, `corrupt`, the noise step);
     - `features(item)`: difficulty buckets for the RL diversity report;
-    - `fields(item)`: what a written record must carry for the verifier to check it again (tests, schema).
+    - `fields(item)`: what a written record must carry for the verifier to check it again (tests, schema);
+    - `agrees(completion, item)`: whether a completion the verifier accepts agrees with the item's gold answer
+      where the verifier checks only its shape (json-schema: the same JSON); `gold_verdict` asks it.
     """
 
     name: str
@@ -58,7 +60,7 @@ class Skill:
     target_format: str = "exam"  # the default target of post-training (`--target-format` overrides)
     description: str = ""
     finite: bool = False  # a fixed set of items (a JSONL file) rather than a generator
-    verifier: str = ""  # the spec of its usual verifier (`numeric`, `python-tests`), for what it needs
+    verifier: str = ""  # the spec its items share (`numeric`, `python-tests`), or `per item (regex)` (`PER_ITEM`)
     spec: str = ""  # how to name this skill again: `mul`, `mul:<param>=<value>`, `tasks.jsonl:code`
     problem: Callable[[str | list], Item | None] | None = None
     wrong: Callable[[Item, str, random.Random, list[str]], Iterator[str]] | None = None
@@ -66,9 +68,41 @@ class Skill:
     fields: Callable[[Item], dict] = lambda it: {}
     canonical: Callable[[Item], str] | None = None  # one key for one problem however asked (a*b and b*a)
     normalize: bool = True  # curate's normalize step may touch its texts (code: False)
+    agrees: Callable[[str, Item], Verdict] | None = None
 
     def score(self, completion: str, item: Item) -> Verdict:
         return self.verify(completion, item.answer, **item.data)
+
+    def score_lenient(self, completion: str, item: Item, strict: Verdict | None = None) -> Verdict:
+        """The format-lenient reading of `completion` (`verify.lenient` of the item's verifier): ok where `score` is,
+        or where the answer is there in another form (the gold number amid prose, the first JSON object); `score`'s
+        verdict where no looser reading is known. `strict`: `score`'s verdict when the caller has it already."""
+        from dataladder.verify import lenient
+
+        strict = strict if strict is not None else self.score(completion, item)
+        spec = item.data.get("verifier") or self.verifier
+        if strict.ok or not spec:
+            return strict
+        try:
+            loose = getattr(lenient(spec), "loose", None)
+        except ValueError:  # no one spec to read leniently (a skill whose items disagree, each naming none)
+            return strict
+        if loose is None:
+            return strict
+        data = {k: v for k, v in item.data.items() if k not in ("messages", "prompt", "verifier")}
+        v = loose(completion, item.answer, **data)
+        return strict if v is None else v
+
+    @property
+    def per_item(self) -> bool:
+        """Its items disagree on the verifier: only an item's own one can judge a completion (`verify` alone refuses
+        with `no_item_verifier`)."""
+        return self.verifier.startswith(PER_ITEM)
+
+    def gold_verdict(self, completion: str, item: Item) -> Verdict:
+        """Whether a completion that `score` accepts also agrees with the item's gold answer (the `agrees` hook);
+        Verdict(True) where the skill has no such hook or the item no gold answer."""
+        return self.agrees(completion, item) if self.agrees is not None else Verdict(True)
 
     def check_gold(self, fmt: str | None = None) -> list[tuple[Item, str, Verdict]]:
         """(item, gold completion, verdict) of every eval item whose gold completion fails the verifier."""
@@ -147,6 +181,9 @@ def no_train_items(skill: Skill) -> str:
     return (f"skill {skill.name}: no train items (its file marks every item `split: eval`, or its spec sets "
             f"eval_share=1); mark some items `\"split\": \"train\"`, or split unmarked items by hash, e.g. {spec}")
 
+
+PER_ITEM = "per item"  # `Skill.verifier` of a skill whose items disagree on it: `per item (regex)`
+NO_ITEM_VERIFIER = Verdict(False, "no_item_verifier")
 
 SKILLS: Registry[Callable[..., Skill]] = Registry("skill")
 

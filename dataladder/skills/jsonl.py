@@ -8,7 +8,10 @@ even for a raw prompt), `answer` (what the verifier compares against, default th
 `stop` (a list of stop strings) and `max_new_tokens` (this item's token budget; the skill's default
 is its longest gold completion in tokens plus a margin). Any other field reaches the verifier as a
 keyword: `python-tests` needs `tests` (or `test_list`), `json-schema` needs `schema`; an item without
-them is refused here, naming its line.
+them is refused here, naming its line. An item is always judged by its own verifier; where the items disagree
+(`regex:<city>Paris</city>` on one, `regex:<city>Rome</city>` on another) the skill's verifier is `per item
+(regex)` and a completion without its item is refused as `no_item_verifier`, never judged by another item's.
+A json-schema item's gold answer is the JSON a sample must equal (`Skill.gold_verdict`; the schema checks shape).
 
 Train and eval: an item with `split` (`train`, or `eval` / `test`) goes there; an item without one is
 placed by a stable hash of its question (`text_key`), an `eval_share` of them in eval (default 0.5; set
@@ -27,8 +30,8 @@ from pathlib import Path
 
 from dataladder.errors import InputError, not_a_file, text_lines, json_problem
 from dataladder.generate.chat import plain_text
-from dataladder.skills.base import Format, Item, Skill
-from dataladder.skills.text import text_key, wrong_candidates
+from dataladder.skills.base import NO_ITEM_VERIFIER, PER_ITEM, Format, Item, Skill
+from dataladder.skills.text import json_agrees, text_key, wrong_candidates
 from dataladder.verify import Verdict, get_verifier
 
 
@@ -37,9 +40,20 @@ def _verifier(spec: str):
     return get_verifier(spec)
 
 
-def _verify(completion: str, answer: str, verifier: str = "exact", **item: object) -> Verdict:
-    """Check with the item's own verifier spec (`verifier`; a skill passes its usual one as the default)."""
+def _verify(completion: str, answer: str, verifier: str | None = "exact", **item: object) -> Verdict:
+    """Check with the item's own verifier spec (`verifier`; a skill passes the one its items share as the default,
+    None where they disagree: without its item, no verifier can judge the completion)."""
+    if verifier is None:
+        return NO_ITEM_VERIFIER
     return _verifier(verifier)(completion, answer, **{k: v for k, v in item.items() if k not in ("messages", "prompt")})
+
+
+def _agrees(completion: str, it: Item) -> Verdict:
+    """A json-schema item's sample must be its gold JSON; other verifiers compare with the answer themselves, or
+    (regex, code) accept any completion of the right form."""
+    if it.data.get("verifier", "").partition(":")[0] != "json-schema":
+        return Verdict(True)
+    return json_agrees(completion, it.answer)  # a prompts-file line without a completion or answer: ''
 
 
 def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = None, prompt_only: bool = False) -> dict:
@@ -186,8 +200,6 @@ def _hash_share(skill: str, key: str) -> float:
 
 def _make_skill(name: str, rows: list, spec: str, normalize: bool | None) -> Skill:
     """A Skill over fixed items; message items keep their turns so the probe can apply a chat template."""
-    from collections import Counter
-
     fmt_names = list(dict.fromkeys(it.data["format"] for it, *_ in rows))
     pool = []
     for it, prompt, messages, completion in rows:
@@ -202,7 +214,9 @@ def _make_skill(name: str, rows: list, spec: str, normalize: bool | None) -> Ski
     by_key: dict[str, Item] = {}
     for it in pool:
         by_key.setdefault(text_key(it.data.get("messages", it.data.get("prompt"))), it)
-    usual = Counter(it.data["verifier"] for it in pool).most_common(1)[0][0]
+    specs = list(dict.fromkeys(it.data["verifier"] for it in pool))
+    shared = specs[0] if len(specs) == 1 else None  # items that disagree: no one of them speaks for the others
+    names = list(dict.fromkeys(v.partition(":")[0] for v in specs))
 
     def render_prompt(it: Item) -> str:
         return it.data["prompt"] if "prompt" in it.data else plain_text(it.data["messages"])
@@ -228,7 +242,7 @@ def _make_skill(name: str, rows: list, spec: str, normalize: bool | None) -> Ski
         items=items,
         formats={f: Format(prompt=render_prompt, completion=lambda it: it.data["reference"], chat=f == "chat")
                  for f in fmt_names},
-        verify=partial(_verify, verifier=usual),
+        verify=partial(_verify, verifier=shared),
         is_eval=lambda it: it.data.get("split") == "eval",
         max_new_tokens=None,  # the longest reference in tokens, with the model's tokenizer
         references=tuple(c for *_, c in rows),
@@ -236,12 +250,13 @@ def _make_skill(name: str, rows: list, spec: str, normalize: bool | None) -> Ski
         native_format=fmt_names[0],
         target_format=fmt_names[0],
         description=f"{len(evals)} eval and {len(trains)} train items from {rows[0][0].data['source'].rsplit(':', 1)[0]}",
-        verifier=usual,
+        verifier=shared or f"{PER_ITEM} ({', '.join(names)})",
         spec=spec,
         problem=lambda prompt: by_key.get(text_key(prompt)),
         wrong=wrong,
         fields=fields,
-        normalize=normalize if normalize is not None else usual.partition(":")[0] != "python-tests",
+        normalize=normalize if normalize is not None else "python-tests" not in names,
+        agrees=_agrees if "json-schema" in names else None,
     )
 
 

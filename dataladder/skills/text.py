@@ -11,6 +11,7 @@ a JSONL skill uses them as they are:
   and text (an operator, a comparison, a constant, a boolean, one character), then other items' answers.
   The caller keeps the first one its verifier refuses (`Skill.wrong_answer`).
 - `features(item, prompt)`: coarse difficulty buckets for the RL prompt diversity report.
+- `json_agrees(completion, gold)`: a JSON completion is the gold JSON document (a schema checks only its shape).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import re
 import unicodedata
 from typing import Iterator
 
-from dataladder.verify.core import parse_number
+from dataladder.verify.core import Verdict, parse_number
 
 # chat markup of common templates; system turns are dropped with their text (a system prompt is not the question)
 _SYSTEM = re.compile(r"<\|im_start\|>system.*?<\|im_end\|>|<\|start_header_id\|>system<\|end_header_id\|>.*?<\|eot_id\|>"
@@ -168,3 +169,40 @@ def _bucket(n: int) -> str:
 def features(prompt: str, answer: str) -> dict[str, str]:
     """Difficulty buckets of an item: prompt words and answer lines (a skill may report its own)."""
     return {"prompt_words": _bucket(len(prompt.split())), "answer_lines": str(len(answer.strip().split("\n")))}
+
+
+def json_agrees(completion: str, gold: str | None) -> Verdict:
+    """The completion's JSON (a ```json block, else the text) is the gold answer's document: same keys, values and
+    types (key order and layout aside); `disagrees_with_gold` otherwise. Without a JSON gold answer: agrees."""
+    from dataladder.verify.code import extract_block
+
+    def parse(text: str):
+        return json.loads(extract_block(text, ("json",)).strip())
+
+    try:
+        want = parse(gold) if gold and gold.strip() else _NO_GOLD
+    except (ValueError, RecursionError):
+        want = _NO_GOLD
+    if want is _NO_GOLD:
+        return Verdict(True)
+    try:
+        got = parse(completion)
+    except (ValueError, RecursionError):
+        return Verdict(False, "invalid_json")
+    return Verdict(True) if _same_json(got, want) else Verdict(False, "disagrees_with_gold")
+
+
+_NO_GOLD = object()
+
+
+def _same_json(a: object, b: object) -> bool:
+    """JSON equality where `true` is not `1` (Python's `True == 1`); `1` and `1.0` are the same number."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b))
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return a == b
+    return type(a) is type(b) and a == b

@@ -28,6 +28,7 @@ from pydantic import Field
 from dataladder.runtime import scratch_dir
 from dataladder.train.hparams import PairHparams
 from dataladder.train.progress import run_trainer
+from dataladder.train.sizing import hp_description, resolve_for
 
 
 class DPOHparams(PairHparams):
@@ -40,8 +41,10 @@ class DPOHparams(PairHparams):
     0.99 at 1e-2 (native 0.81).
     """
 
-    learning_rate: float = Field(5e-4, gt=0, description="learning rate for full fine-tuning")
-    learning_rate_lora: float = Field(5e-3, gt=0, description="learning rate for LoRA")
+    learning_rate: float | None = Field(None, gt=0, description=hp_description(
+        "dpo", "learning_rate", "learning rate for full fine-tuning"))
+    learning_rate_lora: float | None = Field(None, gt=0, description=hp_description(
+        "dpo", "learning_rate_lora", "learning rate for LoRA"))
     beta: float = Field(0.1, gt=0, description="DPO β: the pull toward the reference model (higher: less deviation)")
     loss_type: Literal["sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
                        "apo_zero", "apo_down", "discopop", "sigmoid_norm"] = Field(
@@ -80,6 +83,7 @@ def train_dpo(base, tokenizer, pairs: list[dict], hp: DPOHparams, lora_r: int | 
               policy=None) -> tuple[object, dict]:
     """DPO-train a copy of `base` on `pairs` against `base` frozen; returns (the trained model, merged, in eval
     mode; train stats). `policy` is the `ChatPolicy` of the prompts (default: the tokenizer's, `auto`)."""
+    hp = resolve_for(hp, "dpo", base)
     rows = [r for r in tokenize_pairs(tokenizer, pairs, policy) if len(r["prompt_ids"]) < hp.max_length]
     if not rows:
         raise ValueError(f"train_dpo: no pairs to train on ({len(pairs)} given, none with a prompt under "

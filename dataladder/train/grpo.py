@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from dataladder.generate.chat import stop_token_ids
 from dataladder.runtime import scratch_dir
 from dataladder.train.progress import run_trainer
+from dataladder.train.sizing import hp_description, resolve_for
 
 
 class GRPOHparams(BaseModel, extra="forbid", allow_inf_nan=False):
@@ -39,7 +40,8 @@ class GRPOHparams(BaseModel, extra="forbid", allow_inf_nan=False):
     little more); 2e-5 (constant) is the default (see bench/RESULTS.md, RL).
     """
 
-    learning_rate: float = Field(2e-5, gt=0, description="AdamW learning rate (constant schedule)")
+    learning_rate: float | None = Field(None, gt=0, description=hp_description(
+        "grpo", "learning_rate", "AdamW learning rate (constant schedule)"))
     num_generations: int = Field(8, ge=2, description="completions sampled per prompt (the group; TRL's default)")
     prompts_per_step: int = Field(8, ge=1, description="distinct prompts per optimizer step")
     temperature: float = Field(1.0, gt=0, description="sampling temperature of the rollouts (and of the zero-signal check)")
@@ -124,6 +126,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     need = steps * hp.prompts_per_step
     if len(rows) < need:
         raise ValueError(f"{steps} steps × {hp.prompts_per_step} prompts need {need} prompts; got {len(rows)}")
+    hp = resolve_for(hp, "grpo", base)
     model = fresh_copy(base)
     model.train()
     gen_cfg = copy.deepcopy(model.generation_config)

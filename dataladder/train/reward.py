@@ -27,13 +27,16 @@ from dataladder.runtime import scratch_dir
 from dataladder.stats import wilson
 from dataladder.train.hparams import PairHparams
 from dataladder.train.progress import run_trainer
+from dataladder.train.sizing import hp_description, resolve_for
 
 
 class RewardHparams(PairHparams):
     """Documented defaults; every field can be overridden (`--hp key=value`)."""
 
-    learning_rate: float = Field(3e-3, gt=0, description="learning rate for full fine-tuning (a new score head: higher than SFT)")
-    learning_rate_lora: float = Field(4e-3, gt=0, description="learning rate for LoRA (the score head trains in full)")
+    learning_rate: float | None = Field(None, gt=0, description=hp_description(
+        "reward", "learning_rate", "learning rate for full fine-tuning"))
+    learning_rate_lora: float | None = Field(None, gt=0, description=hp_description(
+        "reward", "learning_rate_lora", "learning rate for LoRA (the score head trains in full)"))
     center_rewards_coefficient: float | None = Field(0.01, ge=0, description="TRL's pull of rewards toward mean zero")
     max_length: int = Field(256, ge=1, description="longest prompt + completion in tokens (longer pairs are dropped)")
 
@@ -90,6 +93,7 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
     if not pairs:
         raise ValueError("train_reward: no pairs to train on")
     model = reward_model_from(base, tokenizer, seed)
+    hp = resolve_for(hp, "reward", model)
     model.train()
     n_params = sum(p.numel() for p in model.parameters())
     before = {k: v.detach().clone() for k, v in model.state_dict().items()}

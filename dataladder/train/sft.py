@@ -18,17 +18,21 @@ from pydantic import Field
 from dataladder.runtime import scratch_dir
 from dataladder.train.hparams import TrainHparams
 from dataladder.train.progress import run_trainer
+from dataladder.train.sizing import hp_description, resolve_for
 
 
 class SFTHparams(TrainHparams):
     """Documented defaults; every field can be overridden (`--hp key=value` or in a plan)."""
 
-    learning_rate_full: float = Field(3e-4, gt=0, description="learning rate for full fine-tuning")
-    learning_rate_lora: float = Field(4e-3, gt=0, description="learning rate for LoRA")
+    learning_rate_full: float | None = Field(None, gt=0, description=hp_description(
+        "sft", "learning_rate_full", "learning rate for full fine-tuning"))
+    learning_rate_lora: float | None = Field(None, gt=0, description=hp_description(
+        "sft", "learning_rate_lora", "learning rate for LoRA"))
     epochs: float = Field(3.0, gt=0, description="passes over the rung's data (at least min_steps steps)")
-    min_steps: int = Field(60, ge=1, description="fewest optimizer steps per rung, so small rungs train enough")
+    min_steps: int | None = Field(None, ge=1, description=hp_description(
+        "sft", "min_steps", "fewest optimizer steps per rung, so small rungs train enough"))
     max_steps: int = Field(2000, ge=1, description="most optimizer steps per rung")
-    batch_size: int = Field(16, ge=1, description="per-device train batch size")
+    batch_size: int | None = Field(None, ge=1, description=hp_description("sft", "batch_size", "per-device train batch size"))
     max_length: int = Field(256, ge=1, description="longest training sequence in tokens")
 
 
@@ -77,6 +81,7 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
 
     from transformers import set_seed
 
+    hp = resolve_for(hp, "sft", base)
     set_seed(seed)  # LoRA's initial weights come from the global RNG: a run must not depend on what ran before
     model = copy.deepcopy(base)
     model.train()

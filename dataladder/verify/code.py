@@ -11,6 +11,8 @@ tests. `json-schema` reads the item's `schema` (a dict or JSON text). Without th
 `no_tests` / `no_schema` (a JSONL skill refuses such items when it is loaded): the gold answer is
 never its own test or schema.
 A fenced block (```python / ```json) in the completion is taken in place of the whole text.
+Their lenient readings (`lenient("json-schema")`): the first JSON object anywhere in the text, prose around it or
+not; the program from its first line of code (`def`, `import`...) where no block is fenced.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import threading
 from functools import lru_cache
 from typing import Sequence
 
-from dataladder.verify.core import VERIFIERS, Verdict, Verifier
+from dataladder.verify.core import LENIENT, VERIFIERS, Reading, Verdict, Verifier
 from dataladder.verify.sandbox import Limits, Sandbox
 
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:```|\Z)", re.S)
@@ -59,20 +61,29 @@ def _schema_of(schema: object) -> str | None:
     return json.dumps(spec, sort_keys=True) if isinstance(spec, (dict, bool)) else None
 
 
-@VERIFIERS.register("json-schema")
-def _json_schema(arg: str | None = None) -> Verifier:
+def _schema_check(schema: object):
+    """The validator of the item's schema, or the Verdict that refuses every completion for want of one."""
     import jsonschema
 
+    if schema is None:
+        return Verdict(False, "no_schema")  # never the gold document as its own schema: '42' would pass
+    key = _schema_of(schema)
+    if key is None:
+        return Verdict(False, "bad_schema")
+    try:
+        return _validator(key)
+    except jsonschema.SchemaError:
+        return Verdict(False, "bad_schema")
+
+
+@VERIFIERS.register("json-schema")
+def _json_schema(arg: str | None = None) -> Verifier:
+    import jsonschema  # noqa: F401  (a missing dependency fails here, where the verifier is named)
+
     def json_schema(completion: str, answer: object = None, schema: object = None, **_: object) -> Verdict:
-        if schema is None:
-            return Verdict(False, "no_schema")  # never the gold document as its own schema: '42' would pass
-        key = _schema_of(schema)
-        if key is None:
-            return Verdict(False, "bad_schema")
-        try:
-            validator = _validator(key)
-        except jsonschema.SchemaError:
-            return Verdict(False, "bad_schema")
+        validator = _schema_check(schema)
+        if isinstance(validator, Verdict):
+            return validator
         try:
             doc = json.loads(extract_block(completion, ("json",)).strip())
         except (json.JSONDecodeError, RecursionError):
@@ -80,6 +91,33 @@ def _json_schema(arg: str | None = None) -> Verifier:
         return Verdict(True) if validator.is_valid(doc) else Verdict(False, "schema_violation")
 
     return json_schema
+
+
+def first_json_object(text: str, tries: int = 64) -> dict | None:
+    """The first JSON object in `text`, decoded from each `{` in turn (prose before and after it is ignored)."""
+    decoder, i = json.JSONDecoder(), text.find("{")
+    for _ in range(tries):  # a bound: `{{{{...` would otherwise cost a decode per brace
+        if i < 0:
+            return None
+        try:
+            return decoder.raw_decode(text, i)[0]
+        except (json.JSONDecodeError, RecursionError):
+            i = text.find("{", i + 1)
+    return None
+
+
+@LENIENT.register("json-schema")
+def _json_schema_lenient(arg: str | None = None) -> Reading:
+    def first_object(completion: str, answer: object = None, schema: object = None, **_: object) -> Verdict:
+        validator = _schema_check(schema)
+        if isinstance(validator, Verdict):
+            return validator
+        doc = first_json_object(completion)
+        if doc is None:
+            return Verdict(False, "no_json_object")
+        return Verdict(True) if validator.is_valid(doc) else Verdict(False, "schema_violation")
+
+    return first_object
 
 
 # python-tests
@@ -109,6 +147,18 @@ def item_tests(answer: object, item: dict) -> list[str] | None:
     return tests
 
 
+_PYTHON = ("python", "py", "python3")
+_CODE_LINE = re.compile(r"^(?:def |class |import |from [\w.]+ import |async def |@\w)", re.M)
+
+
+def lenient_program(completion: str) -> str:
+    """The first fenced block (a ```python one first), else the text from its first line of code on."""
+    if _FENCE.search(completion):
+        return extract_block(completion, _PYTHON)
+    m = _CODE_LINE.search(completion)
+    return completion[m.start():] if m else completion
+
+
 @VERIFIERS.register("python-tests")
 def _python_tests(arg: str | None = None) -> Verifier:
     limits = Limits.parse(arg)
@@ -126,7 +176,7 @@ def _python_tests(arg: str | None = None) -> Verifier:
                 continue
             where.append(len(out))
             out.append(None)
-            jobs.append((extract_block(completion, ("python", "py", "python3")), tests))
+            jobs.append((extract_block(completion, _PYTHON), tests))
         for i, r in zip(where, shared_sandbox(limits).run_many(jobs)):
             out[i] = r.verdict
         return out
@@ -134,6 +184,19 @@ def _python_tests(arg: str | None = None) -> Verifier:
     python_tests.many = many
     python_tests.limits = limits
     return python_tests
+
+
+@LENIENT.register("python-tests")
+def _python_tests_lenient(arg: str | None = None) -> Reading:
+    strict = _python_tests(arg)
+
+    def code_anywhere(completion: str, answer: object = None, **item: object) -> Verdict | None:
+        program = lenient_program(completion)
+        if program == extract_block(completion, _PYTHON):
+            return None  # the program the strict verifier ran: no second sandbox run
+        return strict(program, answer, **item)
+
+    return code_anywhere
 
 
 def verify_batch(verifier: Verifier, completions: Sequence[str], answers: Sequence[object],

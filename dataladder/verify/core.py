@@ -7,6 +7,14 @@ Every verifier sees the whole completion (generation already ended it where the 
   `\\boxed{}`), `answer` (after the last `Answer:` / `answer is`), `final` (gsm8k, boxed, answer, else last).
 - `contains`: the answer occurs in the completion; `regex:<pattern>`: the pattern matches somewhere
   (anchor it with `^`/`$` and use `(?m)` / `(?s)` as needed).
+
+`lenient(spec)` is the same verifier read leniently about format, to tell format from knowledge: it
+accepts what the strict one accepts, and also (registered in `LENIENT`, one reading per verifier)
+- `numeric[:rule]`: the reference number anywhere in the completion;
+- `exact`, `exact-line`: the answer anywhere, as a whole word or phrase; `regex`: a match anywhere,
+  `^`/`$` also at each line's (stripped) ends;
+- `json-schema`, `python-tests` (`verify.code`): the first JSON object; the code from its first line.
+`contains` and `module:function` verifiers have no looser reading: lenient is strict.
 """
 
 from __future__ import annotations
@@ -14,7 +22,8 @@ from __future__ import annotations
 import importlib
 import re
 from fractions import Fraction
-from typing import Callable, NamedTuple
+from functools import lru_cache
+from typing import Callable, NamedTuple, Optional
 
 from dataladder.registry import Registry, did_you_mean
 
@@ -26,6 +35,10 @@ class Verdict(NamedTuple):
 
 Verifier = Callable[..., Verdict]
 VERIFIERS: Registry[Callable[[str | None], Verifier]] = Registry("verifier")
+# a looser reading of a verifier's completion: (completion, answer, **item) -> Verdict, or None where it would
+# read the completion as the strict verifier does (its verdict stands)
+Reading = Callable[..., Optional[Verdict]]
+LENIENT: Registry[Callable[[str | None], Reading]] = Registry("lenient reading")
 
 
 def get_verifier(spec: str) -> Verifier:
@@ -41,6 +54,29 @@ def get_verifier(spec: str) -> Verifier:
 
 def verifier_names() -> list[str]:
     return VERIFIERS.names()
+
+
+@lru_cache(maxsize=256)
+def lenient(spec: str) -> Verifier:
+    """The format-lenient reading of verifier `spec`: ok where the strict verifier says ok, or where its looser
+    reading finds the answer (the gold number anywhere, the first JSON object...); the strict verifier itself
+    where none is known (`contains`, `module:function`). Its `loose` attribute is the looser reading alone."""
+    strict = get_verifier(spec)
+    name, sep, arg = spec.strip().partition(":")
+    if name not in LENIENT:
+        return strict
+    loose = LENIENT.get(name)(arg if sep else None)
+
+    def lenient_reading(completion: str, answer: object = None, **item: object) -> Verdict:
+        v = strict(completion, answer, **item)
+        if v.ok:
+            return v
+        lv = loose(completion, answer, **item)
+        return v if lv is None else lv
+
+    lenient_reading.__name__ = f"lenient:{spec.strip()}"
+    lenient_reading.loose = loose
+    return lenient_reading
 
 
 def first_line(completion: str) -> str:
@@ -104,6 +140,12 @@ NUMERIC_RULES["final"] = lambda t: next((v for r in ("gsm8k", "boxed", "answer")
                                         last_number(t))
 
 
+def _reference_number(answer: object, rule: str) -> Fraction | None:
+    # the reference goes through the same rule (a GSM8K gold solution ends in `#### 7`), else its first number
+    want = NUMERIC_RULES[rule](str(answer)) if rule != "first" else None
+    return want if want is not None else parse_number(str(answer))
+
+
 @VERIFIERS.register("numeric")
 def _numeric(arg: str | None = None) -> Verifier:
     rule = arg or "first"
@@ -112,9 +154,7 @@ def _numeric(arg: str | None = None) -> Verifier:
     extract = NUMERIC_RULES[rule]
 
     def numeric(completion: str, answer: str, **_: object) -> Verdict:
-        # the reference goes through the same rule (a GSM8K gold solution ends in `#### 7`), else its first number
-        want = extract(str(answer)) if rule != "first" else None
-        want = want if want is not None else parse_number(str(answer))
+        want = _reference_number(answer, rule)
         if want is None:
             return Verdict(False, "answer_not_numeric")
         got = extract(completion)
@@ -165,6 +205,61 @@ def _regex(arg: str | None = None) -> Verifier:
         return Verdict(True) if pattern.search(completion) else Verdict(False, "no_match")
 
     return regex
+
+
+# lenient readings (`lenient(spec)`): the answer in the completion whatever surrounds it
+
+
+@LENIENT.register("numeric")
+def _numeric_lenient(arg: str | None = None) -> Reading:
+    rule = arg or "first"
+
+    def numeric_anywhere(completion: str, answer: str, **_: object) -> Verdict | None:
+        want = _reference_number(answer, rule)
+        if want is None:
+            return None
+        got = [parse_number(m.group(0)) for m in _NUMBER.finditer(completion)]
+        if not got:
+            return Verdict(False, "no_number")
+        return Verdict(True) if want in got else Verdict(False, "wrong_answer")
+
+    return numeric_anywhere
+
+
+def _phrase(answer: object) -> re.Pattern | None:
+    """The answer as a whole word or phrase: `4` is not found in `14`, nor `no` in `know`."""
+    gold = str(answer).strip()
+    if not gold:
+        return None
+    left = r"(?<!\w)" if re.match(r"\w", gold[0]) else ""
+    right = r"(?!\w)" if re.match(r"\w", gold[-1]) else ""
+    return re.compile(left + re.escape(gold) + right)
+
+
+def _answer_anywhere(arg: str | None = None) -> Reading:
+    def answer_anywhere(completion: str, answer: str, **_: object) -> Verdict | None:
+        pattern = _phrase(answer)
+        if pattern is None:  # an empty answer is contained in every completion
+            return None
+        return Verdict(True) if pattern.search(completion) else Verdict(False, "not_contained")
+
+    return answer_anywhere
+
+
+LENIENT.register("exact")(_answer_anywhere)
+LENIENT.register("exact-line")(_answer_anywhere)
+
+
+@LENIENT.register("regex")
+def _regex_lenient(arg: str | None = None) -> Reading:
+    pattern = re.compile(arg or "", re.M)  # the strict verifier has refused a missing or invalid pattern
+
+    def match_anywhere(completion: str, answer: str | None = None, **_: object) -> Verdict:
+        if pattern.search(completion) or any(pattern.search(line.strip()) for line in completion.splitlines()):
+            return Verdict(True)
+        return Verdict(False, "no_match")
+
+    return match_anywhere
 
 
 def _user_verifier(module: str, func: str) -> Verifier:

@@ -49,7 +49,7 @@ def test_climb_trains_evaluates_and_resumes(micro_dir, tmp_path, monkeypatch):
     doc = climb_mod.climb(micro_config(micro_dir), out)
     arm = doc["arms"][0]
     assert [r["n"] for r in arm["rungs"]] == [8, 16, 32]
-    assert arm["stop"]["reason"] in ("budget-exhausted", "unreachable-within-budget")
+    assert arm["stop"]["reason"] in ("budget-exhausted", "unreachable-within-budget", "not-improving")
     for r in arm["rungs"]:
         assert set(r["forgetting"]) == {"add/native", "mul/native", "mul/exam"}
         res = json.loads((out / r["run_dirs"][0] / "result.json").read_text())

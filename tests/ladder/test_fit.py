@@ -76,3 +76,50 @@ def test_same_points_same_forecast_and_summary_is_json_ready():
     s = summarize_fit(a, 1280, 100_000)
     assert s["n_target"]["median"] and 0 <= s["p_reach_within_budget"] <= s["p_reachable"] <= 1
     assert len(s["curve"]["n"]) == len(s["curve"]["median"])
+
+
+FALLING = [(10, 16), (20, 15), (40, 15), (80, 13)]  # per seed of 30 items: 0.533, 0.500, 0.500, 0.433
+
+
+def test_a_falling_tail_is_followed_and_the_band_passes_through_its_rungs():
+    fit = fit_curve([(n, k, 30) for n, k in FALLING for _ in range(2)], target=0.9, seed=4)
+    assert fit.trend.slope < 0 and fit.trend.share == 1 and any("follow that trend" in x for x in fit.notes)
+    s = summarize_fit(fit, 80, 5120)
+    assert s["n_target"]["median"] is None and s["p_reachable"] < 0.2
+    cv = s["curve"]
+    lx = np.log(cv["n"])
+    for n, k in FALLING[1:]:  # the rungs the trend was measured on
+        lo, hi = (np.interp(math.log(n), lx, cv[q]) for q in ("lo80", "hi80"))
+        assert lo <= k / 30 <= hi, n
+    assert cv["median"][-1] < 0.433  # the band goes where the rungs go: down, not up to the target
+
+
+def test_following_the_trend_is_continuous_in_the_data():
+    from dataladder.forecast.trend import Trend
+
+    assert [Trend(s, 0.04, (20, 40, 80), 0.5).share for s in (-0.1, 0.0, 0.02, 0.04, 0.2)] == [1, 1, 0.5, 0, 0]
+    # one more item right on the last rung (of 60) moves P(reachable) a little, through slope 0 and past it
+    head = [(n, k, 30) for n, k in FALLING[:3] for _ in range(2)]
+    fits = [fit_curve(head + [(80, 13 + d // 2, 30), (80, 13 + d - d // 2, 30)], 0.9, seed=4) for d in range(8)]
+    p = [f.p_reachable() for f in fits]
+    assert fits[0].trend.slope < 0 < fits[-1].trend.slope and p == sorted(p)
+    assert all(b - a < 0.15 for a, b in zip(p, p[1:])), p
+
+
+def test_a_clearly_rising_curve_is_forecast_as_before():
+    pts = points(logistic, 2000)
+    fit = fit_curve(pts, target=0.9)
+    raw = forecast([p[0] for p in pts], [p[1] / p[2] for p in pts], [p[2] for p in pts], target=0.9, draws=1000)
+    assert fit.trend.share == 0 and fit.n_target_interval() == raw.n_target_interval()
+
+
+def test_the_plot_band_starts_where_the_slope_was_fitted():
+    from dataladder.ladder.plot import draw_ladder, pyplot
+
+    fit = fit_curve([(n, k, 30) for n, k in FALLING for _ in range(2)], target=0.9, seed=4)
+    rungs = [{"n": n, "accuracy": k / 30, "ci_low": k / 30 - 0.1, "ci_high": k / 30 + 0.1} for n, k in FALLING]
+    fig, ax = pyplot().subplots()
+    draw_ladder(ax, {"rungs": rungs, "fit": summarize_fit(fit, 80, 5120)}, "C0", "falling")
+    band = ax.lines[-1].get_xdata()
+    assert 20 / 1.3 <= min(band) < 40 and max(band) >= 8 * 80 / 1.3  # from the window's first rung on
+    pyplot().close(fig)
