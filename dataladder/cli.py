@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
 from dataladder import cli_data
 from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
@@ -24,7 +23,7 @@ from dataladder.cli_fit import fit
 from dataladder.errors import not_a_file
 from dataladder.cli_probe import probe
 from dataladder.cli_tables import (console, print_compare, print_pretrain,
-                                   print_recommendations, print_study)
+                                   print_recommendations, print_skills, print_study)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="How much post-training data will fix my model's problem? Evals first, then the ladder.")
@@ -152,6 +151,10 @@ def climb(
     check_formats(cfg)  # the target format exists, and train items do (or a train file)
     ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
     _quiet()
+    from dataladder.ladder.estimate import estimate_climb
+
+    if (est := estimate_climb(cfg)) is not None:  # before the first rung: the plan's time, from the model's size
+        console.print(est.line(), highlight=False)
     doc = climb_fn(cfg, output_dir, ex, on_rung=lambda line: console.print(line, highlight=False))
     print_recommendations(doc)
     console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
@@ -168,9 +171,7 @@ def list_skills(
     from dataladder.skills import SKILLS, get_skill, resolve_skills
 
     skills = resolve_skills(spec) if spec else [get_skill(n) for n in SKILLS.names()]
-    t = Table(title="skills" if spec else "built-in skills (parameters after a colon: add:<param>=<value>)")
-    for c in ("skill", "formats (* target)", "verifier", "eval / train items", "prerequisites", "what"):
-        t.add_column(c, overflow="fold")
+    rows = []
     for s in skills:
         fmts = ", ".join(f + ("*" if f == s.target_format else "") for f in s.formats)
         if s.finite:
@@ -180,8 +181,9 @@ def list_skills(
             if not spec:
                 sig = inspect.signature(SKILLS.get(s.name)).parameters.items()
                 what += "".join(f", {k}={v.default}" for k, v in sig)
-        t.add_row(s.spec or s.name, fmts, s.verifier or "—", items, ", ".join(s.prerequisites) or "—", what)
-    console.print(t)
+        rows.append({"spec": s.spec or s.name, "formats": fmts, "verifier": s.verifier or "—", "items": items,
+                     "prerequisites": ", ".join(s.prerequisites) or "—", "what": what})
+    print_skills(rows, "skills" if spec else "built-in skills (parameters after a colon: add:<param>=<value>)")
 
 
 CONFIGS = Path(__file__).parent.parent / "configs"

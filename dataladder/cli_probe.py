@@ -28,7 +28,7 @@ def probe(
     skill: Annotated[Optional[list[str]], typer.Option(help="skill spec: a built-in (add, mul:<param>=<value>) or a JSONL "
                                                             "file (tasks.jsonl, tasks.jsonl:code); repeat for several "
                                                             "(default: the arithmetic skills, for tiny-arith only)")] = None,
-    n: Annotated[int, typer.Option(help="eval items per skill")] = 300,
+    n: Annotated[int, typer.Option(help="eval items per skill and format (each format its own: a JSONL item with a `format` field counts for that format only)")] = 300,
     target_format: Annotated[Optional[str], typer.Option(help="the prompt format post-training aims at (default: each skill's own: exam for arithmetic)")] = None,
     seed: Annotated[int, typer.Option(help="which eval items are drawn")] = 0,
     batch_size: Annotated[int, typer.Option(help="generation batch size (hf)")] = 128,

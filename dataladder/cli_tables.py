@@ -14,24 +14,66 @@ from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 if TYPE_CHECKING:
     from dataladder.verify.sandbox import SandboxResult
 
 console = Console(soft_wrap=True)  # a line stays one line in logs and pipes; tables still fit the width
+WIDE = 100  # columns from which tables show their low-value columns (evidence, hard/easy) and one-line intervals
+
+
+def _narrow() -> bool:
+    return console.width < WIDE
+
+
+def _wrapped(text: str) -> Text:
+    """A title or caption that wraps at the table's width (the console's soft wrap would keep it one long line)."""
+    return Text(text, no_wrap=False, overflow="fold")
+
+
+def short_skills(specs: list[str]) -> dict[str, str]:
+    """Each skill spec's short name: a JSONL skill's name (`configs/tasks.jsonl:capital` → `capital`; a one-skill file
+    its stem), a built-in spec as it is; the whole spec where two would share a short name."""
+    from dataladder.skills.spec import parse_spec
+
+    def short(spec: str) -> str:
+        try:
+            sp = parse_spec(spec)
+        except ValueError:
+            return spec
+        return (sp.name or sp.path.stem) if sp.file else spec
+
+    out = {s: short(s) for s in dict.fromkeys(specs)}
+    counts: dict[str, int] = {}
+    for v in out.values():
+        counts[v] = counts.get(v, 0) + 1
+    return {s: v if counts[v] == 1 else s for s, v in out.items()}
+
+
+def _legend(names: dict[str, str]) -> str:
+    """`capital = configs/tasks.jsonl:capital` for each shortened spec, for a caption ('' where none is)."""
+    return "; ".join(f"{v} = {k}" for k, v in names.items() if k != v)
+
+
+def _iv(x: float, lo: float, hi: float, digits: int = 2, lead: int | None = None) -> str:
+    """`0.93 [0.90–0.95]`, the interval on a line of its own in a narrow console."""
+    lead = digits if lead is None else lead
+    return f"{x:.{lead}f}" + ("\n" if _narrow() else " ") + f"[{lo:.{digits}f}–{hi:.{digits}f}]"
 
 
 def print_probe(report: dict) -> None:
     """probe.json: the capability profile, accuracy per skill and format with a diagnosis of each gap."""
     formats = list(dict.fromkeys(f for r in report["skills"].values() for f in r["formats"]))
     formats.sort(key=lambda f: f != "native")
-    ns = sorted({x["n"] for r in report["skills"].values() for x in r["formats"].values()})
+    ns = sorted({x["n"] for r in report["skills"].values() for x in r["formats"].values() if x.get("n")})
     n_text = f"{ns[0]}" if len(ns) == 1 else f"{ns[0]}–{ns[-1]}" if ns else "0"
     targets = sorted({r["target_format"] for r in report["skills"].values()})
     against = f"the {targets[0]} format" if len(targets) == 1 else f"each skill's target format ({', '.join(targets)})"
     t = Table(title=f"capability profile of {report.get('model')}",
-              caption=f"accuracy [Wilson 95% interval], n = {n_text} scored per cell; lenient: the answer read "
-                      f"leniently about format, where it differs; diagnosis against {against}")
+              caption=f"accuracy [Wilson 95% interval], n = {n_text} scored per cell (— a format without eval "
+                      f"items); lenient: the answer read leniently about format, where it differs; diagnosis against "
+                      f"{against}")
     t.add_column("skill")
     for f in formats:
         t.add_column(f, justify="right", no_wrap=True)
@@ -41,7 +83,8 @@ def print_probe(report: dict) -> None:
         cells = []
         for f in formats:
             x = r["formats"].get(f)
-            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}–{x['ci_high']:.2f}]" + _lenient_text(x) if x else "—")
+            cells.append(f"{x['accuracy']:.2f} [{x['ci_low']:.2f}–{x['ci_high']:.2f}]" + _lenient_text(x)
+                         if x and x.get("n", 1) else "—")  # no eval items in this format: no score
         diag = r["diagnosis"]
         if r.get("format_gap_by") == "lenient" or r.get("partly_format"):
             diag += " (lenient)" if r["diagnosis"] == "format-gap" else " (partly format)"
@@ -73,31 +116,84 @@ def print_pretrain(report: dict) -> None:
 
 
 def print_recommendations(doc: dict) -> None:
-    """ladder.json: how much data reaches the target, per skill (and base model)."""
+    """ladder.json: how much data reaches the target, per skill (and base model). Skills go by their short name; below
+    `WIDE` columns each cell breaks into short lines, the table drops its outer edge and the evidence moves from a
+    column to a line under the table."""
+    import textwrap
+
     cfg = doc["config"]
     fmts = dict.fromkeys(str(a.get("target_format") or cfg.get("target_format")) for a in doc["arms"])
-    t = Table(title=f"how much data reaches {cfg['target']:g} in the {', '.join(fmts)} format",
-              caption="accuracy with Wilson 95% interval; predicted n with 80% interval; "
-                      "forgetting = mean / worst change of the other skills and formats")
-    for c in ("skill", "verdict", "examples", "accuracy", "predicted n", "forgetting", "evidence"):
-        t.add_column(c)
+    names = short_skills([r["skill"] for r in doc["recommendations"]])
+    narrow = _narrow()
+    legend = _legend(names)
+    t = Table(title=_wrapped(f"how much data reaches {cfg['target']:g} in the {', '.join(fmts)} format"),
+              caption=_wrapped("accuracy with Wilson 95% interval; predicted n with 80% interval"
+                               + ("; P: P(reachable)" if narrow else "") + "; forgetting = mean / worst change of the "
+                               "other skills and formats" + (f"; {legend}" if legend else "")),
+              show_edge=not narrow, pad_edge=not narrow)
+    heads = ("skill", "verdict", "examples", "accuracy", "predicted\nn" if narrow else "predicted n", "forgetting")
+    for c in heads + (() if narrow else ("evidence",)):
+        t.add_column(c, overflow="fold", no_wrap=c == "accuracy")
     multi = len(cfg["models"]) > 1
     fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
+    sep = "\n" if narrow else " "
+    evidence = []
     for r in doc["recommendations"]:
         pn = r["predicted_n"] or {}
-        pred = f"{fmt_n(pn.get('median'))} [{fmt_n(pn.get('lo80'))}–{fmt_n(pn.get('hi80'))}]" if pn else "—"
+        pred = f"{fmt_n(pn.get('median'))}{sep}[{fmt_n(pn.get('lo80'))}–{sep if narrow else ''}{fmt_n(pn.get('hi80'))}]" \
+            if pn else "—"
         if r["p_reachable"] is not None:
-            pred += f"\nP(reachable) {r['p_reachable']:.2f}"
+            pred += f"\nP {r['p_reachable']:.2f}" if narrow else f"\nP(reachable) {r['p_reachable']:.2f}"
         ev = r["evidence"]
-        name = r["skill"] + (f"\n{Path(r['model']).name}" if multi else "")
-        verdict = "reached" if r["verdict"] == "reached" else f"not reached\n({r['stop_reason']})"
+        name = names[r["skill"]] + (f"\n{Path(r['model']).name}" if multi else "")
+        reason = f"({r['stop_reason'].replace('-', ' ')})"
+        verdict = "reached" if r["verdict"] == "reached" else "not reached\n" + (textwrap.fill(reason, 12) if narrow
+                                                                                else reason)
+        ev_text = (f"{ev['rungs']} rungs, {ev['runs']} runs, {ev['examples_trained']:,} examples, "
+                   f"{ev['train_flops']:.2g} FLOPs, {ev['seconds']:.0f} s")
+        evidence.append(f"{name.replace(chr(10), ' on ')}: {ev_text}")
+        f = r["forgetting"]
         t.add_row(
-            name, verdict, f"{r['n']:,} ({r['arm']})" if r["n"] else f"— ({r['arm']})",
-            f"{r['accuracy']:.2f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", pred,
-            "—" if r["forgetting"]["mean"] is None else f"{r['forgetting']['mean']:+.2f} / {r['forgetting']['worst']:+.2f}",
-            f"{ev['rungs']} rungs, {ev['runs']} runs\n{ev['examples_trained']:,} examples\n"
-            f"{ev['train_flops']:.2g} FLOPs, {ev['seconds']:.0f} s",
+            name, verdict, (f"{r['n']:,}" if r["n"] else "—") + (f"\n{r['arm']}" if narrow else f"\n({r['arm']})"),
+            _iv(r["accuracy"], r["ci_low"], r["ci_high"]), pred,
+            "—" if f["mean"] is None else f"{f['mean']:+.2f} /{sep}{f['worst']:+.2f}",
+            *(() if narrow else (f"{ev['rungs']} rungs, {ev['runs']} runs\n{ev['examples_trained']:,} examples\n"
+                                 f"{ev['train_flops']:.2g} FLOPs, {ev['seconds']:.0f} s",)),
         )
+    console.print(t)
+    if narrow:
+        for line in evidence:
+            console.print(f"evidence for {line}", highlight=False)
+
+
+def print_skills(rows: list[dict], title: str) -> None:
+    """`dataladder skills`: one row per skill (`spec`, `formats`, `verifier`, `items`, `prerequisites`, `what`), by its
+    short name; the caption says how to name a JSONL skill again. Below `WIDE` columns, prerequisites and what
+    (a built-in's description) go under the skill's name."""
+    names = short_skills([r["spec"] for r in rows])
+    narrow = _narrow()
+    files: dict[str, None] = {}  # specs `<file>:<skill>`, named again by the file and the short name
+    others = {}
+    for spec, short in names.items():
+        if spec != short and spec == f"{spec.rsplit(':', 1)[0]}:{short}":
+            files[spec.rsplit(":", 1)[0]] = None
+        elif spec != short:
+            others[spec] = short
+    how = "; ".join([f"--skill {f}:<skill>" for f in files] + [f"{v}: --skill {k}" for k, v in others.items()])
+    t = Table(title=_wrapped(title), caption=_wrapped(f"name a skill again as {how}") if how else None)
+    cols = ("skill", "formats (* target)", "verifier", "eval / train items") + \
+        (() if narrow else ("prerequisites", "what"))
+    for c in cols:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        name = Text(names[r["spec"]])
+        if narrow:
+            more = [f"needs {r['prerequisites']}" if r["prerequisites"] != "—" else "", r["what"]]
+            for m in more:
+                if m:
+                    name.append(f"\n{m}", style="dim")
+        t.add_row(name, r["formats"], r["verifier"], r["items"],
+                  *(() if narrow else (r["prerequisites"], r["what"])))
     console.print(t)
 
 
@@ -148,20 +244,29 @@ def print_prefs(doc: dict) -> None:
     """prefs.json: held-out pairwise accuracy by pair count, saturation and stop."""
     sources = list(dict.fromkeys(s for r in doc["rungs"] for s in r["by_source"]))
     unseen = set(doc["heldout"]["unseen_sources"])
-    t = Table(title=f"reward model for {doc['skill']}: held-out pairwise accuracy by pair count",
-              caption="held-out: the training sources' held-out pairs, accuracy [Wilson 95%] pooled over seeds; "
-                      "margin = mean score(chosen) − score(rejected); per-source and hard/easy accuracies are on all "
-                      "held-out pairs (intervals in prefs.json); unseen = a source never trained on")
-    for c in ["pairs", "held-out", "margin"] + [f"{s}{' (unseen)' if s in unseen else ''}" for s in sources] + ["hard", "easy"]:
-        t.add_column(c, justify="right", no_wrap=c == "held-out")
-    ci = lambda a: f"{a['accuracy']:.3f} [{a['ci_low']:.2f}–{a['ci_high']:.2f}]"  # noqa: E731
+    narrow = _narrow()  # hard/easy move to a line under the table
+    skill = short_skills([doc["skill"]])[doc["skill"]]
+    t = Table(title=_wrapped(f"reward model for {skill}: held-out pairwise accuracy by pair count"),
+              caption=_wrapped("held-out: the training sources' held-out pairs, accuracy [Wilson 95%] pooled over "
+                               "seeds; margin = mean score(chosen) − score(rejected); per-source and hard/easy "
+                               "accuracies are on all held-out pairs (intervals in prefs.json); unseen = a source "
+                               "never trained on" + (f"; {skill} = {doc['skill']}" if skill != doc["skill"] else "")))
+    heads = [f"{s}{' (unseen)' if s in unseen else ''}" for s in sources]
+    for c in ["pairs", "held-out", "margin"] + ([h.replace("-", "-\n") for h in heads] if narrow else heads) + \
+            ([] if narrow else ["hard", "easy"]):  # narrow: `other-model` may break after its hyphen
+        t.add_column(c, justify="right", no_wrap=c == "held-out", overflow="fold")
+    ci = lambda a: _iv(a["accuracy"], a["ci_low"], a["ci_high"], 2, 3)  # noqa: E731
     cell = lambda a: f"{a['accuracy']:.3f}" if a else "—"  # noqa: E731
     b = doc["base"]
-    t.add_row("0 (base)", ci(b), f"{b['margin']:+.2f}", *["" for _ in sources], "", "")
+    t.add_row("0 (base)", ci(b), f"{b['margin']:+.2f}", *["" for _ in sources], *([] if narrow else ["", ""]))
     for r in doc["rungs"]:
         t.add_row(f"{r['n']:,}", ci(r), f"{r['margin']:+.2f}", *[cell(r["by_source"].get(s)) for s in sources],
-                  cell(r["by_hardness"].get("hard")), cell(r["by_hardness"].get("easy")))
+                  *([] if narrow else [cell(r["by_hardness"].get("hard")), cell(r["by_hardness"].get("easy"))]))
     console.print(t)
+    if narrow and doc["rungs"]:
+        console.print("hard / easy held-out pairs by pair count: " + "; ".join(
+            f"{r['n']:,}: {cell(r['by_hardness'].get('hard'))} / {cell(r['by_hardness'].get('easy'))}"
+            for r in doc["rungs"]), highlight=False)
     sat, fit = doc.get("saturation"), doc.get("fit")
     fmt_n = lambda v: "∞" if v is None else f"{v:,.0f}"  # noqa: E731
     if sat:
@@ -238,18 +343,21 @@ def print_verdict(r: SandboxResult) -> None:
 
 def print_rl(doc: dict) -> None:
     """rl.json: greedy accuracy by rollouts, the zero-signal check, cold start, stop and overoptimization."""
-    t = Table(title=f"RL on {doc['skill']} ({doc['format']} format): greedy accuracy by rollouts",
-              caption=f"accuracy [Wilson 95%] on {doc['eval']['n']} held-out items; frac_reward_zero_std "
-                      "= TRL's share of groups with equal rewards (mean over the rung's steps)")
-    for c in ("arm", "rollouts", "steps", "accuracy", "reward", "frac_reward_zero_std"):
-        t.add_column(c, justify="right")
+    skill = short_skills([doc["skill"]])[doc["skill"]]
+    n_eval = doc.get("before", {}).get("total", doc["eval"]["n"])  # the RL format's items actually scored
+    t = Table(title=_wrapped(f"RL on {skill} ({doc['format']} format): greedy accuracy by rollouts"),
+              caption=_wrapped(f"accuracy [Wilson 95%] on {n_eval} held-out items; zero-std groups = TRL's "
+                               "frac_reward_zero_std, the share of groups with equal rewards (mean over the rung's "
+                               "steps)" + (f"; {skill} = {doc['skill']}" if skill != doc["skill"] else "")))
+    for c in ("arm", "rollouts", "steps", "accuracy", "reward", "zero-std groups"):
+        t.add_column(c, justify="left" if c == "arm" else "right", overflow="fold", no_wrap=c == "accuracy")
     for a in doc["arms"]:
         prev = 0
         for r in a["rungs"]:
             seg = [h for h in a["log"] if prev < h["step"] <= r["steps"]]
             mean = lambda k: f"{sum(h[k] for h in seg) / len(seg):.3f}" if seg else "—"  # noqa: E731
             t.add_row(a["label"], f"{r['n']:,}", str(r["steps"]),
-                      f"{r['accuracy']:.3f} [{r['ci_low']:.2f}–{r['ci_high']:.2f}]", mean("reward"),
+                      _iv(r["accuracy"], r["ci_low"], r["ci_high"], 2, 3), mean("reward"),
                       mean("frac_reward_zero_std"))
             prev = r["steps"]
     console.print(t)

@@ -28,16 +28,37 @@ DATA_BANDS = {
     "partial": {"label": "hundreds to low thousands", "low": 100, "high": 3000},
     "missing": {"label": "thousands and up", "low": 1000, "high": 100000},
     "prerequisite-missing": {"label": "not cheaply fixable by post-training", "low": 100000, "high": None},
+    "unscored": {"label": "unknown: no eval items in the target format", "low": 0, "high": None},
 }
 
 
-def score_formats(gen: Generator, skill: Skill, items: list[Item], formats: list[str],
+def eval_items(skill: Skill, n: int, seed: int = 0, formats: list[str] | None = None) -> dict[str, list[Item]]:
+    """Up to `n` eval items of each format of `skill` (default: all its formats): an item with a `format` field (a
+    JSONL line) belongs to that format only, one without (a generated item) to every format. A format whose items
+    are fewer than `n` among the first draw gets a larger one (a file: all its eval items), so `--n` and `--eval-n`
+    count items per format, never per skill."""
+    formats = list(skill.formats) if formats is None else list(formats)
+    want = n
+    while True:
+        drawn = skill.items("eval", want, seed)
+        by = {f: [it for it in drawn if it.data.get("format", f) == f][:n] for f in formats}
+        short = any(len(v) < n for v in by.values())
+        if not short or len(drawn) < want or want >= n * max(1, len(formats)) * 8:
+            return by
+        want = 1 << 30 if skill.finite else want * 2
+
+
+def score_formats(gen: Generator, skill: Skill, items: list[Item] | dict[str, list[Item]], formats: list[str],
                   on_batch: Callable[[int], None] | None = None) -> tuple[dict, list[dict], float]:
     """Per-format accuracy of `skill` on `items` (greedy, through `gen`), strict and under `lenient`, and the
-    per-item samples."""
+    per-item samples. `items`: each format's own (`eval_items`), or one list that each format filters (its items
+    with that `format` field, or none). A format without items is left out of the result (shown as "—", never a
+    0.00 score nor diagnosed from one)."""
     results, samples, seconds = {}, [], 0.0
     for fmt in formats:
-        its = [it for it in items if it.data.get("format", fmt) == fmt]
+        its = items.get(fmt, []) if isinstance(items, dict) else [it for it in items if it.data.get("format", fmt) == fmt]
+        if not its:
+            continue
         prompts = [gen.prompt_for(skill, fmt, it) for it in its]
         t0 = time.perf_counter()
         completions = gen.greedy(prompts, on_batch)
@@ -82,8 +103,12 @@ def diagnose(per_format: dict, target_format: str, mastered_at: float, partial_a
     mastered: the target format's strict score ≥ mastered_at; format-gap: another format's strict score, or the
     target's lenient one, ≥ mastered_at (the model knows the answers and misses only the format); partial: any
     score ≥ partial_at (strict or lenient, any format), `partly_format` when the target's lenient score is
-    ≥ partial_at and at least twice its strict one; missing: below that everywhere."""
+    ≥ partial_at and at least twice its strict one; missing: below that everywhere. Formats without items (no cell,
+    or n 0) are left out; unscored: the target format has none, so nothing can be said of it."""
+    per_format = {f: r for f, r in per_format.items() if r.get("n", 1)}
     cell = per_format.get(target_format)
+    if cell is None:
+        return Diagnosis("unscored", None)
     target = cell.get("accuracy", 0.0) if cell else 0.0
     target_lenient = max(target, lenient_accuracy(cell)) if cell else 0.0
     others = {f: r["accuracy"] for f, r in per_format.items() if f != target_format}
@@ -109,7 +134,7 @@ def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, targ
     gen_seconds = 0.0
     t0 = time.perf_counter()
     for sk in skills:
-        items = sk.items("eval", n, seed)
+        items = eval_items(sk, n, seed)
         per_format, samples, secs = score_formats(gen, sk, items, list(sk.formats), on_batch)
         gen_seconds += secs
         all_samples.extend(samples)
@@ -144,8 +169,7 @@ def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300,
     check_skills(skills, target_format)
     gen = load_generator(model_spec, options, batch_size)
     if on_total:
-        on_total(sum(len([it for it in s.items("eval", n, seed) if it.data.get("format", f) == f])
-                     for s in skills for f in s.formats))
+        on_total(sum(len(its) for s in skills for its in eval_items(s, n, seed).values()))
     report, samples = probe(gen, skills, n=n, seed=seed, target_format=target_format, mastered_at=mastered_at,
                             partial_at=partial_at, on_batch=on_batch)
     report.update({"model": model_spec, "requested_skills": names, "generation": generation_doc(gen),

@@ -139,3 +139,28 @@ def scratch_dir(kind: str) -> Iterator[str]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def peak_memory() -> dict:
+    """This process's peak memory so far, in bytes: `rss` (resident set, `getrusage`; None where unavailable) and
+    `cuda` (torch's peak allocated GPU memory, None without CUDA or where torch is not loaded). A result file
+    records it at write time (`peak_memory_bytes`); work in other processes (Ray workers) is not counted."""
+    import sys
+
+    rss = None
+    try:
+        import resource
+
+        raw = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss = int(raw) if sys.platform == "darwin" else int(raw) * 1024  # macOS: bytes; Linux: KiB
+    except (ImportError, OSError, ValueError):  # not a Unix
+        pass
+    cuda = None
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    if torch is not None:
+        try:
+            if torch.cuda.is_available() and torch.cuda.is_initialized():
+                cuda = int(torch.cuda.max_memory_allocated())
+        except Exception:  # noqa: BLE001 - a broken driver must not fail a result file
+            cuda = None
+    return {"rss": rss, "cuda": cuda}

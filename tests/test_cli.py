@@ -88,3 +88,25 @@ def test_user_model_and_skill_mistakes_are_one_line_before_any_model_is_loaded(t
         lines = [x for x in r.output.splitlines() if x.strip()]
         assert r.exit_code == 2 and len(lines) == 1 and msg in lines[0], (args, r.output)
         assert not out.exists()
+
+
+def test_climb_prints_its_time_estimate_before_the_first_rung(tmp_path, monkeypatch):
+    import dataladder.ladder.climb as climb_mod
+
+    seen = []
+
+    def fake_climb(cfg, output_dir, executor=None, on_rung=None, **kw):
+        seen.append(cfg)
+        return {"config": {"target": cfg.target, "target_format": "exam", "models": cfg.models}, "arms": [{}],
+                "recommendations": []}
+
+    monkeypatch.setattr(climb_mod, "climb", fake_climb)
+    r = runner.invoke(app, ["climb", "--skill", "add", "--seeds", "1", "--budget", "40", "--eval-skill", "add",
+                            "--output-dir", str(tmp_path / "o")], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and seen, r.output
+    first = r.output.splitlines()[0]
+    assert first.startswith("estimate: up to ") and "order of magnitude" in first and "Over an hour" not in first
+    r = runner.invoke(app, ["climb", "--skill", "add", "--method", "lora", "--lora-ranks", "1,4,16,32", "--seeds", "5",
+                            "--eval-n", "300", "--output-dir", str(tmp_path / "o")], env={"COLUMNS": "200"})
+    first = r.output.splitlines()[0]
+    assert r.exit_code == 0 and "Over an hour" in first and "--seeds 1" in first and "--lora-ranks 8" in first

@@ -264,3 +264,63 @@ def test_table_shows_lenient_where_it_differs(capsys):
     out = capsys.readouterr().out
     assert "(lenient 1.00)" in out and "format-gap (lenient)" in out
     assert max(len(line) for line in out.splitlines() if line.startswith(("┃", "│"))) <= 80
+
+
+def two_format_file(tmp_path, chat_split="eval", n=20):
+    """A JSONL skill whose items alternate `"format": "chat"` and the default format (all eval unless told)."""
+    p = tmp_path / "two.jsonl"
+    p.write_text("".join(json.dumps({"skill": "twofmt", "prompt": f"What is {i} plus 3?", "completion": str(i + 3),
+                                     "verifier": "numeric", "split": chat_split if i % 2 else "eval",
+                                     **({"format": "chat"} if i % 2 else {})}) + "\n" for i in range(n)))
+    return p
+
+
+def test_n_counts_items_per_format_not_per_skill(tmp_path):
+    from dataladder.probe import eval_items, probe
+    from dataladder.skills import load_skills
+
+    sk, = load_skills([str(two_format_file(tmp_path))])
+    by = eval_items(sk, 6)
+    assert {f: len(v) for f, v in by.items()} == {"default": 6, "chat": 6}
+    assert all(it.data["format"] == f for f, its in by.items() for it in its)  # each format its own items
+    report, samples = probe(FakeGen(lambda p: str(int(p.split()[2]) + 3)), [sk], n=6)
+    cells = report["skills"]["twofmt"]["formats"]
+    assert (cells["default"]["n"], cells["chat"]["n"]) == (6, 6)  # was 3 and 3 (n drawn for the skill, then split)
+    assert len(samples) == report["items"] == 12
+    # a generated skill's items carry no format: every format gets the same n
+    from dataladder.skills import get_skill
+
+    add = eval_items(get_skill("add"), 5)
+    assert [len(v) for v in add.values()] == [5, 5] and add["native"] == add["exam"]
+
+
+def test_a_format_without_eval_items_is_not_scored(tmp_path, capsys):
+    from dataladder.cli_tables import print_probe
+    from dataladder.probe import probe
+    from dataladder.report.html import probe_section
+    from dataladder.skills import load_skills
+
+    sk, = load_skills([str(two_format_file(tmp_path, chat_split="train"))])  # every chat item is a train item
+    report, _ = probe(FakeGen(lambda p: str(int(p.split()[2]) + 3)), [sk], n=5)
+    r = report["skills"]["twofmt"]
+    assert list(r["formats"]) == ["default"] and r["diagnosis"] == "mastered"  # no 0.00 chat cell behind it
+    report["model"] = "fake"
+    print_probe(report)
+    out = capsys.readouterr().out
+    assert "—" in out and "0.00 [0.00–1.00]" not in out and "n = 5 scored" in out
+    assert "n = 5 scored per bar" in probe_section(report)
+    # the target format without eval items: unscored, not missing
+    report, _ = probe(FakeGen(lambda p: "no idea"), [sk], n=5, target_format="chat")
+    assert report["skills"]["twofmt"]["diagnosis"] == "unscored"
+    assert diagnose({"chat": {"accuracy": 0.0, "n": 0}, "default": {"accuracy": 0.9, "n": 5}}, "chat", 0.8,
+                    0.15).diagnosis == "unscored"
+
+
+def test_climb_refuses_a_target_format_without_eval_items_before_loading(tmp_path, monkeypatch):
+    import dataladder.models.hub as hub
+    from dataladder.ladder.climb import ClimbConfig, prepare
+
+    p = two_format_file(tmp_path, chat_split="train")
+    monkeypatch.setattr(hub, "load_model", lambda spec: (_ for _ in ()).throw(AssertionError("loaded")))
+    with pytest.raises(ValueError, match="no eval items in its target format chat"):
+        prepare("tiny-arith", ClimbConfig(skills=[str(p)], target_format="chat", eval_skills=[]))

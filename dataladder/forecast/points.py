@@ -334,7 +334,7 @@ def ladder_rule(cfg: dict, lad: dict) -> dict | None:
     the number of rungs). None for a document without counts or a stop."""
     from dataladder.ladder.schedule import next_size
 
-    stop, rungs = lad.get("stop"), lad.get("rungs") or []
+    stop, rungs = lad.get("stop"), [r for r in lad.get("rungs") or [] if not r.get("unsound")]
     if not isinstance(stop, dict) or not rungs or not all("correct" in r and "total" in r for r in rungs):
         return None
     rec = stop.get("rule") if isinstance(stop.get("rule"), dict) else {}
@@ -367,6 +367,8 @@ def rung_points(r: dict, size: str) -> list[tuple[float, float, int, object]]:
         return []
     total = int(r["total"])
     seeds = [s for s in r.get("seeds") or [] if isinstance(s.get("accuracy"), (int, float))]
+    if any(s.get("unsound") for s in seeds):  # a run that diverged measured our training, not the data
+        seeds = [s for s in seeds if not s.get("unsound")]  # the rung's pooled total is its sound seeds' already
     if seeds:
         return [(float(r[size]), float(s["accuracy"]), int(s.get("total") or max(1, round(total / len(seeds)))),
                  s.get("seed")) for s in seeds]
@@ -377,8 +379,8 @@ def _doc_curve(p: Path, name: str, rungs: list[dict], size: str, at: str) -> Cur
     """A ladder's rungs as points (`rung_points`); the base model (size 0) is left out."""
     c = Curve(name)
     for k, r in enumerate(rungs):
-        if not r[size] or r[size] < 1:  # the base model (0 examples, 0 rollouts) is not on a log axis
-            continue
+        if not r[size] or r[size] < 1 or r.get("unsound"):  # the base model is not on a log axis; an unsound
+            continue  # rung (no run trained soundly) is not fitted
         pts = rung_points(r, size)
         if not pts:
             raise KeyError("total" if "total" not in r else "correct")

@@ -10,20 +10,22 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Callable, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from dataladder.generate import PromptOptions
+from dataladder.ladder import soundness
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore
+from dataladder.ladder.store import RunStore, run_key
 from dataladder.models.hub import model_fingerprint
-from dataladder.probe import DATA_BANDS, diagnose, score_formats
+from dataladder.probe import DATA_BANDS, diagnose, eval_items, score_formats
 from dataladder.results import write_json
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
+from dataladder.train.sizing import resolve_for
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
 
@@ -122,6 +124,19 @@ class Context:
     pools: dict  # (skill, seed) → tokenized rows
     on_train: Callable[[int, int], None] | None = None  # progress: (step, total steps)
     on_eval: Callable[[int], None] | None = None  # progress: items scored
+    base_eval: dict | None = None  # the base model's eval, kept when this context ran the base-eval job
+    base_targets: dict = field(default_factory=dict)  # (skill, format) → (correct, n) of the base model
+
+    def base_target(self, skill: str, fmt: str) -> tuple[int, int]:
+        """The base model's (correct, n) on `skill` in `fmt`: from the base-eval run this context ran, else scored
+        once here (a context that read the base eval from the store, or a Ray worker that did not run it)."""
+        if fmt in (self.base_eval or {}).get(skill, {}):
+            return self.base_eval[skill][fmt]["correct"], self.base_eval[skill][fmt]["n"]
+        if (skill, fmt) not in self.base_targets:
+            sk, items = self.eval_sets[skill]
+            res, _, _ = score_formats(self.gen, sk, items, [fmt])
+            self.base_targets[(skill, fmt)] = (res[fmt]["correct"], res[fmt]["n"]) if fmt in res else (0, 0)
+        return self.base_targets[(skill, fmt)]
 
     def pool(self, cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
         """Tokenized training rows for (skill, seed); a rung of size n takes the first n (nested). Prompts are
@@ -153,7 +168,7 @@ def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
     from dataladder.data.trainfile import names_skill, prompt_key, read_train_file
 
     sk = _skill(skill)
-    evals = [sk.example(f, it) for it in sk.items("eval", cfg.eval_n, 0) for f in sk.formats]
+    evals = [sk.example(f, it) for f, its in eval_items(sk, cfg.eval_n, 0).items() for it in its]
     eval_prompts = {prompt_key(e["prompt"]) for e in evals}
     # evaluation in the chat template (conversational items, a `chat` format): raw train prompts get it too
     chat = [e for e in evals if not isinstance(e["prompt"], str) or e.get("chat")]
@@ -170,22 +185,28 @@ def prepare(spec: str, cfg: ClimbConfig) -> Context:
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
 
-    model, tok = load_model(spec)
     sets = {}
     for name in cfg.evaluated():
         sk = _skill(name)
-        sets[name] = (sk, sk.items("eval", cfg.eval_n, 0))
+        sets[name] = (sk, eval_items(sk, cfg.eval_n, 0))  # up to eval_n items of each format
+        if name in cfg.skills and not sets[name][1].get(tf := cfg.format_for(name)):
+            raise ValueError(f"skill {name}: no eval items in its target format {tf} (formats with eval items: "
+                             f"{', '.join(f for f, its in sets[name][1].items() if its) or 'none'}); mark some "
+                             f"{tf} items \"split\": \"eval\", or pick another --target-format")
+    model, tok = load_model(spec)
     return Context(spec, model_fingerprint(spec), model, tok, HFGenerator(model, tok, cfg.gen_options()), sets, {})
 
 
-def _eval_model(model, ctx: Context) -> dict:
-    out = {}
+def _eval_model(model, ctx: Context) -> tuple[dict, list[dict]]:
+    """Every eval skill and format of `model`: (the scores by skill and format, the first few samples of each)."""
+    out, kept = {}, []
     gen = ctx.gen if model is ctx.model else ctx.gen.with_model(model)
     for name, (sk, items) in ctx.eval_sets.items():
-        res, _, _ = score_formats(gen, sk, items, list(sk.formats), on_batch=ctx.on_eval)
+        res, samples, _ = score_formats(gen, sk, items, list(sk.formats), on_batch=ctx.on_eval)
         out[name] = {f: {"correct": r["correct"], "n": r["n"], "accuracy": r["accuracy"],
                          "lenient_correct": r["lenient"]["correct"]} for f, r in res.items()}
-    return out
+        kept += soundness.keep_samples([{**x, "skill": name} for x in samples])
+    return out, kept
 
 
 def eval_config(cfg: ClimbConfig) -> dict:
@@ -218,23 +239,39 @@ def data_id(cfg: ClimbConfig) -> str:
     return f"file:{path.name}:" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def execute(ctx: Context, cfg: ClimbConfig, rc: dict, tracking: dict | None = None) -> dict:
-    """One run, a pure function of `rc`: the base model's eval, or one rung trained and evaluated
-    (`tracking`: the recipe's experiment-tracking kwargs, which change nothing it computes)."""
+def execute(ctx: Context, cfg: ClimbConfig, rc: dict, tracking: dict | None = None, run_dir: Path | None = None) -> dict:
+    """One run, a pure function of `rc`: the base model's eval, or one rung trained and evaluated, and checked
+    (`ladder/soundness.py`: a diverged or collapsed run is trained once more at a quarter of the learning rate,
+    same seed). `tracking`: the recipe's experiment-tracking kwargs, which change nothing it computes;
+    `run_dir`: where the run keeps its first eval samples of each skill and format (`samples.jsonl`)."""
     if rc["kind"] == "base-eval":
-        return {"model": ctx.spec, "eval": _eval_model(ctx.model, ctx)}
+        ctx.base_eval, samples = _eval_model(ctx.model, ctx)
+        return {"model": ctx.spec, "eval": ctx.base_eval, **soundness.write_samples(run_dir, samples)}
     rows = ctx.pool(cfg, rc["skill"], rc["seed"])[: rc["n"]]
-    model, stats = train_sft(ctx.model, ctx.tokenizer, rows, rc["method"], rc["lora_r"], cfg.hp, rc["seed"],
-                             on_step=ctx.on_train, tracking=tracking)
-    t0 = time.perf_counter()
-    ev = _eval_model(model, ctx)
-    return {"model": ctx.spec, "train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0}
+    hp = resolve_for(cfg.hp, "sft", ctx.model)
+    lr_field = "learning_rate_lora" if rc["method"] == "lora" else "learning_rate_full"
+    kept: list[list[dict]] = []
+
+    def attempt(lr: float) -> dict:  # the retry is tracked as <run>/retry
+        kw = {**tracking, "run_name": tracking["run_name"] + "/retry"} if lr != getattr(hp, lr_field) and \
+            "run_name" in (tracking or {}) else tracking
+        model, stats = train_sft(ctx.model, ctx.tokenizer, rows, rc["method"], rc["lora_r"],
+                                 hp.model_copy(update={lr_field: lr}), rc["seed"], on_step=ctx.on_train, tracking=kw)
+        t0 = time.perf_counter()
+        ev, samples = _eval_model(model, ctx)
+        kept.append(samples)
+        return {"model": ctx.spec, "train": stats, "eval": ev, "eval_seconds": time.perf_counter() - t0}
+
+    skill, tf = rc["skill"], rc["target_format"]
+    result = soundness.retry_once(attempt, lambda r: soundness.run_instability(
+        r["train"], r["eval"].get(skill, {}).get(tf), lambda: ctx.base_target(skill, tf)), getattr(hp, lr_field))
+    return {**result, **soundness.write_samples(run_dir, kept[-1])}
 
 
 def run(ctx: Context, job) -> dict:
     """The engine's entry point on a worker (`ladder/engine.py`)."""
     with job.tracked() as kw:
-        return execute(ctx, job.cfg, job.rc, kw)
+        return execute(ctx, job.cfg, job.rc, kw, RunStore(job.root).path(job.rc) if job.root else None)
 
 
 def _forgetting(rung_evals: list[dict], base: dict, skill: str, target_format: str) -> dict:
@@ -284,11 +321,15 @@ class SFTLadder(Ladder):
         return r["correct"], r["n"]
 
     def extra(self, rcs: list[dict], results: list[dict]) -> dict:
-        evals = [r["eval"] for r in results]
-        forget = _forgetting(evals, self.base_eval, self.skill, self.tf)
+        sound = [r for rc, r in zip(rcs, results) if self.unsound(rc, r) is None]
+        forget = _forgetting([r["eval"] for r in sound or results], self.base_eval, self.skill, self.tf)
+        retried = [{"seed": rc["seed"], **r["soundness"]["retried"]} for rc, r in zip(rcs, results)
+                   if (r.get("soundness") or {}).get("retried")]
         return {"forgetting": forget, "mean_forgetting": sum(forget.values()) / len(forget) if forget else None,
                 "worst_forgetting": min(forget.values()) if forget else None,
-                **train_stats(results)}
+                **train_stats(results),
+                "samples": [f"runs/{run_key(rc)}/{r['samples_file']}" for rc, r in zip(rcs, results) if r.get("samples_file")],
+                **({"retried": retried} if retried else {})}
 
     def line(self, rung: dict) -> str:
         return f"{self.skill} {super().line(rung)}"
@@ -353,10 +394,14 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
                      for r in ranks]
     climb_ladders(arms, store, executor, cfg.report_to)
     arm_docs = [a.document() for a in arms]
+    from dataladder.ladder.estimate import estimate_climb
     from dataladder.ladder.recommend import recommend
+    from dataladder.runtime import peak_memory
 
     doc = {"config": (cfgs[cfg.models[0]] if len(cfgs) == 1 else cfg).model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
-           "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local")}
+           "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local"),
+           "estimate_seconds": est.seconds if (est := estimate_climb(cfg, sizes)) else None,  # what climb printed
+           "peak_memory_bytes": peak_memory()}  # this process's, at write time
     write_json(output_dir / "ladder.json", doc)
     from dataladder.ladder.plot import plot_ladder
 

@@ -24,6 +24,7 @@ from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs,
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
+from dataladder.runtime import peak_memory
 from dataladder.train.dpo import DPOHparams
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
@@ -95,10 +96,15 @@ class Context:
         from dataladder.generate.hf import HFGenerator
         from dataladder.models.hub import load_model
 
+        from dataladder.probe import eval_items
+
         self.cfg, self.skill, self.fmt = cfg, skill_of(cfg), format_of(cfg)
+        self.items = eval_items(self.skill, cfg.eval_n, 0)  # up to eval_n items of each format
+        if not self.items.get(self.fmt):
+            raise ValueError(f"skill {cfg.skill}: no eval items in the {self.fmt} format; mark some \"split\": "
+                             "\"eval\", or pick another --format")
         self.model, self.tok = load_model(cfg.model)
         self.gen = HFGenerator(self.model, self.tok, cfg.gen_options())
-        self.items = self.skill.items("eval", cfg.eval_n, 0)
         self.pools: dict[int, list[dict]] = {}
         self.on_train: Callable[[int, int], None] | None = None  # the executor's progress hook (engine.Contexts)
 
@@ -211,6 +217,7 @@ def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
            "metric": f"greedy accuracy of the DPO policy ({lad.fmt} format)", **lad.document(),
            "base_formats": base["eval"], "executor": getattr(executor, "name", "local")}
     doc["seconds"] = time.perf_counter() - t0
+    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
     write_json(output_dir / "dpo.json", doc)
     plot_dpo(doc, output_dir / "dpo.png")
     return doc

@@ -42,8 +42,15 @@ document per ladder (`Ladder.document()`):
 
     {"kind", "unit", "label", "base": {accuracy, correct, total, ci_low, ci_high}, "rungs": [rung, ...],
      "fit", "saturation", "stop": {"reason", ...}, "reached_at", "seconds"}
-    rung: {"n", "accuracy", "ci_low", "ci_high", "correct", "total", "seeds": [{seed, accuracy}],
-           "seconds", "run_dirs", "forecast", ...the kind's extra}
+    rung: {"n", "accuracy", "ci_low", "ci_high", "correct", "total", "seeds": [{seed, accuracy, unsound?}],
+           "seconds", "run_dirs", "forecast", ...the kind's extra, "unsound"?, "reasons"?}
+
+Every rung is a sound measurement, or is said not to be: a result may carry `"soundness": {"sound", "reason",
+"retried"}` (`ladder/soundness.py`: a diverged or collapsed run, retried once at a lower learning rate by a kind
+that checks its runs; `Ladder.unsound` reads it, and a result without it is sound). A rung pools and fits its
+sound seeds only; a rung with none is recorded with `"unsound": true` and its `reasons`, and left out of the
+fit and the stop rule; two such rungs in a row, or one where the budget ends, stop the ladder as
+`unstable-training` (`"why": "unstable training: <reason>"`), never a data verdict.
 
 To add a kind: its training recipe if it trains (`train/`); one module with `prepare`, `run`, its
 config (a pydantic model; inherit `generate.PromptOptions` to take the chat-template and stop
@@ -66,7 +73,8 @@ from typing import Callable
 
 from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, saturation, summarize_fit
 from dataladder.ladder.schedule import next_size
-from dataladder.ladder.stop import Decision, RungScore, decide, reached_at
+from dataladder.ladder.soundness import unsound_reason
+from dataladder.ladder.stop import UNSTABLE, Decision, RungScore, decide, reached_at
 from dataladder.ladder.store import RunStore
 from dataladder.stats import wilson
 
@@ -252,35 +260,48 @@ class Ladder:
                 for rc in self.configs(self.n)]
 
     def absorb(self, jobs: list[Job], results: list[dict], store: RunStore) -> None:
-        """Record the current rung, refit, consult the stop rule, move to the next rung."""
+        """Record the current rung, refit, consult the stop rule, move to the next rung. Unsound runs
+        (`unsound`) are recorded but neither fitted nor scored: a rung uses its sound seeds, and a rung with
+        none is marked `unsound` and may stop the ladder as `unstable-training` (`_unstable`)."""
         rule, n = self.rule, self.n
         rcs = [j.rc for j in jobs]
+        why = [self.unsound(rc, r) for rc, r in zip(rcs, results)]
         scored = [self.score(rc, r) for rc, r in zip(rcs, results)]
-        correct, total = sum(c for c, _ in scored), sum(t for _, t in scored)
+        sound = [i for i, w in enumerate(why) if w is None]
+        shown = sound or range(len(rcs))  # a rung with no sound run still shows what it measured
+        correct, total = sum(scored[i][0] for i in shown), sum(scored[i][1] for i in shown)
         lo, hi = wilson(correct, total)
         secs = sum(self.run_seconds(r) for r in results)
         self.seconds += secs
         rung = {"n": n, "accuracy": correct / total if total else 0.0, "ci_low": lo, "ci_high": hi,
                 "correct": correct, "total": total,
-                "seeds": [{"seed": rc.get("seed"), "accuracy": c / t if t else 0.0} for rc, (c, t) in zip(rcs, scored)],
+                "seeds": [{"seed": rc.get("seed"), "accuracy": c / t if t else 0.0, **({"unsound": w} if w else {})}
+                          for rc, (c, t), w in zip(rcs, scored, why)],
                 "seconds": secs, "run_dirs": [str(store.path(rc).relative_to(store.root)) for rc in rcs]}
         rung.update(self.extra(rcs, results))
         self.rungs.append(rung)
-        self.scores.append(RungScore(n, correct, total))
-        self.points += [(n, c, t) for c, t in scored]
-        self.fit = fit_curve(self.points, rule.target, rule.n_boot, seed=len(self.rungs)) if len(self.rungs) >= 3 else None
-        rung["forecast"] = forecast_block(self.fit, n)  # the early answer to "how much data"
         nxt = self.next_size(n)
         spend = min(rule.budget, rule.available)
         time_left = rule.max_minutes * 60 - self.seconds if rule.max_minutes else math.inf
-        d = decide(self.scores, self.base, self.fit, rule.target, nxt, spend, time_left, rule.delta,
-                   rule.min_rungs, rule.min_size)
-        if d.reason == "budget-exhausted" and nxt > rule.available and rule.available < rule.budget:
-            d.reason = "data-exhausted"  # the data ran out before the budget
-            d.detail["why"] = f"next rung {nxt:,} > the {rule.available:,.0f} {self.unit} there are"
-        self.decision = d = self.adjust(d)
+        if sound:
+            self.scores.append(RungScore(n, correct, total))
+            self.points += [(n, *scored[i]) for i in sound]
+            self.fit = fit_curve(self.points, rule.target, rule.n_boot, seed=len(self.rungs)) \
+                if len(self.scores) >= 3 else None
+            rung["forecast"] = forecast_block(self.fit, n)  # the early answer to "how much data"
+            d = decide(self.scores, self.base, self.fit, rule.target, nxt, spend, time_left, rule.delta,
+                       rule.min_rungs, rule.min_size)
+            if d.reason == "budget-exhausted" and nxt > rule.available and rule.available < rule.budget:
+                d.reason = "data-exhausted"  # the data ran out before the budget
+                d.detail["why"] = f"next rung {nxt:,} > the {rule.available:,.0f} {self.unit} there are"
+            self.decision = d = self.adjust(d)
+        else:
+            rung.update(unsound=True, reasons=[w for w in why if w])
+            rung["forecast"] = None  # nothing new was measured
+            self.decision = d = self._unstable(rung, nxt, spend, time_left)
         if self.on_rung:
             self.on_rung(self.line(rung) + forecast_text(rung["forecast"], rule.target)
+                         + (f" (unsound: {'; '.join(rung['reasons'])})" if rung.get("unsound") else "")
                          + (f" → stop: {d.reason}" if d.stop else ""))
         if self.tracking is not None:
             fc = (rung["forecast"] or {}).get("n_target") or {}
@@ -291,6 +312,30 @@ class Ladder:
         self.done = d.stop
         self._parent = rcs[0]
         self.n = nxt
+
+    def unsound(self, rc: dict, result: dict) -> str | None:
+        """Why a finished run is no sound measurement of its data (None: it is): its `soundness` block, written
+        by a kind that checks its runs (`ladder/soundness.py`); a result without one counts as sound."""
+        return unsound_reason(result)
+
+    def _unstable(self, rung: dict, nxt: int, spend: float, time_left: float) -> Decision:
+        """The decision after a rung with no sound run: the data was not measured, so no data verdict. Two such
+        rungs in a row, or one where the budget ends, stop the ladder as `unstable-training`; else it goes on."""
+        rule, streak = self.rule, []
+        for r in reversed(self.rungs):
+            if not r.get("unsound"):
+                break
+            streak.append(r["n"])
+        last = nxt > spend or time_left <= 0
+        detail = {"n": rung["n"], "accuracy": rung["accuracy"],
+                  "why": "unstable training: " + "; ".join(dict.fromkeys(rung["reasons"])),
+                  "unsound_rungs": streak[::-1],
+                  "rule": {"target": rule.target, "delta": rule.delta, "min_rungs": rule.min_rungs,
+                           "min_examples": rule.min_size, "max_examples": spend, "next_n": nxt,
+                           "time_left_s": time_left if math.isfinite(time_left) else None}}
+        if len(streak) >= 2 or last:
+            return Decision(True, UNSTABLE, detail)
+        return Decision(False, None, detail)
 
     def saturation(self) -> dict | None:
         return saturation(self.fit, self.rule.saturation_delta, self.rungs[0]["n"], self.rungs[-1]["n"]) \

@@ -42,7 +42,11 @@ def draw_ladder(ax, lad: dict, color: str, name: str, extend: float = 8.0) -> No
     The band starts at the first of the last three rungs, the ones its slope was fitted to (or measured on,
     where the fit follows a flat or falling trend): before them the line claims nothing, and drawn
     back from the last rung it would pass beside the earlier rungs of a curve that bent."""
-    rungs = lad["rungs"]
+    bad = [r for r in lad["rungs"] if r.get("unsound")]
+    if bad:  # a diverged rung is shown, not fitted
+        ax.scatter([r["n"] for r in bad], [r["accuracy"] for r in bad], marker="x", color="0.4", zorder=3,
+                   label=f"{name}: unsound run, not fitted")
+    rungs = [r for r in lad["rungs"] if not r.get("unsound")]
     ns = [r["n"] for r in rungs]
     err = [[r["accuracy"] - r["ci_low"] for r in rungs], [r["ci_high"] - r["accuracy"] for r in rungs]]
     ax.errorbar(ns, [r["accuracy"] for r in rungs], yerr=err, fmt="o", color=color, capsize=3,

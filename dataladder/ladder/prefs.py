@@ -24,6 +24,7 @@ from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs,
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore
 from dataladder.results import write_json
+from dataladder.runtime import peak_memory
 from dataladder.stats import wilson
 from dataladder.train.reward import RewardHparams
 from dataladder.train.tracking import ReportTo
@@ -323,6 +324,7 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
            "heldout": got["heldout"], "executor": getattr(executor, "name", "local")}
     doc["reward_model"] = keep_reward_model(cfg, store, doc, output_dir, executor)
     doc["seconds"] = time.perf_counter() - t0
+    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
     write_json(output_dir / "prefs.json", doc)
     plot_prefs(doc, output_dir / "prefs.png")
     return doc

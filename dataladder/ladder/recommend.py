@@ -28,7 +28,7 @@ def recommend(arms: list[dict], target: float) -> list[dict]:
             verdict = "reached"
         else:
             best = max(group, key=lambda a: (a["fit"] or {}).get("p_reachable", 0) if a["fit"] else a["rungs"][-1]["accuracy"])
-            rung = best["rungs"][-1]
+            rung = next((r for r in reversed(best["rungs"]) if not r.get("unsound")), best["rungs"][-1])
             verdict = "not reached"
         fit = best["fit"] or {}
         out.append({

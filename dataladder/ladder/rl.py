@@ -188,20 +188,25 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     store = RunStore(output_dir)
     from dataladder.generate.hf import HFGenerator
 
+    from dataladder.probe import eval_items as draw_eval
+
+    eval_items = draw_eval(skill, cfg.eval_n, 0)  # up to eval_n items of each format
     model, tok = load_model(cfg.model)
     gen = HFGenerator(model, tok, gen_options(cfg))
-    eval_items = skill.items("eval", cfg.eval_n, 0)
     need = schedule(cfg)[-1] * cfg.hp.prompts_per_step
     pool = draw_pool(skill, need, cfg.seed) if not cfg.filter_zero_signal else None
     check_items = (pool or draw_pool(skill, cfg.check_prompts, cfg.seed))[: cfg.check_prompts]
     rm_format = reward_model_format(cfg.reward_model)
     target = rm_format or skill.target_format
     formats = {"auto": list(skill.formats), "target": [target]}.get(cfg.format, [cfg.format])
+    if not (formats := [f for f in formats if eval_items[f]]):  # a format without eval items cannot be scored
+        raise ValueError(f"skill {cfg.skill}: no eval items in the {cfg.format if cfg.format != 'auto' else 'any'} "
+                         "format; mark some \"split\": \"eval\", or pick another --format")
     if rm_format and cfg.format not in ("auto", "target", rm_format):
         on_note(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {cfg.format}")
     checks = {f: run_check(gen, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
-    base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats}
+    base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats if eval_items[f]}
     check = checks[fmt]
     on_note(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the reward model's)" if rm_format
                                else " (the skill's target format)"}.get(cfg.format, "")
@@ -220,7 +225,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         keys = frozenset(it.key for it in cold_items)
         pool = [it for it in pool if it.key not in keys] if pool is not None else None
         check_items = (pool or draw_pool(skill, cfg.check_prompts + n_cold, cfg.seed, keys))[: cfg.check_prompts]
-        base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats}
+        base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats if eval_items[f]}
         cold = {**cold, "reason": "auto: the check warned" if cfg.cold_start == "auto" else "requested",
                 "check_before": {k: v for k, v in check.items() if k != "per_prompt"},
                 "formats_before": base_model_evals, "formats_after": base_evals}
@@ -260,11 +265,12 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     from transformers import AutoModelForCausalLM
 
     final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dirs"][0] / "model").eval()
-    after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f) for f in skill.formats}  # forgetting in the others
+    after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f)  # forgetting in the others
+                   for f in skill.formats if eval_items[f]}
     rec = recommend(main, cfg)
     doc = {
         "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",
-        "eval": {"split": "eval", "n": cfg.eval_n},
+        "eval": {"split": "eval", "n": cfg.eval_n, "n_by_format": {f: len(its) for f, its in eval_items.items()}},
         "base_formats": base_evals, "after_formats": after_evals, "cold_start": cold,
         "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
         "check_after_filter": ({k: v for k, v in prediction.items() if k != "per_prompt"}
@@ -278,6 +284,9 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         "seconds": time.perf_counter() - t0,
     }
     from dataladder.results import write_json
+    from dataladder.runtime import peak_memory
+
+    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
 
     write_json(output_dir / "rl.json", doc)
     from dataladder.ladder.rl_plot import plot_rl

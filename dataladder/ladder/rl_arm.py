@@ -24,10 +24,14 @@ if TYPE_CHECKING:
 
 
 def eval_greedy(gen, skill, items, fmt: str) -> dict:
-    """Greedy accuracy of `gen`'s model on `items` in format `fmt`, with its Wilson interval."""
+    """Greedy accuracy of `gen`'s model on `items` in format `fmt` (`items`: each format's own, `probe.eval_items`,
+    or one list it filters), with its Wilson interval; an error where the format has no eval items."""
     from dataladder.probe import score_formats
 
-    r = score_formats(gen, skill, items, [fmt])[0][fmt]
+    res = score_formats(gen, skill, items, [fmt])[0]
+    if fmt not in res:
+        raise ValueError(f"skill {skill.name}: no eval items in the {fmt} format")
+    r = res[fmt]
     return {"correct": r["correct"], "total": r["n"], "accuracy": r["accuracy"], "ci_low": r["ci_low"],
             "ci_high": r["ci_high"]}
 
@@ -179,7 +183,9 @@ class Context:
                       "key": it.key, "stop": list(p.stop)} for p, it in zip(prompts, rs.pool)]
         self.max_len = max(p.max_new_tokens for p in prompts)
         self.funcs, self.weights = self.arm.reward_funcs(self.skill, {it.key: it for it in rs.pool})
-        self.eval_items = self.skill.items("eval", cfg.eval_n, 0)
+        from dataladder.probe import eval_items
+
+        self.eval_items = eval_items(self.skill, cfg.eval_n, 0, [rs.fmt])  # up to eval_n items of the RL format
         self.on_train: Callable[[int, int], None] | None = None
 
 

@@ -174,10 +174,12 @@ def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], No
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
 
+    from dataladder.probe import eval_items
+
     rl_cfg = ceiling_spec.cfg
     skill = train_skill_of(rl_cfg)
     base_ev = eval_greedy(HFGenerator(*load_model(rl_cfg.model), gen_options(rl_cfg)), skill,
-                          skill.items("eval", cfg.eval_n, 0), ceiling_spec.fmt)
+                          eval_items(skill, cfg.eval_n, 0, [ceiling_spec.fmt]), ceiling_spec.fmt)
     lad = RMPolicyLadder(cfg, prefs_doc, RungScore(0, base_ev["correct"], base_ev["total"]), executor, on_rung)
     climb_ladders([lad], store, executor, cfg.report_to)
     c = ceiling["eval"]

@@ -21,6 +21,9 @@ After each rung, in this order:
    data size falls below 0.1.
 5. `budget-exhausted`: the next rung would exceed the example budget, or time ran out (a climb says
    `data-exhausted` when its training data, not the budget, ran out).
+(Besides these, the engine stops a ladder as `unstable-training` when its rungs' runs diverged or collapsed:
+two unsound rungs in a row, or one where the budget ends; unsound rungs never reach this rule. See
+`ladder/engine.py` and `ladder/soundness.py`.)
 Rules 2–4 need `min_rungs` rungs (and three for rule 2) and at least `min_examples` examples (the
 prior from the probe's diagnosis: a missing skill is not judged on tens of examples). The detail
 records the knobs it was decided with (`rule`), so `dataladder fit` on the ladder's document decides
@@ -37,6 +40,7 @@ from dataladder.stats import wilson
 
 P_GAIN = 0.8  # diminishing returns: P(next doubling gains less than the threshold) at least this
 P_REACH = 0.1  # unreachable within budget: P(target within the budget) below this
+UNSTABLE = "unstable-training"  # the engine's stop when training, not the data, failed
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dataladder.errors import malformed, read_json
 from dataladder.report.kinds import _figure, compare_section, ladder_section, prefs_section, rl_section
+from dataladder.report.samples import samples_section
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -73,7 +74,7 @@ def probe_section(probe: dict) -> str:
         xs, ys, lo, hi = [], [], [], []
         for i, s in enumerate(skills):
             x = probe["skills"][s]["formats"].get(f)
-            if x:
+            if x and x.get("n", 1):
                 xs.append(i + (j - (len(formats) - 1) / 2) * width)
                 ys.append(x["accuracy"])
                 lo.append(x["accuracy"] - x["ci_low"])
@@ -94,7 +95,7 @@ def probe_section(probe: dict) -> str:
     for s, r in probe["skills"].items():
         cells = "".join(
             f'<td class="num">{x["accuracy"]:.2f} [{x["ci_low"]:.2f}–{x["ci_high"]:.2f}]{_lenient_cell(x)}</td>'
-            if (x := r["formats"].get(f)) else "<td>—</td>" for f in formats)
+            if (x := r["formats"].get(f)) and x.get("n", 1) else "<td>—</td>" for f in formats)
         band = r["data_band"]
         note = "" if r["cheaply_fixable"] else f" — needs {', '.join(r['missing_prerequisites'])} first"
         if r.get("format_gap_by") == "lenient":
@@ -105,8 +106,10 @@ def probe_section(probe: dict) -> str:
                     f'<td>{band["label"]} ({_n(band["low"])}–{_n(band["high"])})</td></tr>')
     head = "".join(f"<th>{html.escape(f)}</th>" for f in formats)
     n_items = probe["items"]
+    ns = sorted({x["n"] for r in probe["skills"].values() for x in r["formats"].values() if x.get("n")})
+    n_bar = f"{ns[0]:,}" if len(ns) == 1 else f"{ns[0]:,}–{ns[-1]:,}" if ns else "0"
     cap = (f"Greedy accuracy of <b>{html.escape(str(probe.get('model')))}</b> per skill and prompt format on held-out items "
-           f"(n = {probe['n']} per bar, {n_items:,} items in all); error bars are Wilson 95% intervals; diamonds "
+           f"(n = {n_bar} scored per bar, {n_items:,} items in all; — a format without eval items); error bars are Wilson 95% intervals; diamonds "
            "(and <i>lenient</i> in the table) are the same completions read leniently about format (the gold number "
            "amid prose, the first JSON object), where that differs. "
            f"Diagnoses are made against the <b>{html.escape(_targets(probe))}</b> format.")
@@ -164,7 +167,8 @@ def climb_section(name: str, doc: dict) -> str:
         runs = sum(len(r["seeds"]) for a in arms for r in a["rungs"])
         stops = "; ".join(f"{a['label']}: {a['stop']['reason']}" for a in arms)
         fmt = str(arms[0].get("target_format") or cfg["target_format"])
-        cap = (f"Accuracy on {cfg['eval_n']} held-out <b>{html.escape(skill)}</b> items per seed in the {html.escape(fmt)} "
+        n_eval = arms[0].get("base", {}).get("total") or cfg["eval_n"]  # the target format's items actually scored
+        cap = (f"Accuracy on {n_eval:,} held-out <b>{html.escape(skill)}</b> items per seed in the {html.escape(fmt)} "
                f"format after fine-tuning on n examples ({runs} training runs, {cfg['seeds']} seeds per rung, points pooled over "
                f"seeds with Wilson 95% intervals). Lines: fitted curve, band: its 80% interval. Stop: {html.escape(stops)}.")
         parts.append(_figure(_ladder_figure(doc, arms, f"{skill}: {', '.join(a['label'] for a in arms)}"), cap, f"ladder for {skill}"))
@@ -172,7 +176,8 @@ def climb_section(name: str, doc: dict) -> str:
         for a in arms:
             for r in a["rungs"]:
                 rows.append(f"<tr><td>{html.escape(a['label'])}</td><td class='num'>{r['n']:,}</td>"
-                            f"<td class='num'>{r['accuracy']:.3f} [{r['ci_low']:.3f}–{r['ci_high']:.3f}]</td>"
+                            f"<td class='num'>{r['accuracy']:.3f} [{r['ci_low']:.3f}–{r['ci_high']:.3f}]"
+                            f"{' <i>unsound: not fitted</i>' if r.get('unsound') else ''}</td>"
                             f"<td class='num'>{_signed(r['mean_forgetting'])}</td><td class='num'>{_signed(r['worst_forgetting'])}</td>"
                             f"<td class='num'>{_forecast_cell(r.get('forecast'))}</td>"
                             f"<td class='num'>{r['train_seconds']:.1f} s</td></tr>")
@@ -239,8 +244,8 @@ def forgetting_section(docs: dict[str, dict]) -> str:
     ax.legend(fontsize=7, ncol=2)
     sizes = sorted({(len(a["rungs"][0]["forgetting"]), d["config"]["eval_n"], d["config"]["seeds"])
                     for d in docs.values() for a in d["arms"]})
-    basis = "; ".join(f"{k} skill/format pairs × {m} items × {s} seeds = {k * m * s:,} scored items per point"
-                      for k, m, s in sizes)
+    basis = "; ".join(f"{k} skill/format pairs × up to {m} items × {s} seeds (at most {k * m * s:,} scored items "
+                      "per point; fewer where a format has fewer eval items)" for k, m, s in sizes)
     cap = ("Change in accuracy of every other skill and format (seed mean) against the base model, per rung: the mean over "
            f"them (solid) and the worst one (dotted). Each point rests on {basis}.")
     return "<h2 id='forgetting'>Forgetting</h2>" + _figure(_png(fig), cap, "forgetting per rung")
@@ -318,7 +323,8 @@ def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None) -> 
     if probe:
         body.append(probe_section(probe))
     if docs:
-        body.append("<h2 id='ladders'>Ladders</h2>" + "".join(climb_section(n, d) for n, d in docs.items()))
+        body.append("<h2 id='ladders'>Ladders</h2>" + "".join(climb_section(n, d) + samples_section(run_dir / "climbs" / n, d)
+                                                              for n, d in docs.items()))
         body.append(lora_section(docs))
         body.append(forgetting_section(docs))
     if noise:

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from dataladder.runtime import scratch_dir
 from dataladder.train.hparams import TrainHparams
-from dataladder.train.progress import run_trainer
+from dataladder.train.progress import LOG_EVERY_STEP, loss_curve, run_trainer, window_means
 from dataladder.train.sizing import hp_description, resolve_for
 
 
@@ -104,12 +104,13 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
             lr_scheduler_type="cosine", warmup_steps=int(hp.warmup_ratio * steps), weight_decay=hp.weight_decay,
             bf16=bf16, activation_checkpointing=False, use_cpu=not cuda, seed=seed, data_seed=seed,
             completion_only_loss=True, max_length=hp.max_length, save_strategy="no",
-            logging_steps=max(1, steps // 10), disable_tqdm=True, dataloader_num_workers=0,
+            disable_tqdm=True, dataloader_num_workers=0, **LOG_EVERY_STEP,
             **{"report_to": "none", **(tracking or {})},
         )
         trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), processing_class=tokenizer)
         out, seconds = run_trainer(trainer, on_step)
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    curves = loss_curve(trainer.state.log_history)
+    first, last = window_means(curves["loss_curve"], steps)  # as logged every tenth of the steps before
     if method == "lora":
         model = model.merge_and_unload()
     model.eval()
@@ -119,8 +120,9 @@ def train_sft(base, tokenizer, rows: list[dict], method: Literal["full", "lora"]
     tokens = steps * min(hp.batch_size, len(rows)) * (sum(len(r["input_ids"]) for r in rows) / max(1, len(rows)))
     return model, {
         "steps": steps, "seconds": seconds, "train_loss": float(out.training_loss),
-        "first_loss": losses[0] if losses else None, "last_loss": losses[-1] if losses else None,
+        "first_loss": first, "last_loss": last,
         "trainable_parameters": trainable, "parameters": n_params, "tensors_changed": changed,
         "tokens": tokens, "flops": (6 if method == "full" else 4) * n_params * tokens,
+        **curves,  # loss_curve, grad_norm: one per step (ladder/soundness.py reads them)
     }
 

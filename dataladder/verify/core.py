@@ -12,7 +12,7 @@ Every verifier sees the whole completion (generation already ended it where the 
 accepts what the strict one accepts, and also (registered in `LENIENT`, one reading per verifier)
 - `numeric[:rule]`: the reference number anywhere in the completion;
 - `exact`, `exact-line`: the answer anywhere, as a whole word or phrase; `regex`: a match anywhere,
-  `^`/`$` also at each line's (stripped) ends;
+  `^`/`$` also at each line's (stripped) ends, or the item's `answer` anywhere as a whole word;
 - `json-schema`, `python-tests` (`verify.code`): the first JSON object; the code from its first line.
 `contains` and `module:function` verifiers have no looser reading: lenient is strict.
 """
@@ -256,6 +256,10 @@ def _regex_lenient(arg: str | None = None) -> Reading:
 
     def match_anywhere(completion: str, answer: str | None = None, **_: object) -> Verdict:
         if pattern.search(completion) or any(pattern.search(line.strip()) for line in completion.splitlines()):
+            return Verdict(True)
+        # an item's own `answer` (the city the pattern wraps in tags) anywhere, as a whole word or phrase
+        gold = _phrase(answer) if answer is not None else None
+        if gold is not None and gold.search(completion):
             return Verdict(True)
         return Verdict(False, "no_match")
 

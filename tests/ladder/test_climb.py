@@ -55,6 +55,11 @@ def test_climb_trains_evaluates_and_resumes(micro_dir, tmp_path, monkeypatch):
         res = json.loads((out / r["run_dirs"][0] / "result.json").read_text())
         assert res["train"]["tensors_changed"] > 0  # the model's parameters changed
         assert res["train"]["last_loss"] < res["train"]["first_loss"]
+        assert len(res["train"]["loss_curve"]) == res["train"]["steps"] and res["soundness"]["sound"] in (True, False)
+        samples = [json.loads(x) for x in (out / r["samples"][0]).read_text().splitlines()]
+        assert r["samples"] == [d + "/samples.jsonl" for d in r["run_dirs"]]
+        assert {(x["skill"], x["format"]) for x in samples} >= {("add", "exam"), ("mul", "native")}
+        assert max(sum(1 for x in samples if (x["skill"], x["format"]) == k) for k in {(x["skill"], x["format"]) for x in samples}) <= 5
     assert (out / "ladder.png").stat().st_size > 1000
     # the early forecast: none before the third rung, then the size for the target as the final fit says
     assert [r["forecast"] is None for r in arm["rungs"]] == [True, True, False]

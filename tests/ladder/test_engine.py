@@ -29,8 +29,12 @@ def run(ctx: dict, job: Job) -> dict:
         open(rc["die_once"], "w").close()
         os._exit(1)
     acc = ctx["curve"](rc["n"]) if callable(ctx["curve"]) else CURVES[ctx["curve"]](rc["n"])
-    return {"correct": round(100 * acc), "total": 100, "seconds": 25.0,
-            "parent": job.parent["n"] if job.parent else None}
+    out = {"correct": round(100 * acc), "total": 100, "seconds": 25.0,
+           "parent": job.parent["n"] if job.parent else None}
+    if [rc["n"], rc["seed"]] in rc.get("unsound", []):  # a run whose training diverged, even when retried
+        out.update(correct=0, soundness={"sound": False, "reason": f"loss NaN at step {rc['n'] // 10}",
+                                         "retried": {"learning_rate": 0.25, "first_reason": "loss NaN at step 1"}})
+    return out
 
 
 CURVES = {
@@ -181,3 +185,59 @@ def test_any_kinds_document_makes_a_report_section_and_a_compare_curve(tmp_path)
     got = compare(None, None, None, tmp_path / "cmp", ladders=(tmp_path / "a", tmp_path / "a" / "fake.json"))
     assert [c["kind"] for c in got["curves"]] == ["fake", "fake"] and got["curves"][0]["x_label"] == "things"
     assert [p["n"] for p in got["curves"][0]["points"]] == [20, 40, 80, 160]
+
+
+# ---- every rung is a sound run, or is said not to be ----
+def unsound(*pairs):
+    return {"unsound": [list(p) for p in pairs]}
+
+
+def test_two_unsound_rungs_in_a_row_stop_as_unstable_training_and_are_never_fitted(tmp_path):
+    lad = ladder("rising")
+    lad.cfg = {"curve": "rising", "extra": unsound((40, 0), (40, 1), (80, 0), (80, 1))}
+    climb_ladders([lad], RunStore(tmp_path), local())
+    doc = lad.document()
+    assert [r["n"] for r in doc["rungs"]] == [20, 40, 80]
+    assert [r.get("unsound", False) for r in doc["rungs"]] == [False, True, True]
+    assert doc["rungs"][1]["reasons"] == ["loss NaN at step 4", "loss NaN at step 4"]
+    assert doc["rungs"][1]["seeds"][0]["unsound"] == "loss NaN at step 4" and doc["rungs"][1]["forecast"] is None
+    assert doc["stop"]["reason"] == "unstable-training"
+    assert doc["stop"]["why"] == "unstable training: loss NaN at step 8" and doc["stop"]["unsound_rungs"] == [40, 80]
+    assert [p[0] for p in lad.points] == [20, 20] and [s.n for s in lad.scores] == [20] and lad.fit is None
+    assert doc["reached_at"] is None and doc["fit"] is None
+
+
+def test_one_unsound_rung_is_left_out_and_the_ladder_goes_on(tmp_path):
+    lad = ladder("rising")
+    lad.cfg = {"curve": "rising", "extra": unsound((40, 0), (40, 1))}
+    climb_ladders([lad], RunStore(tmp_path), local())
+    assert [r["n"] for r in lad.rungs] == [20, 40, 80, 160, 320][:len(lad.rungs)]
+    assert lad.rungs[1]["unsound"] and 40 not in [p[0] for p in lad.points] and 40 not in [s.n for s in lad.scores]
+    assert lad.decision.reason == "target-reached" and lad.document()["reached_at"] == 160
+    assert all("unsound" not in r for i, r in enumerate(lad.rungs) if i != 1)
+
+
+def test_an_unsound_last_rung_is_no_budget_verdict(tmp_path):
+    lad = ladder("never", budget=80, min_rungs=9)
+    lad.cfg = {"curve": "never", "extra": unsound((80, 0), (80, 1))}
+    climb_ladders([lad], RunStore(tmp_path), local())
+    assert [r["n"] for r in lad.rungs] == [20, 40, 80]
+    assert lad.decision.reason == "unstable-training" and lad.decision.detail["why"].startswith("unstable training: ")
+
+
+def test_a_rung_with_some_sound_seeds_uses_only_those(tmp_path):
+    lad = ladder("rising")
+    lad.cfg = {"curve": "rising", "extra": unsound((40, 1))}
+    climb_ladders([lad], RunStore(tmp_path), local())
+    r40 = lad.rungs[1]
+    assert "unsound" not in r40 and r40["total"] == 100 and r40["correct"] == 60  # seed 0 only
+    assert r40["seeds"][1] == {"seed": 1, "accuracy": 0.0, "unsound": "loss NaN at step 4"}
+    assert [p for p in lad.points if p[0] == 40] == [(40, 60, 100)]
+    assert lad.decision.reason == "target-reached"
+
+
+def test_a_result_without_soundness_counts_as_sound(tmp_path):
+    lad = ladder("rising")
+    assert lad.unsound({}, {"correct": 1, "total": 2}) is None
+    assert lad.unsound({}, {"soundness": {"sound": True, "reason": None, "retried": None}}) is None
+    assert lad.unsound({}, {"soundness": {"sound": False, "reason": "x"}}) == "x"

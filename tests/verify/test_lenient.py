@@ -86,3 +86,13 @@ def test_user_verifier_has_no_lenient_reading():
 
 def yes_only(completion, answer, **item):
     return completion == "yes", None if completion == "yes" else "not_yes"
+
+
+def test_regex_lenient_finds_the_items_answer_outside_the_tags():
+    from dataladder.verify import get_verifier, lenient
+
+    strict, loose = get_verifier(r"regex:<city>\s*Athens\s*</city>"), lenient(r"regex:<city>\s*Athens\s*</city>")
+    text = "The capital of Greece is Athens."
+    assert not strict(text, "Athens").ok and loose(text, "Athens").ok
+    assert not loose("The capital of Greece is Sparta.", "Athens").ok
+    assert not loose("Athensville", "Athens").ok  # a whole word, not a prefix
