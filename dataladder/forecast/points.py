@@ -355,7 +355,8 @@ def ladder_rule(cfg: dict, lad: dict) -> dict | None:
             "next_n": rec.get("next_n", next_size(rungs[-1]["n"], float(cfg.get("growth", 2.0)))),
             "time_left_s": rec["time_left_s"] if "time_left_s" in rec else
             (minutes * 60 - float(lad.get("seconds", 0.0)) if isinstance(minutes, (int, float)) else None),
-            "draws": int(fit.get("draws") or max(int(cfg.get("n_boot", 200)), 1000)), "seed": len(rungs)}
+            "draws": int(fit.get("draws") or max(int(cfg.get("n_boot", 200)), 1000)),
+            "seed": len(lad.get("rungs") or [])}  # the engine seeds its fit with every rung, unsound ones too
 
 
 def rung_points(r: dict, size: str) -> list[tuple[float, float, int, object]]:
