@@ -151,6 +151,7 @@ def probe(gen: Generator, skills: list[Skill], n: int = 300, seed: int = 0, targ
         r["data_band"] = DATA_BANDS[band_key]
     n_items = len(all_samples)
     report["items"] = n_items
+    report["prompt_frame"] = gen.prompt_frame  # chat-template | qa-frame (a base model's conversations) | raw
     report["seconds"] = time.perf_counter() - t0
     report["items_per_second"] = n_items / gen_seconds if gen_seconds else 0.0
     return report, all_samples

@@ -50,6 +50,8 @@ def test_lenient_low_stays_missing_or_partial():
 class FakeGen:
     """The generator seam `score_formats` uses, answering from a dict of prompt -> completion."""
 
+    prompt_frame = "raw"
+
     def __init__(self, answer):
         self.answer = answer
 

@@ -8,6 +8,7 @@
   list, `exact`), `code` (a function, `python-tests`), `person` (pretty-printed JSON, `json-schema`) and
   `reverse` (a one-line string, `exact`, a plain prompt in a `chat` format); a skill file whose items carry
   `split` (10 eval and 30 train items a task) and the train items again as a `messages` file.
+- `without_chat_template(src, dst)`: a copy of a model directory with no chat template (a base model).
 - `pretrain(dir, steps)`: a brief plain-PyTorch training run on the chat-rendered train items, so the
   model answers in whole multi-line completions (partly right), for parity tests.
 """
@@ -181,3 +182,17 @@ def pretrain(d: Path, steps: int = 300, seed: int = 0, chat: bool = True, skills
     model.save_pretrained(d)
     torch.set_num_threads(threads)
     return d
+
+
+def without_chat_template(src: Path, dst: Path) -> Path:
+    """A copy of the model directory `src` at `dst` with its chat template removed, as a base model ships."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name in ("chat_template.jinja", "chat_template.json"):
+        (dst / name).unlink(missing_ok=True)
+    cfg = dst / "tokenizer_config.json"
+    doc = json.loads(cfg.read_text())
+    doc.pop("chat_template", None)
+    cfg.write_text(json.dumps(doc, indent=2))
+    return dst

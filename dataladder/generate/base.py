@@ -11,6 +11,9 @@ a completion ends at an end-of-turn or EOS id (the backend's), at a stop string 
 (the arithmetic formats stop at a newline; a JSONL item may carry `stop`), at `--stop`, or after
 `max_new_tokens` (the item's, else `--max-new-tokens`, else the skill's; a JSONL skill's default is
 its longest gold answer in tokens plus a margin). The returned text is cut before the first stop string.
+A conversation for a model without a chat template is in the QA frame (`generate.chat.qa_text`): its
+prompt carries the frame's next turn as stop strings (`QA_STOP`), and the answer loses the one space the
+frame puts before it (`Prompt.answer`). `gen.prompt_frame` names the frame the prompts made so far used.
 
 Backends are registered by name (`BACKENDS`; `dataladder.generate.make_generator` picks one), one file each: `hf` (transformers `generate`, in
 process) and `endpoint` (any OpenAI-compatible server). An in-process vLLM backend would be one more
@@ -83,6 +86,7 @@ class Generator(ABC):
     def __init__(self, options: GenOptions, policy: ChatPolicy):
         self.options, self.policy = options, policy
         self._budgets: dict[str, int] = {}
+        self._frames: set[str] = set()
 
     # what a backend implements
     @abstractmethod
@@ -100,20 +104,29 @@ class Generator(ABC):
 
     # the seam every caller uses
     def greedy(self, prompts: list[Prompt], on_batch: Callable[[int], None] | None = None) -> list[str]:
-        return [c[0] for c in self._complete(prompts, 1, None, on_batch)]
+        return [p.answer(c[0]) for p, c in zip(prompts, self._complete(prompts, 1, None, on_batch))]
 
     def sample(self, prompts: list[Prompt], k: int, temperature: float = 1.0, top_p: float = 1.0,
                seed: int = 0) -> list[list[str]]:
         """`k` sampled completions per prompt, as `out[prompt_index][j]`."""
-        return self._complete(prompts, k, {"temperature": temperature, "top_p": top_p, "seed": seed}, None)
+        out = self._complete(prompts, k, {"temperature": temperature, "top_p": top_p, "seed": seed}, None)
+        return [[p.answer(t) for t in c] for p, c in zip(prompts, out)]
+
+    @property
+    def prompt_frame(self) -> str:
+        """The frame of the prompts made so far: chat-template or qa-frame when any conversation was rendered
+        so, else raw (probe.json's `prompt_frame`)."""
+        return next((f for f in ("chat-template", "qa-frame") if f in self._frames), "raw")
 
     def prompt_for(self, skill: "Skill", fmt: str, item: "Item") -> Prompt:
         """The Prompt of `item` in format `fmt`: chat template, stop strings and token budget resolved."""
         f = skill.formats[fmt]
         messages = item.data.get("messages")
-        stop = tuple(f.stop) + tuple(item.data.get("stop") or ())  # the policy adds --stop
-        return self.policy.prompt(f.prompt(item) if messages is None else None, messages, wants_chat=f.chat,
-                                  stop=stop, max_new_tokens=self.budget(skill, item))
+        stop = tuple(f.stop) + tuple(item.data.get("stop") or ())  # the policy adds --stop (and the frame's)
+        p = self.policy.prompt(f.prompt(item) if messages is None else None, messages, wants_chat=f.chat,
+                               stop=stop, max_new_tokens=self.budget(skill, item))
+        self._frames.add(p.frame)
+        return p
 
     def budget(self, skill: "Skill", item: "Item") -> int:
         """max_new_tokens of one item: the item's own, else --max-new-tokens, else the skill's."""

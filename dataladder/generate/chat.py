@@ -14,9 +14,14 @@ SFTTrainer does for prompt/completion data.
 
 `--chat-template auto|on|off`: `auto` uses the template when the tokenizer has one and the item is
 conversational (`messages`) or its format asks for it (a JSONL skill's `chat` format); `on` renders
-every prompt as a user turn (an error if there is no template); `off` never uses it (a conversation
-becomes `role: content` lines ending in `assistant:`). `--system-prompt` adds a system turn to every
-conversation that has none.
+every prompt as a user turn (an error if there is no template); `off` never uses it. `--system-prompt`
+adds a system turn to every conversation that has none.
+
+Without the template (a base model has none, or `off`), such a prompt gets the *QA frame* (`qa_text`),
+plain text a base model continues: a system message as the first line, then `Question: …` / `Answer: …`
+blocks, ending in `Answer:`. The completion follows one space (`" " + answer`, then the tokenizer's EOS
+in training; generation strips that space), and generation stops at the frame's next turn
+(`QA_STOP`: `\nQuestion:`). `Prompt.frame` names the rendering: chat-template | qa-frame | raw.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 ChatMode = Literal["auto", "on", "off"]
+Frame = Literal["chat-template", "qa-frame", "raw"]
+QA_STOP = ("\n\nQuestion:", "\nQuestion:")  # the frame's next turn (the longer first: no blank line is left)
 
 
 @dataclass(frozen=True)
@@ -35,18 +42,43 @@ class Prompt:
     messages: tuple[dict, ...] | None = None
     stop: tuple[str, ...] = ()
     max_new_tokens: int = 64
+    qa: bool = False  # `text` is a conversation in the QA frame: the answer follows one space
 
     def __post_init__(self):
         if (self.text is None) == (self.messages is None):
             raise ValueError("a Prompt is either text or messages")
+        if self.qa and self.messages is not None:
+            raise ValueError("a QA-framed Prompt is text")
+
+    @property
+    def frame(self) -> Frame:
+        return "chat-template" if self.messages is not None else "qa-frame" if self.qa else "raw"
+
+    def answer(self, generated: str) -> str:
+        """The completion as verifiers see it: a QA-framed prompt's answer without the space the frame puts first."""
+        return generated[1:] if self.qa and generated.startswith(" ") else generated
 
     def as_messages(self) -> list[dict]:
         return list(self.messages) if self.messages is not None else [{"role": "user", "content": self.text}]
 
 
 def plain_text(messages: list[dict]) -> str:
-    """A conversation without a chat template: `role: content` lines, then `assistant:`."""
+    """A conversation as `role: content` lines, then `assistant:` (a text key of an item, not a prompt)."""
     return "".join(f"{m['role']}: {m['content']}\n" for m in messages) + "assistant:"
+
+
+def qa_text(messages: list[dict]) -> str:
+    """A conversation in the QA frame, for a model without a chat template: the system message as the first line,
+    `Question: {user}` / `Answer: {assistant}` blocks separated by a blank line, ending in `Answer:`."""
+    heads = {"user": "Question:", "assistant": "Answer:"}
+    out = []
+    for m in messages:
+        role, content = m["role"], m["content"]
+        if role == "system":
+            out.append(f"{content}\n\n")
+        else:
+            out.append(f"{heads.get(role, role.capitalize() + ':')} {content}\n" + ("\n" if role == "assistant" else ""))
+    return "".join(out) + "Answer:"
 
 
 @dataclass(frozen=True)
@@ -68,21 +100,29 @@ class ChatPolicy:
         return cls(mode, system_prompt, has, tuple(extra_stop))
 
     def uses_chat(self, conversational: bool, wants_chat: bool) -> bool:
-        if self.mode == "off" or not self.has_template:
-            return False
-        return self.mode == "on" or conversational or wants_chat
+        return self.frame(conversational, wants_chat) == "chat-template"
+
+    def frame(self, conversational: bool, wants_chat: bool) -> Frame:
+        """How an item is rendered: the chat template, the QA frame (a conversation without the template) or raw."""
+        if self.has_template and self.mode != "off" and (self.mode == "on" or conversational or wants_chat):
+            return "chat-template"
+        return "qa-frame" if conversational or wants_chat else "raw"
 
     def prompt(self, text: str | None, messages: list[dict] | None = None, wants_chat: bool = False,
                stop: tuple[str, ...] = (), max_new_tokens: int = 64) -> Prompt:
         """The Prompt for an item given as raw `text` or as `messages` (the turns before the answer)."""
-        stop = tuple(dict.fromkeys(tuple(stop) + self.extra_stop))
-        if self.uses_chat(messages is not None, wants_chat):
-            msgs = list(messages) if messages is not None else [{"role": "user", "content": text}]
-            if self.system_prompt and msgs[0]["role"] != "system":
-                msgs = [{"role": "system", "content": self.system_prompt}] + msgs
-            return Prompt(messages=tuple(msgs), stop=stop, max_new_tokens=max_new_tokens)
-        return Prompt(text=text if messages is None else plain_text(messages), stop=stop,
-                      max_new_tokens=max_new_tokens)
+        frame = self.frame(messages is not None, wants_chat)
+        if frame == "raw":
+            return Prompt(text=text, stop=tuple(dict.fromkeys(tuple(stop) + self.extra_stop)),
+                          max_new_tokens=max_new_tokens)
+        msgs = list(messages) if messages is not None else [{"role": "user", "content": text}]
+        if self.system_prompt and msgs[0]["role"] != "system":
+            msgs = [{"role": "system", "content": self.system_prompt}] + msgs
+        if frame == "chat-template":
+            return Prompt(messages=tuple(msgs), stop=tuple(dict.fromkeys(tuple(stop) + self.extra_stop)),
+                          max_new_tokens=max_new_tokens)
+        return Prompt(text=qa_text(msgs), stop=tuple(dict.fromkeys(tuple(stop) + QA_STOP + self.extra_stop)),
+                      max_new_tokens=max_new_tokens, qa=True)
 
 
 def render(tokenizer, p: Prompt) -> str:
@@ -120,9 +160,9 @@ def completion_suffix(tokenizer, p: Prompt, completion: str) -> str:
 def encode_example(tokenizer, p: Prompt, completion: str) -> tuple[list[int], list[int]]:
     """(prompt ids, completion ids) of one training example; the loss goes on the completion ids."""
     prompt_ids = encode_prompt(tokenizer, p)
-    if p.messages is None:
-        c = list(tokenizer(completion, add_special_tokens=False)["input_ids"])
-        return prompt_ids, c + [tokenizer.eos_token_id]
+    if p.messages is None:  # raw or QA-framed: the completion (after the frame's space), then EOS
+        c = list(tokenizer((" " if p.qa else "") + completion, add_special_tokens=False)["input_ids"])
+        return prompt_ids, c + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
     return prompt_ids, list(tokenizer(completion_suffix(tokenizer, p, completion), add_special_tokens=False)["input_ids"])
 
 

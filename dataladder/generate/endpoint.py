@@ -4,7 +4,7 @@
 
 `--endpoint-api chat` (default) sends each prompt as messages to `/chat/completions`, so the server
 applies the model's chat template (a raw prompt becomes one user turn); `completions` sends raw text
-to `/completions` (conversational items are then written as `role: content` lines). Stop strings go
+to `/completions` (conversational items are then in the QA frame, `chat.qa_text`). Stop strings go
 in `stop`, the token budget in `max_tokens`; servers also cut at the model's end of turn. Requests run
 `--concurrency` at a time; a failed one (connection error, timeout, HTTP 429 or 5xx) is retried with
 exponential backoff up to `retries` times, and any other failure is one line naming the URL and what
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dataladder.generate.base import BACKENDS, Generator, GenOptions, cut_at_stop
-from dataladder.generate.chat import ChatPolicy, Prompt, plain_text
+from dataladder.generate.chat import ChatPolicy, Prompt
 
 _RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504}
 
@@ -166,7 +166,7 @@ class EndpointGenerator(Generator):
             if self.options.endpoint_api == "chat":
                 texts = self.client.complete(p.as_messages(), **kw)
             else:
-                texts = self.client.complete_text(p.text if p.messages is None else plain_text(list(p.messages)), **kw)
+                texts = self.client.complete_text(p.text, **kw)  # the policy never templates for /completions
             if on_batch:
                 on_batch(1)
             return [cut_at_stop(t, p.stop) for t in texts[:k]]

@@ -3,7 +3,8 @@
 Prompts are tokenized as `generate.chat.encode_prompt` does (the same ids training uses), sorted by
 (token budget, length) so a batch pads little and shares one `max_new_tokens`, and left padded.
 A batch stops per row at any id of `stop_token_ids` (tokenizer EOS, `generation_config.eos_token_id`,
-the chat template's end of turn) or once the row's new text holds one of its stop strings.
+the chat template's end of turn) or once the row's new text holds one of its stop strings (a QA-framed
+prompt's include the frame's next turn, `\nQuestion:`).
 """
 
 from __future__ import annotations

@@ -180,7 +180,7 @@ class Context:
         self.arm = Arm(rs.label, rs.reward, rm, rm_tok, rs.online_every)
         prompts = [self.gen.prompt_for(self.skill, rs.fmt, it) for it in rs.pool]  # the prompts evaluation uses
         self.rows = [{"prompt": p.text if p.messages is None else list(p.messages), "answer": it.answer,
-                      "key": it.key, "stop": list(p.stop)} for p, it in zip(prompts, rs.pool)]
+                      "key": it.key, "stop": list(p.stop), "qa": p.qa} for p, it in zip(prompts, rs.pool)]
         self.max_len = max(p.max_new_tokens for p in prompts)
         self.funcs, self.weights = self.arm.reward_funcs(self.skill, {it.key: it for it in rs.pool})
         from dataladder.probe import eval_items

@@ -112,7 +112,8 @@ def probe_section(probe: dict) -> str:
            f"(n = {n_bar} scored per bar, {n_items:,} items in all; — a format without eval items); error bars are Wilson 95% intervals; diamonds "
            "(and <i>lenient</i> in the table) are the same completions read leniently about format (the gold number "
            "amid prose, the first JSON object), where that differs. "
-           f"Diagnoses are made against the <b>{html.escape(_targets(probe))}</b> format.")
+           f"Diagnoses are made against the <b>{html.escape(_targets(probe))}</b> format."
+           + (f" Prompt frame: <b>{html.escape(str(probe['prompt_frame']))}</b>." if probe.get("prompt_frame") else ""))
     return ("<h2 id='profile'>Capability profile (evals first)</h2>"
             + _figure(_png(fig), cap, "accuracy per skill and format")
             + f"<table><tr><th>skill</th>{head}<th>diagnosis</th><th>prior data band</th></tr>{''.join(rows)}</table>")

@@ -2,8 +2,10 @@
 
     model, stats = train_grpo(base, tokenizer, rows, [verifier_reward(skill)], GRPOHparams(), steps=32, seed=0)
 
-`rows` are `{"prompt", "answer", "key", "stop"}` dicts, `prompt` raw text or a list of messages (TRL's
-conversational form: TRL applies the chat template, as our generator does); extra columns reach the
+`rows` are `{"prompt", "answer", "key", "stop", "qa"}` dicts, `prompt` raw text (a base model's
+conversations in the QA frame, `qa` true: the reward drops the frame's leading space, as evaluation
+does) or a list of messages (TRL's conversational form: TRL applies the chat template, as our
+generator does); extra columns reach the
 reward functions as keyword arguments, so the skill's own verifier is the reward (the same function
 scores evals and filters data). Each step draws `prompts_per_step` prompts and samples
 `num_generations` completions of each (TRL's default 8). Generation ends where evaluation's does: at
@@ -77,12 +79,14 @@ def verifier_reward(skill, items: dict | None = None) -> Callable:
     """
     from dataladder.generate.base import cut_at_stop
 
-    def verifier(prompts, completions, answer, key=None, stop=None, **_):
+    def verifier(prompts, completions, answer, key=None, stop=None, qa=None, **_):
         out = []
         for i, (c, a) in enumerate(zip(completions, answer)):
             it = items.get(key[i]) if items and key is not None else None
             data = it.data if it is not None else {}
             text = cut_at_stop(completion_text(c), tuple(stop[i]) if stop is not None else ())
+            if qa is not None and qa[i] and text.startswith(" "):  # a base model's QA frame: as `Prompt.answer` reads it
+                text = text[1:]
             out.append(1.0 if skill.verify(text, a, **data).ok else 0.0)
         return out
 

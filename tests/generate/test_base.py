@@ -3,7 +3,7 @@
 import pytest
 
 from dataladder.generate import ChatPolicy, GenOptions, Prompt, PromptOptions, cut_at_stop
-from dataladder.generate.chat import plain_text
+from dataladder.generate.chat import plain_text, qa_text
 
 
 def test_cut_at_stop_takes_the_earliest():
@@ -21,10 +21,12 @@ def test_chat_policy_decides_per_item():
     on = ChatPolicy("on", "Be brief.", True, ("END",))
     p = on.prompt("12+7=", stop=("\n",))
     assert p.messages[0] == {"role": "system", "content": "Be brief."} and p.stop == ("\n", "END")
-    off = ChatPolicy("off", "ignored", True)
-    assert off.prompt(None, msgs).text == plain_text(msgs) == "user: hi\nassistant:"
+    off = ChatPolicy("off", None, True)  # never the template: a conversation gets the QA frame
+    assert off.prompt(None, msgs).text == qa_text(msgs) == "Question: hi\nAnswer:" and off.prompt(None, msgs).qa
+    assert off.prompt("12+7=").frame == "raw"
     no_template = ChatPolicy("auto", None, False)
-    assert no_template.prompt(None, msgs).text == "user: hi\nassistant:"
+    assert no_template.prompt(None, msgs).text == "Question: hi\nAnswer:"
+    assert plain_text(msgs) == "user: hi\nassistant:"  # still the text key of a messages item (skills/jsonl.py)
 
 
 def test_a_prompt_is_text_or_messages():
