@@ -194,7 +194,7 @@ def _run_plan_with_progress(plan) -> Path:
 
     _quiet()
     with progress() as bar:
-        rungs = bar.add_task("rungs done", total=None)
+        rungs = bar.add_task("rungs done", total=None, log=False)  # each rung prints its line
         steps = bar.add_task("training steps", total=1, visible=False)
         evals = bar.add_task("evaluation items", total=None, visible=False)
 

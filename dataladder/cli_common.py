@@ -47,9 +47,56 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+class LogProgress(Progress):
+    """Progress where stderr is not a terminal (a log file, CI): plain lines instead of a live bar, one per task
+    when it first moves, then at most every `every` seconds (`$DATALADDER_PROGRESS_EVERY`, default 30), and at
+    its end: `GRPO steps: 12/40 (95 s)`, seconds since this run of the bar began. A task added with `log=False`
+    (one whose every step already prints a line) prints none."""
+
+    def __init__(self, *columns, every: float, **kw):
+        super().__init__(*columns, **kw)
+        self.every, self._said = every, {}
+
+    def start(self) -> None:  # no live display at all: only the lines below
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def update(self, task_id, **kw) -> None:
+        super().update(task_id, **kw)
+        self._say(task_id)
+
+    def advance(self, task_id, advance: float = 1) -> None:
+        super().advance(task_id, advance)
+        self._say(task_id)
+
+    def _say(self, task_id) -> None:
+        import time
+
+        t = next((t for t in self.tasks if t.id == task_id), None)
+        if t is None or not t.visible or not t.completed or t.fields.get("log") is False:
+            return
+        now, said = time.monotonic(), self._said.get(task_id)
+        if said is None or t.completed < said[2][0] or t.total != said[2][1]:  # a new run of the bar (the next rung)
+            said = (now, None, (0, t.total))
+        elif said[2] == (t.completed, t.total) or ((t.total is None or t.completed < t.total)
+                                                   and now - said[1] < self.every):
+            return
+        self._said[task_id] = (said[0], now, (t.completed, t.total))
+        of = f"/{t.total:,.0f}" if t.total else ""
+        self.console.print(f"{t.description}: {t.completed:,.0f}{of} ({now - said[0]:.0f} s)",
+                           highlight=False, markup=False, soft_wrap=True)
+
+
 def progress() -> Progress:
-    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    TimeRemainingColumn(), console=err_console, transient=True)
+    """A live bar on a terminal; plain progress lines (`LogProgress`) in a log."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+               TimeRemainingColumn())
+    if not err_console.is_terminal:
+        every = float(os.environ.get("DATALADDER_PROGRESS_EVERY") or 30)
+        return LogProgress(*columns, every=every, console=err_console, transient=True)
+    return Progress(*columns, console=err_console, transient=True)
 
 
 def step_bar(bar: Progress, label: str) -> tuple[Callable[[int, int], None], Callable[[str], None]]:
