@@ -57,6 +57,7 @@ import os
 import sys
 import time
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -358,6 +359,283 @@ def evaluate(method, cases, boot) -> dict:
     return score(rows)
 
 
+# ---- the fixed-rung protocol (issue 25): rungs fixed by the curve, targets chosen after --------------------
+
+HORIZONS = (4, 16, 32)  # scores read this many times past the last rung
+FINETUNE = "../shared/curves/finetune_curves.csv"
+LAST_RUNG = {"lcdb": 256, "bertsch2024": 256, "lescao2021": 50, "synthetic": 12_800}
+
+
+def fixed_case(name, source, split, sizes, mean, seeds_at, eval_n_at, direction="higher", bounded=True,
+               any_grid=False, min_rungs=3) -> dict | None:
+    """One curve's case: rungs at the doubling sizes from the first one up to the source's last rung (set
+    before any target is chosen), the seed-mean truth 4×, 16× and 32× past the last rung where the curve
+    has that size, and targets picked after: the truth at 4× and 16× past, where it gains on the last rung
+    (the size that reaches it is where the seed-mean first crosses it past the last rung)."""
+    cap = LAST_RUNG[source]
+    rungs = [n for n in doublings(sizes, any_grid) if n <= cap]
+    if len(rungs) < min_rungs:
+        return None
+    last = rungs[-1]
+    sign = 1 if direction == "higher" else -1
+    at = {h: at_size(sizes, mean, h * last, any_grid) for h in HORIZONS}
+    lm = mean[sizes.index(last)]
+    later = [(n, v) for n, v in zip(sizes, mean) if n > last]
+    targets = []
+    far = [(n, v) for n, v in later if 4 * last <= n <= 32 * last * 1.25]
+    gain = sign * (far[-1][1] - lm) if far else 0.0
+    for frac in (0.5, 0.8) if gain >= (0.02 if bounded else 0.02 * abs(lm)) else ():  # no gain past the last rung: none
+        t = lm + sign * frac * gain
+        truth = crossing([last] + [n for n, _ in later], [lm] + [v for _, v in later], t, sign)
+        if truth is not None and truth > last and (not bounded or 0 < t < 1):
+            targets.append({"target": t, "truth": truth, "frac": frac})
+    return {"name": name, "source": source, "split": split, "direction": direction, "bounded": bounded,
+            "rungs": [(n, seeds_at(n), eval_n_at(n)) for n in rungs], "last": last, "last_mean": lm,
+            "at": {h: v for h, v in at.items() if v is not None}, "targets": targets,
+            "rises": sign * (mean[-1] - mean[0]) > (0.02 if bounded else 0.02 * abs(mean[0]))}
+
+
+def lcdb_fixed_cases() -> list[dict]:
+    """LCDB even ids: ≡ 0 mod 4 calibrate, ≡ 2 mod 4 check (the odd ids are held out and never read)."""
+    import pandas as pd
+
+    spec = importlib.util.find_spec("lcdb")
+    if spec is None:
+        raise SystemExit("bench_forecast: the lcdb package is missing: .venv/bin/pip install -e '.[bench]'")
+    cache = Path("bench/out/lcdb_even_curves.json")
+    if cache.exists():
+        curves = json.loads(cache.read_text())
+    else:
+        path = os.path.join(spec.submodule_search_locations[0], "database-accuracy.csv")
+        df = pd.read_csv(path, usecols=["openmlid", "learner", "size_train", "size_test", "outer_seed",
+                                        "inner_seed", "score_test"])
+        df = df[df.openmlid % 2 == 0]
+        curves = []
+        for (oid, learner), g in df.sort_values(["outer_seed", "inner_seed"]).groupby(["openmlid", "learner"]):
+            by = {int(s): gg for s, gg in g.groupby("size_train")}
+            curves.append({"id": int(oid), "learner": learner, "sizes": sorted(by),
+                           "seeds": [[float(v) for v in by[s].score_test.values] for s in sorted(by)],
+                           "eval_n": [int(by[s].size_test.values[0]) for s in sorted(by)]})
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(curves))
+    out = []
+    for c in curves:
+        sizes, seeds, ev = c["sizes"], c["seeds"], c["eval_n"]
+        mean = [float(np.mean(s)) for s in seeds]
+        k = fixed_case(f"{c['id']}/{c['learner']}", "lcdb", "cal" if c["id"] % 4 == 0 else "check", sizes, mean,
+                       lambda n: seeds[sizes.index(n)][:2], lambda n: ev[sizes.index(n)])
+        if k:
+            out.append(k)
+    return out
+
+
+def finetune_fixed_cases(path: str = FINETUNE) -> list[dict]:
+    """The shared fine-tuning curves, one case per run (one seed, as a user's curve), the truth the mean of the
+    runs; tasks alternate between calibration and check (sorted within each source; a task's seed variants
+    stay together), so no task is tuned and judged on."""
+    import pandas as pd
+
+    d = pd.read_csv(path)
+    d["base"] = d.task.str.replace(r"_seed\d+$", "", regex=True)
+    split = {}
+    for src, g in d.groupby("source"):
+        for i, t in enumerate(sorted(g.base.unique())):
+            split[src, t] = "cal" if i % 2 == 0 else "check"
+    out = []
+    for (src, model, task, method), g in d.groupby(["source", "model", "task", "method"]):
+        mean_by = g.groupby("n_train").value.mean()
+        for seed, s in g.groupby("seed"):
+            s = s.sort_values("n_train")
+            sizes = [int(n) for n in s.n_train]
+            own = dict(zip(sizes, s.value.astype(float)))
+            mean = [float(mean_by[n]) for n in sizes]
+            k = fixed_case(f"{src}/{task}/{method}/{seed}", src, split[src, g.base.iloc[0]], sizes, mean,
+                           lambda n: [own[n]], lambda n: None, any_grid=True)
+            if k:
+                out.append(k)
+    return out
+
+
+def synthetic_fixed_cases(curves: int) -> list[dict]:
+    by: dict[str, dict[int, list[float]]] = {}
+    for name, n, _, v in synthetic_loss_rows(curves):
+        by.setdefault(name, {}).setdefault(n, []).append(v)
+    out = []
+    for name, seeds in by.items():
+        k = fixed_case(f"synthetic/{name}", "synthetic", "cal" if int(name[1:]) % 2 == 0 else "check", LOSS_SIZES,
+                       [float(np.mean(seeds[n])) for n in LOSS_SIZES], lambda n, s=seeds: s[n], lambda n: None,
+                       "lower", False)
+        if k:
+            out.append(k)
+    return out
+
+
+def family(case) -> str:
+    if not case["bounded"]:
+        return "losses (synthetic)"
+    return {"lcdb": "LCDB accuracies", "lescao2021": "RoBERTa fine-tuning", "bertsch2024": "Llama-2 fine-tuning"}[case["source"]]
+
+
+def _fixed_xy(case):
+    x = np.array([n for n, vs, _ in case["rungs"] for _ in vs], float)
+    y = np.array([v for _, vs, _ in case["rungs"] for v in vs])
+    e = None if any(m is None for _, _, m in case["rungs"]) else \
+        np.array([m for _, vs, m in case["rungs"] for _ in vs], float)
+    return x, y, e
+
+
+def shipped(case, target=None):
+    """dataladder's forecast as `fit` and the ladders make it: the forecaster, following the measured trend."""
+    from dataladder.forecast.trend import follow, measured_trend
+
+    x, y, e = _fixed_xy(case)
+    f = forecast(x, y, e, target=target, direction=case["direction"], bounds=(0.0, 1.0) if case["bounded"] else None)
+    return follow(f, measured_trend(f, x, y, e))
+
+
+def run_ours(case) -> dict:
+    t0 = time.perf_counter()
+    out = {"at": {}, "targets": []}
+    f = shipped(case)
+    for h, (n, _) in case["at"].items():
+        out["at"][h] = f.band(n)
+    for t in case["targets"]:  # the same draws, read for each target
+        out["targets"].append(replace(f, target=t["target"]).n_target_interval(0.8))
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def baseline_points(case) -> dict:
+    """The simple baselines' point forecasts at the case's horizons: the last rung's mean, a power law with an
+    asymptote fitted to all points, a straight line in logit (loss: log) against log n fitted to all points."""
+    x, y, _ = _fixed_xy(case)
+    sign = 1 if case["direction"] == "higher" else -1
+    top = 1.0 if case["bounded"] and sign == 1 else 0.0
+    with np.errstate(all="ignore"):
+        pw = _ls("power", x, sign * y, top)
+    if case["bounded"]:
+        u = np.clip(y, 1e-3, 1 - 1e-3)
+        c = np.polyfit(np.log(x), np.log(u / (1 - u)), 1)
+        line = lambda n: 1 / (1 + np.exp(-np.polyval(c, np.log(n))))  # noqa: E731
+    else:
+        c = np.polyfit(np.log(x), np.log(y), 1)
+        line = lambda n: np.exp(np.polyval(c, np.log(n)))  # noqa: E731
+    out = {}
+    for h, (n, _) in case["at"].items():
+        p = sign * float(pw(n))
+        out[h] = {"last value": case["last_mean"], "power law": float(np.clip(p, 0, 1)) if case["bounded"] else p,
+                  "logit line" if case["bounded"] else "log-log line": float(line(n))}
+    return out
+
+
+def err(case, pred: float, true: float) -> float:
+    """Absolute error for accuracies; |ln(pred/true)| for losses."""
+    if case["bounded"]:
+        return abs(pred - true)
+    return abs(math.log(max(pred, 1e-12) / true))
+
+
+def fixed_report(cases, typical_ratio: float | None = None) -> dict:
+    """Per family and horizon: our error, each baseline's, their ratio, our 80% band's coverage; the size for a
+    target within 2× (ours, and the no-score row: the typical horizon, `typical_ratio` × the last rung) and its
+    interval's coverage. Accuracies: mean |error|; losses: median |ln error|."""
+    rows = {}
+    for c in cases:
+        c["_ours"] = c.get("_ours") or run_ours(c)
+        c["_base"] = c.get("_base") or baseline_points(c)
+    for fam in sorted({family(c) for c in cases}):
+        fc = [c for c in cases if family(c) == fam]
+        agg = np.mean if fc[0]["bounded"] else np.median
+        rep = {"curves": len(fc)}
+        for h in HORIZONS:
+            hc = [c for c in fc if h in c["at"]]
+            if not hc:
+                continue
+            e_ours = [err(c, c["_ours"]["at"][h][1], c["at"][h][1]) for c in hc]
+            cov = [c["_ours"]["at"][h][0] <= c["at"][h][1] <= c["_ours"]["at"][h][2] for c in hc]
+            wid = [c["_ours"]["at"][h][2] - c["_ours"]["at"][h][0] for c in hc]
+            r = {"cases": len(hc), "error": float(agg(e_ours)), "coverage80": float(np.mean(cov)),
+                 "band_width": float(np.median(wid))}
+            if fc[0]["bounded"]:
+                fl = [k for k, c in zip(cov, hc) if c["at"][h][1] <= c["last_mean"] + 0.01]
+                r["coverage80_not_rising"] = float(np.mean(fl)) if fl else None
+                r["not_rising_cases"] = len(fl)
+            for b in hc[0]["_base"][h]:
+                eb = float(agg([err(c, c["_base"][h][b], c["at"][h][1]) for c in hc]))
+                r[f"error {b}"] = eb
+                r[f"ratio {b}"] = r["error"] / eb if eb else math.inf
+            r["ratio best"] = max(r[k] for k in r if k.startswith("ratio "))
+            rep[h] = r
+        tg = [(c, t, p) for c in fc for t, p in zip(c["targets"], c["_ours"]["targets"])]
+        if tg:
+            w = [math.isfinite(p[1]) and abs(math.log(p[1] / t["truth"])) <= math.log(2) for c, t, p in tg]
+            cv = [p[0] <= t["truth"] <= p[2] for c, t, p in tg]
+            rep["size"] = {"cases": len(tg), "within_2x": float(np.mean(w)), "coverage80": float(np.mean(cv)),
+                           "median_ratio_truth_last": float(np.median([t["truth"] / c["last"] for c, t, _ in tg]))}
+            if typical_ratio:
+                rep["size"]["no_score_within_2x"] = float(np.mean(
+                    [abs(math.log(typical_ratio * c["last"] / t["truth"])) <= math.log(2) for c, t, _ in tg]))
+        rep["seconds_per_forecast"] = float(np.mean([c["_ours"]["seconds"] for c in fc]))
+        rows[fam] = rep
+    return rows
+
+
+def print_fixed(title: str, rep: dict) -> None:
+    print(f"\n{title}")
+    print(f"{'family':22} {'h':>3} {'cases':>5} {'error':>7} {'/last':>6} {'/power':>6} {'/line':>6} {'/best':>6} "
+          f"{'cov80':>6} {'cov80 flat':>10} {'width':>6}")
+    for fam, rep_f in rep.items():
+        for h in HORIZONS:
+            r = rep_f.get(h)
+            if not r:
+                continue
+            line = next(k for k in r if k.startswith("ratio ") and "line" in k)
+            fl = r.get("coverage80_not_rising")
+            print(f"{fam:22} {h:>3} {r['cases']:>5} {r['error']:7.4f} {r['ratio last value']:6.2f} "
+                  f"{r['ratio power law']:6.2f} {r[line]:6.2f} {r['ratio best']:6.2f} {r['coverage80']:6.2f} "
+                  f"{'—' if fl is None else format(fl, '.2f'):>10} {r['band_width']:6.3f}")
+        s = rep_f.get("size")
+        if s:
+            print(f"{fam:22} size for a target: {s['cases']} cases, within 2× {s['within_2x']:.2f} (no-score row "
+                  f"{s.get('no_score_within_2x', float('nan')):.2f}), 80% interval covers {s['coverage80']:.2f}, "
+                  f"truth a median {s['median_ratio_truth_last']:.1f}× past the last rung")
+
+
+def fixed_main(args) -> None:
+    if args.calibrated:  # the learned power-law mix and band spreads (model.CALIBRATED), not yet the default
+        from dataladder.forecast import model
+
+        model.MIX.update(model.CALIBRATED["mix"])
+        model.SPREAD.update(model.CALIBRATED["spread"])
+    cases = []
+    if not args.no_lcdb:
+        cases += lcdb_fixed_cases()
+    if Path(args.finetune).exists():
+        cases += finetune_fixed_cases(args.finetune)
+    if args.synthetic_loss:
+        cases += synthetic_fixed_cases(args.synthetic_loss)
+    if args.limit:
+        rng = np.random.default_rng(0)
+        keep = []
+        for key in sorted({(family(c), c["split"]) for c in cases}):
+            grp = [c for c in cases if (family(c), c["split"]) == key]
+            keep += [grp[i] for i in sorted(rng.choice(len(grp), min(args.limit, len(grp)), replace=False))]
+        cases = keep
+    result = {"protocol": "fixed", "last_rung": LAST_RUNG, "horizons": HORIZONS}
+    cal = [c for c in cases if c["split"] == "cal"]
+    # the no-score row's typical horizon comes from the calibration curves only
+    ratios = [t["truth"] / c["last"] for c in cal for t in c["targets"]]
+    typical = float(np.median(ratios)) if ratios else None
+    result["typical_ratio"] = typical
+    for split in ("cal", "check"):
+        rep = fixed_report([c for c in cases if c["split"] == split], typical)
+        print_fixed(f"{'calibration' if split == 'cal' else 'check'} curves (typical horizon {typical:.1f}× from "
+                    f"the calibration curves)", rep)
+        result[split] = {fam: {str(k): v for k, v in r.items()} for fam, r in rep.items()}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(_finite(result), indent=2))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0, help="a random subset of this many cases per source (0: all)")
@@ -374,8 +652,18 @@ def main() -> None:
                     help="add N synthetic loss curves of the rectified law's shape (falling scores; our own construction)")
     ap.add_argument("--lcdb-ids", default="even", choices=["even", "odd"],
                     help="odd: the held-out ids, for judging only (never run in this project)")
+    ap.add_argument("--protocol", default="fixed", choices=["fixed", "quarter"],
+                    help="fixed: rungs fixed by the curve, scores 4/16/32× past the last rung (issue 25); quarter: "
+                         "the retired protocol whose rungs stop at a quarter of the truth (it leaks where the truth is)")
+    ap.add_argument("--calibrated", action="store_true",
+                    help="fixed protocol: the forecaster with dataladder.forecast.model.CALIBRATED (power-law mix, spreads)")
+    ap.add_argument("--finetune", default=FINETUNE, help="the shared fine-tuning curves (fixed protocol)")
     ap.add_argument("--out", default="bench/out/forecast.json")
     args = ap.parse_args()
+    if args.protocol == "fixed":
+        if args.synthetic_loss == 0:
+            args.synthetic_loss = 100
+        return fixed_main(args)
     sources = {} if args.no_lcdb else {f"LCDB {args.lcdb_ids} ids": lcdb_cases(args.min_rungs, args.horizon, args.lcdb_ids)}
     if not args.no_lcdb:
         sources["tiny-arith dense sweeps"] = sweep_cases(Path(args.sweeps), 2, args.horizon)

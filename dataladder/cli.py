@@ -17,7 +17,7 @@ from dataladder import cli_data
 from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
                                    RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
                                    _quiet, check_writable, err_console, executor_from, parse_budget, progress,
-                                   prompt_fields, user_errors, validated)
+                                   prompt_fields, step_bar, user_errors, validated)
 from dataladder.cli_ladders import dpo, prefs, rl_command, rm_policy
 from dataladder.cli_fit import fit
 from dataladder.errors import not_a_file
@@ -115,7 +115,10 @@ def climb(
     from dataladder.ladder.climb import ClimbConfig, check_formats, climb as climb_fn
     from dataladder.skills import get_skill, resolve_skills
 
+    from dataladder.cli_common import refuse_together
+
     max_examples, max_minutes = parse_budget(budget)
+    refuse_together(method == "full", "--method full", ("lora_ranks",), "LoRA ranks are for --method lora")
     try:
         ranks = [int(r) for r in lora_ranks.split(",") if r.strip()]
     except ValueError:
@@ -155,7 +158,18 @@ def climb(
 
     if (est := estimate_climb(cfg)) is not None:  # before the first rung: the plan's time, from the model's size
         console.print(est.line(), highlight=False)
-    doc = climb_fn(cfg, output_dir, ex, on_rung=lambda line: console.print(line, highlight=False))
+    with progress() as bar:  # training steps and eval items within a rung: a bar, or plain lines in a log
+        on_train, on_rung = step_bar(bar, "training steps")
+        evals = bar.add_task("evaluation items", total=None, visible=False)
+
+        def on_eval(k: int) -> None:
+            bar.update(evals, advance=k, visible=True)
+
+        def on_line(line: str) -> None:
+            bar.update(evals, visible=False, completed=0)
+            on_rung(line)
+
+        doc = climb_fn(cfg, output_dir, ex, on_rung=on_line, on_train=on_train, on_eval=on_eval)
     print_recommendations(doc)
     console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
 
@@ -263,8 +277,11 @@ def demo(
     """The full study on the shipped model (configs/demo.yaml) into runs/demo/, ending with the report's path."""
     from dataladder.config import load_plan
 
+    if output_dir is not None:
+        check_writable(output_dir, "--output-dir")
     plan_path = CONFIGS / ("demo-quick.yaml" if quick else "demo.yaml")
     p = load_plan(plan_path, [f"output_dir={output_dir}"] if output_dir else [])
+    check_writable(Path(p.output_dir), "--output-dir")
     report = _run_plan_with_progress(p)
     print_study(Path(p.output_dir))
     console.print(f"report: {report}")
@@ -317,6 +334,14 @@ for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", clim
 def main() -> None:
     """The `dataladder` command: the typer app, with option and argument errors (a typo'd option, a value
     of the wrong type) as one line and exit code 2, like every other bad input."""
+    for stream in (sys.stdout, sys.stderr):  # a log file gets each line as it is printed, not in 8 kB blocks
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(line_buffering=True)
+    from dataladder.cli_common import repeated_option
+
+    if twice := repeated_option(typer.main.get_command(app), sys.argv[1:]):  # click would keep the last silently
+        print(twice, file=sys.stderr)
+        sys.exit(2)
     try:
         rv = app(standalone_mode=False)
     except Exception as e:  # typer vendors click: its exceptions are told apart by class name

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dataladder.cli_tables import console
 
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, emoji=False)  # "tasks.jsonl:100: ..." keeps its line number (not 💯)
 
 
 def user_errors(fn: Callable) -> Callable:
@@ -109,8 +109,8 @@ def step_bar(bar: Progress, label: str) -> tuple[Callable[[int, int], None], Cal
 
     def on_line(line: str) -> None:
         bar.update(steps, visible=False)
-        style = "[yellow]" if line.startswith("warning") else ""
-        console.print(f"  {style}{line}", highlight=False)
+        style = "yellow" if line.startswith("warning") else None
+        console.print(f"  {line}", style=style, markup=False, highlight=False)  # a line may quote user text
 
     return on_step, on_line
 
@@ -123,7 +123,7 @@ def _quiet() -> None:
     quiet()
     requested_threads()  # a bad $DATALADDER_THREADS: one line, before any work
     if (warning := load_warning()) is not None:
-        err_console.print(f"[yellow]{warning}[/yellow]", highlight=False, soft_wrap=True)
+        err_console.print(warning, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
 
 def parse_budget(text: str | None) -> tuple[int | None, float | None]:
@@ -153,25 +153,57 @@ def parse_budget(text: str | None) -> tuple[int | None, float | None]:
 
 
 def check_writable(path: Path, option: str, file: bool = False) -> None:
-    """Before any work: `path` (a directory, or with `file` a file) can be created and written. Nothing is made."""
-    import os
-    import tempfile
+    """Before any work: `path` (a directory, or with `file` a file) can be created and written. Nothing is made:
+    the path is walked up to its nearest existing part, naming a symbolic link loop, a link to nowhere or a file
+    in the way, and that part must be a directory this process may write in, on a file system mounted read-write."""
+    import errno
+    import stat
 
-    p = Path(path)
-    if p.exists() and (p.is_dir() if file else not p.is_dir()):
-        raise ValueError(f"{option} {p}: is a {'directory' if file else 'file'}; give a {'file' if file else 'directory'} "
-                         "path")
-    anc = p if p.exists() and not file else p.parent
-    while not anc.exists():
-        anc = anc.parent
-    if not anc.is_dir():
-        raise ValueError(f"{option} {p}: {anc} is a file, so the path cannot be created")
-    try:  # a real try (root passes os.access checks; a read-only file system does not show there)
-        os.rmdir(tempfile.mkdtemp(prefix=".dataladder-check-", dir=anc))
-    except OSError as e:
-        raise ValueError(f"{option} {p}: cannot write in {anc} ({e.strerror}); choose another path") from None
-    if file and p.exists() and not os.access(p, os.W_OK):
+    p = Path(path).expanduser()
+    q, st = p, None
+    while st is None:
+        try:
+            st = os.stat(q)
+        except OSError as e:
+            if e.errno == errno.ELOOP and not (q.parent != q and _loops(q.parent)):
+                raise ValueError(f"{option} {p}: {q} is a symbolic link loop; remove the link or choose another "
+                                 "path") from None
+            if e.errno == errno.ENOENT and os.path.islink(q):
+                raise ValueError(f"{option} {p}: {q} is a link to {os.readlink(q)}, which does not exist; remove "
+                                 "the link or create its target") from None
+            if e.errno not in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):
+                raise ValueError(f"{option} {p}: cannot check {q} ({e.strerror}); choose another path") from None
+            if q.parent == q:
+                raise ValueError(f"{option} {p}: no part of the path exists") from None
+            q = q.parent
+    what = "directory" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "special file"
+    if q == p:
+        if file and what != "file":
+            raise ValueError(f"{option} {p}: is a {what}; give a file path")
+        if not file and what != "directory":
+            raise ValueError(f"{option} {p}: is a {what}; give a directory path")
+    elif what != "directory":
+        raise ValueError(f"{option} {p}: {q} is a {what}, so the path cannot be created")
+    where = q.parent if file and q == p else q  # a file is replaced through a temporary file next to it
+    try:
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only or not os.access(where, os.W_OK | os.X_OK):
+        why = "a read-only file system" if read_only else "no write permission"
+        raise ValueError(f"{option} {p}: cannot write in {where} ({why}); choose another path")
+    if file and q == p and not os.access(p, os.W_OK):
         raise ValueError(f"{option} {p}: the file is not writable; choose another path")
+
+
+def _loops(path: Path) -> bool:
+    import errno
+
+    try:
+        os.stat(path)
+    except OSError as e:
+        return e.errno == errno.ELOOP
+    return False
 
 
 def validated(model_cls, fields: dict):
@@ -225,14 +257,70 @@ ReportToOpt = Annotated[str, typer.Option(help="experiment tracking of every tra
                                                "wandb, mlflow or trackio (TRL's report_to)")]
 
 
+def given(*params: str) -> list[str]:
+    """Which of `params` (the command function's parameter names) the user gave, on the command line or through
+    the environment; none when the function is called from Python rather than as a command."""
+    try:
+        from typer._click.globals import get_current_context  # typer vendors click
+    except ImportError:  # an older typer on the real click
+        from click import get_current_context
+
+    ctx = get_current_context(silent=True)
+    if ctx is None:
+        return []
+    return [p for p in params if getattr(ctx.get_parameter_source(p), "name", None) in ("COMMANDLINE", "ENVIRONMENT")]
+
+
+def repeated_option(group, argv: list[str]) -> str | None:
+    """The error line for a one-value option given twice in `argv` (`--source template --source self`: click keeps
+    the last silently), or None. `group`: the click group of the typer app."""
+    at = next((i for i, a in enumerate(argv) if a in group.commands), None)
+    if at is None:
+        return None
+    cmd = group.commands[argv[at]]
+    names = {}
+    for p in cmd.params:
+        if getattr(p, "opts", None) and p.param_type_name == "option" and not p.multiple and not p.count:
+            names.update({n: p for n in [*p.opts, *p.secondary_opts]})
+    seen: dict = {}
+    for a in argv[at + 1:]:
+        if a == "--":
+            break
+        typed = a.split("=", 1)[0]
+        if (p := names.get(typed)) is None:
+            continue
+        if p.name in seen:
+            what = f"option {typed} is given twice" if seen[p.name] == typed else \
+                f"options {seen[p.name]} and {typed} contradict"
+            return f"error: dataladder {argv[at]}: {what}; give one (the last would silently win)"
+        seen[p.name] = typed
+    return None
+
+
+def opt(param: str) -> str:
+    """A parameter's option as typed: threads_per_run → --threads-per-run."""
+    return "--" + param.replace("_", "-")
+
+
+def refuse_together(condition: bool, first: str, params: tuple[str, ...], why: str) -> None:
+    """`first` (the option and value that decides, e.g. '--executor local') with any of `params` given: one line
+    naming both, never a silent ignore."""
+    if condition and (hit := given(*params)):
+        raise ValueError(f"{first} with {opt(hit[0])}: they contradict ({why}); drop one")
+
+
 def executor_from(executor: str, ray_address: str | None, cpus_per_run: float, gpus_per_run: float,
                   threads_per_run: int | None, workers: int | None):
-    """The executor the options name, validated (a bad option is one line before any work)."""
+    """The executor the options name, validated (a bad option is one line before any work, before Ray starts)."""
     from dataladder.executors import ExecutorConfig, make_executor
 
     if executor not in ("local", "ray"):
         raise ValueError(f"--executor {executor}: local (in this process) or ray")
-    cfg = validated(ExecutorConfig, {"kind": executor, "ray": {
-        "address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
-        "threads_per_run": threads_per_run, "workers": workers}})
-    return make_executor(cfg)
+    refuse_together(executor == "local", "--executor local", ("ray_address", "cpus_per_run", "gpus_per_run",
+                                                              "threads_per_run", "workers"),
+                    "the option is for --executor ray")
+    from dataladder.executors.ray import RayOptions
+
+    ray = validated(RayOptions, {"address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
+                                 "threads_per_run": threads_per_run, "workers": workers})  # errors name --cpus-per-run
+    return make_executor(ExecutorConfig(kind=executor, ray=ray))

@@ -39,6 +39,8 @@ def synth(
     endpoint_model: Annotated[Optional[str], typer.Option(help="endpoint: the served model's name")] = None,
     api_key: Annotated[Optional[str], typer.Option(help="endpoint: API key (default $OPENAI_API_KEY)")] = None,
     concurrency: Annotated[int, typer.Option(help="endpoint: requests in flight")] = 8,
+    endpoint_timeout: Annotated[float, typer.Option(help="endpoint: seconds for all tries of one request together "
+                                                         "(a server that never replies is reported then)")] = 180.0,
     greedy_check: Annotated[bool, typer.Option(help="self: also score greedy decoding on the same prompts")] = True,
     probe: Annotated[Optional[Path], typer.Option(help="a probe.json whose eval accuracy to show next to the acceptance rate")] = None,
     seed: Annotated[int, typer.Option(help="which train prompts are drawn, and the sampling seed")] = 0,
@@ -46,9 +48,27 @@ def synth(
                                                               "(skill and completion optional)")] = None,
 ) -> None:
     """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
+    from dataladder.cli_common import refuse_together
+    from dataladder.data.formats import check_output_suffix
+
+    if output is not None:  # the default one is checked once the skill names it
+        check_writable(output, "--output", file=True)
+        check_output_suffix(output, "--output")
     from dataladder.data.synth import SOURCES, SynthConfig, run_synth
 
-    for opt, value, ok, need in (("--n", n, n >= 1, "a positive number"), ("--k", k, k >= 1, "a positive number"),
+    refuse_together(messages and trl_format != "messages", "--messages", ("trl_format",),
+                    "--messages is --trl-format messages")
+    refuse_together(source == "template", "--source template", (
+        "model", "endpoint_url", "endpoint_model", "api_key", "k", "temperature", "top_p", "concurrency",
+        "endpoint_timeout"), "the template source writes the skill's own examples: no model, no sampling")
+    refuse_together(source == "self", "--source self", ("endpoint_url", "endpoint_model", "api_key", "concurrency",
+                                                        "endpoint_timeout"), "the endpoint options are for --source endpoint")
+    refuse_together(source == "endpoint", "--source endpoint", ("model",), "--model is for --source self")
+    for opt, value, ok, need in (("--n", n, 1 <= n <= 10_000_000, "a positive number of examples, at most 10,000,000"),
+                                 ("--k", k, 1 <= k <= 1000, "a positive number, at most 1,000"),
+                                 ("--seed", seed, 0 <= seed < 2**32, "from 0 to 2**32 - 1"),
+                                 ("--endpoint-timeout", endpoint_timeout, 0 < endpoint_timeout <= 86_400,
+                                  "seconds above 0, at most a day"),
                                  ("--temperature", temperature, 0 <= temperature < float("inf"), "a finite number ≥ 0"),
                                  ("--top-p", top_p, 0 < top_p <= 1, "in (0, 1]"),
                                  ("--concurrency", concurrency, concurrency >= 1, "a positive number"),
@@ -75,7 +95,8 @@ def synth(
                       temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
                       trl_format="messages" if messages else trl_format, seed=seed,
                       max_candidates=max_candidates, max_new_tokens=max_new_tokens, endpoint_url=endpoint_url,
-                      endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency, greedy_check=greedy_check,
+                      endpoint_model=endpoint_model, api_key=api_key, concurrency=concurrency,
+                      endpoint_timeout=endpoint_timeout, greedy_check=greedy_check,
                       probe=str(probe) if probe else None, prompts_file=str(prompts_file) if prompts_file else None)
     output = output or Path("runs/synth") / f"{name}-{source}.jsonl"
     check_writable(output, "--output", file=True)
@@ -139,6 +160,9 @@ def corrupt(
 ) -> None:
     """Make a noisy copy of a dataset on purpose; each noisy record carries `noise: {kind, ...}`."""
     check_writable(output, "--output", file=True)
+    from dataladder.data.formats import check_output_suffix
+
+    check_output_suffix(output, "--output")
     if output.exists() and input.exists() and output.resolve() == input.resolve():
         raise ValueError(f"--output {output}: is the input file; give another path (the noisy copy would replace it)")
     from dataladder.data.formats import read_trl, write_records
@@ -176,8 +200,22 @@ def sandbox(
         return
     box = Sandbox(lim, workers=1)
     r = box.run(program.read_text(), [p.read_text() for p in tests or []])
-    sys.stdout.write(r.stdout)
-    sys.stderr.write(r.stderr)
+    sys.stdout.write(summarised(r.stdout, "stdout"))
+    sys.stderr.write(summarised(r.stderr, "stderr"))
     print_verdict(r)
     if not r.ok:
         raise typer.Exit(1)
+
+
+def summarised(text: str, name: str, head: int = 20, tail: int = 10, most: int = 8000) -> str:
+    """A program's output for the terminal: whole when short, else its first and last lines around one line
+    saying how much there was (a flood of output, up to the sandbox's cap, is not worth a screen of scroll)."""
+    lines = text.splitlines()
+    if len(lines) <= head + tail and len(text) <= most:
+        return text
+    first, last = lines[:head], lines[head:][-tail:]
+    long = any(len(x) > 200 for x in first + last)
+    cut = lambda ls: "".join((x if len(x) <= 200 else x[:200] + "…") + "\n" for x in ls)
+    total = len(text.encode("utf-8", "replace"))
+    return (cut(first) + f"… {name}: {total:,} bytes in {len(lines):,} lines; shown: the first {len(first)} and the "
+            f"last {len(last)}{', long lines cut at 200 characters' if long else ''} …\n" + cut(last))

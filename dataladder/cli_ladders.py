@@ -278,6 +278,9 @@ def rl_command(
     if max_minutes:
         fields["max_minutes"] = max_minutes
     cfg = validated(RLConfig, fields)
+    from dataladder.ladder.rl_arm import schedule
+
+    schedule(cfg)  # a budget below one rung: one line now, not after the model loads
     rl_skill = train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines: before any work
     if not rl_skill.items("train", 1, 0):
         raise ValueError(no_train_items(rl_skill))

@@ -45,6 +45,8 @@ def probe(
     endpoint_api: Annotated[str, typer.Option(help="endpoint: chat (/chat/completions, the server's template) | "
                                                    "completions (/completions, raw text)")] = "chat",
     concurrency: Annotated[int, typer.Option(help="endpoint: requests in flight")] = 8,
+    endpoint_timeout: Annotated[float, typer.Option(help="endpoint: seconds for all tries of one request together "
+                                                         "(a server that never replies is reported then)")] = 180.0,
     check_gold: Annotated[bool, typer.Option(help="only check that every item's gold answer passes its own "
                                                   "verifier (no model is loaded); exit 1 if one does not")] = False,
     output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
@@ -60,6 +62,13 @@ def probe(
         raise ValueError(f"--n {n}: must be a positive number of items")
     if batch_size <= 0:
         raise ValueError(f"--batch-size {batch_size}: must be a positive number of prompts")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"--seed {seed}: must be between 0 and 2**32 - 1")
+    from dataladder.cli_common import refuse_together
+
+    refuse_together(backend == "hf", "--backend hf", ("endpoint_url", "endpoint_model", "endpoint_api", "concurrency",
+                                                      "endpoint_timeout"), "endpoint options need --backend endpoint")
+    refuse_together(backend == "endpoint", "--backend endpoint", ("batch_size",), "--batch-size is for --backend hf")
     from dataladder.config import ProbeStep
 
     validated(ProbeStep, {"n": n, "mastered_at": mastered_at, "partial_at": partial_at})
@@ -68,7 +77,8 @@ def probe(
         return
     options = validated(GenOptions, {**prompt_fields(chat_template, system_prompt, stop, max_new_tokens),
                                      "backend": backend, "endpoint_url": endpoint_url, "endpoint_model": endpoint_model,
-                                     "endpoint_api": endpoint_api, "concurrency": concurrency})
+                                     "endpoint_api": endpoint_api, "concurrency": concurrency,
+                                     "endpoint_timeout": endpoint_timeout})
     if backend == "endpoint":
         from dataladder.generate.endpoint import check_url
 
@@ -106,7 +116,7 @@ def _check_gold(names: list[str]) -> None:
     for b in bad[:20]:
         where = b["source"] or f"{b['skill']} {b['key']}"
         err_console.print(f"{where}: gold answer fails its verifier ({b['reason']}): {b['completion'][:80]!r}",
-                          highlight=False, soft_wrap=True)
+                          markup=False, highlight=False, soft_wrap=True)
     if bad:
         err_console.print(f"[red]{len(bad)} gold answers fail their own verifier[/red] (of {total} items checked)")
         raise typer.Exit(1)

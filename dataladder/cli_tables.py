@@ -19,7 +19,7 @@ from rich.text import Text
 if TYPE_CHECKING:
     from dataladder.verify.sandbox import SandboxResult
 
-console = Console(soft_wrap=True)  # a line stays one line in logs and pipes; tables still fit the width
+console = Console(soft_wrap=True, emoji=False)  # no :name: emoji in user text; a line stays one line in logs and pipes; tables still fit the width
 WIDE = 100  # columns from which tables show their low-value columns (evidence, hard/easy) and one-line intervals
 
 
@@ -94,8 +94,9 @@ def print_probe(report: dict) -> None:
         hi = f"{band['high']:,}" if band["high"] is not None else "∞"
         t.add_row(name, *cells, diag, f"{band['label']} ({band['low']:,}–{hi})")
     console.print(t)
+    frame = {"qa-frame": "; prompts in the QA frame (no chat template)", "chat-template": "; prompts in the chat template"}
     console.print(f"{report['items']:,} items, {report['items_per_second']:.0f} items/s generation, "
-                  f"{report['seconds']:.1f} s in all")
+                  f"{report['seconds']:.1f} s in all{frame.get(report.get('prompt_frame'), '')}")
 
 
 def _lenient_text(x: dict) -> str:

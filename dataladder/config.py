@@ -29,7 +29,10 @@ def read_yaml(path: Path, what: str = "file") -> dict:
         raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start}); save the {what} as UTF-8", str(path),
                          line) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as e:
+        raise InputError(f"key '{e.key}' is given twice (first on line {e.first}); keep one (YAML would silently "
+                         "take the last)", str(path), e.line) from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         if line is None and isinstance(getattr(e, "position", None), int):  # a character YAML cannot read
@@ -42,6 +45,29 @@ def read_yaml(path: Path, what: str = "file") -> dict:
         raise InputError(f"the {what} is a YAML {type(data).__name__}; expected keys and values (key: value)",
                          str(path))
     return data
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first: int):
+        self.key, self.line, self.first = key, line, first
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping with the same key twice (a plan's `target:` given twice)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(str(key), key_node.start_mark.line + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: SafeLoader's own error names it
+                break
+        return super().construct_mapping(node, deep=deep)
 
 
 def load_yaml_model(model: type[M], path: Path) -> M:
@@ -99,7 +125,7 @@ from dataladder.train.tracking import ReportTo  # noqa: E402
 class ProbeStep(PromptOptions, extra="forbid"):
     skills: list[str] | None = Field(None, description="skills to probe (default: the arithmetic skills for tiny-arith, "
                                                        "else every skill the plan climbs or trains)")
-    n: int = Field(300, ge=1, description="eval items per skill and format")
+    n: int = Field(300, ge=1, le=1_000_000, description="eval items per skill and format")
     mastered_at: float = Field(0.8, gt=0, le=1, description="accuracy at which a skill counts as mastered")
     partial_at: float = Field(0.15, ge=0, lt=1, description="accuracy below which a skill counts as missing")
 
@@ -191,12 +217,18 @@ def apply_overrides(data: dict, pairs: list[str]) -> dict:
         for depth, p in enumerate(parts):
             where = ".".join(parts[:depth]) or "the plan"
             if isinstance(node, list):
+                if not node:
+                    raise InputError(f"override {pair!r}: {where} is an empty list, so it has no item '{p}'; add "
+                                     f"the item to the plan first")
                 if not p.lstrip("-").isdigit() or not 0 <= int(p) < len(node):
                     raise InputError(f"override {pair!r}: {where} is a list of {len(node)}; "
                                      f"'{p}' is not an index 0–{len(node) - 1}")
                 p = int(p)
             elif not isinstance(node, dict):
                 raise InputError(f"override {pair!r}: {where} is a value, not a section with '{p}'")
+            elif node.get(p) is None and depth < len(parts) - 1 and parts[depth + 1].lstrip("-").isdigit():
+                raise InputError(f"override {pair!r}: the plan has no {'.'.join(parts[:depth + 1])}, so it has "
+                                 f"no item '{parts[depth + 1]}'; add the item to the plan first")
             if depth == len(parts) - 1:
                 node[p] = yaml.safe_load(value)
             else:

@@ -21,8 +21,27 @@ def not_a_file(path) -> str:
     """Why `path` cannot be read as a file ('no such file', 'is a directory; give a file'), or '' if it can."""
     from pathlib import Path
 
+    import errno
+    import os
+    import stat
+
     p = Path(path)
-    return "" if p.is_file() else "is a directory; give a file" if p.is_dir() else "no such file"
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symbolic link loop; give a file"
+        if e.errno == errno.ENOENT and os.path.islink(p):
+            return f"is a link to {os.readlink(p)}, which does not exist; give a file"
+        if e.errno == errno.ENOTDIR:
+            return "no such file (a part of the path is a file, not a directory)"
+        return "no such file" if e.errno == errno.ENOENT else f"cannot be read ({e.strerror})"
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISDIR(mode):
+        return "is a directory; give a file"
+    kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    return f"is {kind}, not a regular file; give a file"
 
 
 def json_problem(e) -> str:

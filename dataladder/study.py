@@ -97,6 +97,7 @@ def check_plan(plan: Plan) -> None:
             resolve_skills(c.eval_skills or [])
         with _at(f"climbs.{i}"):
             check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
+    check_plan_files(plan)
     for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("rl", plan.rl)):
         with _at(f"{key}.skill"):
             sk = train_skill(step.skill, getattr(step, "prompts_file", None)) if step is not None else None
@@ -116,6 +117,37 @@ def check_plan(plan: Plan) -> None:
 
         with _at("dpo"):
             check_dpo(step_config(plan, plan.dpo, DPOConfig))
+
+
+def check_plan_files(plan: Plan) -> None:
+    """Every file a step reads, before any step starts: train files (each record checked), prompts files (their
+    skill's line format), reward-model and other-model directories, and a prefs document rm-policy is pointed at."""
+    from dataladder.data.trainfile import read_train_file
+    from dataladder.errors import not_a_file
+    from dataladder.skills.spec import train_skill
+
+    for i, c in enumerate(plan.climbs):
+        if c.train_file:
+            with _at(f"climbs.{i}.train_file"):
+                if why := not_a_file(c.train_file):
+                    raise ValueError(f"{c.train_file}: {why}")
+                read_train_file(Path(c.train_file))
+    for key, step in (("prefs", plan.prefs), ("rl", plan.rl), ("dpo", plan.dpo)):
+        if step is not None and step.prompts_file:
+            with _at(f"{key}.prompts_file"):
+                if why := not_a_file(step.prompts_file):
+                    raise ValueError(f"{step.prompts_file}: {why}")
+                train_skill(step.skill, step.prompts_file)
+    if plan.rl is not None and plan.rl.reward_model and not (Path(plan.rl.reward_model) / "config.json").is_file():
+        raise ValueError(f"rl.reward_model: {plan.rl.reward_model}: not a reward model directory (no config.json); "
+                         "give the reward_model/ that `dataladder prefs` wrote")
+    if plan.prefs is not None and plan.prefs.other_model and not Path(plan.prefs.other_model).exists():
+        raise ValueError(f"prefs.other_model: {plan.prefs.other_model}: no such directory")
+    if plan.rm_policy is not None and plan.rm_policy.prefs:
+        from dataladder.ladder.rm_policy import read_prefs
+
+        with _at("rm_policy.prefs"):
+            read_prefs(plan.rm_policy)
 
 
 @contextmanager

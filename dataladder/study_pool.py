@@ -9,7 +9,7 @@ runnable process instead of one in all (`bench/RESULTS.md`, "Threads").
 Steps that need another's results wait for it (rm-policy for prefs, compare for every ladder). Each step
 writes only its own directory, and every run still goes through its run store, so an interrupted study
 resumes the same way in either mode and gives the same numbers (tested). Progress messages travel back
-to this process over a queue, prefixed with the step's name. The first step that fails stops the others
+to this process over a pipe per worker, prefixed with the step's name. The first step that fails stops the others
 (their finished runs are kept) and its error is raised here, unchanged.
 
 The default (`Plan.parallel` unset): on a CPU-only machine, with the local executor and small models (the
@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import queue
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 
 from dataladder.config import Plan
@@ -93,13 +91,18 @@ def plan_steps(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
 
 
 # --- the worker side -------------------------------------------------------------------------------------
+#
+# Parent and workers talk over one pipe each (multiprocessing.Pipe), never a multiprocessing Queue, Lock or
+# ProcessPoolExecutor: those make POSIX named semaphores (/dev/shm/sem.mp-*) that a spawned child opens by name,
+# and a SIGKILL of the study (its resource tracker with it) leaves them behind. A pipe is only file descriptors:
+# the kernel closes them with the process.
 
-_queue = None
+_conn = None
 _executor = None
 
 
-def _init(q, threads: str, parent: int) -> None:
-    global _queue
+def _init(conn, threads: str, parent: int) -> None:
+    global _conn
     try:  # Linux: die with the parent (a killed study leaves no step running; its rerun resumes alone)
         import ctypes
         import signal
@@ -112,11 +115,28 @@ def _init(q, threads: str, parent: int) -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the steps and says so in one line
-    _queue = q
+    _conn = conn
     os.environ[ENV] = threads
     from dataladder.logs import quiet
 
-    quiet()  # the libraries' own bars and warnings: a step's progress comes back through the queue
+    quiet()  # the libraries' own bars and warnings: a step's progress comes back through the pipe
+
+
+def _worker(conn, threads: str, parent: int) -> None:
+    """A worker process: run the steps the parent sends, one at a time, until it sends None or goes away."""
+    _init(conn, threads, parent)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):
+            return
+        if task is None:
+            return
+        name = task[0]
+        try:
+            conn.send((name, "done", _step(*task)))
+        except BaseException as e:  # the step's own error, raised again in the parent
+            conn.send((name, "error", e))
 
 
 def _step(name: str, plan: Plan, out: str) -> float:
@@ -126,7 +146,7 @@ def _step(name: str, plan: Plan, out: str) -> float:
     from dataladder.study import Hooks, run_step
 
     t0 = time.perf_counter()
-    put = _queue.put
+    put = _conn.send
     last = [0.0]
 
     def progress(what: str, done: int, total: int | None) -> None:
@@ -166,49 +186,73 @@ def _step(name: str, plan: Plan, out: str) -> float:
 
 def run_steps_parallel(plan: Plan, out: Path, hooks, steps: list[tuple[str, tuple[str, ...]]], workers: int) -> None:
     """Run `steps` (from `plan_steps`) with up to `workers` at once; returns when all are done."""
+    from multiprocessing.connection import wait as wait_any
+
     ctx = mp.get_context("spawn")  # a fresh interpreter: no torch state, threads or locks inherited
-    q = ctx.Queue()
     threads = str(plan.threads) if plan.threads is not None else os.environ.get(ENV) or "1"
     waiting = dict(steps)
     needed = {d: 1 for name, deps in steps if name != "compare" for d in deps}
     done: set[str] = set()
-    running: dict[Future, str] = {}
+    procs: list = []  # (process, connection), started as steps need them and reused (warm) after
+    idle: list = []
+    running: dict = {}  # connection -> (process, step name)
 
-    def drain() -> None:
-        while True:
-            try:
-                name, what, payload = q.get_nowait()
-            except queue.Empty:
-                return
-            if what == "step":
-                hooks.step(payload)
-            elif what == "rung":
-                hooks.rung(f"{name} · {payload}")
-            elif hooks.task is not None:
-                hooks.task(name, what, *payload)
+    def message(conn, name: str, what: str, payload) -> None:
+        if what == "step":
+            hooks.step(payload)
+        elif what == "rung":
+            hooks.rung(f"{name} · {payload}")
+        elif what == "error":
+            raise payload
+        elif what == "done":
+            done.add(name)
+            idle.append((running.pop(conn)[0], conn))
+            if hooks.finished is not None:
+                hooks.finished(name, payload)
+        elif hooks.task is not None:
+            hooks.task(name, what, *payload)
 
-    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(q, threads, os.getpid()))
     try:
         while waiting or running:
             ready = sorted((n for n, deps in waiting.items() if set(deps) <= done),
                            key=lambda n: (-needed.get(n, 0), -len(waiting[n]), n != "rl"))
             # first a chain's steps (prefs, then rm-policy), then rl (its rungs run one after another): the long poles
             for name in ready[: max(0, workers - len(running))]:
+                if idle:
+                    proc, conn = idle.pop()
+                else:
+                    conn, child = ctx.Pipe()
+                    proc = ctx.Process(target=_worker, args=(child, threads, os.getpid()), daemon=True)
+                    proc.start()
+                    child.close()
+                    procs.append((proc, conn))
                 del waiting[name]
-                running[pool.submit(_step, name, plan, str(out))] = name
-            finished, _ = wait(running, timeout=0.2, return_when=FIRST_COMPLETED)
-            drain()
-            for fut in finished:
-                name = running.pop(fut)
-                seconds = fut.result()  # a step's error is raised here, as it was raised there
-                done.add(name)
-                drain()
-                if hooks.finished is not None:
-                    hooks.finished(name, seconds)
+                conn.send((name, plan, str(out)))
+                running[conn] = (proc, name)
+            for conn in wait_any(list(running), timeout=0.2):
+                while conn in running and conn.poll():
+                    try:
+                        name, what, payload = conn.recv()
+                    except (EOFError, OSError):
+                        proc, name = running[conn]
+                        proc.join(5)
+                        raise RuntimeError(f"step {name}: its process ended without a result (exit code "
+                                           f"{proc.exitcode})") from None
+                    message(conn, name, what, payload)
     except BaseException:
-        for proc in list(getattr(pool, "_processes", {}).values()):  # stop the other steps: their stored runs stay
-            proc.terminate()
+        for proc, _ in procs:  # stop the other steps: their stored runs stay
+            if proc.is_alive():
+                proc.terminate()
         raise
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        drain()
+        for proc, conn in procs:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for proc, conn in procs:
+            proc.join(30)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+            conn.close()

@@ -64,134 +64,317 @@ def files(tmp_path):
     (d / "badprefs").mkdir()
     (d / "badprefs" / "prefs.json").write_text('{"unit": "pairs", "rungs": [')
     (d / "userplan.yaml").write_text(f"model: {d / 'nomodel'}\nrl: {{max_rollouts: 64}}\n")
+    one = {"skill": "s", "prompt": "p", "completion": "c"}
+    for name, fields in {"split_list": {"split": ["train"]}, "split_dict": {"split": {"a": 1}},
+                         "answer_bool": {"answer": True}, "answer_list": {"answer": [1]}, "skill_list": {"skill": ["s"]},
+                         "verifier_num": {"verifier": 5}, "format_num": {"format": 5}, "stop_str": {"stop": "\n"},
+                         "budget_float": {"max_new_tokens": 5.5}, "mark[b]up": {"split": "dev"}}.items():
+        (d / f"{name}.jsonl").write_text(json.dumps({**one, **fields}) + "\n")
+    turns = lambda q, a: {"skill": "s", "messages": [{"role": "user", "content": q},  # noqa: E731
+                                                     {"role": "assistant", "content": a}]}
+    (d / "content_num.jsonl").write_text(json.dumps(turns("q", 5)) + "\n")
+    (d / "empty_answer_turn.jsonl").write_text(json.dumps(turns("q", "")) + "\n")
+    (d / "empty_question_turn.jsonl").write_text(json.dumps(turns("  ", "a")) + "\n")
+    (d / "line100.jsonl").write_text("".join(json.dumps({**one, "prompt": f"p{i}"}) + "\n" for i in range(99))
+                                     + json.dumps({**one, "split": ["eval"]}) + "\n")
+    (d / "eval_leak.jsonl").write_text("".join(json.dumps(x) + "\n" for x in [
+        {**one, "prompt": "Q0", "completion": "A", "split": "eval"}, *({**one, "prompt": f"Q{i}"} for i in (1, 2, 3)),
+        {**one, "prompt": "Q0", "completion": "B", "split": "train"}]))
+    (d / "train_empty_answer.jsonl").write_text(json.dumps({"messages": turns("Capital of land 5?", "")["messages"]})
+                                                + "\n")
+    (d / "train_skill_list.jsonl").write_text(json.dumps({"skill": ["caps"], "prompt": "Capital of land 5?",
+                                                          "completion": "x"}) + "\n")
+    (d / "dupkey_plan.yaml").write_text("model: tiny-arith\nprobe:\n  n: 10\n  n: 20\n")
+    (d / "dupflow_plan.yaml").write_text("climbs: [{name: a, name: b}]\n")
+    (d / "dupkey_pretrain.yaml").write_text("steps: 5\nsteps: 6\n")
     return d
 
 
-def _cases(d, out):
-    T = str(d / "tasks.jsonl")
-    return [
-        # bad numbers
-        (["climb", "--budget", "-40"], "--budget"),
-        (["climb", "--budget", "40,30m,99"], "--budget"),
-        (["climb", "--eval-n", "-5"], "--eval-n -5"),
-        (["climb", "--seeds", "0"], "--seeds 0"),
-        (["climb", "--target", "1.5"], "--target 1.5"),
-        (["climb", "--growth", "1"], "--growth 1"),
-        (["climb", "--method", "lora", "--lora-ranks", "0"], "lora_ranks"),
-        (["probe", "--n", "0"], "--n 0"),
-        (["prefs", "--start", "0"], "--start 0"),
-        (["rl", "--eval-n", "0"], "--eval-n 0"),
-        (["--threads", "0", "probe"], "--threads 0"),
-        (["dpo", "--seeds", "0"], "--seeds 0"),
-        (["dpo", "--format", "bogus"], "bogus"),
-        (["dpo", "--train-sources", "endpoint"], "--train-sources endpoint"),
-        (["dpo", "--report-to", "tensorbord"], "did you mean 'tensorboard'"),
-        (["climb", "--report-to", "wandbb"], "--report-to"),
-        (["prefs", "--executor", "slurm"], "--executor slurm"),
-        (["rm-policy", "--prefs", str(d / "missing")], "prefs.json"),
-        (["rm-policy", "--steps", "0"], "--steps 0"),
-        # bad paths
-        (["probe", "--model", str(d / "missing")], "missing"),
-        (["probe", "--model", str(d / "nomodel")], "config.json"),
-        (["probe", "--model", "dataladder-tests/no-such-model", "--skill", "add"], "local Hugging Face cache"),
-        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "missing.jsonl")], "missing.jsonl"),
-        (["probe", "--output-dir", str(d / "afile")], "is a file"),
-        (["curate", T, "--output-dir", str(d / "afile" / "sub")], "cannot be created"),
-        (["corrupt", T, "--output", str(d), "--wrong-share", "0.1"], "is a directory"),
-        # bad files
-        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "empty.jsonl")], "empty.jsonl"),
-        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "truncated.jsonl")], "truncated.jsonl:2"),
-        (["curate", str(d / "latin1.jsonl")], "latin1.jsonl"),
-        (["curate", str(d / "wrongtype.jsonl")], "wrongtype.jsonl:1"),
-        (["probe", "--skill", str(d / "empty.jsonl")], "empty.jsonl"),
-        # collisions and specs
-        (["probe", "--skill", str(d / "collide.jsonl")], "built-in skill"),
-        (["probe", "--skill", "mul:digits=0"], "digits"),
-        (["synth", "--skill", f"{T}:eval_share=2"], "eval_share"),
-        (["probe", "--model", str(d / "nomodel"), "--skill", T], "config.json"),
-        # plans
-        (["run", str(d / "plan.yaml"), f"output_dir={out}"], "seeds"),
-        (["run", str(d / "userplan.yaml"), f"output_dir={out}"], "rl.skill"),
-        (["run", str(d / "empty_plan.yaml"), f"output_dir={out}"], "the plan is empty"),
-        (["run", str(d / "utf16_plan.yaml"), f"output_dir={out}"], "utf16_plan.yaml:1: not UTF-8"),
-        (["run", str(d / "nul_plan.yaml"), f"output_dir={out}"], "nul_plan.yaml:2: not valid YAML"),
-        (["run", str(d / "list_plan.yaml"), f"output_dir={out}"], "a YAML list"),
-        (["run", str(d / "twins_plan.yaml"), f"output_dir={out}"], "climbs.1.name"),
-        (["run", str(d / "escape_plan.yaml"), f"output_dir={out}"], "climbs.0.name"),
-        (["run", str(d / "skill_plan.yaml"), f"output_dir={out}"], "skill_plan.yaml: climbs.0.skills: unknown skill"),
-        (["run", str(d / "growth_plan.yaml"), f"output_dir={out}"], "growth"),
-        (["run", str(d / "plan.yaml"), f"output_dir={out}", "climbs.0.seeds=1", "parallel=0"], "parallel"),
-        (["run", str(d / "adir"), f"output_dir={out}"], "is a directory"),
-        # more numbers: infinite, NaN, crossed ranges, budgets below the first rung, generation options
-        (["climb", "--growth", "inf"], "--growth"),
-        (["climb", "--budget", "infm"], "--budget"),
-        (["climb", "--skill", "add", "--skill", "add"], "given twice"),
-        (["climb", "--hp", "epochs=0"], "epochs"),
-        (["probe", "--batch-size", "0"], "--batch-size 0"),
-        (["probe", "--mastered-at", "1.5"], "--mastered-at 1.5"),
-        (["probe", "--partial-at", "0.9", "--mastered-at", "0.5"], "below mastered_at"),
-        (["probe", "--skill", "mul", "--skill", "mul"], "given twice"),
-        (["prefs", "--max-pairs", "10"], "max_pairs (--max-pairs) 10 is below start (--start) 50"),
-        (["rl", "--num-generations", "1"], "num_generations"),
-        (["synth", "--skill", "mul", "--n", "5", "--temperature", "nan", "--source", "self"], "--temperature nan"),
-        (["synth", "--skill", "mul", "--n", "5", "--top-p", "0", "--source", "self"], "--top-p 0"),
-        (["synth", "--skill", "mul", "--n", "5", "--concurrency", "0", "--source", "endpoint"], "--concurrency 0"),
-        (["synth", "--skill", "mul", "--n", "5", "--source", "self", "--model", str(d / "missing")], "missing"),
-        (["synth", "--skill", "mul", "--n", "5", "--probe", str(d / "adir")], "is a directory"),
-        (["synth", "--skill", "mul", "--n", "5", "--stats", str(d / "adir")], "is a directory"),
-        (["curate", T, "--min-chars", "100", "--max-chars", "10"], "below min_chars"),
-        # more files: empty in other shapes, a directory for a file, an unparsable model config, result files
-        (["curate", str(d / "empty_array.json")], "holds no records"),
-        (["curate", str(d / "blank.jsonl")], "holds no records"),
-        (["corrupt", str(d / "empty.jsonl"), "--output", str(out / "x.jsonl"), "--wrong-share", "0.1"], "holds no records"),
-        (["curate", str(d / "adir")], "is a directory"),
-        (["climb", "--skill", f"{T}:caps", "--train-file", str(d / "adir")], "is a directory"),
-        (["curate", T, "--eval-set", str(d / "adir")], "is a directory"),
-        (["probe", "--skill", str(d / "adir")], "is a directory"),
-        (["probe", "--model", str(d / "m_badcfg"), "--skill", T], "not valid JSON"),
-        (["probe", "--skill", str(d / "colon.jsonl")], "without ':'"),
-        (["probe", "--skill", str(d / "case.jsonl")], "built-in skill"),
-        (["report", str(d / "run_bad")], "run_bad"),
-        (["report", str(d / "run_badjson")], "probe.json:1: not a valid JSON"),
-        (["compare", "--climb", str(d / "badladder"), "--ladder", str(d / "badladder" / "ladder.json")], "badladder"),
-        (["rm-policy", "--prefs", str(d / "badprefs")], "prefs.json"),
-        # a second audit's: empty lists, all-eval skills, item fields of the wrong shape, the input as the output
-        (["climb", "--method", "lora", "--lora-ranks", ""], "lora_ranks is empty"),
-        (["run", str(d / "noskills_plan.yaml"), f"output_dir={out}"], "skills is empty"),
-        (["run", str(d / "noranks_plan.yaml"), f"output_dir={out}"], "lora_ranks is empty"),
-        (["climb", "--skill", str(d / "alleval.jsonl")], "no train items"),
-        (["climb", "--target-format", "bogus"], "--target-format"),
-        (["probe", "--skill", str(d / "badtests.jsonl")], "badtests.jsonl:1: field 'tests'"),
-        (["probe", "--skill", str(d / "badrole.jsonl")], "messages[0].role"),
-        (["corrupt", T, "--output", T, "--wrong-share", "0.1"], "is the input file"),
-        (["curate", T, "--steps", "dedup,dedup"], "given twice"),
-        (["curate", T, "--steps", ",,"], "at least one step"),
-        (["pretrain", "--steps", "0", "--output-dir", str(out)], "--steps 0"),
-        (["prefs", "--heldout-sources", "bogus"], "--heldout-sources"),
-        (["sandbox", str(d / "missing.py")], "missing.py: no such file"),
-    ]
+# One line per case: (class, argv, what the one error line must say). {d}: the input files, {T}: their tasks.jsonl,
+# {out}: an output directory that must not appear. A command without an output option of its own gets --output-dir
+# {out} (synth: --output {out}/x.jsonl), so a refusal that came after any work would leave it behind.
+CASES = [
+    # numbers: signs, zero, infinity, NaN, crossed ranges, budgets below the first rung, counts past any sense
+    ("numbers", ["climb", "--budget", "-40"], "--budget"),
+    ("numbers", ["climb", "--budget", "40,30m,99"], "--budget"),
+    ("numbers", ["climb", "--eval-n", "-5"], "--eval-n -5"),
+    ("numbers", ["climb", "--seeds", "0"], "--seeds 0"),
+    ("numbers", ["climb", "--target", "1.5"], "--target 1.5"),
+    ("numbers", ["climb", "--growth", "1"], "--growth 1"),
+    ("numbers", ["climb", "--method", "lora", "--lora-ranks", "0"], "lora_ranks"),
+    ("numbers", ["probe", "--n", "0"], "--n 0"),
+    ("numbers", ["prefs", "--start", "0"], "--start 0"),
+    ("numbers", ["rl", "--eval-n", "0"], "--eval-n 0"),
+    ("numbers", ["--threads", "0", "probe"], "--threads 0"),
+    ("numbers", ["dpo", "--seeds", "0"], "--seeds 0"),
+    ("numbers", ["rm-policy", "--steps", "0"], "--steps 0"),
+    ("numbers", ["climb", "--growth", "inf"], "--growth"),
+    ("numbers", ["climb", "--budget", "infm"], "--budget"),
+    ("numbers", ["climb", "--hp", "epochs=0"], "epochs"),
+    ("numbers", ["probe", "--batch-size", "0"], "--batch-size 0"),
+    ("numbers", ["probe", "--mastered-at", "1.5"], "--mastered-at 1.5"),
+    ("numbers", ["probe", "--partial-at", "0.9", "--mastered-at", "0.5"], "below mastered_at"),
+    ("numbers", ["prefs", "--max-pairs", "10"], "max_pairs (--max-pairs) 10 is below start (--start) 50"),
+    ("numbers", ["rl", "--num-generations", "1"], "num_generations"),
+    ("numbers", ["synth", "--skill", "mul", "--n", "5", "--temperature", "nan", "--source", "self"], "--temperature nan"),
+    ("numbers", ["synth", "--skill", "mul", "--n", "5", "--top-p", "0", "--source", "self"], "--top-p 0"),
+    ("numbers", ["synth", "--skill", "mul", "--n", "5", "--concurrency", "0", "--source", "endpoint"], "--concurrency 0"),
+    ("numbers", ["curate", "{T}", "--min-chars", "100", "--max-chars", "10"], "below min_chars"),
+    ("numbers", ["pretrain", "--steps", "0", "--output-dir", "{out}"], "--steps 0"),
+    ("numbers", ["probe", "--n", "1000000000000"], "--n 1000000000000"),
+    ("numbers", ["probe", "--seed", "-1"], "--seed -1"),
+    ("numbers", ["climb", "--eval-n", "1000000000000"], "--eval-n 1000000000000"),
+    ("numbers", ["climb", "--seeds", "100000"], "--seeds 100000"),
+    ("numbers", ["synth", "--skill", "mul", "--n", "1000000000000"], "--n 1000000000000"),
+    ("numbers", ["synth", "--skill", "mul", "--seed", "-3"], "--seed -3"),
+    ("numbers", ["rl", "--budget", "10"], "--budget (max_rollouts) 10 is below one rung"),
+    ("numbers", ["rl", "--seed", "-1"], "--seed -1"),
+    ("numbers", ["rl", "--check-prompts", "1000000000000"], "--check-prompts"),
+    ("numbers", ["rm-policy", "--seed", "-1"], "--seed -1"),
+    ("numbers", ["prefs", "--heldout-n", "1000000000000"], "--heldout-n"),
+    ("numbers", ["dpo", "--eval-n", "1000000000000"], "--eval-n"),
+    ("numbers", ["probe", "--backend", "endpoint", "--endpoint-url", "http://127.0.0.1:9/v1", "--endpoint-model", "m",
+                 "--endpoint-timeout", "0"], "--endpoint-timeout 0"),
+    ("numbers", ["synth", "--skill", "mul", "--source", "endpoint", "--endpoint-url", "http://127.0.0.1:9/v1",
+                 "--endpoint-model", "m", "--endpoint-timeout", "-1"], "--endpoint-timeout -1"),
+    # Ray's options: refused before Ray starts
+    ("numbers", ["climb", "--executor", "ray", "--threads-per-run", "0"], "--threads-per-run 0"),
+    ("numbers", ["climb", "--executor", "ray", "--gpus-per-run", "-1"], "--gpus-per-run -1"),
+    ("numbers", ["rl", "--executor", "ray", "--cpus-per-run", "-2"], "--cpus-per-run -2"),
+    ("numbers", ["prefs", "--executor", "ray", "--cpus-per-run", "100000"], "--cpus-per-run 100000"),
+    ("numbers", ["dpo", "--executor", "ray", "--workers", "0"], "--workers 0"),
+    ("numbers", ["climb", "--executor", "ray", "--gpus-per-run", "1.5"], "--gpus-per-run"),
+    ("numbers", ["climb", "--executor", "ray", "--ray-address", "nonsense"], "--ray-address"),
+    # paths: missing, a directory for a file, a file for a directory, under a file
+    ("paths", ["rm-policy", "--prefs", "{d}/missing"], "prefs.json"),
+    ("paths", ["probe", "--model", "{d}/missing"], "missing"),
+    ("paths", ["probe", "--model", "{d}/nomodel"], "config.json"),
+    ("paths", ["probe", "--model", "dataladder-tests/no-such-model", "--skill", "add"], "local Hugging Face cache"),
+    ("paths", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/missing.jsonl"], "missing.jsonl"),
+    ("paths", ["probe", "--output-dir", "{d}/afile"], "is a file"),
+    ("paths", ["curate", "{T}", "--output-dir", "{d}/afile/sub"], "cannot be created"),
+    ("paths", ["corrupt", "{T}", "--output", "{d}", "--wrong-share", "0.1"], "is a directory"),
+    ("paths", ["synth", "--skill", "mul", "--n", "5", "--source", "self", "--model", "{d}/missing"], "missing"),
+    ("paths", ["synth", "--skill", "mul", "--n", "5", "--probe", "{d}/adir"], "is a directory"),
+    ("paths", ["synth", "--skill", "mul", "--n", "5", "--stats", "{d}/adir"], "is a directory"),
+    ("paths", ["curate", "{d}/adir"], "is a directory"),
+    ("paths", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/adir"], "is a directory"),
+    ("paths", ["curate", "{T}", "--eval-set", "{d}/adir"], "is a directory"),
+    ("paths", ["probe", "--skill", "{d}/adir"], "is a directory"),
+    ("paths", ["corrupt", "{T}", "--output", "{T}", "--wrong-share", "0.1"], "is the input file"),
+    ("paths", ["sandbox", "{d}/missing.py"], "missing.py: no such file"),
+    ("paths", ["run", "{d}/adir", "output_dir={out}"], "is a directory"),
+    # files: every JSONL field of the wrong type or empty, JSON cut short, not UTF-8, empty in every shape
+    ("files", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/empty.jsonl"], "empty.jsonl"),
+    ("files", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/truncated.jsonl"], "truncated.jsonl:2"),
+    ("files", ["curate", "{d}/latin1.jsonl"], "latin1.jsonl"),
+    ("files", ["curate", "{d}/wrongtype.jsonl"], "wrongtype.jsonl:1"),
+    ("files", ["probe", "--skill", "{d}/empty.jsonl"], "empty.jsonl"),
+    ("files", ["curate", "{d}/empty_array.json"], "holds no records"),
+    ("files", ["curate", "{d}/blank.jsonl"], "holds no records"),
+    ("files", ["corrupt", "{d}/empty.jsonl", "--output", "{out}/x.jsonl", "--wrong-share", "0.1"], "holds no records"),
+    ("files", ["probe", "--model", "{d}/m_badcfg", "--skill", "{T}"], "not valid JSON"),
+    ("files", ["report", "{d}/run_bad"], "run_bad"),
+    ("files", ["report", "{d}/run_badjson"], "probe.json:1: not a valid JSON"),
+    ("files", ["compare", "--climb", "{d}/badladder", "--ladder", "{d}/badladder/ladder.json"], "badladder"),
+    ("files", ["rm-policy", "--prefs", "{d}/badprefs"], "prefs.json"),
+    ("files", ["climb", "--skill", "{d}/alleval.jsonl"], "no train items"),
+    ("files", ["probe", "--skill", "{d}/badtests.jsonl"], "badtests.jsonl:1: field 'tests'"),
+    ("files", ["probe", "--skill", "{d}/badrole.jsonl"], "messages[0].role"),
+    ("files", ["skills", "{d}/split_list.jsonl"], "split_list.jsonl:1: field 'split'"),
+    ("files", ["probe", "--skill", "{d}/split_list.jsonl", "--check-gold"], "split_list.jsonl:1: field 'split'"),
+    ("files", ["skills", "{d}/split_dict.jsonl"], "split_dict.jsonl:1: field 'split'"),
+    ("files", ["skills", "{d}/answer_bool.jsonl"], "answer_bool.jsonl:1: field 'answer'"),
+    ("files", ["skills", "{d}/answer_list.jsonl"], "answer_list.jsonl:1: field 'answer'"),
+    ("files", ["skills", "{d}/skill_list.jsonl"], "skill_list.jsonl:1: field 'skill'"),
+    ("files", ["skills", "{d}/verifier_num.jsonl"], "verifier_num.jsonl:1: field 'verifier'"),
+    ("files", ["skills", "{d}/format_num.jsonl"], "format_num.jsonl:1: field 'format'"),
+    ("files", ["skills", "{d}/stop_str.jsonl"], "stop_str.jsonl:1: field 'stop'"),
+    ("files", ["skills", "{d}/budget_float.jsonl"], "budget_float.jsonl:1: field 'max_new_tokens'"),
+    ("files", ["skills", "{d}/content_num.jsonl"], "content_num.jsonl:1: field 'messages[1]'"),
+    ("files", ["skills", "{d}/empty_answer_turn.jsonl"], "empty_answer_turn.jsonl:1: field 'messages[1].content'"),
+    ("files", ["skills", "{d}/empty_question_turn.jsonl"], "empty_question_turn.jsonl:1: field 'messages[0].content'"),
+    ("files", ["probe", "--skill", "{d}/eval_leak.jsonl", "--check-gold"], "eval_leak.jsonl:5: field 'split': repeats "
+                                                                            "the question of line 1 (eval)"),
+    ("files", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/train_empty_answer.jsonl"],
+     "train_empty_answer.jsonl:1: field 'messages[1].content'"),
+    ("files", ["curate", "{d}/train_empty_answer.jsonl"], "train_empty_answer.jsonl:1: field 'messages[1].content'"),
+    ("files", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/train_skill_list.jsonl"],
+     "train_skill_list.jsonl:1: field 'skill'"),
+    ("files", ["skills", "{d}/line100.jsonl"], "line100.jsonl:100: field 'split'"),  # not "line100.jsonl💯"
+    ("files", ["skills", "{d}/mark[b]up.jsonl"], "mark[b]up.jsonl:1: field 'split'"),  # [b] is text, not markup
+    # names: unknown, misspelt, colliding with a built-in, a spec's parameters
+    ("names", ["dpo", "--format", "bogus"], "bogus"),
+    ("names", ["dpo", "--train-sources", "endpoint"], "--train-sources endpoint"),
+    ("names", ["dpo", "--report-to", "tensorbord"], "did you mean 'tensorboard'"),
+    ("names", ["climb", "--report-to", "wandbb"], "--report-to"),
+    ("names", ["prefs", "--executor", "slurm"], "--executor slurm"),
+    ("names", ["probe", "--skill", "{d}/collide.jsonl"], "built-in skill"),
+    ("names", ["probe", "--skill", "mul:digits=0"], "digits"),
+    ("names", ["synth", "--skill", "{T}:eval_share=2"], "eval_share"),
+    ("names", ["probe", "--model", "{d}/nomodel", "--skill", "{T}"], "config.json"),
+    ("names", ["probe", "--skill", "{d}/colon.jsonl"], "without ':'"),
+    ("names", ["probe", "--skill", "{d}/case.jsonl"], "built-in skill"),
+    ("names", ["climb", "--target-format", "bogus"], "--target-format"),
+    ("names", ["curate", "{T}", "--steps", ",,"], "at least one step"),
+    ("names", ["prefs", "--heldout-sources", "bogus"], "--heldout-sources"),
+    ("names", ["climb", "--method", "lora", "--lora-ranks", ""], "lora_ranks is empty"),
+    # contradictions: two options that cannot both hold, named together; a thing given twice
+    ("contradictions", ["climb", "--skill", "add", "--skill", "add"], "given twice"),
+    ("contradictions", ["probe", "--skill", "mul", "--skill", "mul"], "given twice"),
+    ("contradictions", ["curate", "{T}", "--steps", "dedup,dedup"], "given twice"),
+    ("contradictions", ["synth", "--skill", "mul", "--messages", "--trl-format", "prompt-completion"],
+     "--messages with --trl-format"),
+    ("contradictions", ["synth", "--skill", "mul", "--source", "template", "--model", "tiny-arith"],
+     "--source template with --model"),
+    ("contradictions", ["synth", "--skill", "mul", "--source", "self", "--model", "tiny-arith", "--endpoint-url",
+                        "http://127.0.0.1:9/v1"], "--source self with --endpoint-url"),
+    ("contradictions", ["synth", "--skill", "mul", "--source", "endpoint", "--model", "tiny-arith"],
+     "--source endpoint with --model"),
+    ("contradictions", ["synth", "--skill", "mul", "--output", "{out}/o.xlsx"], "--output {out}/o.xlsx: unknown output"),
+    ("contradictions", ["corrupt", "{T}", "--output", "{out}/o.xlsx", "--wrong-share", "0.1"], "unknown output format"),
+    ("contradictions", ["climb", "--method", "full", "--lora-ranks", "4"], "--method full with --lora-ranks"),
+    ("contradictions", ["climb", "--executor", "local", "--ray-address", "auto"], "--executor local with --ray-address"),
+    ("contradictions", ["rl", "--executor", "local", "--threads-per-run", "2"], "--executor local with --threads-per-run"),
+    ("contradictions", ["prefs", "--gpus-per-run", "1"], "--executor local with --gpus-per-run"),
+    ("contradictions", ["probe", "--backend", "hf", "--endpoint-url", "http://127.0.0.1:9/v1"],
+     "--backend hf with --endpoint-url"),
+    ("contradictions", ["probe", "--endpoint-model", "m"], "--backend hf with --endpoint-model"),
+    ("contradictions", ["probe", "--backend", "endpoint", "--endpoint-url", "http://127.0.0.1:9/v1", "--endpoint-model",
+                        "m", "--batch-size", "4"], "--backend endpoint with --batch-size"),
+    ("contradictions", ["prefs", "--train-sources", "near-miss,near-miss"], "source near-miss is given twice"),
+    ("contradictions", ["prefs", "--train-sources", "near-miss", "--heldout-sources", "near-miss"],
+     "also a training source"),
+    ("contradictions", ["dpo", "--train-sources", "near-miss,near-miss"], "source near-miss is given twice"),
+    # plans: YAML that is not a plan, keys given twice, values out of range, names that escape
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}"], "seeds"),
+    ("plans", ["run", "{d}/userplan.yaml", "output_dir={out}"], "rl.skill"),
+    ("plans", ["run", "{d}/empty_plan.yaml", "output_dir={out}"], "the plan is empty"),
+    ("plans", ["run", "{d}/utf16_plan.yaml", "output_dir={out}"], "utf16_plan.yaml:1: not UTF-8"),
+    ("plans", ["run", "{d}/nul_plan.yaml", "output_dir={out}"], "nul_plan.yaml:2: not valid YAML"),
+    ("plans", ["run", "{d}/list_plan.yaml", "output_dir={out}"], "a YAML list"),
+    ("plans", ["run", "{d}/twins_plan.yaml", "output_dir={out}"], "climbs.1.name"),
+    ("plans", ["run", "{d}/escape_plan.yaml", "output_dir={out}"], "climbs.0.name"),
+    ("plans", ["run", "{d}/skill_plan.yaml", "output_dir={out}"], "skill_plan.yaml: climbs.0.skills: unknown skill"),
+    ("plans", ["run", "{d}/growth_plan.yaml", "output_dir={out}"], "growth"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "parallel=0"], "parallel"),
+    ("plans", ["run", "{d}/noskills_plan.yaml", "output_dir={out}"], "skills is empty"),
+    ("plans", ["run", "{d}/noranks_plan.yaml", "output_dir={out}"], "lora_ranks is empty"),
+    ("plans", ["run", "{d}/dupkey_plan.yaml", "output_dir={out}"], "dupkey_plan.yaml:4: key 'n' is given twice"),
+    ("plans", ["run", "{d}/dupflow_plan.yaml", "output_dir={out}"], "dupflow_plan.yaml:1: key 'name' is given twice"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "executor.ray.threads_per_run=0"],
+     "threads_per_run"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "probe.n=1000000000000"], "probe.n"),
+    ("files", ["pretrain", "--config", "{d}/dupkey_pretrain.yaml", "--output-dir", "{out}"],
+     "dupkey_pretrain.yaml:2: key 'steps' is given twice"),
+]
+
+NO_OUTPUT_OPTION = ("run", "--threads", "report", "sandbox", "skills")
 
 
-def test_every_bad_input_is_one_line_exit_2_before_any_model_and_writes_nothing(files, tmp_path, monkeypatch):
+def _argv(args: list[str], d, out) -> list[str]:
+    argv = [a.format(d=d, out=out, T=d / "tasks.jsonl") for a in args]
+    if argv[0] in NO_OUTPUT_OPTION or "--output-dir" in argv or "--output" in argv or "--check-gold" in argv:
+        return argv
+    return [*argv, *(["--output", str(out / "x.jsonl")] if argv[0] == "synth" else ["--output-dir", str(out)])]
+
+
+@pytest.mark.parametrize("kind, args, says", CASES, ids=[f"{k}-{' '.join(a)[:60]}" for k, a, _ in CASES])
+def test_bad_input_is_one_line_exit_2_before_any_model_and_writes_nothing(kind, args, says, files, tmp_path,
+                                                                        monkeypatch):
+    """Each case: exit code 2, exactly one line on stderr (nothing on stdout) naming the option, file:line or field,
+    no traceback, no model loaded, no busy-machine warning before it (the refusal comes before `_quiet`), and
+    nothing written: neither the output directory nor anything among the inputs."""
     import dataladder.models.hub as hub
+    import dataladder.runtime as runtime
 
     def no_model(*a, **k):
         raise AssertionError("a model was loaded before the input was checked")
 
     monkeypatch.setattr(hub, "load_model", no_model)
+    monkeypatch.setattr(runtime, "load_warning", lambda: "warning: this machine is busy (a test's)")
     monkeypatch.delenv("DATALADDER_THREADS", raising=False)
     out = tmp_path / "out"
-    before = sorted(p.name for p in files.iterdir())
-    for args, msg in _cases(files, out):
-        extra = [] if args[0] in ("run", "--threads", "report", "sandbox") or "--output-dir" in args or "--output" in args else \
-            ["--output-dir", str(out)] if args[0] != "synth" else ["--output", str(out / "x.jsonl")]
-        r = runner.invoke(app, [*args, *extra], env={"COLUMNS": "400"})
-        lines = [x for x in r.output.splitlines() if x.strip()]
-        assert r.exit_code == 2, (args, r.output, r.exception)
-        assert len(lines) == 1 and lines[0].startswith("error:") and msg in lines[0], (args, r.output)
-        assert not out.exists(), args
-        assert sorted(p.name for p in files.iterdir()) == before, args
-    os.environ.pop("DATALADDER_THREADS", None)
+    before = sorted(p.name for p in files.rglob("*"))
+    argv = _argv(args, files, out)
+    try:
+        r = runner.invoke(app, argv, env={"COLUMNS": "400"})
+    finally:
+        os.environ.pop("DATALADDER_THREADS", None)  # --threads sets it for the process
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.exit_code == 2, (argv, r.output, r.exception)
+    assert isinstance(r.exception, SystemExit), (argv, r.exception)  # not a traceback
+    assert r.stdout.strip() == "", (argv, r.stdout)
+    assert len(lines) == 1 and lines[0].startswith("error:"), (argv, r.stderr)
+    assert says.format(d=files, out=out) in lines[0], (argv, lines[0])
+    assert "Traceback" not in r.output
+    assert not out.exists(), argv
+    assert sorted(p.name for p in files.rglob("*")) == before, argv
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["synth", "--skill", "mul", "--source", "template", "--source", "self"], "option --source is given twice"),
+    (["probe", "--n", "5", "--n=6"], "option --n is given twice"),
+    (["synth", "--skill", "mul", "--greedy-check", "--no-greedy-check"], "--greedy-check and --no-greedy-check"),
+])
+def test_a_one_value_option_given_twice_is_refused_by_the_entry_point(argv, says, monkeypatch, capsys, tmp_path):
+    """click keeps the last of a repeated option silently; the installed command refuses it in one line."""
+    import sys
+
+    from dataladder.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["dataladder", *argv])
+    with pytest.raises(SystemExit) as e:
+        main()
+    err = capsys.readouterr()
+    assert e.value.code == 2 and err.out == "" and len(err.err.strip().splitlines()) == 1 and says in err.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_endpoint_that_never_replies_is_one_line_within_the_total_limit(monkeypatch):
+    """A server that accepts and never answers: reported once --endpoint-timeout has passed (all tries together),
+    not after every try's own timeout."""
+    import socket
+    import threading
+    import time
+
+    from dataladder.generate import GenOptions, make_generator
+    from dataladder.skills import get_skill
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held, stop = [], threading.Event()
+
+    def accept():
+        srv.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(srv.accept()[0])  # read nothing, answer nothing
+            except OSError:
+                pass
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{srv.getsockname()[1]}/v1"
+        gen = make_generator(GenOptions(backend="endpoint", endpoint_url=url, endpoint_model="m", timeout=30,
+                                        endpoint_timeout=0.6, retries=3))
+        gen.client.backoff = 0.05
+        sk = get_skill("add")
+        prompts = [gen.prompt_for(sk, "native", it) for it in sk.items("eval", 2, 0)]
+        t = time.monotonic()
+        with pytest.raises(ValueError) as e:
+            gen.greedy(prompts)
+        took = time.monotonic() - t
+    finally:
+        stop.set()
+        for c in held:
+            c.close()
+        srv.close()
+    msg = str(e.value)
+    assert "\n" not in msg and url in msg and "no reply within 0.6 s" in msg and "--endpoint-timeout" in msg
+    assert took < 5, took
 
 
 def test_valid_unusual_files_are_accepted(files, tmp_path):
@@ -211,6 +394,31 @@ def test_valid_unusual_files_are_accepted(files, tmp_path):
     r = runner.invoke(app, ["curate", str(huge), "--output-dir", str(tmp_path / "c")])
     assert r.exit_code == 0, r.output
     assert json.loads((tmp_path / "c" / "stats.json").read_text())["kept"] == 1
+
+
+def test_valid_inputs_next_to_the_refused_ones_are_accepted(files, tmp_path):
+    """What the checks above must not catch: a question in both splits with the same answer, YAML merge keys,
+    --messages with --trl-format messages, an output without a suffix, a line-100 gold failure named in full."""
+    from dataladder.config import read_yaml
+    from dataladder.skills import get_skill
+
+    d = files
+    one = {"skill": "s", "prompt": "Q0", "completion": "A"}
+    (d / "both.jsonl").write_text(json.dumps({**one, "split": "eval"}) + "\n" + json.dumps({**one, "split": "train"})
+                                  + "\n")
+    sk = get_skill(str(d / "both.jsonl"))
+    assert len(sk.items("eval", 9, 0)) == len(sk.items("train", 9, 0)) == 1
+    (d / "merge.yaml").write_text("base: &b {n: 5, seed: 1}\nprobe:\n  <<: *b\n  n: 7\n")
+    assert read_yaml(d / "merge.yaml")["probe"] == {"n": 7, "seed": 1}
+    r = runner.invoke(app, ["synth", "--skill", "mul", "--n", "3", "--messages", "--trl-format", "messages",
+                            "--output", str(tmp_path / "plain")])
+    assert r.exit_code == 0, r.output
+    assert "messages" in json.loads((tmp_path / "plain").read_text().splitlines()[0])
+    rows = [{"skill": "s", "prompt": f"q{i}", "completion": "a"} for i in range(99)]
+    rows.append({"skill": "s", "prompt": "q99", "completion": "a", "verifier": "regex:^b$"})
+    (d / "gold100.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
+    r = runner.invoke(app, ["probe", "--skill", str(d / "gold100.jsonl"), "--check-gold"], env={"COLUMNS": "400"})
+    assert r.exit_code == 1 and f"{d / 'gold100.jsonl'}:100: gold answer fails" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize("args, says", [

@@ -38,13 +38,27 @@ def test_falling_curves_make_cases_whose_truth_the_protocol_places(tmp_path):
     assert bf.evaluate(bf.protocol_only, mixed, 0)["within_2x"] < 0.9
 
 
-def test_our_loss_forecast_16x_past_covers_and_beats_a_plain_power_law(tmp_path):
-    cases = bf.synthetic_loss_cases(16, 3, "2")
-    ours = bf.evaluate(bf.ours, cases, 0)
-    assert ours["at16x_cases"] >= 8 and ours["at16x_coverage80"] >= 0.75
-    assert ours["within_2x"] >= 0.6 and ours["never"] == 0.0
-    power = bf.evaluate(bf.least_squares_forecaster("power"), cases, 0)
-    assert power["at16x_coverage80"] is not None and ours["at16x_coverage80"] > power["at16x_coverage80"]
+def test_fixed_protocol_rungs_are_set_by_the_curve_and_targets_after(tmp_path):
+    cases = bf.synthetic_fixed_cases(16)
+    assert len(cases) == 16 and {c["split"] for c in cases} == {"cal", "check"}
+    for c in cases:
+        assert [n for n, _, _ in c["rungs"]] == [200 * 2 ** k for k in range(7)]  # 200 … 12,800, whatever the target
+        assert set(c["at"]) == {4, 16, 32} and c["at"][16][0] == 16 * 12_800
+        for t in c["targets"]:  # the size a target needs lies where the curve puts it, past the last rung
+            assert t["truth"] > c["last"] and t["target"] < c["last_mean"]
+
+
+def test_calibrated_loss_forecast_covers_and_is_no_worse_than_a_power_law(monkeypatch):
+    cases = bf.synthetic_fixed_cases(16)
+    from dataladder.forecast import model
+
+    monkeypatch.setattr(model, "MIX", dict(model.CALIBRATED["mix"]))
+    monkeypatch.setattr(model, "SPREAD", dict(model.CALIBRATED["spread"]))
+    rep = bf.fixed_report(cases, typical_ratio=8.0)["losses (synthetic)"]
+    for h in (4, 16, 32):
+        assert rep[h]["cases"] == 16 and 0.7 <= rep[h]["coverage80"] <= 1.0
+        assert rep[h]["ratio power law"] <= 1.1 and rep[h]["ratio last value"] < 0.6
+    assert rep["size"]["cases"] >= 16 and rep["size"]["within_2x"] >= 0.5
 
 
 def test_a_grid_without_doublings_still_gives_doubling_rungs(tmp_path):

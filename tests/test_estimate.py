@@ -58,3 +58,15 @@ def test_estimate_of_a_climb_config_reads_sizes_not_weights():
                                      max_examples=40), pools={"add": 40})
     assert est.runs == 2 and est.eval_items == 40 and est.steps == (60, 60)  # 20 and 40 examples; 2 skills × 2 formats
     assert est.params == (TINY,)
+
+
+def test_the_re_estimate_scales_by_the_base_evals_measured_speed():
+    from dataladder.ladder.climb import ClimbConfig
+    from dataladder.ladder.estimate import _human, estimate_climb, remeasured_line
+
+    cfg = ClimbConfig(skills=["add"], eval_skills=["add", "mul"], eval_n=10, seeds=1, max_examples=40)
+    est = estimate_climb(cfg, pools={"add": 40})
+    at_figure = est.eval_items * seconds_per_item(TINY)
+    line = remeasured_line(cfg, {"add": 40}, [{"eval_seconds": 3 * at_figure}])  # a machine 3× slower
+    assert "3× the figures' time" in line and f"up to {_human(3 * est.seconds)}" in line
+    assert remeasured_line(cfg, {"add": 40}, [{}]) is None  # a base eval stored before it was timed

@@ -233,7 +233,7 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
     input_path, out = Path(input_path), Path(output_dir)
     if why := not_a_file(input_path):
         raise InputError(why, str(input_path))
-    created = not out.exists()
+    created = [d for d in (out, *out.parents) if not d.exists()]  # removed again, deepest first, if refused
     out.mkdir(parents=True, exist_ok=True)
     paths = {name: out / f"{name}.tmp" for name in ("kept.jsonl", "rejected.jsonl")}
     t0 = time.perf_counter()
@@ -288,7 +288,9 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
             reject.f.close()
         for tmp in [*paths.values(), out / "stats.json.tmp"]:
             tmp.unlink(missing_ok=True)
-        if created and not any(out.iterdir()):
-            out.rmdir()
+        for d in created:
+            if any(d.iterdir()):
+                break
+            d.rmdir()
         raise
     return stats

@@ -145,6 +145,10 @@ def to_trl(raw: object, file: str, line: int) -> tuple[str, dict]:
                 _check_messages(v, field, err)
             else:
                 _text(v, field, err)
+    for field in ("messages", "completion", "chosen", "rejected"):  # an empty answer, as an empty `completion` is
+        turns = rec.get(field)
+        if isinstance(turns, list) and turns[-1]["role"] == "assistant" and not turns[-1]["content"].strip():
+            raise err("the assistant's answer is empty; give it or drop the record", f"{field}[{len(turns) - 1}].content")
     if "skill" in rec and not (isinstance(rec["skill"], str) and rec["skill"].strip()):
         raise err("must be a non-empty string", "skill")
     if "verifier" in rec and not isinstance(rec["verifier"], str):
@@ -233,6 +237,17 @@ def map_texts(rec: dict, fn: Callable[[str, str], str]) -> dict:
         elif isinstance(v, list):
             out[field] = [{**m, "content": fn(m["role"], m["content"])} for m in v]
     return out
+
+
+WRITE_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")  # what `write_records` writes; no suffix: JSONL
+
+
+def check_output_suffix(path: str | Path, option: str) -> None:
+    """Before any work: a records file to write ends in a suffix `write_records` knows (o.xlsx would be JSONL
+    under a spreadsheet's name)."""
+    suffix = Path(path).suffix.lower()
+    if suffix and suffix not in WRITE_SUFFIXES:
+        raise ValueError(f"{option} {path}: unknown output format {suffix!r}; give a {', '.join(WRITE_SUFFIXES)} file")
 
 
 def write_records(path: str | Path, records: Iterable[dict]) -> int:

@@ -57,6 +57,7 @@ class SynthConfig:
     endpoint_model: str | None = None
     api_key: str | None = field(default=None, repr=False)
     concurrency: int = 8  # parallel requests to the endpoint
+    endpoint_timeout: float = 180.0  # seconds for all tries of one request together
     greedy_check: bool = True  # self: greedy accuracy on the same prompts, side by side
     prompts_file: str | None = None  # more train prompts for a JSONL skill (its line format; completion optional)
     probe: str | None = None  # a probe.json: its eval-partition accuracy is shown next to the acceptance rate
@@ -171,7 +172,8 @@ class EndpointSource(Source):
         check_format(skill, self.sample_format, "--sample-format")
         self.gen = make_generator(GenOptions(
             backend="endpoint", endpoint_url=cfg.endpoint_url, endpoint_model=cfg.endpoint_model,
-            api_key=cfg.api_key, concurrency=max(1, cfg.concurrency), max_new_tokens=cfg.max_new_tokens or 64))
+            api_key=cfg.api_key, concurrency=max(1, cfg.concurrency), max_new_tokens=cfg.max_new_tokens or 64,
+            endpoint_timeout=cfg.endpoint_timeout))
 
     def candidates(self, items, batch):
         prompts = [self.gen.prompt_for(self.skill, self.sample_format, it) for it in items]
@@ -406,7 +408,7 @@ def _config_hash(cfg: SynthConfig) -> str:
     the teacher is served (a restarted server on another port is the same teacher)."""
     keep = {k: v for k, v in cfg.public().items() if k not in ("n", "max_candidates", "write_format", "trl_format",
                                                              "greedy_check", "concurrency", "batch_size",
-                                                             "endpoint_url", "probe")}
+                                                             "endpoint_url", "probe", "endpoint_timeout")}
     return hashlib.sha256(json.dumps(keep, sort_keys=True).encode()).hexdigest()[:16]
 
 

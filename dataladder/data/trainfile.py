@@ -46,6 +46,10 @@ def read_train_file(path: Path) -> list[tuple[int, dict]]:
         else:
             raise InputError("a training record needs an answer: messages ending with the assistant's turn, "
                              "prompt/completion, instruction/output or conversations", str(path), line, "completion")
+        if not completion.strip():  # an empty assistant turn trains the model to stop at once
+            field = f"messages[{len(rec['messages']) - 1}].content" if "messages" in rec else "completion"
+            raise InputError("the answer is empty; give the assistant's answer or drop the record", str(path), line,
+                             field)
         out.append((line, {"prompt": prompt, "completion": completion, "skill": rec.get("skill")}))
     return out  # not empty: read_raw refuses a file without a record
 

@@ -23,7 +23,32 @@ def make_executor(cfg: ExecutorConfig):
             raise ValueError("executor ray: Ray is not installed (pip install 'ray==2.60.0', or ./setup.sh --ray)") from None
         from dataladder.executors.ray import RayExecutor
 
+        check_local_cluster(cfg.ray)
         return RayExecutor(cfg.ray)
     from dataladder.executors.local import LocalExecutor
 
     return LocalExecutor()
+
+
+def check_local_cluster(opts: RayOptions) -> None:
+    """A run that the local Ray cluster (this machine's cores and GPUs) could never hold: refused before Ray starts
+    (a cluster at --ray-address reports its resources only once joined)."""
+    import os
+
+    if opts.address is not None:
+        return
+    cores = os.cpu_count() or 1
+    if opts.cpus_per_run > cores:
+        raise ValueError(f"--cpus-per-run {opts.cpus_per_run:g}: the local Ray cluster has {cores} CPUs; give at "
+                         f"most {cores} (or --ray-address of a larger cluster)")
+    if opts.gpus_per_run > 0:
+        import glob
+
+        gpus = 0
+        if glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd"):  # no GPU device: no torch import to say so
+            import torch
+
+            gpus = torch.cuda.device_count()
+        if opts.gpus_per_run > gpus:
+            raise ValueError(f"--gpus-per-run {opts.gpus_per_run:g}: this machine has {gpus} GPUs for the local Ray "
+                             "cluster; give 0 (or --ray-address of a cluster with GPUs)")

@@ -19,16 +19,30 @@ import os
 import time
 from typing import Callable, Iterator
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 
 class RayOptions(BaseModel, extra="forbid", allow_inf_nan=False):
     address: str | None = Field(None, description="'auto', 'ray://host:port', or none for a local cluster")
-    cpus_per_run: float = Field(1.0, description="Ray num_cpus declared per run (fractions share a core)")
-    gpus_per_run: float = Field(0.0, description="Ray num_gpus declared per run (0.5: two runs per GPU)")
-    threads_per_run: int | None = Field(None, description="torch threads per run (default: max(1, cpus_per_run))")
-    workers: int | None = Field(None, description="long-lived workers (default: as many as the resources allow)")
-    max_retries: int = Field(3, description="times a run is retried when its worker dies")
+    cpus_per_run: float = Field(1.0, ge=0, le=1024, description="Ray num_cpus declared per run (fractions share a "
+                                                                "core)")
+    gpus_per_run: float = Field(0.0, ge=0, le=64, description="Ray num_gpus declared per run (0.5: two runs per GPU)")
+    threads_per_run: int | None = Field(None, ge=1, le=1024, description="torch threads per run (default: max(1, "
+                                                                       "cpus_per_run))")
+    workers: int | None = Field(None, ge=1, le=4096, description="long-lived workers (default: as many as the "
+                                                                 "resources allow)")
+    max_retries: int = Field(3, ge=0, le=100, description="times a run is retried when its worker dies")
+
+    @model_validator(mode="after")
+    def _ray_takes_these(self):  # what Ray would refuse only once its cluster is up
+        if self.gpus_per_run > 1 and self.gpus_per_run != int(self.gpus_per_run):
+            raise ValueError(f"gpus_per_run (--gpus-per-run) {self.gpus_per_run:g}: Ray takes a fraction below 1 or "
+                             "a whole number of GPUs")
+        if self.address is not None and not (self.address == "auto" or "://" in self.address
+                                             or self.address.rpartition(":")[2].isdigit()):
+            raise ValueError(f"address (--ray-address) {self.address!r}: expected 'auto', ray://host:port or "
+                             "host:port")
+        return self
 
 
 def _worker_class():

@@ -61,6 +61,18 @@ DISCREPANCY = {"logit": (0.15, 0.15, 0.8), "log": (0.1, 0.3, 1.0), "identity": (
 # slope priors (lognormal: median, log-sd) per link
 PRIOR = {"logit": (0.26, 0.8), "log": (0.2, 1.0), "identity": (None, 1.5)}
 WINDOW = 3  # rungs the slope is fitted to: the last three (a curve bends; its tail says where it goes)
+# past the last rung, per link (see `Forecast.z_at`): the median follows the line for a share 1 − MIX of its rise
+# and a power law with an asymptote fitted to the rungs for MIX; the draws' slopes spread about their median by
+# SPREAD at 4×, 16× and 32× past the last rung (interpolated in log n, held beyond); not applied where the rungs do
+# not clearly rise (`trend.follow` decides there). Neutral by default (the forecast as before): CALIBRATED, learned
+# on the calibration curves of bench/bench_forecast.py (the "cal" split) and checked on the others, is measured with
+# `bench_forecast.py --calibrated` (bench/RESULTS.md) but fails six shipped tests on synthetic curves (a logistic curve
+# far out, a loss 16× out, a steady rise's P(reachable), one or two rungs), so it is not the default yet.
+MIX = {"logit": 0.0, "log": 0.0, "identity": 0.0}
+SPREAD = {"logit": (1.0, 1.0, 1.0), "log": (1.0, 1.0, 1.0), "identity": (1.0, 1.0, 1.0)}
+CALIBRATED = {"mix": {"logit": 0.75, "log": 1.0, "identity": 0.0},
+              "spread": {"logit": (0.85, 1.2, 1.4), "log": (0.7, 0.85, 1.0), "identity": (1.0, 1.0, 1.0)}}
+SPREAD_AT = np.log([4.0, 16.0, 32.0])
 _EPS = 1e-4
 
 
@@ -152,6 +164,9 @@ class Forecast:
     rung_z: np.ndarray | None = None  # draws × rungs: each rung's mean redrawn with its noise, link scale
     notes: list[str] = field(default_factory=list)
     trend: object = None  # forecast.trend.Trend: the last rungs' measured slope, once `trend.follow` has looked
+    power: tuple | None = None  # (A, B, c, sign): the power law with an asymptote fitted to the rungs (`fit_power`)
+    mix: float = 0.0  # its share in the median's rise past the last rung (MIX)
+    spread: tuple = (1.0, 1.0, 1.0)  # the draws' slope spread about their median at SPREAD_AT
     _curves: np.ndarray | None = None
 
     @property
@@ -159,10 +174,26 @@ class Forecast:
         return len(self.a)
 
     def z_at(self, n) -> np.ndarray:
-        """Draws × len(n) link-scale values."""
-        d = np.log(np.atleast_1d(np.asarray(n, dtype=float)))[None, :] - self.x0
+        """Draws × len(n) link-scale values: a + b·d within the rungs (d = log n − log n_last ≤ 0). Past the last
+        rung, a + b_out·d as drawn, then calibrated: each slope's distance from the draws' median slope m scaled by
+        the spread k at d (`spread`, interpolated in log n), and every draw moved by `mix`·(the power law's rise
+        since the last rung − m·d), so the median rises as (1 − mix)·m·d + mix·(the power law's rise)."""
+        n = np.atleast_1d(np.asarray(n, dtype=float))
+        d = np.log(n)[None, :] - self.x0
         slope = np.where(d > 0, self.b_out[:, None], self.b[:, None])
-        return self.a[:, None] + slope * d
+        z = self.a[:, None] + slope * d
+        w = self.mix if self.power is not None else 0.0
+        if (not w and all(k == 1.0 for k in self.spread)) or (self.trend is not None and self.trend.share > 0):
+            return z  # rungs that do not clearly rise: the measured trend decides (`trend.follow`), uncalibrated
+        dp = np.maximum(d, 0.0)
+        mb = float(np.median(self.b_out))
+        k = np.interp(dp, SPREAD_AT, self.spread)
+        k = np.where(dp < SPREAD_AT[0], 1.0 + (self.spread[0] - 1.0) * dp / SPREAD_AT[0], k)
+        z = z + (k - 1.0) * (self.b_out[:, None] - mb) * dp
+        if w:
+            rise = self.link.z(power_y(self.power, n)) - self.link.z(power_y(self.power, math.exp(self.x0)))
+            z = z + w * (np.where(dp[0] > 0, rise, 0.0)[None, :] - mb * dp)
+        return z
 
     def at(self, n: float) -> np.ndarray:
         """Each draw's score at n."""
@@ -181,6 +212,13 @@ class Forecast:
         zt = float(self.link.z(self.target))
         # past the measured rungs: the fitted line from the last rung on, with its discrepancy
         lx = self.x0 + np.maximum(zt - self.a, 0.0) / np.maximum(self.b_out, 1e-12)
+        if ((self.mix and self.power is not None) or any(k != 1.0 for k in self.spread)) and \
+                not (self.trend is not None and self.trend.share > 0):
+            # a bent or rescaled extrapolation: the first size on a fine grid where the draw reaches the target
+            xs = np.linspace(self.x0, math.log(N_MAX) + 0.01, 600)
+            zz = self.z_at(np.exp(xs)) >= zt
+            first = np.where(zz.any(1), zz.argmax(1), -1)
+            lx = np.where(first >= 0, xs[np.maximum(first, 0)], 61.0)
         if self.rung_z is not None:
             # within them: where the (redrawn) rung means cross the target for good (every later rung
             # stays past it), interpolated in log n; at the first rung when it is passed from the start
@@ -222,6 +260,37 @@ class Forecast:
 
     def quantiles(self, q) -> np.ndarray:
         return np.quantile(self.curves, q, axis=0)
+
+
+def power_y(p: tuple, n) -> np.ndarray:
+    """The power law with an asymptote, y = A − sign·B·n^−c, at n."""
+    A, B, c, sign = p
+    return A - sign * B * np.power(np.asarray(n, dtype=float), -c)
+
+
+def fit_power(rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, link: Link) -> tuple | None:
+    """Least squares of y = A − B·n^−c (a rising score; a falling one: A + B·n^−c) on the rung means, weighted by
+    their points: c on a grid, A and B linear, B ≥ 0 and A within the bounds. None with fewer than three rungs."""
+    if len(rungs) < 3:
+        return None
+    sign = 1.0 if link.direction == "higher" else -1.0
+    y, w = sign * means, counts / counts.sum()
+    top = (link.hi if sign > 0 else -link.lo) if link.kind == "logit" else (0.0 if link.kind == "log" else math.inf)
+    best = None
+    for c in np.geomspace(0.02, 3.0, 60):
+        u = -np.power(rungs, -c)  # y = A + B·u, B ≥ 0
+        ub, yb = float(w @ u), float(w @ y)
+        var = float(w @ (u - ub) ** 2)
+        B = max(float(w @ ((u - ub) * (y - yb))) / var, 0.0) if var > 0 else 0.0
+        A = yb - B * ub
+        if A > top:  # the asymptote at the bound: refit B alone
+            A = top
+            B = max(float(w @ (u * (y - A))) / max(float(w @ (u * u)), 1e-300), 0.0)
+        sse = float(w @ (A + B * u - y) ** 2)
+        if best is None or sse < best[0]:
+            best = (sse, A, B, c)
+    _, A, B, c = best
+    return (sign * A, B, float(c), sign)
 
 
 def discrepancy(link: Link, rungs: np.ndarray, means: np.ndarray) -> tuple[float, float]:
@@ -304,4 +373,6 @@ def forecast(n, value, eval_n=None, target: float | None = None, direction: str 
         yd = np.clip(yd, link.lo, link.hi)
     elif link.kind == "log":
         yd = np.maximum(yd, 1e-300)
-    return Forecast(link, target, x0, a, b, b_out, (mu_d, sd_d), s2, src, len(n), len(rungs), np.log(rungs), link.z(yd), notes)
+    power = fit_power(rungs, yr, kr, link) if MIX[link.kind] else None
+    return Forecast(link, target, x0, a, b, b_out, (mu_d, sd_d), s2, src, len(n), len(rungs), np.log(rungs), link.z(yd),
+                    notes, power=power, mix=MIX[link.kind] if power is not None else 0.0, spread=tuple(SPREAD[link.kind]))

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataladder.errors import InputError, text_lines, json_problem
+from dataladder.errors import InputError, json_problem, not_a_file, text_lines
 
 REQUIRED = ("n", "value")
 OPTIONAL = ("seed", "eval_n", "curve")
@@ -71,8 +71,8 @@ def read_points(path) -> Points:
     p = Path(path)
     if p.is_dir():
         raise InputError("is a directory; give a CSV, JSONL, JSON or Parquet file of points", str(p))
-    if not p.is_file():
-        raise InputError("no such file", str(p))
+    if why := not_a_file(p):
+        raise InputError(why, str(p))
     suffix = p.suffix.lower()
     if suffix == ".parquet":
         pts = Points(str(p), _group(str(p), _parquet_rows(p)))
@@ -277,6 +277,10 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
         return Points(str(p), _group(str(p), _array_rows(p, text)))
     if not isinstance(doc, dict):
         raise InputError("expected a JSON array of points or a dataladder result document", str(p))
+    if any(k in doc for k in ("arms", "rungs", "ladder")):
+        from dataladder.results import check_result
+
+        check_result(doc, str(p))  # types, ranges and NaN, named by field path, as report and compare check them
     cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
     defaults = {k: cfg[k] for k in ("target", "delta") if isinstance(cfg.get(k), (int, float))}
     defaults["direction"] = "higher"

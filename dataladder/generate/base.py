@@ -59,6 +59,9 @@ class PromptOptions(BaseModel, extra="forbid", allow_inf_nan=False):
         return GenOptions(**self.model_dump(include=set(PromptOptions.model_fields)), **backend)
 
 
+ENDPOINT_TIMEOUT = 180.0  # a request's tries together: a stuck server is one line after 3 minutes, not 8
+
+
 class GenOptions(PromptOptions):
     """PromptOptions and the backend that generates."""
 
@@ -72,7 +75,9 @@ class GenOptions(PromptOptions):
                                                                              "server's template) or /completions")
     concurrency: int = Field(8, gt=0, description="endpoint: requests in flight")
     retries: int = Field(3, ge=0, description="endpoint: retries of a failed request, with exponential backoff")
-    timeout: float = Field(120.0, gt=0, description="endpoint: seconds per request")
+    timeout: float = Field(120.0, gt=0, description="endpoint: seconds per try of a request")
+    endpoint_timeout: float = Field(ENDPOINT_TIMEOUT, gt=0, le=86_400, description="endpoint: seconds for all tries of "
+                                                                                  "a request together")
 
 
 BACKENDS: Registry[type["Generator"]] = Registry("generation backend")

@@ -7,8 +7,10 @@ applies the model's chat template (a raw prompt becomes one user turn); `complet
 to `/completions` (conversational items are then in the QA frame, `chat.qa_text`). Stop strings go
 in `stop`, the token budget in `max_tokens`; servers also cut at the model's end of turn. Requests run
 `--concurrency` at a time; a failed one (connection error, timeout, HTTP 429 or 5xx) is retried with
-exponential backoff up to `retries` times, and any other failure is one line naming the URL and what
-went wrong. Uses only the standard library (urllib).
+exponential backoff up to `retries` times, all tries of a request together within `--endpoint-timeout`
+seconds (a server that accepts and never replies is one line once that total has passed, not after every try has
+timed out), and any other failure is one line naming the URL and what went wrong. Uses only the standard library
+(urllib).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from time import monotonic  # not through `time`: tests record the backoff sleeps by replacing it
 from typing import Callable
 
 from dataladder.generate.base import BACKENDS, Generator, GenOptions, cut_at_stop
@@ -40,9 +43,10 @@ class Endpoint:
     base_url: str
     model: str
     api_key: str | None = None
-    timeout: float = 120.0
+    timeout: float = 120.0  # seconds per try
     retries: int = 3
     backoff: float = 0.5
+    total_timeout: float | None = None  # seconds for all tries of one request together (None: no total limit)
 
     def _post(self, route: str, body: dict) -> dict:
         url = self.base_url.rstrip("/") + route
@@ -51,11 +55,17 @@ class Endpoint:
         if key:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode()
+        deadline = None if self.total_timeout is None else monotonic() + self.total_timeout
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
+            per_try = self.timeout
+            if deadline is not None:
+                per_try = min(per_try, deadline - monotonic())
+                if per_try <= 0:
+                    raise EndpointError(self._overdue(url, attempt))
             try:
                 req = urllib.request.Request(url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                with urllib.request.urlopen(req, timeout=per_try) as resp:
                     return json.loads(resp.read().decode("utf-8"))
             except urllib.error.HTTPError as e:
                 if e.code not in _RETRY_STATUS or last:
@@ -69,11 +79,20 @@ class Endpoint:
                 raise EndpointError(f"endpoint {url}: the reply is not JSON") from None
             except (OSError, http.client.HTTPException) as e:  # a read timeout, a dropped connection after
                 # connecting, or a reply cut short (IncompleteRead) or garbled (BadStatusLine)
+                if deadline is not None and monotonic() >= deadline:
+                    raise EndpointError(self._overdue(url, attempt + 1)) from None
                 if last:
                     raise EndpointError(f"endpoint {url}: no complete reply ({e or type(e).__name__}) "
                                         f"after {attempt + 1} tries") from None
-            time.sleep(self.backoff * 2**attempt)
+            pause = self.backoff * 2**attempt
+            if deadline is not None and monotonic() + pause >= deadline:
+                raise EndpointError(self._overdue(url, attempt + 1))
+            time.sleep(pause)
         raise AssertionError("unreachable")
+
+    def _overdue(self, url: str, tries: int) -> str:
+        return (f"endpoint {url}: no reply within {self.total_timeout:g} s ({tries} tr{'y' if tries == 1 else 'ies'}; "
+                "--endpoint-timeout sets the total); is the server stuck or overloaded?")
 
     def complete(self, messages: list[dict], n: int = 1, temperature: float = 0.8, max_tokens: int = 64,
                  stop: list[str] | None = None, top_p: float | None = None, seed: int | None = None) -> list[str]:
@@ -141,7 +160,7 @@ class EndpointGenerator(Generator):
         policy = ChatPolicy("on" if chat else "off", options.system_prompt, chat, tuple(options.stop))
         super().__init__(options, policy)
         self.client = Endpoint(options.endpoint_url, options.endpoint_model, options.api_key, options.timeout,
-                               options.retries)
+                               options.retries, total_timeout=options.endpoint_timeout)
 
     @classmethod
     def create(cls, options: GenOptions, **_) -> "EndpointGenerator":

@@ -40,11 +40,11 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     lora_ranks: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4, 16], description="LoRA ranks (method lora)")
     start: int = Field(20, ge=1, description="examples in the first rung")
     growth: float = Field(2.0, gt=1, description="each rung's size over the previous one's")
-    seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested data)")
+    seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested data)")
     max_examples: int = Field(5120, ge=1, description="budget: most examples in a rung")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time per skill and arm (a resume counts finished runs)")
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for")
-    eval_n: int = Field(200, ge=1, description="eval items per skill and format at every rung")
+    eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items per skill and format at every rung")
     eval_skills: list[str] | None = Field(None, description="skills evaluated at every rung besides the climbed ones "
                                                             "(forgetting); default: the built-in arithmetic skills when "
                                                             "a base is the shipped tiny-arith, else none")
@@ -245,8 +245,10 @@ def execute(ctx: Context, cfg: ClimbConfig, rc: dict, tracking: dict | None = No
     same seed). `tracking`: the recipe's experiment-tracking kwargs, which change nothing it computes;
     `run_dir`: where the run keeps its first eval samples of each skill and format (`samples.jsonl`)."""
     if rc["kind"] == "base-eval":
+        t0 = time.perf_counter()
         ctx.base_eval, samples = _eval_model(ctx.model, ctx)
-        return {"model": ctx.spec, "eval": ctx.base_eval, **soundness.write_samples(run_dir, samples)}
+        return {"model": ctx.spec, "eval": ctx.base_eval, "eval_seconds": time.perf_counter() - t0,
+                **soundness.write_samples(run_dir, samples)}
     rows = ctx.pool(cfg, rc["skill"], rc["seed"])[: rc["n"]]
     hp = resolve_for(cfg.hp, "sft", ctx.model)
     lr_field = "learning_rate_lora" if rc["method"] == "lora" else "learning_rate_full"
@@ -387,6 +389,10 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     cfgs = {spec: resolve_cfg(cfg, "sft", spec) for spec in cfg.models}  # defaults by each model's size
     bases = run_jobs([Job("sft", spec, cfgs[spec], base_config(fingerprints[spec], cfg), root=str(store.root))
                       for spec in cfg.models], store, executor)
+    from dataladder.ladder.estimate import estimate_climb, remeasured_line
+
+    if on_rung and (line := remeasured_line(cfg, sizes, bases)) is not None:  # the machine's own speed
+        on_rung(line)
     arms = []
     for spec, base in zip(cfg.models, bases):
         for skill in cfg.skills:
@@ -394,7 +400,6 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
                      for r in ranks]
     climb_ladders(arms, store, executor, cfg.report_to)
     arm_docs = [a.document() for a in arms]
-    from dataladder.ladder.estimate import estimate_climb
     from dataladder.ladder.recommend import recommend
     from dataladder.runtime import peak_memory
 

@@ -13,22 +13,15 @@ posterior draws) and the same rule applied, so all three are marked by one defin
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from dataladder.errors import InputError, json_problem
+from dataladder.errors import InputError
 from dataladder.forecast.points import rung_points
-from dataladder.results import write_json
+from dataladder.results import read_result, write_json
 
 
 def _read(path: Path, name: str) -> dict:
-    f = path / name if path.is_dir() else path
-    if not f.is_file():
-        raise InputError(f"no {name} here (run the command that writes it first)", str(f))
-    try:
-        return json.loads(f.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({json_problem(e)})", str(f), e.lineno) from None
+    return read_result(path, name)  # types, ranges and NaN checked, each named by its field path
 
 
 def _need(doc: dict, field: str, f: str):

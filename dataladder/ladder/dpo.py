@@ -40,12 +40,12 @@ class DPOConfig(PromptOptions, extra="forbid"):
     target: float = Field(0.9, gt=0, le=1, description="greedy accuracy of the policy to reach in the format")
     start: int = Field(20, ge=1, description="pairs in the first rung")
     growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
-    seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested pairs)")
+    seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(2560, ge=1, description="budget: most pairs in a rung")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time of the ladder")
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more pairs gains less than this")
-    eval_n: int = Field(200, ge=1, description="eval items per format at every rung")
+    eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items per format at every rung")
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
     n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
@@ -83,6 +83,8 @@ def check_config(cfg: DPOConfig) -> None:
         raise ValueError(no_train_items(sk))
     if not cfg.train_sources:
         raise ValueError("--train-sources: at least one source of pairs")
+    if twice := next((s for i, s in enumerate(cfg.train_sources) if s in cfg.train_sources[:i]), None):
+        raise ValueError(f"--train-sources: source {twice} is given twice; give each once")
     for s in cfg.train_sources:
         if s not in ("near-miss", "self"):
             raise ValueError(f"--train-sources {s}: dpo builds pairs from near-miss or self")

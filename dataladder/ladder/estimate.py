@@ -137,3 +137,17 @@ def estimate_climb(cfg, pools: dict[str, int] | None = None) -> Estimate | None:
     ranks = len(cfg.lora_ranks) if cfg.method == "lora" else 1
     return estimate(params, hps, cfg.method, ranks, cfg.seeds, rungs, n_eval, cfg.min_rungs, cfg.max_minutes,
                     cfg.eval_n)
+
+
+def remeasured_line(cfg, pools: dict[str, int], bases: list[dict]) -> str | None:
+    """The estimate again once the base models' evals ran here: this machine's greedy seconds per item against the
+    figure's gives one speed factor, applied to training too (None where no base eval timed anything)."""
+    est = estimate_climb(cfg, pools)
+    secs = [b.get("eval_seconds") for b in bases]
+    if est is None or not est.eval_items or not all(secs):
+        return None
+    factor = sum(s / (est.eval_items * seconds_per_item(p)) for s, p in zip(secs, est.params)) / len(secs)
+    rate = est.eval_items * len(secs) / sum(secs)
+    return (f"re-estimate from the base eval here ({rate:.3g} items/s, {factor:.2g}× the figures' time): up to "
+            f"{_human(est.seconds * factor)}, about {_human(est.min_seconds * factor)} if the climb stops at its "
+            "first chance")

@@ -42,11 +42,11 @@ class PrefsConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     target: float = Field(0.9, gt=0, le=1, description="held-out pairwise accuracy to reach")
     start: int = Field(50, ge=1, description="pairs in the first rung")
     growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
-    seeds: int = Field(2, ge=1, description="training seeds per rung (each draws its own nested pairs)")
+    seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(3200, ge=1, description="budget: most pairs in a rung")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time of the ladder")
     delta: float = Field(0.02, gt=0, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
-    heldout_n: int = Field(400, ge=1, description="held-out pairs per source")
+    heldout_n: int = Field(400, ge=1, le=1_000_000, description="held-out pairs per source")
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
     min_pairs: int = Field(1000, ge=0, description="pairs before the fit may stop the ladder (the prior: reward models "
                                              "improve over thousands of pairs); at most half the budget")
@@ -101,6 +101,9 @@ def check_config(cfg: PrefsConfig) -> None:
                              "`split: train` lines)")
     if not cfg.train_sources:
         raise ValueError("--train-sources: at least one source to train on")
+    for opt, sources in (("--train-sources", cfg.train_sources), ("--heldout-sources", cfg.heldout_sources)):
+        if twice := next((s for i, s in enumerate(sources) if s in sources[:i]), None):
+            raise ValueError(f"{opt}: source {twice} is given twice; give each once")
     overlap = set(cfg.train_sources) & set(cfg.heldout_sources)
     if overlap:
         raise ValueError(f"--heldout-sources {', '.join(sorted(overlap))}: also a training source; held-out sources "
@@ -172,26 +175,35 @@ def data_config(cfg: PrefsConfig) -> dict:
             "hard_only": c.hard_only, "flip_share": c.flip_share, "temperature": c.temperature}
 
 
-def evaluate(rm, ctx: Context) -> dict:
-    """Held-out pairwise accuracy: the training sources' pairs (fitted), per source, and hard/easy."""
-    from dataladder.train.reward import accuracy_of, pair_margins
+BASE_HEADS = 16  # fresh score heads the untrained reward model is averaged over (train/reward.head_margins)
+
+
+def evaluate(rm, ctx: Context, heads: int | None = None) -> dict:
+    """Held-out pairwise accuracy: the training sources' pairs (fitted), per source, and hard/easy. `heads`: the
+    untrained model, averaged over that many fresh score heads (`accuracy_over_heads`)."""
+    from dataladder.train.reward import accuracy_of, accuracy_over_heads, head_margins
 
     pairs = ctx.heldout + ctx.unseen
-    margins = pair_margins(rm, ctx.tok, pairs)
-    seen = margins[: len(ctx.heldout)]
-    by_source: dict[str, list[float]] = {}
-    by_hard: dict[str, list[float]] = {}
-    for p, m in zip(pairs, margins):
-        by_source.setdefault(p["source"], []).append(m)
-        by_hard.setdefault("hard" if p["hard"] else "easy", []).append(m)
-    return {"heldout": accuracy_of(seen),
-            "unseen": accuracy_of(margins[len(ctx.heldout):]) if ctx.unseen else None,
-            "by_source": {k: accuracy_of(v) for k, v in by_source.items()},
-            "by_hardness": {k: accuracy_of(v) for k, v in by_hard.items()}}
+    cols = head_margins(rm, ctx.tok, pairs, heads)
+
+    def score(idx: list[int]) -> dict:
+        part = [[c[i] for i in idx] for c in cols]
+        return accuracy_over_heads(part) if heads else accuracy_of(part[0])
+
+    by_source: dict[str, list[int]] = {}
+    by_hard: dict[str, list[int]] = {}
+    for i, p in enumerate(pairs):
+        by_source.setdefault(p["source"], []).append(i)
+        by_hard.setdefault("hard" if p["hard"] else "easy", []).append(i)
+    seen = list(range(len(ctx.heldout)))
+    return {"heldout": score(seen),
+            "unseen": score(list(range(len(ctx.heldout), len(pairs)))) if ctx.unseen else None,
+            "by_source": {k: score(v) for k, v in by_source.items()},
+            "by_hardness": {k: score(v) for k, v in by_hard.items()}}
 
 
 def base_config(cfg: PrefsConfig) -> dict:
-    return {"kind": "reward-base", "data": data_config(cfg), "v": 2}
+    return {"kind": "reward-base", "data": data_config(cfg), "v": 3, "heads": BASE_HEADS}
 
 
 def heldout_summary(ctx: Context) -> dict:
@@ -213,7 +225,8 @@ def run(ctx: Context, job) -> dict:
     from dataladder.train.reward import reward_model_from
 
     if job.rc["kind"] == "reward-base":
-        return {"eval": evaluate(reward_model_from(ctx.model, ctx.tok, 0), ctx), "heldout": heldout_summary(ctx),
+        return {"eval": evaluate(reward_model_from(ctx.model, ctx.tok, 0), ctx, heads=job.rc["heads"]),
+                "heldout": heldout_summary(ctx),
                 "pool": len(ctx.pool(0))}
     with job.tracked() as kw:
         return run_rung(ctx, RunStore(job.root), job.rc, kw)
@@ -330,8 +343,19 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
     return doc
 
 
+def _link_or_copy(src: str, dst: str) -> None:
+    """A hard link to `src` (the run store's file is never written in place: a rerun replaces the directory whole),
+    else a copy (another file system)."""
+    import os
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
 def keep_reward_model(cfg: PrefsConfig, store: RunStore, doc: dict, output_dir: Path, executor) -> dict:
-    """Copy seed 0's reward model of the reached (else largest) rung to `output_dir/reward_model`;
+    """Link seed 0's reward model of the reached (else largest) rung to `output_dir/reward_model`;
     drop the other runs' model copies (their results stay). A pruned one is retrained (deterministic)."""
     n = doc["reached_at"] or doc["rungs"][-1]["n"]
     rc = rung_config(cfg, data_config(cfg), n, 0)
@@ -341,8 +365,9 @@ def keep_reward_model(cfg: PrefsConfig, store: RunStore, doc: dict, output_dir: 
     dst = output_dir / "reward_model"
     tmp = output_dir / "reward_model.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(src, tmp)
+    shutil.copytree(src, tmp, copy_function=_link_or_copy)  # hard links: one copy of the weights on disk, not two
     c = cfg  # what `dataladder rl --reward-model` needs to prompt it as it was trained
+    (tmp / "dataladder.json").unlink(missing_ok=True)  # never write through a link into the run store
     (tmp / "dataladder.json").write_text(json.dumps({"skill": c.skill, "format": c.format,
                                                      "pairs": n, "seed": 0}))
     shutil.rmtree(dst, ignore_errors=True)

@@ -52,9 +52,9 @@ class RLConfig(PromptOptions, extra="forbid"):
     growth: float = Field(2.0, gt=1, description="each rung's steps over the previous one's")
     max_rollouts: int = Field(16384, ge=1, description="budget: most rollouts (steps × prompts × generations)")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training time per arm")
-    seed: int = Field(0, description="training seed (and which train prompts are drawn)")
-    eval_n: int = Field(300, ge=1, description="held-out eval items at every rung")
-    check_prompts: int = Field(128, ge=1, description="prompts sampled by the zero-signal check")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="training seed (and which train prompts are drawn)")
+    eval_n: int = Field(300, ge=1, le=1_000_000, description="held-out eval items at every rung")
+    check_prompts: int = Field(128, ge=1, le=1_000_000, description="prompts sampled by the zero-signal check")
     check_samples: int = Field(16, ge=2, description="samples per prompt in the check (≥ num_generations)")
     warn_at: float = Field(0.9, ge=0, le=1, description="predicted zero-signal share that triggers the warning (most groups "
                                             "teach nothing)")

@@ -21,12 +21,12 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from dataladder.errors import InputError, read_json
+from dataladder.errors import InputError
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
 from dataladder.ladder.stop import RungScore
 from dataladder.ladder.store import RunStore, run_key
-from dataladder.results import write_json
+from dataladder.results import read_result, write_json
 from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
 
@@ -35,8 +35,8 @@ class RMPolicyConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     prefs: str = Field("runs/prefs", description="a prefs output directory (prefs.json and its run store)")
     steps: int = Field(32, ge=1, description="GRPO steps of every RL run (the same for every reward model)")
     target: float = Field(0.8, gt=0, le=1, description="verified greedy accuracy of the policy to reach")
-    seed: int = Field(0, description="RL seed and prompt draw")
-    eval_n: int = Field(300, ge=1, description="held-out eval items of the policy")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="RL seed and prompt draw")
+    eval_n: int = Field(300, ge=1, le=1_000_000, description="held-out eval items of the policy")
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling of pairs worth paying for")
     min_rungs: int | None = Field(None, ge=1, description="rungs before the fit may stop the ladder (default: none "
                                                          "stops it: every reward model of the prefs ladder is used)")
@@ -49,9 +49,18 @@ def read_prefs(cfg: RMPolicyConfig) -> dict:
     f = Path(cfg.prefs) / "prefs.json"
     if not f.is_file():
         raise InputError("no prefs.json here (run `dataladder prefs` first)", str(f))
-    doc = read_json(f)
-    if not isinstance(doc, dict) or "unit" not in doc or not doc.get("rungs") or "config" not in doc:
-        raise InputError("a prefs.json from an older dataladder (no rungs); rerun `dataladder prefs`", str(f))
+    doc = read_result(f, need=("config", "unit", "rungs"), rerun="rerun `dataladder prefs`")
+    if doc.get("kind", "reward") != "reward" or doc["unit"] != "pairs":
+        raise InputError(f"kind: a {doc.get('kind')} ladder of {doc['unit']}, not a prefs (reward model) ladder; "
+                         "give the directory `dataladder prefs` wrote", str(f))
+    try:
+        from dataladder.ladder.prefs import PrefsConfig
+
+        PrefsConfig(**doc["config"])
+    except (TypeError, ValueError) as e:  # pydantic's ValidationError is a ValueError
+        first = getattr(e, "errors", lambda: [{}])()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "config"
+        raise InputError(f"config.{where}: {first.get('msg', e)}; rerun `dataladder prefs`", str(f)) from None
     return doc
 
 

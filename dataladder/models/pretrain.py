@@ -37,7 +37,7 @@ class PretrainConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final learning rate as a share of the peak")
     warmup_steps: int = Field(200, ge=0, description="linear warm-up steps")
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
-    seed: int = Field(0, description="seeds weights and corpus")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds weights and corpus")
     save_every: int = Field(250, ge=1, description="checkpoint interval in steps")
 
 

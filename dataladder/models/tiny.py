@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import BaseModel, Field
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerBase
+
+if TYPE_CHECKING:  # transformers is imported when a model is built: reading a config stays fast
+    from transformers import LlamaForCausalLM, PreTrainedTokenizerBase
 
 
 class TinyArch(BaseModel, extra="forbid", allow_inf_nan=False):
@@ -16,6 +20,7 @@ class TinyArch(BaseModel, extra="forbid", allow_inf_nan=False):
 
 def build_tiny_model(arch: TinyArch, tokenizer: PreTrainedTokenizerBase, seed: int = 0) -> LlamaForCausalLM:
     import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
         vocab_size=len(tokenizer),

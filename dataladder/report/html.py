@@ -15,7 +15,8 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dataladder.errors import malformed, read_json
+from dataladder.errors import malformed
+from dataladder.results import read_result
 from dataladder.report.kinds import _figure, compare_section, ladder_section, prefs_section, rl_section
 from dataladder.report.samples import samples_section
 
@@ -304,10 +305,11 @@ def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.html from the result files under run_dir; returns its path."""
     run_dir = Path(run_dir)
     probe_path = run_dir / "probe" / "probe.json"
-    probe = read_json(probe_path) if probe_path.exists() else None
-    docs = {p.parent.name: read_json(p) for p in sorted((run_dir / "climbs").glob("*/ladder.json"))}
+    probe = read_result(probe_path, need=("skills",)) if probe_path.exists() else None
+    docs = {p.parent.name: read_result(p, need=("config", "arms", "recommendations"))
+            for p in sorted((run_dir / "climbs").glob("*/ladder.json"))}
     noise_path = run_dir / "noise" / "summary.json"
-    noise = read_json(noise_path) if noise_path.exists() else None
+    noise = read_result(noise_path) if noise_path.exists() else None
     if probe is None and not docs:
         raise ValueError(f"{run_dir}: no results to report (no probe/probe.json, no climbs/*/ladder.json)")
     with malformed(run_dir, "study's result files"):
@@ -334,7 +336,7 @@ def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None) -> 
                           ("rm-policy", ladder_section), ("compare", compare_section)):
         doc_path, png = run_dir / name / f"{name}.json", run_dir / name / f"{name}.png"
         if doc_path.exists() and png.exists():
-            doc = read_json(doc_path)
+            doc = read_result(doc_path)
             with malformed(doc_path):
                 body.append(section(doc, png))
     model = (probe or {}).get("model") or next(iter(docs.values()))["config"]["models"][0]

@@ -92,6 +92,11 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
             raise InputError("the last message must be the assistant's answer", file, lineno, f"messages[{len(messages) - 1}].role")
         else:
             prompt, completion = None, messages[-1]["content"]
+            if not prompt_only and not completion.strip():  # as an empty `completion` is
+                raise InputError("the assistant's answer is empty", file, lineno, f"messages[{len(messages) - 1}].content")
+        if not any(m["content"].strip() for m in messages[:-1]):
+            raise InputError("every turn before the answer is empty: give the question", file, lineno,
+                             "messages[0].content")
     elif "prompt" in rec or "completion" in rec:
         prompt, completion = text("prompt"), text("completion", required=not prompt_only)
     else:
@@ -114,7 +119,7 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0):
         raise InputError("must be a positive integer", file, lineno, "max_new_tokens")
     split = rec.get("split")
-    if split is not None and split not in SPLITS:
+    if split is not None and (not isinstance(split, str) or split not in SPLITS):  # ["train"] too
         raise InputError(f"must be one of {', '.join(SPLITS)}", file, lineno, "split")
     answer = rec.get("answer", completion)
     if answer is None and verifier.partition(":")[0] in ("exact", "exact-line", "numeric", "contains"):
@@ -122,7 +127,7 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
                          "answer")
     if answer is None:
         answer = ""
-    if not isinstance(answer, (str, int, float)):
+    if isinstance(answer, bool) or not isinstance(answer, (str, int, float)):
         raise InputError("must be a string or a number", file, lineno, "answer")
     return {
         "skill": skill, "prompt": prompt, "messages": messages, "completion": completion,
@@ -166,6 +171,7 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
 
     path = Path(path_s)
     by_skill: dict[str, list[tuple[Item, str | None, list | None, str]]] = {}
+    asked: dict[tuple, dict[str, tuple[int, str]]] = {}  # (skill, question) → split → (line, answer)
     for lineno, raw in text_lines(path):
         if not raw.strip():
             continue
@@ -183,6 +189,7 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
         item = Item(skill=r["skill"], key=key, answer=r["answer"],
                     data={**r["extra"], "verifier": r["verifier"], "format": r["format"],
                           "source": f"{path}:{lineno}", "split": split})
+        _no_eval_leak(asked, r, split, str(path), lineno)
         by_skill.setdefault(r["skill"], []).append((item, r["prompt"], r["messages"], r["completion"]))
     if not by_skill:
         raise InputError("holds no items", str(path))
@@ -191,6 +198,19 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
     multi = len(by_skill) > 1
     return [_make_skill(name, rows, f"{path}" + (f":{name}" if multi else "") + params, normalize)
             for name, rows in by_skill.items()]
+
+
+def _no_eval_leak(asked: dict, r: dict, split: str, file: str, lineno: int) -> None:
+    """An eval question repeated as a train item with another answer lands in both splits: refused, naming both."""
+    q = (r["skill"], text_key(r["prompt"] if r["prompt"] is not None else r["messages"][:-1]))
+    answer = " ".join(r["answer"].split())
+    seen = asked.setdefault(q, {})
+    other = seen.get("train" if split == "eval" else "eval")
+    if other is not None and other[1] != answer:
+        raise InputError(f"repeats the question of line {other[0]} ({'train' if split == 'eval' else 'eval'}) as a "
+                         f"{split} item with another answer; an eval question may not be trained on: drop one of "
+                         "the two lines", file, lineno, "split")
+    seen.setdefault(split, (lineno, answer))
 
 
 def _hash_share(skill: str, key: str) -> float:

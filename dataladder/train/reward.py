@@ -142,6 +142,11 @@ def train_reward(base, tokenizer, pairs: list[dict], hp: RewardHparams, lora_r: 
 
 def score_texts(reward_model, tokenizer, prompts: list, completions: list[str], batch_size: int = 256) -> list[float]:
     """The reward model's scalar score of each prompt + completion (right-padded, as in training)."""
+    return [row[0] for row in _score_rows(reward_model, tokenizer, prompts, completions, batch_size)]
+
+
+def _score_rows(reward_model, tokenizer, prompts: list, completions: list[str], batch_size: int) -> list[list[float]]:
+    """Every score column (the head's outputs at the last token) of each prompt + completion."""
     import torch
 
     if len(prompts) != len(completions):
@@ -150,7 +155,7 @@ def score_texts(reward_model, tokenizer, prompts: list, completions: list[str], 
     pad = reward_model.config.pad_token_id
     device = next(reward_model.parameters()).device
     order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    out = [0.0] * len(ids)
+    out: list[list[float]] = [[]] * len(ids)
     for s in range(0, len(order), batch_size):
         idx = order[s : s + batch_size]
         width = max(len(ids[i]) for i in idx)
@@ -161,17 +166,47 @@ def score_texts(reward_model, tokenizer, prompts: list, completions: list[str], 
             mask[row, : len(ids[i])] = 1
         with torch.inference_mode():
             logits = reward_model(input_ids=x.to(device), attention_mask=mask.to(device), use_cache=False).logits
-        for i, v in zip(idx, logits[:, 0].float().cpu().tolist()):
+        for i, v in zip(idx, logits.float().cpu().tolist()):
             out[i] = v
     return out
 
 
 def pair_margins(reward_model, tokenizer, pairs: list[dict], batch_size: int = 256) -> list[float]:
     """score(chosen) − score(rejected) for every pair; > 0 means the reward model prefers the chosen one."""
+    return head_margins(reward_model, tokenizer, pairs, None, batch_size)[0]
+
+
+def head_margins(reward_model, tokenizer, pairs: list[dict], heads: int | None,
+                 batch_size: int = 256) -> list[list[float]]:
+    """The margins of every pair under each of `heads` fresh score heads on the model's body, `out[head][pair]`
+    (`heads` None: the model's own head, one row).
+
+    An untrained reward model is the body with a fresh, random head: its score is a projection of the last
+    hidden state on a random direction, so whether it prefers `chosen` is the sign of that projection, and
+    pairs built the same way (one value changed) share it. One head's accuracy is therefore far from 0.5 either
+    way by chance. Averaged over heads (seeded 0…heads−1, drawn as the model's init draws a head: normal with
+    std `initializer_range`) it is the untrained model's expected accuracy, the curve's sensible base."""
+    import torch
+
     prompts = [p["prompt"] for p in pairs]
-    scores = score_texts(reward_model, tokenizer, prompts + prompts,
-                         [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs], batch_size)
-    return [c - r for c, r in zip(scores[: len(pairs)], scores[len(pairs) :])]
+    texts = [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs]
+    rm, swap = reward_model, None
+    if heads is not None:
+        name, head = next((n, m) for n, m in rm.named_children()
+                          if isinstance(m, torch.nn.Linear) and m.out_features == rm.config.num_labels)
+        std = float(getattr(rm.config, "initializer_range", 0.02))
+        rows = [torch.randn(head.in_features, generator=torch.Generator().manual_seed(s)) * std for s in range(heads)]
+        stacked = torch.nn.Linear(head.in_features, heads, bias=False)
+        stacked.weight.data = torch.stack(rows).to(head.weight.dtype)
+        swap = (name, head)
+        setattr(rm, name, stacked.to(head.weight.device))
+    try:
+        scores = _score_rows(rm, tokenizer, prompts + prompts, texts, batch_size)
+    finally:
+        if swap is not None:
+            setattr(rm, *swap)
+    n = len(pairs)
+    return [[scores[i][k] - scores[n + i][k] for i in range(n)] for k in range(heads or 1)]
 
 
 def accuracy_of(margins: list[float]) -> dict:
@@ -180,6 +215,24 @@ def accuracy_of(margins: list[float]) -> dict:
     lo, hi = wilson(correct, len(margins))
     return {"correct": correct, "n": len(margins), "accuracy": correct / len(margins) if margins else 0.0,
             "ci_low": lo, "ci_high": hi, "margin": sum(margins) / len(margins) if margins else 0.0}
+
+
+def accuracy_over_heads(by_head: list[list[float]], draws: int = 2000, seed: int = 0) -> dict:
+    """`accuracy_of` for margins under several fresh heads (`head_margins`): each pair's share of heads that
+    prefer `chosen`, averaged; a 95% bootstrap interval over pairs; `correct` that share's sum, rounded;
+    `heads`, and `one_head` (head 0's accuracy, what a single untrained model would have scored)."""
+    import numpy as np
+
+    m = np.asarray(by_head, dtype=float)  # heads × pairs
+    if m.shape[1] == 0:
+        return {**accuracy_of([]), "heads": len(by_head), "one_head": 0.0}
+    per = (m > 0).mean(axis=0)
+    boot = per[np.random.default_rng(seed).integers(0, len(per), (draws, len(per)))].mean(axis=1)
+    acc = float(per.mean())
+    lo, hi = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
+    return {"correct": int(round(per.sum())), "n": len(per), "accuracy": acc, "ci_low": min(lo, acc),
+            "ci_high": max(hi, acc), "margin": float(m.mean()), "heads": len(by_head),
+            "one_head": float((m[0] > 0).mean())}
 
 
 def pairwise_accuracy(reward_model, tokenizer, pairs: list[dict]) -> dict:

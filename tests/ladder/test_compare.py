@@ -94,6 +94,6 @@ def test_compare_bad_input_names_file_and_field(files, tmp_path):
     with pytest.raises(InputError, match="no prefs.json"):
         compare(climb, tmp_path / "nowhere", None, out)
     (prefs / "prefs.json").write_text("{")
-    with pytest.raises(InputError, match="not valid JSON"):
+    with pytest.raises(InputError, match="not a valid JSON result file"):  # read through dataladder.results
         compare(climb, prefs, None, out)
     assert not (out / "compare.json").exists()  # nothing half-written

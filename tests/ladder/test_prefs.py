@@ -73,6 +73,10 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
     from dataladder.ladder.rl import reward_model_format
 
     assert reward_model_format(str(out / "reward_model")) == cfg.format  # rl prompts it in the format it learned
+    weights = out / "reward_model" / "model.safetensors"  # one copy on disk: a link to the run store's file
+    stored = [p for p in (out / "runs").rglob("model.safetensors") if p.samefile(weights)]
+    assert weights.stat().st_nlink == 2 and len(stored) == 1
+    assert not (stored[0].parent / "dataladder.json").exists()  # the link's own file is written apart
 
     def boom(*a, **k):
         raise AssertionError("a finished run was trained again")

@@ -44,6 +44,35 @@ def test_accuracy_counts_ties_as_wrong():
     assert a["ci_low"] < 0.5 < a["ci_high"] and a["margin"] == pytest.approx(0.5)
 
 
+def test_the_untrained_base_is_averaged_over_fresh_heads(micro):
+    """Each head row equals the model with that head put in; the base accuracy is the mean over heads, and a
+    head that reverses another reverses every margin, so over such a pair the base is exactly one half."""
+    import torch
+
+    from dataladder.train.reward import accuracy_over_heads, head_margins, pair_margins, reward_model_from
+
+    model, tok = micro
+    rm = reward_model_from(model, tok, seed=0).eval()
+    pairs = easy_pairs(12, 3)
+    own = pair_margins(rm, tok, pairs)
+    rows = head_margins(rm, tok, pairs, 4)
+    assert len(rows) == 4 and all(len(r) == 12 for r in rows)
+    assert pair_margins(rm, tok, pairs) == pytest.approx(own, abs=1e-6)  # the model's own head is put back
+    head = rm.score.weight.data.clone()
+    for k in (0, 3):
+        torch.manual_seed(0)
+        rm.score.weight.data = (torch.randn(rm.score.in_features, generator=torch.Generator().manual_seed(k))
+                                * rm.config.initializer_range).reshape(1, -1)
+        assert pair_margins(rm, tok, pairs) == pytest.approx(rows[k], abs=1e-5)
+    rm.score.weight.data = head
+    base = accuracy_over_heads(rows)
+    one = [accuracy_of(r)["accuracy"] for r in rows]
+    assert base["accuracy"] == pytest.approx(sum(one) / 4) and base["one_head"] == one[0] and base["heads"] == 4
+    assert base["ci_low"] <= base["accuracy"] <= base["ci_high"] and base["n"] == 12
+    both = accuracy_over_heads([rows[0], [-m for m in rows[0]]])  # a head and its mirror: every pair split evenly
+    assert both["accuracy"] == pytest.approx(0.5) and both["ci_low"] == both["ci_high"] == pytest.approx(0.5)
+
+
 @pytest.mark.integration
 def test_micro_reward_model_beats_chance_and_round_trips(micro, tmp_path):
     from dataladder.train.reward import load_reward_model, reward_model_from, save_reward_model, train_reward
