@@ -1,9 +1,18 @@
 """Benchmark: forecasting the data a target needs from small rungs, on learning curves nobody here made.
 
     .venv/bin/pip install -e '.[bench]'        # lcdb (68 MB): the Learning Curve Database
-    .venv/bin/python bench/bench_forecast.py [--limit 0] [--boot 30] [--horizon 2|mixed]
-    .venv/bin/python bench/bench_forecast.py --curves losses.csv --direction lower --no-lcdb
-    .venv/bin/python bench/bench_forecast.py --no-lcdb --synthetic-loss 100
+    .venv/bin/python bench/bench_forecast.py [--calibrated] [--limit N]   # the fixed-rung protocol (issue 25), ≈ 2 min
+
+The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings from a curve's first size up to its
+source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
+16×, 32× past the last rung against three baselines (last value, power law with asymptote, logit / log-log line);
+targets picked after the rungs; a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
+reported side by side. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves and
+--horizon apply to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
+(`--protocol quarter`), kept for its record; its rungs leak where the truth is:
+
+    .venv/bin/python bench/bench_forecast.py --protocol quarter [--limit 0] [--boot 30] [--horizon 2|mixed]
+    .venv/bin/python bench/bench_forecast.py --protocol quarter --curves losses.csv --direction lower --no-lcdb
 
 Sources
 - LCDB (`lcdb` package, database-accuracy.csv): test accuracy against training size, 20 learners ×
