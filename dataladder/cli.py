@@ -226,17 +226,23 @@ def _run_plan_with_progress(plan) -> Path:
             bar.advance(rungs)
             console.print(f"  {line}", highlight=False)
 
-        running: dict[str, object] = {}  # steps side by side: a bar each
+        running: dict[str, dict[str, object]] = {}  # steps side by side: a training bar and an eval bar each
 
         def on_task(name: str, what: str, done: int, total: int | None) -> None:
+            what = "train" if what == "train" else "eval"
             if name not in running:
-                running[name] = bar.add_task(name, total=None)
-            label = f"{name}: {'training steps' if what == 'train' else 'evaluation items'}"
-            bar.update(running[name], description=label, completed=done, total=total)
+                running[name] = {w: bar.add_task(f"{name}: {label}", total=None, visible=False)
+                                 for w, label in (("train", "training steps"), ("eval", "evaluation items"))}
+            for w, task in running[name].items():
+                if w == what:
+                    bar.update(task, completed=done, total=total, visible=True)
+                else:
+                    bar.update(task, visible=False)
 
         def on_finished(name: str, seconds: float) -> None:
             if name in running:
-                bar.remove_task(running.pop(name))
+                for task in running.pop(name).values():
+                    bar.remove_task(task)
             console.print(f"[bold]✓ {name}[/bold] ({seconds:.0f} s)")
 
         hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train, eval=on_eval,

@@ -80,7 +80,7 @@ class LogProgress(Progress):
         now, said = time.monotonic(), self._said.get(task_id)
         if said is None or t.completed < said[2][0] or t.total != said[2][1]:  # a new run of the bar (the next rung)
             said = (now, None, (0, t.total))
-        elif said[2] == (t.completed, t.total) or ((t.total is None or t.completed < t.total)
+        elif said[2] == (t.completed, t.total) or ((t.total is None or t.completed != t.total)
                                                    and now - said[1] < self.every):
             return
         self._said[task_id] = (said[0], now, (t.completed, t.total))
