@@ -11,7 +11,10 @@ start: a copy fine-tuned on a few verified examples, checked again. Training is 
 geometric step counts (16, 32, 64, … steps of prompts × generations rollouts): each rung
 continues from the previous rung's weights (a fresh trainer: constant learning rate, new
 optimizer state), is evaluated greedily on the skill's held-out eval partition, and is
-stored in the run store with its weights, so a rerun resumes at the last finished rung. The
+stored in the run store with its weights, so a rerun resumes at the last finished rung. Once
+`rl.json` is written, only the last rung of a verifier arm keeps its weights (and the cold start
+its own; reward-model arms keep all theirs); a rerun that ends at or continues from an earlier rung trains its chain again, checked to the bit
+against the weight digest in each rung's result (`rl_arm.seek`). The
 learning curve is fitted and the stop rule consulted as in `climb`, with rollouts in place of
 examples. Writes `rl.json` and `rl.png`.
 """
@@ -28,7 +31,7 @@ from pydantic import Field, field_validator
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import climb_ladders
 from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
-                                      observed_zero_signal, schedule, train_skill_of)
+                                      observed_zero_signal, prune, restore_weights, schedule, train_skill_of)
 from dataladder.ladder.rl_checks import diversity, signal_check
 from dataladder.ladder.store import RunStore
 from dataladder.skills.spec import skill_key
@@ -254,6 +257,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
     executor = executor or LocalExecutor()
     executor.set_progress(on_step, None)
+    gen = gen.with_model(None)  # the workers load their own policy: no copy idles here meanwhile
+    del model
     climb_ladders(ladders, store, executor, cfg.report_to)
     done = [lad.document() for lad in ladders]
     main = done[-1] if cfg.online_every else done[0]
@@ -264,6 +269,13 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     b, last = base_evals[fmt], main["rungs"][-1]
     from transformers import AutoModelForCausalLM
 
+    restored = None
+    if not (store.root / last["run_dirs"][0] / "model").is_dir():  # pruned by a run that climbed further
+        on_note(f"the weights of the last rung ({last['steps']} steps) were pruned: recomputing them")
+        restored = restore_weights(ladders[-1] if cfg.online_every else ladders[0], last["steps"], executor)
+        if restored and restored["exact"] is False:
+            on_note("warning: the recomputed weights differ from the measured rung's (not bit-exact here); "
+                    "the other formats are scored on the recomputed ones")
     final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dirs"][0] / "model").eval()
     after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f)  # forgetting in the others
                    for f in skill.formats if eval_items[f]}
@@ -271,7 +283,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     doc = {
         "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",
         "eval": {"split": "eval", "n": cfg.eval_n, "n_by_format": {f: len(its) for f, its in eval_items.items()}},
-        "base_formats": base_evals, "after_formats": after_evals, "cold_start": cold,
+        "base_formats": base_evals, "after_formats": after_evals, "after_weights_restored": restored,
+        "cold_start": cold,
         "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
         "check_after_filter": ({k: v for k, v in prediction.items() if k != "per_prompt"}
                                if cfg.filter_zero_signal else None),
@@ -292,6 +305,9 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     from dataladder.ladder.rl_plot import plot_rl
 
     plot_rl(doc, output_dir / "rl.png")
+    if freed := prune(store, done):
+        on_note(f"weights: kept the verifier arm's last rung; deleted {freed / 2**20:,.0f} MiB of earlier rungs' "
+                "(a rerun that needs them recomputes them)")
     return doc
 
 

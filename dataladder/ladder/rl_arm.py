@@ -160,18 +160,15 @@ class Context:
     """A worker's arm: the policy it continues from, the reward, prompts and eval items (`ladder/engine.py`)."""
 
     def __init__(self, rs: RLSpec):
-        from transformers import AutoModelForCausalLM
-
         from dataladder.generate.hf import HFGenerator
-        from dataladder.models.hub import load_model
 
         cfg = rs.cfg
         self.rs, self.skill = rs, train_skill_of(cfg)
-        base, tok = load_model(cfg.model)
-        if rs.cold_key is not None:
-            base = AutoModelForCausalLM.from_pretrained(RunStore(rs.root).path(rs.cold_key) / "model").eval()
-        self.gen = HFGenerator(base, tok, gen_options(cfg))
-        self.start, self.model, self.model_at = base, base, 0
+        base, tok = self.start()
+        # the generator keeps settings and tokenizer, not a model: the context holds one policy, `model`,
+        # trained in place rung after rung (the start is read again where a chain restarts)
+        self.gen = HFGenerator(base, tok, gen_options(cfg)).with_model(None)
+        self.model, self.model_at = base, 0
         rm = rm_tok = None
         if cfg.reward_model:
             from dataladder.train.reward import load_reward_model
@@ -188,6 +185,17 @@ class Context:
         self.eval_items = eval_items(self.skill, cfg.eval_n, 0, [rs.fmt])  # up to eval_n items of the RL format
         self.on_train: Callable[[int, int], None] | None = None
 
+    def start(self):
+        """(policy, tokenizer) the arm starts from: the base model, or the cold start's stored weights."""
+        from transformers import AutoModelForCausalLM
+
+        from dataladder.models.hub import load_model
+
+        base, tok = load_model(self.rs.cfg.model)
+        if self.rs.cold_key is not None:
+            base = AutoModelForCausalLM.from_pretrained(RunStore(self.rs.root).path(self.rs.cold_key) / "model").eval()
+        return base, tok
+
 
 def prepare(spec: str, rs: RLSpec) -> Context:
     return Context(rs)
@@ -195,46 +203,142 @@ def prepare(spec: str, rs: RLSpec) -> Context:
 
 def run(ctx: Context, job) -> dict:
     """One rung of the `rl` kind: GRPO from the previous rung's weights (`job.parent`; kept in memory, else
-    loaded from its run directory) to this rung's cumulative steps, a greedy eval, the weights saved."""
-    from transformers import AutoModelForCausalLM
+    loaded from its run directory, else recomputed: `seek`) to this rung's cumulative steps, a greedy eval,
+    the weights saved. A rung that is already in the store reaches `run` only to have its pruned weights
+    written again (`restore`)."""
+    store = RunStore(job.root)
+    if (stored := store.get(job.rc)) is not None:
+        return restore(ctx, store, job.rc, stored)
+    restored = seek(ctx, store, job.parent)
+    with job.tracked() as kw:
+        model, res = train_rung(ctx, job.rc, kw)
+    ev = eval_greedy(ctx.gen.with_model(model), ctx.skill, ctx.eval_items, ctx.rs.fmt)
+    save_weights(ctx, store.path(job.rc))
+    return {"eval": ev, **res, **({"restored": restored} if restored else {})}
 
+
+def train_rung(ctx: Context, rc: dict, tracking: dict | None = None) -> tuple[object, dict]:
+    """GRPO from `ctx.model` (the policy at `ctx.model_at` steps) to `rc`'s cumulative steps, in place."""
     from dataladder.train.grpo import train_grpo
 
-    cfg, arm, store = ctx.rs.cfg, ctx.arm, RunStore(job.root)
+    cfg, arm = ctx.rs.cfg, ctx.arm
     hp, pps = cfg.hp, cfg.hp.prompts_per_step
-    steps, prev = job.rc["steps"], job.parent["steps"] if job.parent else 0
-    if ctx.model_at != prev:  # another worker ran the previous rung, or a resume: continue from its weights
-        d = store.path(job.parent) if job.parent else None
-        ctx.model = AutoModelForCausalLM.from_pretrained(d / "model") if d else ctx.start
-        if arm.kind == "online" and d:
-            from dataladder.train.reward import load_reward_model
-
-            arm.rm, _ = load_reward_model(d / "reward_model")
-    model, seg_log, seg_online, secs, done = ctx.model, [], [], 0.0, prev
-    with job.tracked() as kw:
-        while done < steps:
-            n = min(steps - done, arm.online_every or steps)
-            seg_rows = [ctx.rows[(done * pps + j) % len(ctx.rows)] for j in range(n * pps)]
-            model, st = train_grpo(model, ctx.gen.tok, seg_rows, ctx.funcs, hp, n, cfg.seed * 100003 + done,
-                                   ctx.max_len, ctx.weights, on_step=ctx.on_train, tracking=kw)
-            seg_log += [{**h, "step": done + h["step"], "rollouts": (done + h["step"]) * hp.rollouts_per_step}
-                        for h in st["log"]]
-            secs += st["seconds"]
-            done += n
-            if arm.online_every:
-                seg_online.append({"step": done, **arm.retrain(cfg.seed + done)})
+    steps, done = rc["steps"], ctx.model_at
+    # trained in place: until the rung ends, the context holds no policy it could mistake for a finished one
+    model, ctx.model, ctx.model_at = ctx.model, None, None
+    seg_log, seg_online, secs, digest = [], [], 0.0, None
+    while done < steps:
+        n = min(steps - done, arm.online_every or steps)
+        seg_rows = [ctx.rows[(done * pps + j) % len(ctx.rows)] for j in range(n * pps)]
+        model, st = train_grpo(model, ctx.gen.tok, seg_rows, ctx.funcs, hp, n, cfg.seed * 100003 + done,
+                               ctx.max_len, ctx.weights, on_step=ctx.on_train, tracking=tracking, in_place=True)
+        seg_log += [{**h, "step": done + h["step"], "rollouts": (done + h["step"]) * hp.rollouts_per_step}
+                    for h in st["log"]]
+        secs += st["seconds"]
+        digest = st["weights"]
+        done += n
+        if arm.online_every:
+            seg_online.append({"step": done, **arm.retrain(cfg.seed + done)})
     ctx.model, ctx.model_at = model, steps
-    ev = eval_greedy(ctx.gen.with_model(model), ctx.skill, ctx.eval_items, ctx.rs.fmt)
-    p = store.path(job.rc)
+    return model, {"log": seg_log, "online": seg_online, "train_seconds": secs, "weights": digest}
+
+
+def save_weights(ctx: Context, p: Path) -> None:
+    """The rung's weights in its run directory: the policy (`model/`), and an online arm's reward model."""
     p.mkdir(parents=True, exist_ok=True)
     if ctx.rs.keep_weights:
         shutil.rmtree(p / "model", ignore_errors=True)
-        model.save_pretrained(p / "model")
-    if arm.kind == "online":
+        ctx.model.save_pretrained(p / "model")
+    if ctx.arm.kind == "online":
         from dataladder.train.reward import save_reward_model
 
-        save_reward_model(arm.rm, arm.rm_tok, p / "reward_model")
-    return {"eval": ev, "log": seg_log, "online": seg_online, "train_seconds": secs}
+        shutil.rmtree(p / "reward_model", ignore_errors=True)
+        save_reward_model(ctx.arm.rm, ctx.arm.rm_tok, p / "reward_model")
+
+
+def chain(rs: RLSpec, steps: int) -> list[dict]:
+    """The run configs of an arm's rungs up to the one at `steps`, first to last (the ladder's schedule)."""
+    cfg, out, s = rs.cfg, [], rs.cfg.start_steps
+    while s < steps:
+        out.append({**rs.ident, "steps": s})
+        s = max(s + 1, int(round(s * cfg.growth)))
+    if s != steps:
+        raise ValueError(f"rl: {steps} steps is not a rung of the schedule from {cfg.start_steps} × {cfg.growth}")
+    return out + [{**rs.ident, "steps": steps}]
+
+
+def kept(store: RunStore, rc: dict) -> bool:
+    return (store.path(rc) / "model").is_dir()
+
+
+def seek(ctx: Context, store: RunStore, rc: dict | None) -> dict | None:
+    """Put `ctx.model` at the weights of rung `rc` (None: the start). In memory already, or from its run
+    directory; where its weights were pruned (`prune`), recomputed: the chain trained again from the nearest
+    rung that kept its weights (an online arm: from the start, as its retrain set is in no run directory),
+    each rung checked against its stored weight digest. Returns what was recomputed (None if nothing)."""
+    from transformers import AutoModelForCausalLM
+
+    steps = rc["steps"] if rc else 0
+    if ctx.model_at == steps:
+        return None
+    rcs = chain(ctx.rs, steps) if rc else []
+    online = ctx.arm.kind == "online"
+    i = len(rcs) - 1  # the nearest rung whose weights are on disk, -1: the start
+    while i >= 0 and not (kept(store, rcs[i]) and (not online or i == len(rcs) - 1)):
+        i -= 1
+    ctx.model = None  # free the policy held before loading another
+    if i >= 0:
+        d = store.path(rcs[i])
+        ctx.model = AutoModelForCausalLM.from_pretrained(d / "model").eval()
+        if online:
+            from dataladder.train.reward import load_reward_model
+
+            ctx.arm.rm, _ = load_reward_model(d / "reward_model")
+    else:
+        ctx.model = ctx.start()[0]
+        if online:  # the arm's state at its start: the given reward model, no online pairs yet
+            from dataladder.train.reward import load_reward_model
+
+            ctx.arm.rm, ctx.arm.rm_tok = load_reward_model(ctx.rs.cfg.reward_model, device="cpu")
+            ctx.arm.buffer, ctx.arm.pairs = [], []
+    ctx.model_at = start = rcs[i]["steps"] if i >= 0 else 0
+    if i == len(rcs) - 1:
+        return None
+    same = []
+    for r in rcs[i + 1 :]:
+        _, res = train_rung(ctx, r)
+        want = (store.get(r) or {}).get("weights")
+        same.append(None if want is None else res["weights"] == want)
+    # exact: every recomputed rung equals its stored weights to the bit (None: a rung stored without a digest)
+    return {"from_steps": start, "recomputed_steps": [r["steps"] for r in rcs[i + 1 :]],
+            "exact": False if False in same else None if None in same else True}
+
+
+def restore(ctx: Context, store: RunStore, rc: dict, stored: dict) -> dict:
+    """Write a finished rung's pruned weights again (recomputed by `seek`); says whether they match its digest."""
+    if kept(store, rc):
+        return {"restored": None}
+    got = seek(ctx, store, rc)  # None: the context's policy is at these steps already
+    save_weights(ctx, store.path(rc))
+    return {"restored": got or {"from_steps": rc["steps"], "recomputed_steps": [], "exact": True}}
+
+
+def prune(store: RunStore, arms: list[dict]) -> int:
+    """Delete the weights (`model/`) of every rung but the last of each verifier arm: nothing reads them once
+    the next rung has finished, except a rerun that ends at or continues from such a rung, and `seek`
+    recomputes those, to the bit on a CPU (tests/ladder/test_rl_weights.py). Reward-model arms keep theirs:
+    recomputed, their rungs did not match the stored weights to the bit. Returns the bytes freed."""
+    freed = 0
+    for a in arms:
+        if a["reward"] != "verifier":
+            continue
+        for rung in a["rungs"][:-1]:
+            for d in rung["run_dirs"]:
+                for sub in ("model", "reward_model"):
+                    if (p := store.root / d / sub).is_dir():
+                        freed += sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
+                        shutil.rmtree(p)
+    return freed
 
 
 class RLLadder(Ladder):
@@ -293,3 +397,13 @@ def observed_zero_signal(arm: dict, early_steps: int) -> dict:
              if h.get("frac_reward_zero_std") is not None and h["step"] <= early_steps]
     mean = lambda v: sum(v) / len(v) if v else None  # noqa: E731
     return {"early_steps": early_steps, "early": mean(early), "all": mean(vals), "steps": len(vals)}
+
+
+def restore_weights(lad: RLLadder, steps: int, executor) -> dict | None:
+    """Write the pruned weights of `lad`'s rung at `steps` again, through `executor` (a worker recomputes
+    them: `seek`); returns what was recomputed."""
+    from dataladder.ladder.engine import Job
+
+    rcs = chain(lad.cfg, steps)
+    job = Job(lad.kind, lad.spec, lad.cfg, rcs[-1], rcs[-2] if len(rcs) > 1 else None, lad.cfg.root)
+    return next(iter(executor.run([job])))[1]["restored"]

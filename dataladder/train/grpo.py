@@ -111,18 +111,39 @@ def fresh_copy(model):
 
     dtype = next(model.parameters()).dtype
     out = AutoModelForCausalLM.from_config(copy.deepcopy(model.config), dtype=dtype)
-    out.load_state_dict({k: v.detach().clone() for k, v in model.state_dict().items()})
+    out.load_state_dict(model.state_dict())  # copies into `out`'s own tensors: no third copy of the weights
     out.generation_config = copy.deepcopy(model.generation_config)
     return out.to(next(model.parameters()).device) if torch.cuda.is_available() else out
+
+
+def tensor_digests(model) -> dict[str, str]:
+    """A BLAKE2 digest of each tensor's bytes in `model`'s state dict: which tensors changed, and whether a
+    recomputed rung equals the stored one to the bit, without a second copy of the weights."""
+    import hashlib
+
+    import torch
+
+    return {k: hashlib.blake2b(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy(),
+                               digest_size=16).hexdigest() for k, v in model.state_dict().items()}
+
+
+def weights_digest(digests: dict[str, str] | object) -> str:
+    """One digest of a model's weights (or of its `tensor_digests`)."""
+    import hashlib
+
+    d = digests if isinstance(digests, dict) else tensor_digests(digests)
+    return hashlib.blake2b("".join(f"{k}:{v};" for k, v in sorted(d.items())).encode(), digest_size=16).hexdigest()
 
 
 def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], hp: GRPOHparams, steps: int,
                seed: int, max_completion_length: int = 12, reward_weights: list[float] | None = None,
                callbacks: list | None = None, on_step: Callable[[int, int], None] | None = None,
-               tracking: dict | None = None) -> tuple[object, dict]:
+               tracking: dict | None = None, in_place: bool = False) -> tuple[object, dict]:
     """Train a copy of `base` for `steps` GRPO steps on `rows` (each step takes `prompts_per_step` of them in
     order); returns (the trained model in eval mode, stats with TRL's log history per step). `tracking`:
-    TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`)."""
+    TrainingArguments keywords for experiment tracking (`Tracking.training_kwargs`). `in_place`: train `base`
+    itself, for a caller that gives it up (a chain of rungs): one copy of the weights fewer in memory; the
+    result is the same to the bit. With TRL's beta 0 (the default) the trainer keeps no reference model."""
     import torch
     from datasets import Dataset
     from trl import GRPOConfig, GRPOTrainer
@@ -131,7 +152,8 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
     if len(rows) < need:
         raise ValueError(f"{steps} steps × {hp.prompts_per_step} prompts need {need} prompts; got {len(rows)}")
     hp = resolve_for(hp, "grpo", base)
-    model = fresh_copy(base)
+    model = base if in_place else fresh_copy(base)
+    del base  # the caller's reference, if any, is all that keeps it
     model.train()
     gen_cfg = copy.deepcopy(model.generation_config)
     chat = any(not isinstance(r["prompt"], str) for r in rows[:need])
@@ -140,7 +162,7 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
         eos += _single_token_ids(tokenizer, dict.fromkeys(s for r in rows[:need] for s in r.get("stop") or ()))
     gen_cfg.eos_token_id = list(dict.fromkeys(eos))
     model.generation_config = gen_cfg
-    before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    before = tensor_digests(model)  # not a clone: a digest per tensor tells which changed
     cuda = next(model.parameters()).is_cuda
     bf16 = cuda and torch.cuda.is_bf16_supported()
     with scratch_dir("grpo") as tmp:
@@ -160,9 +182,13 @@ def train_grpo(base, tokenizer, rows: list[dict], reward_funcs: list[Callable], 
                               train_dataset=Dataset.from_list(rows[:need]), processing_class=tokenizer)
         _, seconds = run_trainer(trainer, on_step, tuple(callbacks or ()))
     model.eval()
-    after = model.state_dict()
-    changed = sum(int(not torch.equal(before[k], after[k].to(before[k].device))) for k in before)
+    after = tensor_digests(model)
+    changed = sum(int(before[k] != after[k]) for k in before)
     log = [{k: v for k, v in h.items() if isinstance(v, (int, float)) or v is None}
            for h in trainer.state.log_history if "reward" in h]
+    import gc
+
+    del trainer, args  # the trainer's reference cycles hold its optimizer state (two copies of the weights)
+    gc.collect()  # until a collection: free them before the next rung trains
     return model, {"steps": steps, "seconds": seconds, "rollouts": steps * hp.rollouts_per_step,
-                   "tensors_changed": changed, "log": log}
+                   "tensors_changed": changed, "log": log, "weights": weights_digest(after)}
