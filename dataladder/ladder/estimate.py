@@ -55,6 +55,8 @@ def seconds_per_item(params: int) -> float:
 class Estimate:
     seconds: float  # every rung up to the budget
     min_seconds: float  # the first `min_rungs` rungs only
+    eval_seconds: float  # the part of `seconds` that is greedy eval (the rest is training)
+    min_eval_seconds: float  # the same part of `min_seconds`
     runs: int  # training runs, every rung (seeds × ranks × skills × models per rung)
     rungs: int  # the most rungs of one arm
     steps: tuple[int, int]  # fewest and most optimizer steps of a run
@@ -89,19 +91,25 @@ def estimate(params: list[int], hps: list, method: str, ranks: int, seeds: int, 
     """Seconds of a climb: per model (`params[i]`, resolved hyperparameters `hps[i]`), per skill (its rung sizes
     `rungs[j]`) and LoRA rank, `seeds` runs a rung, each training `hp.steps_for(n)` × batch sequences and scoring
     `eval_items`; plus each model's base eval. `max_minutes` caps an arm's stored time (the climb's time budget)."""
-    total = low = 0.0
+    total = low = ev = low_ev = 0.0
     runs = 0
     steps = []
     for p, hp in zip(params, hps):
         spp, spi = seconds_per_sequence(p, method), seconds_per_item(p)
         total += eval_items * spi  # the base model's eval
         low += eval_items * spi
+        ev += eval_items * spi
+        low_ev += eval_items * spi
         for sizes in rungs:
             per = [seeds * (hp.steps_for(n) * hp.batch_size * spp + eval_items * spi) for n in sizes]
             steps += [hp.steps_for(n) for n in sizes]
             cap = max_minutes * 60 if max_minutes else math.inf
-            total += ranks * min(sum(per), cap)
-            low += ranks * min(sum(per[:min_rungs]), cap)
+            all_, first = ranks * min(sum(per), cap), ranks * min(sum(per[:min_rungs]), cap)
+            total += all_
+            low += first
+            eval_share = seeds * eval_items * spi / (sum(per) / len(per)) if per else 0.0  # eval's share of a rung
+            ev += all_ * eval_share
+            low_ev += first * eval_share
             runs += ranks * seeds * len(sizes)
     hp0 = hps[0]
     cuts = []
@@ -114,7 +122,7 @@ def estimate(params: list[int], hps: list, method: str, ranks: int, seeds: int, 
     cuts.append("--budget (fewer examples or minutes per arm, e.g. 640 or 30m)")
     if any(hp.steps_for(s[0]) == hp.min_steps and hp.min_steps > 5 for hp in hps for s in rungs if s):
         cuts.append(f"--hp min_steps={max(1, hp0.min_steps // 2)} (small rungs train at least {hp0.min_steps} steps)")
-    return Estimate(total, low, runs, max((len(s) for s in rungs), default=0), (min(steps, default=0),
+    return Estimate(total, low, ev, low_ev, runs, max((len(s) for s in rungs), default=0), (min(steps, default=0),
                     max(steps, default=0)), hp0.batch_size, eval_items, tuple(params), tuple(cuts))
 
 
@@ -140,14 +148,17 @@ def estimate_climb(cfg, pools: dict[str, int] | None = None) -> Estimate | None:
 
 
 def remeasured_line(cfg, pools: dict[str, int], bases: list[dict]) -> str | None:
-    """The estimate again once the base models' evals ran here: this machine's greedy seconds per item against the
-    figure's gives one speed factor, applied to training too (None where no base eval timed anything)."""
+    """The estimate again once the base models' evals ran here: the eval part re-priced by this machine's measured
+    greedy seconds per item on these very items (their lengths included); the training part stays the figure's,
+    since no step has run yet (None where no base eval timed anything)."""
     est = estimate_climb(cfg, pools)
     secs = [b.get("eval_seconds") for b in bases]
     if est is None or not est.eval_items or not all(secs):
         return None
     factor = sum(s / (est.eval_items * seconds_per_item(p)) for s, p in zip(secs, est.params)) / len(secs)
     rate = est.eval_items * len(secs) / sum(secs)
-    return (f"re-estimate from the base eval here ({rate:.3g} items/s, {factor:.2g}× the figures' time): up to "
-            f"{_human(est.seconds * factor)}, about {_human(est.min_seconds * factor)} if the climb stops at its "
-            "first chance")
+    up = est.seconds + est.eval_seconds * (factor - 1)
+    low = est.min_seconds + est.min_eval_seconds * (factor - 1)
+    return (f"re-estimate with the base eval's measured speed ({rate:.3g} items/s, {factor:.2g}× the figure's time "
+            f"an item; training still at the figure's): up to {_human(up)}, about {_human(low)} if the climb stops "
+            "at its first chance")
