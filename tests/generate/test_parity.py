@@ -48,9 +48,12 @@ def test_probe_matches_plain_transformers_item_by_item(trained_user_model_dir, u
     for name, sk in doc["skills"].items():
         fmt = sk["target_format"]
         assert sk["formats"][fmt]["correct"] == sum(ok for (k, _), (_, ok) in ref.items() if k == name)
-    assert sum("\n" in s["completion"] for s in samples) >= 10  # whole multi-line completions, never cut at a newline
+    # the item-by-item equality above is the guarantee; these only check it was tested on multi-line answers and
+    # on passing ones, with room for what a short pretraining gives on another CPU (over pretraining seeds 0-5:
+    # 15-30 of 40 multi-line; the qwen model, seeds 0-4, passes 3-9 of 10 code items)
+    assert sum("\n" in s["completion"] for s in samples) >= 4  # whole multi-line completions, never cut at a newline
     if "qwen" in trained_user_model_dir.name:  # the longer-trained model writes working code
-        assert doc["skills"]["code"]["formats"]["default"]["accuracy"] >= 0.5
+        assert doc["skills"]["code"]["formats"]["default"]["correct"] >= 1
 
 
 def test_gold_answers_pass_their_own_verifiers(user_tasks, tmp_path):

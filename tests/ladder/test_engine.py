@@ -25,9 +25,13 @@ def run(ctx: dict, job: Job) -> dict:
     """Accuracy = the curve at n (100 eval items), 25 stored seconds per run; a chained rung sees its parent."""
     rc = job.rc
     CALLS.append(rc)
-    if rc.get("die_once") and not os.path.exists(rc["die_once"]):  # a worker that dies mid-run, once
-        open(rc["die_once"], "w").close()
-        os._exit(1)
+    if rc.get("die_once"):  # a worker that dies mid-run, once: the first run to create the marker (atomically:
+        try:                # two runs of a rung start side by side, and both may find it missing)
+            os.close(os.open(rc["die_once"], os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            pass
+        else:
+            os._exit(1)
     acc = ctx["curve"](rc["n"]) if callable(ctx["curve"]) else CURVES[ctx["curve"]](rc["n"])
     out = {"correct": round(100 * acc), "total": 100, "seconds": 25.0,
            "parent": job.parent["n"] if job.parent else None}

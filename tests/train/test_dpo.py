@@ -115,8 +115,11 @@ def test_full_dpo_raises_heldout_preferences(arith):
     assert stats["pairs"] == 160 and stats["steps"] == 30 and seen[-1] == (30, 30)
     assert stats["tensors_changed"] > 0 and stats["flops"] > 0 and stats["last_loss"] < stats["first_loss"]
     assert 0 <= stats["reward_accuracy"] <= 1 and stats["margin"] > 0
-    assert sum(m > 0 for m in after) > sum(m > 0 for m in before) + 0.2 * len(held), (before, after)
-    assert sum(after) / len(after) > sum(before) / len(before) + 2
+    # margins that hold for any training order, not only this CPU's: over training seeds 0-7 the held-out pairs
+    # preferred rose by 9-37 of 80 and the mean margin by 2.5-16.5 (an update that does nothing or the wrong
+    # way moves neither)
+    assert sum(m > 0 for m in after) > sum(m > 0 for m in before) + 0.05 * len(held), (before, after)
+    assert sum(after) / len(after) > sum(before) / len(before) + 1
     assert_unchanged(model, base_state)
     assert not policy.training and "forward" not in policy.__dict__
     # the result is a plain model again: a deep copy runs its own weights (a later rung copies it)
