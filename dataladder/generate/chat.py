@@ -99,9 +99,6 @@ class ChatPolicy:
             raise ValueError(f"--chat-template on: the tokenizer of {name} has no chat template")
         return cls(mode, system_prompt, has, tuple(extra_stop))
 
-    def uses_chat(self, conversational: bool, wants_chat: bool) -> bool:
-        return self.frame(conversational, wants_chat) == "chat-template"
-
     def frame(self, conversational: bool, wants_chat: bool) -> Frame:
         """How an item is rendered: the chat template, the QA frame (a conversation without the template) or raw."""
         if self.has_template and self.mode != "off" and (self.mode == "on" or conversational or wants_chat):

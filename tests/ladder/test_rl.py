@@ -157,17 +157,22 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
 
 
 @pytest.mark.integration
-def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp_path):
-    from dataladder.ladder import rl as rl_mod
+def add_reward_model(model_dir, path):
+    """A micro reward model trained briefly on add's gold answers against off-by-one ones, saved at `path`."""
     from dataladder.models.hub import load_model
     from dataladder.train.reward import RewardHparams, save_reward_model, train_reward
 
-    base, tok = load_model(str(micro_dir))
-    sk = get_skill("add", digits=2)
+    base, tok = load_model(str(model_dir))
     pairs = [{"prompt": f"{it.key}=", "chosen": it.answer, "rejected": str(int(it.answer) + 1)}
-             for it in sk.items("train", 32, 5)]
+             for it in get_skill("add", digits=2).items("train", 32, 5)]
     rm, _ = train_reward(base, tok, pairs, RewardHparams(min_steps=4, max_steps=4, batch_size=8))
-    save_reward_model(rm, tok, tmp_path / "rm")
+    return save_reward_model(rm, tok, path)
+
+
+def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp_path):
+    from dataladder.ladder import rl as rl_mod
+
+    add_reward_model(micro_dir, tmp_path / "rm")
     cfg = rl_mod.RLConfig(model=str(micro_dir), skill="add", format="native", cold_start=0, start_steps=2,
                           max_rollouts=16 * 4, eval_n=16, check_prompts=8, check_samples=4, n_boot=20,
                           reward_model=str(tmp_path / "rm"), online_every=1,

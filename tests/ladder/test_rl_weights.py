@@ -102,15 +102,9 @@ def test_reward_model_arms_keep_every_rungs_weights(micro_dir, tmp_path):
     """Recomputed, a reward-model arm's rung did not equal its stored weights to the bit (the static and the
     online arm alike), so those arms are not pruned: a rerun reads their weights as before."""
     from dataladder.ladder import rl as rl_mod
-    from dataladder.models.hub import load_model
-    from dataladder.train.reward import RewardHparams, save_reward_model, train_reward
+    from tests.ladder.test_rl import add_reward_model
 
-    base, tok = load_model(str(micro_dir))
-    sk = get_skill("add", digits=2)
-    pairs = [{"prompt": f"{it.key}=", "chosen": it.answer, "rejected": str(int(it.answer) + 1)}
-             for it in sk.items("train", 32, 5)]
-    rm, _ = train_reward(base, tok, pairs, RewardHparams(min_steps=4, max_steps=4, batch_size=8))
-    save_reward_model(rm, tok, tmp_path / "rm")
+    add_reward_model(micro_dir, tmp_path / "rm")
 
     def cfg(rollouts: int):
         return rl_mod.RLConfig(model=str(micro_dir), skill="add", format="native", cold_start=0, start_steps=1,
