@@ -28,12 +28,12 @@ from pathlib import Path
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from dataladder.cli import _quiet  # noqa: E402
+from dataladder.cli.main import _quiet  # noqa: E402
 
 _quiet()
 
 from dataladder.ladder.climb import ClimbConfig, climb, execute, prepare, rung_config  # noqa: E402
-from dataladder.ladder.store import RunStore  # noqa: E402
+from dataladder.core.store import RunStore  # noqa: E402
 from dataladder.models.hub import resolve_model  # noqa: E402
 
 

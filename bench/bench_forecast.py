@@ -72,7 +72,7 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 from dataladder.forecast.model import N_MAX, forecast
 
 GRID = np.geomspace(1, N_MAX, 3000)

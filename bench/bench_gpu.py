@@ -145,7 +145,7 @@ def bench_generate(base, tok, n: int, max_new_tokens: int, batch: int) -> dict:
 def main() -> None:
     import torch
 
-    from dataladder.logs import quiet
+    from dataladder.core.logs import quiet
     from dataladder.models.tiny import TinyArch, build_tiny_model
     from dataladder.models.tokenizer import build_char_tokenizer
     from dataladder.skills import get_skill

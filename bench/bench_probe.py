@@ -23,7 +23,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from dataladder.models.hub import load_model, resolve_model  # noqa: E402
 from dataladder.generate.hf import HFGenerator  # noqa: E402
-from dataladder.probe import probe  # noqa: E402
+from dataladder.evals.probe import probe  # noqa: E402
 from dataladder.skills import get_skill  # noqa: E402
 from dataladder.verify import get_verifier  # noqa: E402
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from dataladder.executors.local import LocalExecutor  # noqa: E402
 from dataladder.executors.ray import RayExecutor  # noqa: E402
 from dataladder.ladder.climb import ClimbConfig, climb  # noqa: E402
-from dataladder.logs import quiet  # noqa: E402
+from dataladder.core.logs import quiet  # noqa: E402
 
 
 def main() -> None:

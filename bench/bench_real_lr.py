@@ -29,7 +29,7 @@ def main() -> None:
 
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
-    from dataladder.probe import score_formats
+    from dataladder.evals.probe import score_formats
     from dataladder.skills import resolve_skills
     from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 

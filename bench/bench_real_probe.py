@@ -32,7 +32,7 @@ TASKS = Path(__file__).resolve().parents[1] / "configs" / "real-model" / "tasks.
 def plain_items(gen, skills, n: int) -> list[dict]:
     """What side B knows of each item: its conversation or text, budget, stop strings; and the probe's rendering
     of it (to check that both sides feed the model the same text)."""
-    from dataladder.probe import eval_items
+    from dataladder.evals.probe import eval_items
 
     out = []
     for sk in skills:
@@ -77,7 +77,7 @@ def run_plain(model, tok, items: list[dict], batch_size: int, eos: list[int]) ->
 
 def run_probe(gen, skills, n: int) -> dict:
     """Side A: the probe itself; returns {item id: completion}."""
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
 
     _, samples = probe(gen, skills, n=n)
     return {(s["skill"], s["format"], s["key"]): s["completion"] for s in samples}

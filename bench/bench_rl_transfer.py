@@ -37,8 +37,8 @@ def main() -> None:
 
     from dataladder.generate.hf import HFGenerator
     from dataladder.ladder.rl import RLConfig, cold_start, cold_start_items, draw_pool, eval_greedy
-    from dataladder.ladder.store import RunStore
-    from dataladder.logs import quiet
+    from dataladder.core.store import RunStore
+    from dataladder.core.logs import quiet
     from dataladder.models.hub import load_model
     from dataladder.skills import resolve_skills
     from dataladder.train.grpo import GRPOHparams, train_grpo, verifier_reward

@@ -70,6 +70,6 @@ def raw_trained_qwen_dir(tmp_path_factory):
 def _no_busy_machine_warning(monkeypatch):
     """Commands print a warning when the machine is busy; tests that count output lines must not depend on the
     machine's load (tests/test_runtime.py checks the warning itself)."""
-    from dataladder import runtime
+    from dataladder.core import runtime
 
     monkeypatch.setattr(runtime, "load_warning", lambda: None)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 
 runner = CliRunner()
 
@@ -117,7 +117,7 @@ def test_a_read_only_output_dir_is_refused_without_creating_anything(paths, no_m
 
 
 def test_check_writable_creates_nothing_and_accepts_good_paths(tmp_path):
-    from dataladder.cli_common import check_writable
+    from dataladder.cli.common import check_writable
 
     check_writable(tmp_path / "a" / "b" / "c", "--output-dir")
     check_writable(tmp_path / "x.jsonl", "--output", file=True)
@@ -138,7 +138,7 @@ def test_an_input_that_is_a_loop_or_a_fifo_says_so(paths, no_model, tmp_path):
         refused(["fit", f, "--output-dir", out], [str(f), says], out)
         refused(["probe", "--skill", f, "--output-dir", out], [str(f), says], out)
         refused(["climb", "--train-file", f, "--output-dir", out], [str(f), says], out)
-    from dataladder.errors import not_a_file
+    from dataladder.core.errors import not_a_file
 
     assert not_a_file(paths / "dangling") == "is a link to nowhere, which does not exist; give a file"
     assert not_a_file(paths / "nosuch") == "no such file"
@@ -248,7 +248,7 @@ def test_a_valid_ladder_json_is_still_read(docs, tmp_path):
     f.write_text(json.dumps(_ladder()))
     r = runner.invoke(app, ["fit", str(f), "--output-dir", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
-    from dataladder.results import read_result
+    from dataladder.core.results import read_result
 
     assert read_result(docs / "prefs", "prefs.json", need=("config", "unit", "rungs"))["unit"] == "pairs"
 
@@ -287,9 +287,9 @@ def test_report_names_the_probe_file(docs):
 POOL = """
 import sys
 from pathlib import Path
-from dataladder.config import Plan
-from dataladder.study import Hooks
-from dataladder.study_pool import run_steps_parallel
+from dataladder.study.plan import Plan
+from dataladder.study.run import Hooks
+from dataladder.study.pool import run_steps_parallel
 
 if __name__ == "__main__":  # spawned workers import this file again
     out = Path(sys.argv[1])
@@ -322,10 +322,10 @@ def test_a_killed_study_pool_leaves_no_semaphores(tmp_path):
 
 
 def test_the_pool_still_runs_steps_and_reports_their_errors(tmp_path):
-    from dataladder.config import Plan
-    from dataladder.errors import InputError
-    from dataladder.study import Hooks
-    from dataladder.study_pool import run_steps_parallel
+    from dataladder.study.plan import Plan
+    from dataladder.core.errors import InputError
+    from dataladder.study.run import Hooks
+    from dataladder.study.pool import run_steps_parallel
 
     plan = Plan.model_validate({"output_dir": str(tmp_path / "out"), "rm_policy": {"prefs": str(tmp_path / "none")}})
     before = _sems() if Path("/dev/shm").is_dir() else set()
@@ -347,7 +347,7 @@ def test_sandbox_summarises_a_flood_of_output(tmp_path):
 
 
 def test_sandbox_prints_short_output_whole():
-    from dataladder.cli_data import summarised
+    from dataladder.cli.data import summarised
 
     assert summarised("a\nb\n", "stdout") == "a\nb\n"
     long = "".join(f"{i}\n" for i in range(1000))

@@ -7,7 +7,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 
 runner = CliRunner()
 
@@ -286,7 +286,7 @@ def test_bad_input_is_one_line_exit_2_before_any_model_and_writes_nothing(kind, 
     no traceback, no model loaded, no busy-machine warning before it (the refusal comes before `_quiet`), and
     nothing written: neither the output directory nor anything among the inputs."""
     import dataladder.models.hub as hub
-    import dataladder.runtime as runtime
+    import dataladder.core.runtime as runtime
 
     def no_model(*a, **k):
         raise AssertionError("a model was loaded before the input was checked")
@@ -321,7 +321,7 @@ def test_a_one_value_option_given_twice_is_refused_by_the_entry_point(argv, says
     """click keeps the last of a repeated option silently; the installed command refuses it in one line."""
     import sys
 
-    from dataladder.cli import main
+    from dataladder.cli.main import main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["dataladder", *argv])
@@ -399,7 +399,7 @@ def test_valid_unusual_files_are_accepted(files, tmp_path):
 def test_valid_inputs_next_to_the_refused_ones_are_accepted(files, tmp_path):
     """What the checks above must not catch: a question in both splits with the same answer, YAML merge keys,
     --messages with --trl-format messages, an output without a suffix, a line-100 gold failure named in full."""
-    from dataladder.config import read_yaml
+    from dataladder.core.config import read_yaml
     from dataladder.skills import get_skill
 
     d = files

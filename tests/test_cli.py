@@ -1,6 +1,6 @@
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 
 runner = CliRunner()
 
@@ -36,7 +36,7 @@ def test_skills_shows_a_user_file_with_its_splits(tmp_path):
 
 
 def test_budget_parsing():
-    from dataladder.cli import parse_budget
+    from dataladder.cli.main import parse_budget
 
     assert parse_budget("5120") == (5120, None)
     assert parse_budget("30m") == (None, 30.0)

@@ -5,7 +5,7 @@ import io
 import pytest
 from rich.console import Console
 
-import dataladder.cli_tables as tables
+import dataladder.cli.tables as tables
 
 SPEC = "configs/real-model/tasks.jsonl"
 
@@ -117,7 +117,7 @@ def test_rl_at_80_columns(narrow):
 
 
 def test_skills_table_at_80_columns(narrow):
-    from dataladder.cli import list_skills
+    from dataladder.cli.main import list_skills
 
     list_skills([SPEC])
     out = check(narrow)

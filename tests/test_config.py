@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dataladder.config import load_yaml_model
-from dataladder.errors import InputError
+from dataladder.core.config import load_yaml_model
+from dataladder.core.errors import InputError
 from dataladder.ladder.climb import ClimbConfig
 from dataladder.models.pretrain import PretrainConfig
 
@@ -32,7 +32,7 @@ def test_shipped_recipe_loads_and_round_trips():
 
 
 def test_every_plan_under_configs_validates():
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
 
     plans = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
     assert plans
@@ -42,7 +42,7 @@ def test_every_plan_under_configs_validates():
 
 
 def test_plan_typo_fails_before_work_naming_key_and_nearest(tmp_path):
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
 
     p = tmp_path / "plan.yaml"
     p.write_text("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n    tragett: 0.9\n")
@@ -55,7 +55,7 @@ def test_plan_typo_fails_before_work_naming_key_and_nearest(tmp_path):
 
 
 def test_plan_overrides(tmp_path):
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
 
     p = tmp_path / "plan.yaml"
     p.write_text("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n")
@@ -71,8 +71,8 @@ def test_plan_overrides(tmp_path):
 
 
 def test_plan_compare_names_a_climb_and_needs_two_curves(tmp_path):
-    from dataladder.config import load_plan
-    from dataladder.errors import InputError
+    from dataladder.study.plan import load_plan
+    from dataladder.core.errors import InputError
 
     path = tmp_path / "plan.yaml"
     path.write_text("climbs:\n  - name: mul-full\n    skills: [mul]\nrl: {skill: mul}\ncompare: {climb: mul-ful}\n")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 
 runner = CliRunner()
 ENV = {"COLUMNS": "400"}
@@ -216,7 +216,7 @@ def test_bad_inputs_are_one_line_exit_2_and_write_nothing(bad, tmp_path):
 def test_fit_never_imports_torch(tmp_path):
     pts = _write_csv(tmp_path / "acc.csv", _acc_rows())
     for args in (["--help"], [str(pts), "--target", "0.9", "--output-dir", str(tmp_path / "o")]):
-        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "dataladder.cli", "fit", *args],
+        r = subprocess.run([sys.executable, "-X", "importtime", "-m", "dataladder.cli.main", "fit", *args],
                            capture_output=True, text=True, check=False)
         assert r.returncode == 0, r.stderr[-2000:]
         mods = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
@@ -267,7 +267,7 @@ def _ladder_doc(tmp_path, monkeypatch, scores: dict, items: int, base: tuple[int
     from dataladder.ladder import engine
     from dataladder.ladder.engine import Rule, climb_ladders
     from dataladder.ladder.stop import RungScore
-    from dataladder.ladder.store import RunStore
+    from dataladder.core.store import RunStore
     from tests.ladder.test_engine import FakeLadder, local
 
     monkeypatch.setitem(engine.KINDS, "fake", "tests.ladder.test_engine")

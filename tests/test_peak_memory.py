@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from dataladder.runtime import peak_memory
+from dataladder.core.runtime import peak_memory
 
 
 def test_peak_memory_is_bytes_of_this_process():

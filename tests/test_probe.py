@@ -2,8 +2,8 @@ import json
 
 import pytest
 
-from dataladder.probe import DATA_BANDS, diagnose, with_prerequisites
-from dataladder.stats import wilson
+from dataladder.evals.probe import DATA_BANDS, diagnose, with_prerequisites
+from dataladder.core.stats import wilson
 
 
 def fmt(**acc):
@@ -76,7 +76,7 @@ def toy_skill(name, n=20):
 
 
 def test_probe_scores_the_lenient_reading(tmp_path):
-    from dataladder.probe import probe, write_probe
+    from dataladder.evals.probe import probe, write_probe
 
     def answer(prompt):  # word-problem style: the operands first, the answer last, no `####`
         k = int(prompt.split()[2])
@@ -102,7 +102,7 @@ def test_probe_scores_the_lenient_reading(tmp_path):
 
 
 def test_probe_both_low_is_missing():
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
 
     report, _ = probe(FakeGen(lambda p: "I am not sure, maybe 1000."), [toy_skill("words")], n=20)
     r = report["skills"]["words"]
@@ -111,7 +111,7 @@ def test_probe_both_low_is_missing():
 
 
 def test_probe_json_skill_with_prose_after_the_object(tmp_path):
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.skills import load_skills
 
     schema = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
@@ -184,7 +184,7 @@ def naive_greedy(model, tok, prompt, max_new_tokens):
 def test_probe_micro_model_matches_naive_decoding(micro_model, tmp_path):
     from dataladder.models.hub import load_model
     from dataladder.generate.hf import HFGenerator
-    from dataladder.probe import probe, write_probe
+    from dataladder.evals.probe import probe, write_probe
     from dataladder.skills import get_skill
 
     model, tok = load_model(str(micro_model[0]))
@@ -214,7 +214,7 @@ def test_random_weights_are_missing_everywhere(tmp_path):
     from dataladder.models.tiny import TinyArch, build_tiny_model
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.tokenizer import build_char_tokenizer
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.skills import get_skill
 
     tok = build_char_tokenizer()
@@ -231,7 +231,7 @@ def test_jsonl_skill_with_module_function_verifier_probes(micro_model, tmp_path,
 
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.skills import load_skills
 
     (tmp_path / "my_checks.py").write_text(
@@ -257,8 +257,8 @@ def test_jsonl_skill_with_module_function_verifier_probes(micro_model, tmp_path,
 
 
 def test_table_shows_lenient_where_it_differs(capsys):
-    from dataladder.cli_tables import print_probe
-    from dataladder.probe import probe
+    from dataladder.cli.tables import print_probe
+    from dataladder.evals.probe import probe
 
     report, _ = probe(FakeGen(lambda p: f"{p.split()[2]} plus 3 gives {int(p.split()[2]) + 3}"), [toy_skill("words")], n=20)
     report["model"] = "fake"
@@ -278,7 +278,7 @@ def two_format_file(tmp_path, chat_split="eval", n=20):
 
 
 def test_n_counts_items_per_format_not_per_skill(tmp_path):
-    from dataladder.probe import eval_items, probe
+    from dataladder.evals.probe import eval_items, probe
     from dataladder.skills import load_skills
 
     sk, = load_skills([str(two_format_file(tmp_path))])
@@ -297,8 +297,8 @@ def test_n_counts_items_per_format_not_per_skill(tmp_path):
 
 
 def test_a_format_without_eval_items_is_not_scored(tmp_path, capsys):
-    from dataladder.cli_tables import print_probe
-    from dataladder.probe import probe
+    from dataladder.cli.tables import print_probe
+    from dataladder.evals.probe import probe
     from dataladder.report.html import probe_section
     from dataladder.skills import load_skills
 

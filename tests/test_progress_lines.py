@@ -5,7 +5,7 @@ import io
 
 from rich.console import Console
 
-from dataladder.cli_common import LogProgress, step_bar
+from dataladder.cli.common import LogProgress, step_bar
 
 
 def _bar(every):

@@ -48,7 +48,7 @@ def _reference(samples: list[dict], max_new_tokens: int) -> dict:
 
 
 def test_the_probe_on_the_real_model_equals_plain_transformers(tmp_path):
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     r = CliRunner().invoke(app, ["probe", "--model", "smollm2-135m", "--skill", f"{TASKS}:capital",
                                  "--skill", f"{TASKS}:person", "--n", "8", "--max-new-tokens", "48",
@@ -65,7 +65,7 @@ def test_the_probe_on_the_real_model_equals_plain_transformers(tmp_path):
 
 
 def test_one_lora_rung_at_the_default_rate_learns_the_format_and_keeps_the_other_skill(tmp_path):
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     r = CliRunner().invoke(app, ["climb", "--model", "smollm2-135m", "--skill", f"{TASKS}:capital",
                                  "--eval-skill", f"{TASKS}:person", "--method", "lora", "--lora-ranks", "8",

@@ -4,8 +4,8 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from dataladder import runtime
-from dataladder.cli import app
+from dataladder.core import runtime
+from dataladder.cli.main import app
 
 _REAL_LOAD_WARNING = runtime.load_warning  # conftest silences it for every other test
 
@@ -47,7 +47,7 @@ def test_idle_cores_reads_the_machine():
 
 
 def test_threads_option_and_plan_key(monkeypatch, tmp_path):
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
 
     r = CliRunner().invoke(app, ["--threads", "0", "skills"])
     assert r.exit_code == 2 and "option --threads 0" in r.output

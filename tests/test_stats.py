@@ -3,7 +3,7 @@ import math
 import pytest
 from scipy.stats import binomtest
 
-from dataladder.stats import wilson
+from dataladder.core.stats import wilson
 
 
 @pytest.mark.parametrize("k,n", [(0, 10), (5, 10), (10, 10), (87, 300), (299, 300), (1, 1)])

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from dataladder.config import Plan
+from dataladder.study.plan import Plan
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
     from dataladder.models.tiny import TinyArch, build_tiny_model
     from dataladder.models.tokenizer import build_char_tokenizer
-    from dataladder.study import run_plan
+    from dataladder.study.run import run_plan
 
     root = tmp_path_factory.mktemp("study")
     tok = build_char_tokenizer()
@@ -39,7 +39,7 @@ def study(tmp_path_factory):
                "hp": {"prompts_per_step": 4, "num_generations": 4}},
         "compare": {"climb": "full"},
     })
-    from dataladder.study_pool import default_parallel
+    from dataladder.study.pool import default_parallel
 
     assert default_parallel(plan)[0] > 1  # steps side by side, each in its own process
     t0 = time.perf_counter()
@@ -69,7 +69,7 @@ def test_study_writes_every_result_and_section(study):
 @pytest.mark.integration
 def test_study_resumes_without_training(study, monkeypatch):
     import dataladder.ladder.climb as climb_mod
-    from dataladder.study import run_plan
+    from dataladder.study.run import run_plan
 
     plan, out, _, _ = study
     before = {p: p.read_text() for p in out.rglob("ladder.json")}

@@ -1,7 +1,7 @@
 """Steps side by side: which steps wait for which, and when a study runs them at once (no model is loaded)."""
 
-from dataladder.config import Plan
-from dataladder.study_pool import default_parallel, plan_steps
+from dataladder.study.plan import Plan
+from dataladder.study.pool import default_parallel, plan_steps
 
 
 def _plan(**kw) -> Plan:
@@ -21,7 +21,7 @@ def test_steps_wait_only_for_what_they_read():
 
 
 def test_default_parallel_follows_model_executor_and_machine(tmp_path, monkeypatch):
-    import dataladder.study_pool as pool
+    import dataladder.study.pool as pool
 
     monkeypatch.setattr(pool, "usable_cores", lambda: 2)
     monkeypatch.setattr(pool, "free_memory", lambda: 64 * 2**30)
@@ -47,9 +47,9 @@ def test_a_failing_step_raises_its_own_error_and_stops_what_waits_for_it(tmp_pat
     before any model is loaded; the step that waits for it never starts."""
     import pytest
 
-    from dataladder.errors import InputError
-    from dataladder.study import Hooks, run_step
-    from dataladder.study_pool import run_steps_parallel
+    from dataladder.core.errors import InputError
+    from dataladder.study.run import Hooks, run_step
+    from dataladder.study.pool import run_steps_parallel
 
     plan = Plan.model_validate({"output_dir": str(tmp_path / "out"), "rm_policy": {"prefs": str(tmp_path / "none")},
                                 "compare": {"climbs": []}})

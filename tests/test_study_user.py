@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 
 ROOT = Path(__file__).parents[1]
 EXAMPLES = ROOT / "configs" / "examples"
@@ -23,8 +23,8 @@ def test_the_example_tasks_are_the_test_tasks(tmp_path):
 
 
 def test_the_example_plan_names_its_skills_and_a_user_plan_must(tmp_path):
-    from dataladder.config import load_plan
-    from dataladder.errors import InputError
+    from dataladder.study.plan import load_plan
+    from dataladder.core.errors import InputError
 
     plan = load_plan(EXAMPLES / "your-model.yaml")
     assert plan.model == "path/to/your/model" and plan.prefs.skill.endswith("tasks.jsonl:code")

@@ -54,7 +54,7 @@ from dataladder.data.dedup import decontaminate, dedup, near_dedup
 from dataladder.data.formats import map_texts, read_raw, to_trl
 from dataladder.data.records import (STEPS, CurateConfig, Doc, Reject, Rejects, _doc_skill, _resolved,  # noqa: F401
                                      _resolved_at, _skill, prompt_of)
-from dataladder.errors import InputError, not_a_file
+from dataladder.core.errors import InputError, not_a_file
 
 # ---------------------------------------------------------------- text helpers
 
@@ -94,7 +94,7 @@ def record_fields(rec: dict) -> dict:
 
 def validate(raws: Iterator[tuple[int, object]], reject: Reject, cfg: CurateConfig, file: str) -> Iterator[Doc]:
     """Raw records → TRL `Doc`s; bad ones raise InputError or, with skip_bad, are `bad_record:<field>`."""
-    from dataladder.registry import UnknownName
+    from dataladder.core.registry import UnknownName
     from dataladder.skills.spec import jsonl_spec
     from dataladder.verify import get_verifier
 
@@ -208,7 +208,7 @@ class _Timed:
 
 
 def check_steps(steps: list[str]) -> list[str]:
-    from dataladder.registry import did_you_mean
+    from dataladder.core.registry import did_you_mean
 
     if not steps:
         raise ValueError(f"--steps: name at least one step ({', '.join(STEPS)})")

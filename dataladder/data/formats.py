@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from dataladder.errors import InputError, not_a_file, text_lines, json_problem
+from dataladder.core.errors import InputError, not_a_file, text_lines, json_problem
 
 FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
 ROLES = ("system", "user", "assistant", "tool")

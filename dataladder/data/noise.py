@@ -32,8 +32,8 @@ def _skill_of(rec: dict, skills: "Skill | list[Skill] | None") -> Skill | None:
         if name in (sk.name, sk.spec):
             return sk
     from dataladder.data.curate import _skill
-    from dataladder.errors import InputError
-    from dataladder.registry import UnknownName
+    from dataladder.core.errors import InputError
+    from dataladder.core.registry import UnknownName
 
     try:
         return _skill(name)

@@ -31,10 +31,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from dataladder.registry import Registry
+from dataladder.core.registry import Registry
 from dataladder.skills import Item, Skill
 from dataladder.skills.base import no_train_items
-from dataladder.stats import wilson
+from dataladder.core.stats import wilson
 
 
 @dataclass
@@ -192,7 +192,7 @@ def write_format(cfg: SynthConfig, skill: Skill) -> str:
 
 def check_format(skill: Skill, fmt: str, option: str) -> None:
     if fmt not in skill.formats:
-        from dataladder.registry import did_you_mean
+        from dataladder.core.registry import did_you_mean
 
         raise ValueError(f"{option}: " + did_you_mean(f"{skill.name} format", fmt, list(skill.formats)))
 
@@ -366,7 +366,7 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
 
 def probe_accuracy(path: Path, skill: str, fmt: str) -> dict:
     """The probe's eval-partition accuracy of `skill` in `fmt`, from a probe.json."""
-    from dataladder.errors import InputError, json_problem
+    from dataladder.core.errors import InputError, json_problem
 
     try:
         doc = json.loads(path.read_text())

@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 
 from dataladder.data.formats import read_trl
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 
 
 def prompt_key(prompt: str | list) -> str:

@@ -56,7 +56,7 @@ def _worker_class():
             import torch
 
             from dataladder.ladder.engine import Contexts
-            from dataladder.logs import quiet
+            from dataladder.core.logs import quiet
 
             torch.set_num_threads(threads)
             quiet()

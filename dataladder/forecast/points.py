@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataladder.errors import InputError, json_problem, not_a_file, text_lines
+from dataladder.core.errors import InputError, json_problem, not_a_file, text_lines
 
 REQUIRED = ("n", "value")
 OPTIONAL = ("seed", "eval_n", "curve")
@@ -278,7 +278,7 @@ def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
     if not isinstance(doc, dict):
         raise InputError("expected a JSON array of points or a dataladder result document", str(p))
     if any(k in doc for k in ("arms", "rungs", "ladder")):
-        from dataladder.results import check_result
+        from dataladder.core.results import check_result
 
         check_result(doc, str(p))  # types, ranges and NaN, named by field path, as report and compare check them
     cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}

@@ -46,7 +46,7 @@ import math
 
 import numpy as np
 
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 from dataladder.forecast.model import N_MAX, Forecast, forecast
 from dataladder.forecast.points import Curve, Points
 from dataladder.forecast.trend import follow, measured_trend

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Callable, Literal
 from pydantic import BaseModel, Field
 
 from dataladder.generate.chat import ChatMode, ChatPolicy, Prompt
-from dataladder.registry import Registry
+from dataladder.core.registry import Registry
 
 if TYPE_CHECKING:
     from dataladder.skills.base import Item, Skill

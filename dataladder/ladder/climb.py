@@ -20,10 +20,10 @@ from dataladder.generate import PromptOptions
 from dataladder.ladder import soundness
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore, run_key
+from dataladder.core.store import RunStore, run_key
 from dataladder.models.hub import model_fingerprint
-from dataladder.probe import DATA_BANDS, diagnose, eval_items, score_formats
-from dataladder.results import write_json
+from dataladder.evals.probe import DATA_BANDS, diagnose, eval_items, score_formats
+from dataladder.core.results import write_json
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 from dataladder.train.sizing import resolve_for
 from dataladder.train.tracking import ReportTo
@@ -346,7 +346,7 @@ class SFTLadder(Ladder):
 def check_formats(cfg: ClimbConfig) -> None:
     """Every climbed skill has the target format (a did-you-mean error before any work), and train items unless
     a train file supplies the records."""
-    from dataladder.registry import did_you_mean
+    from dataladder.core.registry import did_you_mean
     from dataladder.skills.base import no_train_items
 
     for skill in cfg.skills:
@@ -401,7 +401,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     climb_ladders(arms, store, executor, cfg.report_to)
     arm_docs = [a.document() for a in arms]
     from dataladder.ladder.recommend import recommend
-    from dataladder.runtime import peak_memory
+    from dataladder.core.runtime import peak_memory
 
     doc = {"config": (cfgs[cfg.models[0]] if len(cfgs) == 1 else cfg).model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
            "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local"),

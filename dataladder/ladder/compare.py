@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 from dataladder.forecast.points import rung_points
-from dataladder.results import read_result, write_json
+from dataladder.core.results import read_result, write_json
 
 
 def _read(path: Path, name: str) -> dict:

@@ -22,9 +22,9 @@ from pydantic import Field, model_validator
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore
-from dataladder.results import write_json
-from dataladder.runtime import peak_memory
+from dataladder.core.store import RunStore
+from dataladder.core.results import write_json
+from dataladder.core.runtime import peak_memory
 from dataladder.train.dpo import DPOHparams
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
@@ -73,7 +73,7 @@ def format_of(cfg: DPOConfig) -> str:
 def check_config(cfg: DPOConfig) -> None:
     """Fail before any work: the format, the sources, train items to make pairs of."""
     from dataladder.data.pairs import source_name
-    from dataladder.registry import did_you_mean
+    from dataladder.core.registry import did_you_mean
     from dataladder.skills.base import no_train_items
 
     sk = skill_of(cfg)
@@ -98,7 +98,7 @@ class Context:
         from dataladder.generate.hf import HFGenerator
         from dataladder.models.hub import load_model
 
-        from dataladder.probe import eval_items
+        from dataladder.evals.probe import eval_items
 
         self.cfg, self.skill, self.fmt = cfg, skill_of(cfg), format_of(cfg)
         self.items = eval_items(self.skill, cfg.eval_n, 0)  # up to eval_n items of each format
@@ -121,7 +121,7 @@ class Context:
         return self.pools[seed]
 
     def evaluate(self, model) -> dict:
-        from dataladder.probe import score_formats
+        from dataladder.evals.probe import score_formats
 
         gen = self.gen if model is self.model else self.gen.with_model(model)
         res = score_formats(gen, self.skill, self.items, list(self.skill.formats))[0]

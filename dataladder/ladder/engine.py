@@ -75,8 +75,8 @@ from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, satu
 from dataladder.ladder.schedule import next_size
 from dataladder.ladder.soundness import unsound_reason
 from dataladder.ladder.stop import UNSTABLE, Decision, RungScore, decide, reached_at
-from dataladder.ladder.store import RunStore
-from dataladder.stats import wilson
+from dataladder.core.store import RunStore
+from dataladder.core.stats import wilson
 
 KINDS = {  # kind → the module with its prepare(spec, cfg) and run(ctx, job)
     "sft": "dataladder.ladder.climb",

@@ -131,7 +131,7 @@ def estimate_climb(cfg, pools: dict[str, int] | None = None) -> Estimate | None:
     records (the climb's own count; drawn here when not given), which cap its rungs."""
     from dataladder.ladder.climb import _skill, pool_records
     from dataladder.ladder.schedule import sizes
-    from dataladder.probe import eval_items
+    from dataladder.evals.probe import eval_items
     from dataladder.train.sizing import param_count, resolve_cfg
 
     params = [param_count(m) for m in cfg.models]

@@ -22,10 +22,10 @@ from pydantic import BaseModel, Field, model_validator
 
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore
-from dataladder.results import write_json
-from dataladder.runtime import peak_memory
-from dataladder.stats import wilson
+from dataladder.core.store import RunStore
+from dataladder.core.results import write_json
+from dataladder.core.runtime import peak_memory
+from dataladder.core.stats import wilson
 from dataladder.train.reward import RewardHparams
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
@@ -82,7 +82,7 @@ def _endpoint(cfg: PrefsConfig):
 def check_config(cfg: PrefsConfig) -> None:
     """Fail before any work on sources that cannot be built or overlap."""
     from dataladder.data.pairs import source_name
-    from dataladder.registry import did_you_mean
+    from dataladder.core.registry import did_you_mean
     from dataladder.skills.base import no_train_items
     from dataladder.skills.spec import train_skill
 

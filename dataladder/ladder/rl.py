@@ -33,7 +33,7 @@ from dataladder.ladder.engine import climb_ladders
 from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
                                       observed_zero_signal, prune, restore_weights, schedule, train_skill_of)
 from dataladder.ladder.rl_checks import diversity, signal_check
-from dataladder.ladder.store import RunStore
+from dataladder.core.store import RunStore
 from dataladder.skills.spec import skill_key
 from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
@@ -191,7 +191,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
     store = RunStore(output_dir)
     from dataladder.generate.hf import HFGenerator
 
-    from dataladder.probe import eval_items as draw_eval
+    from dataladder.evals.probe import eval_items as draw_eval
 
     eval_items = draw_eval(skill, cfg.eval_n, 0)  # up to eval_n items of each format
     model, tok = load_model(cfg.model)
@@ -296,8 +296,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         "recommendation": rec, "arms": done, "executor": getattr(executor, "name", "local"),
         "seconds": time.perf_counter() - t0,
     }
-    from dataladder.results import write_json
-    from dataladder.runtime import peak_memory
+    from dataladder.core.results import write_json
+    from dataladder.core.runtime import peak_memory
 
     doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
 

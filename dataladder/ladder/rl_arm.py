@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable
 from dataladder.ladder.engine import Ladder, Rule
 from dataladder.ladder.rl_checks import overoptimization
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore
+from dataladder.core.store import RunStore
 from dataladder.skills.spec import skill_key
 
 if TYPE_CHECKING:
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def eval_greedy(gen, skill, items, fmt: str) -> dict:
     """Greedy accuracy of `gen`'s model on `items` in format `fmt` (`items`: each format's own, `probe.eval_items`,
     or one list it filters), with its Wilson interval; an error where the format has no eval items."""
-    from dataladder.probe import score_formats
+    from dataladder.evals.probe import score_formats
 
     res = score_formats(gen, skill, items, [fmt])[0]
     if fmt not in res:
@@ -180,7 +180,7 @@ class Context:
                       "key": it.key, "stop": list(p.stop), "qa": p.qa} for p, it in zip(prompts, rs.pool)]
         self.max_len = max(p.max_new_tokens for p in prompts)
         self.funcs, self.weights = self.arm.reward_funcs(self.skill, {it.key: it for it in rs.pool})
-        from dataladder.probe import eval_items
+        from dataladder.evals.probe import eval_items
 
         self.eval_items = eval_items(self.skill, cfg.eval_n, 0, [rs.fmt])  # up to eval_n items of the RL format
         self.on_train: Callable[[int, int], None] | None = None

@@ -21,12 +21,12 @@ from typing import Callable
 
 from pydantic import BaseModel, Field
 
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore, run_key
-from dataladder.results import read_result, write_json
+from dataladder.core.store import RunStore, run_key
+from dataladder.core.results import read_result, write_json
 from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
 
@@ -183,7 +183,7 @@ def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], No
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
 
-    from dataladder.probe import eval_items
+    from dataladder.evals.probe import eval_items
 
     rl_cfg = ceiling_spec.cfg
     skill = train_skill_of(rl_cfg)

@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass
 
 from dataladder.ladder.fit import CurveFit
-from dataladder.stats import wilson
+from dataladder.core.stats import wilson
 
 P_GAIN = 0.8  # diminishing returns: P(next doubling gains less than the threshold) at least this
 P_REACH = 0.1  # unreachable within budget: P(target within the budget) below this

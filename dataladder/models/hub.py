@@ -104,7 +104,7 @@ def load_model(spec: str, device: str | None = None):
     dtype = torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     model.eval()
-    from dataladder.runtime import apply_threads
+    from dataladder.core.runtime import apply_threads
 
     apply_threads(model)  # one thread for a small model: as fast alone, far faster on a busy machine
     return model, tok

@@ -15,8 +15,8 @@ import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dataladder.errors import malformed
-from dataladder.results import read_result
+from dataladder.core.errors import malformed
+from dataladder.core.results import read_result
 from dataladder.report.kinds import _figure, compare_section, ladder_section, prefs_section, rl_section
 from dataladder.report.samples import samples_section
 

@@ -6,7 +6,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from dataladder.registry import Registry
+from dataladder.core.registry import Registry
 from dataladder.verify import Verdict, Verifier
 
 

@@ -28,7 +28,7 @@ import random
 from functools import lru_cache, partial
 from pathlib import Path
 
-from dataladder.errors import InputError, not_a_file, text_lines, json_problem
+from dataladder.core.errors import InputError, not_a_file, text_lines, json_problem
 from dataladder.generate.chat import plain_text
 from dataladder.skills.base import NO_ITEM_VERIFIER, PER_ITEM, Format, Item, Skill
 from dataladder.skills.text import json_agrees, text_key, wrong_candidates

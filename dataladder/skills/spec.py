@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dataladder.registry import did_you_mean
+from dataladder.core.registry import did_you_mean
 from dataladder.skills.base import SKILLS, Skill
 from dataladder.skills.jsonl import load_jsonl_skills, with_train_file
 

@@ -25,7 +25,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from dataladder.runtime import scratch_dir
+from dataladder.core.runtime import scratch_dir
 from dataladder.train.hparams import PairHparams
 from dataladder.train.progress import run_trainer
 from dataladder.train.sizing import hp_description, resolve_for

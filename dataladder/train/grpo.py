@@ -28,7 +28,7 @@ from typing import Callable
 from pydantic import BaseModel, Field
 
 from dataladder.generate.chat import stop_token_ids
-from dataladder.runtime import scratch_dir
+from dataladder.core.runtime import scratch_dir
 from dataladder.train.progress import run_trainer
 from dataladder.train.sizing import hp_description, resolve_for
 

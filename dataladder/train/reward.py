@@ -23,8 +23,8 @@ from typing import Callable
 
 from pydantic import Field
 
-from dataladder.runtime import scratch_dir
-from dataladder.stats import wilson
+from dataladder.core.runtime import scratch_dir
+from dataladder.core.stats import wilson
 from dataladder.train.hparams import PairHparams
 from dataladder.train.progress import run_trainer
 from dataladder.train.sizing import hp_description, resolve_for

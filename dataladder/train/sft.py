@@ -15,7 +15,7 @@ from typing import Callable, Literal
 
 from pydantic import Field
 
-from dataladder.runtime import scratch_dir
+from dataladder.core.runtime import scratch_dir
 from dataladder.train.hparams import TrainHparams
 from dataladder.train.progress import LOG_EVERY_STEP, loss_curve, run_trainer, window_means
 from dataladder.train.sizing import hp_description, resolve_for

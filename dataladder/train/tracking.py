@@ -35,7 +35,7 @@ PROJECT = "dataladder"  # W&B project when WANDB_PROJECT is unset; Trackio proje
 def check(report_to: str) -> str:
     """`report_to` if it names a backend whose package is installed; otherwise a one-line ValueError."""
     if report_to not in REPORT_TO:
-        from dataladder.registry import did_you_mean
+        from dataladder.core.registry import did_you_mean
 
         raise ValueError(f"--report-to {report_to}: {did_you_mean('backend', report_to, list(REPORT_TO))}")
     if report_to != "none" and importlib.util.find_spec(report_to) is None:

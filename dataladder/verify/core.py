@@ -25,7 +25,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Callable, NamedTuple, Optional
 
-from dataladder.registry import Registry, did_you_mean
+from dataladder.core.registry import Registry, did_you_mean
 
 
 class Verdict(NamedTuple):

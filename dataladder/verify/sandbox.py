@@ -169,7 +169,7 @@ def _run_one(sb: Sandbox, program: str, tests: list[str], stdin: str | None, slo
     uid = UID_BASE + (os.getpid() % 4096) * 256 + slot if root and mode in ("full", "plain") else None
     workdir = None
     if mode == "plain":
-        from dataladder.runtime import scratch_path
+        from dataladder.core.runtime import scratch_path
 
         workdir = scratch_path("sandbox")  # removed below; after a kill, by the next run
         if uid is not None:

@@ -4,7 +4,7 @@ from collections import Counter
 
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 from dataladder.data.curate import CurateConfig, curate, normalize_text
 from dataladder.skills.arithmetic import recover_item
 from dataladder.data.noise import add_noise

@@ -6,7 +6,7 @@ import pytest
 from jinja2 import Template
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 from dataladder.data.curate import CurateConfig, curate, normalize_text
 from dataladder.skills import get_skill
 from tests.usermodels import CHATML, LLAMA3, write_tasks
@@ -166,9 +166,9 @@ def test_synth_writes_trl_conversational_records_that_climb_and_curate_read(task
 
 
 def test_a_user_plan_without_skills_and_a_too_small_prefs_skill_stop_before_work(tmp_path):
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
     from dataladder.ladder.prefs import PrefsConfig, check_config
-    from dataladder.study import check_plan
+    from dataladder.study.run import check_plan
     from tests.usermodels import build_model
 
     model = build_model("qwen", tmp_path / "m")

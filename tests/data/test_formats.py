@@ -3,7 +3,7 @@ import json
 import pytest
 
 from dataladder.data.formats import completion_text, prompt_text, read_trl, to_trl, write_records
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 
 RECORDS = [
     {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"},

@@ -55,7 +55,7 @@ def test_corrupt_cli_writes_marked_copy_and_prints_counts(tmp_path):
 
     from typer.testing import CliRunner
 
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     src = tmp_path / "in.jsonl"
     src.write_text("".join(_json.dumps(r) + "\n" for r in get_skill("add").records("train", 100, seed=0, fmt="native")))

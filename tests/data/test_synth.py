@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 from dataladder.data.synth import SOURCES, SynthConfig, Tally, cache_path, run_synth, synthesize
 from dataladder.skills import Item, get_skill
 from dataladder.verify import get_verifier

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 from dataladder.data.synth import SelfSource, SynthConfig, synthesize
 
 PEOPLE = [("Ana", 31, "Lisbon"), ("Bo", 40, "Oslo"), ("Cy", 25, "Lima"), ("Di", 52, "Riga")]

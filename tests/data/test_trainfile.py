@@ -5,7 +5,7 @@ import json
 import pytest
 
 from dataladder.data.trainfile import prompt_key, read_train_file
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 
 
 def _write(tmp_path, name, rows):

@@ -46,7 +46,7 @@ def test_prompt_options_key_only_when_changed():
 
 
 def test_cli_stop_escapes_and_bad_budgets():
-    from dataladder.cli_common import prompt_fields
+    from dataladder.cli.common import prompt_fields
 
     assert prompt_fields("auto", None, ["\\n\\n", "END"], None)["stop"] == ["\n\n", "END"]
     with pytest.raises(ValueError, match="--max-new-tokens"):

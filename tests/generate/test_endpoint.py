@@ -141,7 +141,7 @@ def test_generator_error_propagates_as_one_line(tmp_path):
 def test_cli_endpoint_error_exits_2_with_one_line(tmp_path):
     from typer.testing import CliRunner
 
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     with OpenAIServer(tmp_path / "none", served_model="m") as srv:
         r = CliRunner().invoke(app, ["probe", "--backend", "endpoint", "--endpoint-url", srv.url, "--endpoint-model",
@@ -257,7 +257,7 @@ def accuracies(report):
 @pytest.mark.parametrize("api,chat_template", [("completions", "auto"), ("chat", "on")])
 def test_endpoint_probe_matches_in_process_hf(tiny_url, tiny_hf, one_thread, api, chat_template):
     from dataladder.generate.hf import HFGenerator
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.skills import resolve_skills
 
     model, tok = tiny_hf
@@ -287,9 +287,9 @@ def test_endpoint_probe_matches_in_process_hf(tiny_url, tiny_hf, one_thread, api
 def test_cli_probe_with_endpoint_matches_in_process(tiny_dir, tiny_hf, one_thread, tmp_path):
     from typer.testing import CliRunner
 
-    from dataladder.cli import app
+    from dataladder.cli.main import app
     from dataladder.generate.hf import HFGenerator
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.skills import resolve_skills
 
     with OpenAIServer(tiny_dir) as srv:

@@ -34,7 +34,7 @@ def _reference(model_dir, eval_file, max_new_tokens):
 
 
 def test_probe_matches_plain_transformers_item_by_item(trained_user_model_dir, user_tasks, tmp_path):
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     r = CliRunner().invoke(app, ["probe", "--model", str(trained_user_model_dir), "--skill", str(user_tasks["eval"]),
                                  "--n", "100", "--max-new-tokens", "64", "--output-dir", str(tmp_path)])
@@ -57,7 +57,7 @@ def test_probe_matches_plain_transformers_item_by_item(trained_user_model_dir, u
 
 
 def test_gold_answers_pass_their_own_verifiers(user_tasks, tmp_path):
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     r = CliRunner().invoke(app, ["probe", "--skill", str(user_tasks["eval"]), "--check-gold"])
     assert r.exit_code == 0 and "all gold answers pass" in r.output, r.output

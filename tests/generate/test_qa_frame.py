@@ -132,7 +132,7 @@ def test_hf_generation_of_a_base_model_stops_at_the_frame_and_probe_says_so(base
     import torch
 
     from dataladder.generate.hf import HFGenerator
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.report.html import probe_section
     from dataladder.skills import resolve_skills
 
@@ -161,7 +161,7 @@ def test_probe_frame_follows_the_template_and_the_items(base_llama):
     from transformers import AutoTokenizer
 
     from dataladder.generate.hf import HFGenerator
-    from dataladder.probe import probe
+    from dataladder.evals.probe import probe
     from dataladder.skills import get_skill, resolve_skills
 
     d, tok, tasks = base_llama

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dataladder.ladder.store import RunStore
+from dataladder.core.store import RunStore
 from dataladder.skills import get_skill
 
 
@@ -89,7 +89,7 @@ def test_lora_arms_train_adapters(micro_dir, tmp_path):
 
 @pytest.mark.integration
 def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
-    args = [sys.executable, "-m", "dataladder.cli", "climb", "--model", str(micro_dir), "--skill", "add",
+    args = [sys.executable, "-m", "dataladder.cli.main", "climb", "--model", str(micro_dir), "--skill", "add",
             "--target", "0.95", "--start", "8", "--seeds", "1", "--budget", "32", "--eval-n", "8",
             "--eval-skill", "add",
             "--hp", "min_steps=40", "--hp", "max_steps=40", "--hp", "batch_size=4"]
@@ -112,7 +112,7 @@ def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
 
 
 def test_train_file_pool_is_decontaminated_shuffled_and_nested(tmp_path):
-    from dataladder.errors import InputError
+    from dataladder.core.errors import InputError
     from dataladder.ladder.climb import ClimbConfig, file_pool
     from dataladder.skills.arithmetic import recover_item
 

@@ -14,7 +14,7 @@ def _one_skill(src, skill, dst):
 
 
 def _climb(model_dir, eval_file, train_file, out, *extra, skill=None):
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     r = CliRunner().invoke(app, ["climb", "--model", str(model_dir), "--skill", skill or str(eval_file), "--eval-skill",
                                  str(eval_file), "--train-file", str(train_file),

@@ -5,9 +5,9 @@ import math
 
 import pytest
 
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 from dataladder.ladder.compare import compare
-from dataladder.stats import wilson
+from dataladder.core.stats import wilson
 
 
 def curve(ns, f, total=400, seeds=2):
@@ -94,6 +94,6 @@ def test_compare_bad_input_names_file_and_field(files, tmp_path):
     with pytest.raises(InputError, match="no prefs.json"):
         compare(climb, tmp_path / "nowhere", None, out)
     (prefs / "prefs.json").write_text("{")
-    with pytest.raises(InputError, match="not a valid JSON result file"):  # read through dataladder.results
+    with pytest.raises(InputError, match="not a valid JSON result file"):  # read through dataladder.core.results
         compare(climb, prefs, None, out)
     assert not (out / "compare.json").exists()  # nothing half-written

@@ -11,7 +11,7 @@ import pytest
 from dataladder.ladder import engine
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders
 from dataladder.ladder.stop import RungScore
-from dataladder.ladder.store import RunStore
+from dataladder.core.store import RunStore
 
 # ---- the fake kind: this module is its worker side (prepare, run) ----
 CALLS: list[dict] = []

@@ -89,7 +89,7 @@ def test_prefs_ladder_writes_results_and_resumes(micro_dir, tmp_path, monkeypatc
 def test_cli_bad_options_exit_2_before_work(tmp_path):
     from typer.testing import CliRunner
 
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     runner = CliRunner()
     for args, msg in ((["--train-sources", "teacher"], "unknown pair source"),

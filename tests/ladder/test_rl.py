@@ -4,7 +4,7 @@ import random
 import pytest
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 from dataladder.ladder.rl_checks import (diversity, overoptimization, signal_check, zero_signal_estimate,
                                          zero_signal_share)
 from dataladder.skills import get_skill
@@ -195,7 +195,7 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
     from transformers import AutoModelForCausalLM
 
     from dataladder.ladder import rl as rl_mod
-    from dataladder.ladder.store import RunStore
+    from dataladder.core.store import RunStore
     from dataladder.models.hub import load_model
 
     common = dict(model=str(micro_dir), skill="add", start_steps=1, max_rollouts=4 * 16, eval_n=16,

@@ -49,7 +49,7 @@ def test_grpo_is_deterministic_in_place_from_disk_and_again(micro, tmp_path):
 @pytest.mark.integration
 def test_rl_prunes_earlier_rungs_and_recomputes_them_exactly(micro_dir, tmp_path, monkeypatch):
     from dataladder.ladder import rl as rl_mod
-    from dataladder.ladder.store import RunStore
+    from dataladder.core.store import RunStore
     from dataladder.train.grpo import weights_digest
 
     def cfg(rollouts: int):

@@ -183,7 +183,7 @@ def test_a_run_unsound_after_its_retry_is_marked_and_the_base_eval_is_reused(mon
 
 def test_the_sft_rung_records_retries_samples_and_forgets_over_sound_seeds_only():
     from dataladder.ladder.climb import ClimbConfig, SFTLadder
-    from dataladder.ladder.store import run_key
+    from dataladder.core.store import run_key
 
     base = {"add": {"exam": cell(10), "native": cell(50)}}
     cfg = ClimbConfig(skills=["add"], eval_skills=["add"], hp=HP)

@@ -51,7 +51,7 @@ def test_jsonl_split_marked_hashed_and_stable(tmp_path):
 
 
 def test_a_user_skill_may_not_take_a_builtin_name(tmp_path):
-    from dataladder.errors import InputError
+    from dataladder.core.errors import InputError
 
     p = tmp_path / "add.jsonl"
     p.write_text('{"skill": "q", "prompt": "a", "completion": "b"}\n{"skill": "add", "prompt": "1+1", "completion": "2"}\n')
@@ -127,7 +127,7 @@ def test_features_are_the_skills_own(tasks):
 
 
 def test_a_prompts_file_adds_train_items_never_eval_ones(tasks, tmp_path):
-    from dataladder.errors import InputError
+    from dataladder.core.errors import InputError
     from dataladder.skills.spec import train_skill
 
     spec = f"{tasks['eval']}:code"

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from dataladder.errors import InputError
+from dataladder.core.errors import InputError
 from dataladder.skills import load_skills
 
 

@@ -4,7 +4,7 @@ import json
 
 from typer.testing import CliRunner
 
-from dataladder.cli import app
+from dataladder.cli.main import app
 from dataladder.skills import load_skills
 
 CITIES = [("Where is the Louvre?", "Paris", "train"), ("Where is the Colosseum?", "Rome", "train"),

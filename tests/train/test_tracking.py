@@ -87,7 +87,7 @@ def test_climb_report_to_tensorboard_names_every_run_and_logs_the_ladder(micro_d
 
     from typer.testing import CliRunner
 
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     args = ["climb", "--model", str(micro_dir), "--skill", "add", "--start", "8", "--budget", "16", "--seeds", "1",
             "--eval-n", "8", "--eval-skill", "add", "--hp", "min_steps=4", "--hp", "max_steps=4", "--hp", "batch_size=4"]

@@ -135,7 +135,7 @@ def test_verify_batch_without_many():
 def test_cli_sandbox(tmp_path):
     from typer.testing import CliRunner
 
-    from dataladder.cli import app
+    from dataladder.cli.main import app
 
     (tmp_path / "prog.py").write_text("def f(x):\n    return x + 1\nprint('hi')\n")
     (tmp_path / "good.py").write_text("assert f(1) == 2\n")

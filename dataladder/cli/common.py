@@ -1,6 +1,6 @@
 """Helpers shared by the `dataladder` subcommands: input errors as one red line, progress bars, option parsing.
 
-`dataladder.cli` (the ladder and study commands) and `dataladder.cli_data` (the data tools) both use these; nothing
+`dataladder.cli.main` (the ladder and study commands) and `dataladder.cli.data` (the data tools) both use these; nothing
 here knows the typer `app`, so either module imports this one without importing the other.
 """
 
@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from dataladder.cli_tables import console
+from dataladder.cli.tables import console
 
 err_console = Console(stderr=True, emoji=False)  # "tasks.jsonl:100: ..." keeps its line number (not 💯)
 
@@ -27,8 +27,8 @@ def user_errors(fn: Callable) -> Callable:
     def wrapper(*args, **kwargs):
         from rich.markup import escape
 
-        from dataladder.errors import InputError
-        from dataladder.registry import UnknownName
+        from dataladder.core.errors import InputError
+        from dataladder.core.registry import UnknownName
 
         try:
             return fn(*args, **kwargs)
@@ -117,8 +117,8 @@ def step_bar(bar: Progress, label: str) -> tuple[Callable[[int, int], None], Cal
 
 def _quiet() -> None:
     """Before a command's heavy work: the libraries' logs off, and one line if the machine is already busy."""
-    from dataladder.logs import quiet
-    from dataladder.runtime import load_warning, requested_threads
+    from dataladder.core.logs import quiet
+    from dataladder.core.runtime import load_warning, requested_threads
 
     quiet()
     requested_threads()  # a bad $DATALADDER_THREADS: one line, before any work

@@ -1,7 +1,7 @@
 """The data-tool subcommands of `dataladder`: `synth`, `curate`, `corrupt` and `sandbox`.
 
 Run them as `dataladder synth --help` and so on. They make, clean, spoil or check training data and train nothing;
-`dataladder.cli` registers these plain functions on its typer `app`.
+`dataladder.cli.main` registers these plain functions on its typer `app`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli_common import _quiet, check_writable, progress, user_errors, validated
-from dataladder.cli_tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
-from dataladder.errors import not_a_file
+from dataladder.cli.common import _quiet, check_writable, progress, user_errors, validated
+from dataladder.cli.tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
+from dataladder.core.errors import not_a_file
 
 
 @user_errors
@@ -48,7 +48,7 @@ def synth(
                                                               "(skill and completion optional)")] = None,
 ) -> None:
     """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
-    from dataladder.cli_common import refuse_together
+    from dataladder.cli.common import refuse_together
     from dataladder.data.formats import check_output_suffix
 
     if output is not None:  # the default one is checked once the skill names it

@@ -17,7 +17,7 @@ from typing import Callable, NamedTuple
 
 from dataladder.generate import Generator, GenOptions, make_generator
 from dataladder.skills import Item, Skill
-from dataladder.stats import wilson
+from dataladder.core.stats import wilson
 
 # Prior data bands from the lecture's rule of thumb (../shared/seeds): ~20 examples teach a new
 # format, hundreds change the model, thousands are the sweet spot for a new task, and a skill
@@ -181,7 +181,7 @@ def run_probe(model_spec: str, names: list[str], output_dir: Path, n: int = 300,
 
 def check_skills(skills: list[Skill], target_format: str | None) -> None:
     """One skill per name (two files defining `code` would be scored as one), and a target format some skill has."""
-    from dataladder.registry import did_you_mean
+    from dataladder.core.registry import did_you_mean
 
     seen: dict[str, str] = {}
     for sk in skills:

@@ -34,7 +34,7 @@ NEEDS = {"config": "the settings of the run that wrote it", "rungs": "the ladder
 def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun: str = "") -> dict:
     """The result document at `path` (a file, or the directory holding `name`), checked by `check_result`; any
     problem is one InputError naming the file and the field. `need`: top-level fields the caller uses."""
-    from dataladder.errors import InputError, not_a_file, read_json
+    from dataladder.core.errors import InputError, not_a_file, read_json
 
     f = Path(path) / name if name and Path(path).is_dir() else Path(path)
     if why := not_a_file(f):
@@ -48,7 +48,7 @@ def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun
 
 def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") -> None:
     """Raise InputError(`file`: `field.path`: what is wrong) for a document no reader can use."""
-    from dataladder.errors import InputError
+    from dataladder.core.errors import InputError
 
     fix = f"; {rerun}" if rerun else "; rerun the command that wrote it"
 

@@ -13,9 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli_common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
+from dataladder.cli.common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
                                    err_console, progress, prompt_fields, user_errors, validated)
-from dataladder.cli_tables import console, print_probe
+from dataladder.cli.tables import console, print_probe
 
 DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
 
@@ -55,7 +55,7 @@ def probe(
     (the answer amid prose), and a diagnosis of each gap: format or knowledge."""
     check_writable(output_dir, "--output-dir")
     from dataladder.generate import GenOptions
-    from dataladder.probe import run_probe
+    from dataladder.evals.probe import run_probe
 
     names = skill or DEFAULT_SKILLS
     if n <= 0:
@@ -64,12 +64,12 @@ def probe(
         raise ValueError(f"--batch-size {batch_size}: must be a positive number of prompts")
     if not 0 <= seed < 2**32:
         raise ValueError(f"--seed {seed}: must be between 0 and 2**32 - 1")
-    from dataladder.cli_common import refuse_together
+    from dataladder.cli.common import refuse_together
 
     refuse_together(backend == "hf", "--backend hf", ("endpoint_url", "endpoint_model", "endpoint_api", "concurrency",
                                                       "endpoint_timeout"), "endpoint options need --backend endpoint")
     refuse_together(backend == "endpoint", "--backend endpoint", ("batch_size",), "--batch-size is for --backend hf")
-    from dataladder.config import ProbeStep
+    from dataladder.study.plan import ProbeStep
 
     validated(ProbeStep, {"n": n, "mastered_at": mastered_at, "partial_at": partial_at})
     if check_gold:
@@ -92,7 +92,7 @@ def probe(
     if not skill and model != "tiny-arith":
         raise ValueError("--skill: name the skills to probe, e.g. --skill tasks.jsonl (the arithmetic skills are "
                          "the default only for the shipped tiny-arith)")
-    from dataladder.probe import check_skills, with_prerequisites
+    from dataladder.evals.probe import check_skills, with_prerequisites
     from dataladder.skills import resolve_skills
 
     check_skills(resolve_skills(with_prerequisites(names)), target_format)  # before any model is loaded
@@ -107,7 +107,7 @@ def probe(
 
 
 def _check_gold(names: list[str]) -> None:
-    from dataladder.probe import check_gold
+    from dataladder.evals.probe import check_gold
     from dataladder.skills import resolve_skills
 
     bad = check_gold(names)

@@ -16,8 +16,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli_common import check_writable, user_errors
-from dataladder.cli_tables import console
+from dataladder.cli.common import check_writable, user_errors
+from dataladder.cli.tables import console
 
 
 def parse_bounds(text: str | None):
@@ -148,7 +148,7 @@ def fit(
     doc = summarize(pts, target=target, direction=direction, bounds=bnds, at=at, budget=budget, delta=delta)
     print_fit(doc)
     from dataladder.forecast.plot import plot_fit
-    from dataladder.results import write_json
+    from dataladder.core.results import write_json
 
     write_json(output_dir / "fit.json", doc)
     plot_fit(doc, output_dir / "fit.png")

@@ -1,7 +1,7 @@
 """The `dataladder` command: one subcommand per job. Run `dataladder --help`.
 
 The ladder, study and report commands live here; the data tools (synth, curate, corrupt, sandbox) in
-`dataladder.cli_data`, the helpers both use in `dataladder.cli_common`, the rendering in `dataladder.cli_tables`.
+`dataladder.cli.data`, the helpers both use in `dataladder.cli.common`, the rendering in `dataladder.cli.tables`.
 """
 
 from __future__ import annotations
@@ -13,16 +13,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder import cli_data
-from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
+from dataladder.cli import data as cli_data
+from dataladder.cli.common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
                                    RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
                                    _quiet, check_writable, err_console, executor_from, parse_budget, progress,
                                    prompt_fields, step_bar, user_errors, validated)
-from dataladder.cli_ladders import dpo, prefs, rl_command, rm_policy
-from dataladder.cli_fit import fit
-from dataladder.errors import not_a_file
-from dataladder.cli_probe import probe
-from dataladder.cli_tables import (console, print_compare, print_pretrain,
+from dataladder.cli.ladders import dpo, prefs, rl_command, rm_policy
+from dataladder.cli.fit import fit
+from dataladder.core.errors import not_a_file
+from dataladder.cli.probe import probe
+from dataladder.cli.tables import (console, print_compare, print_pretrain,
                                    print_recommendations, print_skills, print_study)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -36,7 +36,7 @@ def _global(
                                                        "larger one every core); also plan `threads:`, "
                                                        "$DATALADDER_THREADS")] = None,
 ) -> None:
-    from dataladder.runtime import ENV
+    from dataladder.core.runtime import ENV
 
     if threads is not None:
         if threads < 1:
@@ -57,7 +57,7 @@ def pretrain(
     check_writable(output_dir, "--output-dir")
     import yaml
 
-    from dataladder.config import load_yaml_model
+    from dataladder.core.config import load_yaml_model
     from dataladder.models.pretrain import PretrainConfig
     from dataladder.models.pretrain import pretrain as pretrain_fn
 
@@ -111,11 +111,11 @@ def climb(
 ) -> None:
     """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
     check_writable(output_dir, "--output-dir")
-    from dataladder.config import apply_overrides
+    from dataladder.core.config import apply_overrides
     from dataladder.ladder.climb import ClimbConfig, check_formats, climb as climb_fn
     from dataladder.skills import get_skill, resolve_skills
 
-    from dataladder.cli_common import refuse_together
+    from dataladder.cli.common import refuse_together
 
     max_examples, max_minutes = parse_budget(budget)
     refuse_together(method == "full", "--method full", ("lora_ranks",), "LoRA ranks are for --method lora")
@@ -204,7 +204,7 @@ CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 def _run_plan_with_progress(plan) -> Path:
-    from dataladder.study import Hooks, run_plan
+    from dataladder.study.run import Hooks, run_plan
 
     _quiet()
     with progress() as bar:
@@ -260,9 +260,9 @@ def run(
     override: Annotated[Optional[list[str]], typer.Argument(help="key=value overrides, e.g. output_dir=runs/x climbs.0.target=0.8")] = None,
 ) -> None:
     """Run a whole study from one plan: probe → data → ladders → report. Rerun to resume."""
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
 
-    from dataladder.study import check_plan
+    from dataladder.study.run import check_plan
 
     p = load_plan(plan, override or [])
     check_writable(Path(p.output_dir), "output_dir")
@@ -281,7 +281,7 @@ def demo(
     output_dir: Annotated[Optional[Path], typer.Option(help="where the study goes (default runs/demo or runs/demo-quick)")] = None,
 ) -> None:
     """The full study on the shipped model (configs/demo.yaml) into runs/demo/, ending with the report's path."""
-    from dataladder.config import load_plan
+    from dataladder.study.plan import load_plan
 
     if output_dir is not None:
         check_writable(output_dir, "--output-dir")
@@ -318,7 +318,7 @@ def compare(
     check_writable(output_dir, "--output-dir")
     from dataladder.ladder.compare import compare as compare_fn
 
-    from dataladder.errors import malformed
+    from dataladder.core.errors import malformed
 
     given = [*(climb or []), *(p for p in (prefs, rl, dpo, rm_policy) if p), *(ladder or [])]
     with malformed(", ".join(map(str, given)), "ladder document"):
@@ -343,7 +343,7 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # a log file gets each line as it is printed, not in 8 kB blocks
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(line_buffering=True)
-    from dataladder.cli_common import repeated_option
+    from dataladder.cli.common import repeated_option
 
     if twice := repeated_option(typer.main.get_command(app), sys.argv[1:]):  # click would keep the last silently
         print(twice, file=sys.stderr)

@@ -8,11 +8,11 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from dataladder.cli_common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
+from dataladder.cli.common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
                                    RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
                                    _quiet, check_writable, executor_from, parse_budget, progress, prompt_fields,
                                    step_bar, user_errors, validated)
-from dataladder.cli_tables import console, print_prefs, print_rl
+from dataladder.cli.tables import console, print_prefs, print_rl
 
 
 @user_errors
@@ -46,7 +46,7 @@ def dpo(
 ) -> None:
     """DPO on a ladder of verified preference-pair counts: the policy's accuracy, forgetting, saturation."""
     check_writable(output_dir, "--output-dir")
-    from dataladder.config import apply_overrides
+    from dataladder.core.config import apply_overrides
     from dataladder.ladder.dpo import DPOConfig, check_config
     from dataladder.ladder.dpo import dpo as dpo_fn
 
@@ -117,7 +117,7 @@ def rm_policy(
 ) -> None:
     """Better reward model → better policy? RL with each prefs reward model, scored by verified accuracy."""
     check_writable(output_dir, "--output-dir")
-    from dataladder.config import apply_overrides
+    from dataladder.core.config import apply_overrides
     from dataladder.ladder.rm_policy import RMPolicyConfig, read_prefs
     from dataladder.ladder.rm_policy import rm_policy as rm_policy_fn
 
@@ -175,7 +175,7 @@ def prefs(
 ) -> None:
     """Reward models on a ladder of pair counts: held-out pairwise accuracy, margin, saturation point."""
     check_writable(output_dir, "--output-dir")
-    from dataladder.config import apply_overrides
+    from dataladder.core.config import apply_overrides
     from dataladder.ladder.prefs import PrefsConfig, check_config
     from dataladder.ladder.prefs import prefs as prefs_fn
     from dataladder.skills.spec import train_skill
@@ -252,7 +252,7 @@ def rl_command(
 ) -> None:
     """RL with GRPO: zero-signal check, then greedy accuracy at growing rollout counts, fit and stop rule."""
     check_writable(output_dir, "--output-dir")
-    from dataladder.config import apply_overrides
+    from dataladder.core.config import apply_overrides
     from dataladder.ladder.rl import RLConfig
     from dataladder.ladder.rl import rl as rl_fn
     from dataladder.skills.base import no_train_items

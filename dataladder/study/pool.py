@@ -27,8 +27,8 @@ import os
 import time
 from pathlib import Path
 
-from dataladder.config import Plan
-from dataladder.runtime import ENV, SMALL_MODEL, usable_cores
+from dataladder.study.plan import Plan
+from dataladder.core.runtime import ENV, SMALL_MODEL, usable_cores
 
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth")
 PER_STEP = 2 * 2**30  # memory a step's process may take with a small model (torch, transformers, TRL: ~0.7 GiB measured)
@@ -117,7 +117,7 @@ def _init(conn, threads: str, parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the steps and says so in one line
     _conn = conn
     os.environ[ENV] = threads
-    from dataladder.logs import quiet
+    from dataladder.core.logs import quiet
 
     quiet()  # the libraries' own bars and warnings: a step's progress comes back through the pipe
 
@@ -143,7 +143,7 @@ def _step(name: str, plan: Plan, out: str) -> float:
     """Run one step in this worker; its messages go to the parent. Returns its seconds."""
     global _executor
     from dataladder.executors import make_executor
-    from dataladder.study import Hooks, run_step
+    from dataladder.study.run import Hooks, run_step
 
     t0 = time.perf_counter()
     put = _conn.send

@@ -1,7 +1,7 @@
 """What the CLI prints from result documents: rich tables and summary lines.
 
 Each `print_*` function takes what a command produced (a probe, ladder, synth, prefs, RL or curation document,
-mostly as written to its JSON file) and renders it on `console`; `dataladder.cli` and `dataladder.cli_data` run the
+mostly as written to its JSON file) and renders it on `console`; `dataladder.cli.main` and `dataladder.cli.data` run the
 jobs and call these.
 Nothing here computes a result: it formats what is already in the document.
 """

@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from dataladder.results import write_json
+from dataladder.core.results import write_json
 
 
 def run_key(config: dict) -> str:

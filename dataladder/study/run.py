@@ -22,9 +22,9 @@ from typing import Callable, Iterator
 
 import yaml
 
-from dataladder.config import Plan
+from dataladder.study.plan import Plan
 from dataladder.generate import PromptOptions
-from dataladder.results import write_json
+from dataladder.core.results import write_json
 
 
 @dataclass
@@ -42,7 +42,7 @@ class Hooks:
 
 def run_probe_step(plan: Plan, out: Path, hooks: Hooks) -> dict:
     from dataladder.models.hub import model_fingerprint
-    from dataladder.probe import run_probe
+    from dataladder.evals.probe import run_probe
 
     key = hashlib.sha256(json.dumps({"probe": plan.probe.model_dump(), "format": plan.target_format,
                                      "model": model_fingerprint(plan.model)}, sort_keys=True).encode()).hexdigest()[:16]
@@ -123,7 +123,7 @@ def check_plan_files(plan: Plan) -> None:
     """Every file a step reads, before any step starts: train files (each record checked), prompts files (their
     skill's line format), reward-model and other-model directories, and a prefs document rm-policy is pointed at."""
     from dataladder.data.trainfile import read_train_file
-    from dataladder.errors import not_a_file
+    from dataladder.core.errors import not_a_file
     from dataladder.skills.spec import train_skill
 
     for i, c in enumerate(plan.climbs):
@@ -153,8 +153,8 @@ def check_plan_files(plan: Plan) -> None:
 @contextmanager
 def _at(key: str) -> Iterator[None]:
     """A plan check's error, prefixed with the plan key it comes from."""
-    from dataladder.errors import InputError
-    from dataladder.registry import UnknownName
+    from dataladder.core.errors import InputError
+    from dataladder.core.registry import UnknownName
 
     try:
         yield
@@ -308,13 +308,13 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     """Run every step of `plan` (independent steps side by side where `parallel` allows: `study_pool`);
     returns the path of report.html."""
     from dataladder.report.html import build_report
-    from dataladder.study_pool import default_parallel, plan_steps, run_steps_parallel
+    from dataladder.study.pool import default_parallel, plan_steps, run_steps_parallel
 
     hooks = hooks or Hooks()
     if plan.threads is not None:
         import os
 
-        from dataladder.runtime import ENV
+        from dataladder.core.runtime import ENV
 
         os.environ[ENV] = str(plan.threads)
     out = Path(plan.output_dir)
@@ -324,7 +324,7 @@ def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
     if plan.parallel is not None:
         workers, why = plan.parallel, "the plan's parallel"
     else:
-        from dataladder.runtime import idle_cores
+        from dataladder.core.runtime import idle_cores
 
         workers, why = default_parallel(plan, idle_cores())
     if workers > 1:

@@ -1,0 +1,139 @@
+"""Configuration: pydantic models loaded from YAML, with errors that name the file and the key path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from dataladder.core.errors import InputError
+from dataladder.core.registry import did_you_mean
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_yaml(path: Path, what: str = "file") -> dict:
+    """A YAML mapping from `path` (UTF-8, a byte-order mark allowed); any problem is one InputError line naming
+    the file (and the line, where YAML says): missing, a directory, not UTF-8, not YAML, empty, not a mapping."""
+    from dataladder.core.errors import not_a_file
+
+    if why := not_a_file(path):
+        raise InputError(why, str(path))
+    raw = Path(path).read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start}); save the {what} as UTF-8", str(path),
+                         line) from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as e:
+        raise InputError(f"key '{e.key}' is given twice (first on line {e.first}); keep one (YAML would silently "
+                         "take the last)", str(path), e.line) from None
+    except yaml.YAMLError as e:
+        line = getattr(getattr(e, "problem_mark", None), "line", None)
+        if line is None and isinstance(getattr(e, "position", None), int):  # a character YAML cannot read
+            line = text[:e.position].count("\n")
+        problem = " ".join(str(getattr(e, "problem", None) or e).split())  # one line
+        raise InputError(f"not valid YAML ({problem})", str(path), None if line is None else line + 1) from None
+    if data is None:
+        raise InputError(f"the {what} is empty", str(path))
+    if not isinstance(data, dict):
+        raise InputError(f"the {what} is a YAML {type(data).__name__}; expected keys and values (key: value)",
+                         str(path))
+    return data
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int, first: int):
+        self.key, self.line, self.first = key, line, first
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping with the same key twice (a plan's `target:` given twice)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *defaults`: merged keys may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(str(key), key_node.start_mark.line + 1, seen[key])
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # an unhashable key: SafeLoader's own error names it
+                break
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml_model(model: type[M], path: Path) -> M:
+    """Validate YAML at `path` into `model`; the first problem becomes one InputError line."""
+    data = read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise InputError(first_error(model, e), str(path)) from None
+
+
+def first_error(model: type[BaseModel], e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = [str(x) for x in err["loc"]]
+    key = ".".join(loc)
+    if err["type"] == "extra_forbidden":
+        parent: type[BaseModel] | None = model
+        for part in loc[:-1]:
+            if part.isdigit() or parent is None:
+                continue
+            field = parent.model_fields.get(part)
+            parent = _model_in(field.annotation) if field else None
+        choices = list(parent.model_fields) if parent else []
+        return f"key '{key}': " + did_you_mean("key", loc[-1], choices)
+    return f"key '{key}': {err['msg']}"
+
+
+def _model_in(annotation) -> type[BaseModel] | None:
+    """The pydantic model inside an annotation such as `Model`, `list[Model]` or `Model | None`."""
+    import typing
+
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        m = _model_in(arg)
+        if m is not None:
+            return m
+    return None
+
+
+def apply_overrides(data: dict, pairs: list[str]) -> dict:
+    """Apply `key.path=value` overrides (values as YAML scalars) to a plan dict; list items by index."""
+    out = yaml.safe_load(yaml.safe_dump(data))
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InputError(f"override {pair!r}: expected key=value")
+        node = out
+        parts = key.split(".")
+        for depth, p in enumerate(parts):
+            where = ".".join(parts[:depth]) or "the plan"
+            if isinstance(node, list):
+                if not node:
+                    raise InputError(f"override {pair!r}: {where} is an empty list, so it has no item '{p}'; add "
+                                     f"the item to the plan first")
+                if not p.lstrip("-").isdigit() or not 0 <= int(p) < len(node):
+                    raise InputError(f"override {pair!r}: {where} is a list of {len(node)}; "
+                                     f"'{p}' is not an index 0–{len(node) - 1}")
+                p = int(p)
+            elif not isinstance(node, dict):
+                raise InputError(f"override {pair!r}: {where} is a value, not a section with '{p}'")
+            elif node.get(p) is None and depth < len(parts) - 1 and parts[depth + 1].lstrip("-").isdigit():
+                raise InputError(f"override {pair!r}: the plan has no {'.'.join(parts[:depth + 1])}, so it has "
+                                 f"no item '{parts[depth + 1]}'; add the item to the plan first")
+            if depth == len(parts) - 1:
+                node[p] = yaml.safe_load(value)
+            else:
+                node = node[p] if isinstance(node, list) else node.setdefault(p, {})
+    return out
