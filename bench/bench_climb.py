@@ -79,7 +79,7 @@ def sweep(skill: str, seeds: int, max_n: int, out: Path) -> dict:
 
 def hand_scripted(doc: dict, skill: str, workdir: Path) -> float:
     """Wall time of one `trl sft` process plus one eval process per rung and seed of the climb."""
-    from dataladder.ladder.climb import _skill
+    from dataladder.ladder.climb_pool import one_skill
 
     cfg = ClimbConfig(**doc["config"])
     hp = cfg.hp
@@ -90,7 +90,7 @@ def hand_scripted(doc: dict, skill: str, workdir: Path) -> float:
         for s in range(cfg.seeds):
             d = workdir / f"n{rung['n']}-s{s}"
             (d / "data").mkdir(parents=True)
-            recs = list(_skill(skill).records("train", rung["n"], seed=1000 + s, fmt=cfg.format_for(skill)))
+            recs = list(one_skill(skill).records("train", rung["n"], seed=1000 + s, fmt=cfg.format_for(skill)))
             (d / "data" / "train.jsonl").write_text("".join(json.dumps({"prompt": r["prompt"], "completion": r["completion"]}) + "\n" for r in recs))
             steps = hp.steps_for(rung["n"])
             subprocess.run([

@@ -114,7 +114,7 @@ CASES = [
     ("numbers", ["probe", "--batch-size", "0"], "--batch-size 0"),
     ("numbers", ["probe", "--mastered-at", "1.5"], "--mastered-at 1.5"),
     ("numbers", ["probe", "--partial-at", "0.9", "--mastered-at", "0.5"], "below mastered_at"),
-    ("numbers", ["prefs", "--max-pairs", "10"], "max_pairs (--max-pairs) 10 is below start (--start) 50"),
+    ("numbers", ["prefs", "--budget", "10"], "max_pairs (--budget) 10 is below start (--start) 50"),
     ("numbers", ["rl", "--num-generations", "1"], "num_generations"),
     ("numbers", ["synth", "--skill", "mul", "--n", "5", "--temperature", "nan", "--source", "self"], "--temperature nan"),
     ("numbers", ["synth", "--skill", "mul", "--n", "5", "--top-p", "0", "--source", "self"], "--top-p 0"),

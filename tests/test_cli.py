@@ -36,7 +36,7 @@ def test_skills_shows_a_user_file_with_its_splits(tmp_path):
 
 
 def test_budget_parsing():
-    from dataladder.cli.main import parse_budget
+    from dataladder.cli.common import parse_budget
 
     assert parse_budget("5120") == (5120, None)
     assert parse_budget("30m") == (None, 30.0)

@@ -264,13 +264,14 @@ def test_the_readme_example_interval_covers_its_truth():
 
 def _ladder_doc(tmp_path, monkeypatch, scores: dict, items: int, base: tuple[int, int], **rule) -> tuple[dict, object]:
     """A climb's ladder.json from the engine itself, on scripted per-seed scores (no training): {n: (c0, c1)}."""
-    from dataladder.ladder import engine
     from dataladder.ladder.engine import Rule, climb_ladders
-    from dataladder.ladder.stop import RungScore
+    from dataladder.forecast.stop import RungScore
     from dataladder.core.store import RunStore
     from tests.ladder.test_engine import FakeLadder, local
 
-    monkeypatch.setitem(engine.KINDS, "fake", "tests.ladder.test_engine")
+    from dataladder.ladder.kinds import KINDS, Kind
+
+    monkeypatch.setitem(KINDS._items, "fake", Kind("fake", "tests.ladder.test_engine", "", "", "runs", "fake", "f.json"))
 
     class Scripted(FakeLadder):
         def score(self, rc, result):

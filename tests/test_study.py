@@ -15,7 +15,7 @@ from dataladder.study.plan import Plan
 def study(tmp_path_factory):
     from dataladder.models.tiny import TinyArch, build_tiny_model
     from dataladder.models.tokenizer import build_char_tokenizer
-    from dataladder.study.run import run_plan
+    from dataladder.study.pool import run_plan
 
     root = tmp_path_factory.mktemp("study")
     tok = build_char_tokenizer()
@@ -69,7 +69,7 @@ def test_study_writes_every_result_and_section(study):
 @pytest.mark.integration
 def test_study_resumes_without_training(study, monkeypatch):
     import dataladder.ladder.climb as climb_mod
-    from dataladder.study.run import run_plan
+    from dataladder.study.pool import run_plan
 
     plan, out, _, _ = study
     before = {p: p.read_text() for p in out.rglob("ladder.json")}

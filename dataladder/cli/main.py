@@ -14,16 +14,15 @@ from typing import Annotated, Optional
 import typer
 
 from dataladder.cli import data as cli_data
-from dataladder.cli.common import (ChatTemplateOpt, CpusPerRunOpt, ExecutorOpt, GpusPerRunOpt, MaxNewTokensOpt,
-                                   RayAddressOpt, ReportToOpt, StopOpt, SystemPromptOpt, ThreadsPerRunOpt, WorkersOpt,
-                                   _quiet, check_writable, err_console, executor_from, parse_budget, progress,
-                                   prompt_fields, step_bar, user_errors, validated)
-from dataladder.cli.ladders import dpo, prefs, rl_command, rm_policy
+from dataladder.cli.common import (_quiet, check_writable, err_console, progress,
+                                   user_errors, validated)
+from dataladder.cli.derive import with_signature
+from dataladder.cli.ladders import commands as ladder_commands
+from dataladder.ladder.kinds import kinds
 from dataladder.cli.fit import fit
-from dataladder.core.errors import not_a_file
 from dataladder.cli.probe import probe
 from dataladder.cli.tables import (console, print_compare, print_pretrain,
-                                   print_recommendations, print_skills, print_study)
+                                   print_skills, print_study)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="How much post-training data will fix my model's problem? Evals first, then the ladder.")
@@ -78,103 +77,6 @@ def pretrain(
 
 
 @user_errors
-def climb(
-    model: Annotated[Optional[list[str]], typer.Option(help="base model; repeat to compare bases side by side")] = None,
-    skill: Annotated[Optional[list[str]], typer.Option(help="skill to climb: add, mul, tasks.jsonl, tasks.jsonl:code; "
-                                                            "repeat for several (default add, for tiny-arith only)")] = None,
-    target: Annotated[float, typer.Option(help="accuracy to reach in the target format")] = 0.9,
-    target_format: Annotated[Optional[str], typer.Option(help="prompt format of the target (default: each skill's own: exam for arithmetic)")] = None,
-    method: Annotated[str, typer.Option(help="full | lora")] = "full",
-    lora_ranks: Annotated[str, typer.Option(help="LoRA ranks for --method lora, e.g. 1,4,16")] = "1,4,16",
-    start: Annotated[int, typer.Option(help="examples in the first rung")] = 20,
-    growth: Annotated[float, typer.Option(help="each rung's size over the previous one's")] = 2.0,
-    seeds: Annotated[int, typer.Option(help="training seeds per rung")] = 2,
-    budget: Annotated[Optional[str], typer.Option(help="max examples and/or training time per arm (stored run time: a resume counts finished runs): 5120, 30m, 5120,30m")] = None,
-    delta: Annotated[float, typer.Option(help="smallest gain per doubling worth paying for")] = 0.01,
-    eval_n: Annotated[int, typer.Option(help="eval items per skill and format at every rung")] = 200,
-    eval_skill: Annotated[Optional[list[str]], typer.Option(help="skill or JSONL file evaluated at every rung besides the climbed ones (default: the arithmetic skills on tiny-arith, else none)")] = None,
-    hp: Annotated[Optional[list[str]], typer.Option(help="hyperparameter override key=value, e.g. learning_rate_full=5e-4")] = None,
-    train_file: Annotated[Optional[Path], typer.Option(help="records to climb on instead of the skill's generator: messages, "
-                                                            "(conversational) prompt/completion, Alpaca or ShareGPT")] = None,
-    chat_template: ChatTemplateOpt = "auto",
-    system_prompt: SystemPromptOpt = None,
-    stop: StopOpt = None,
-    max_new_tokens: MaxNewTokensOpt = None,
-    output_dir: Annotated[Path, typer.Option(help="where runs/, ladder.json and ladder.png go")] = Path("runs/climb"),
-    report_to: ReportToOpt = "none",
-    executor: ExecutorOpt = "local",
-    ray_address: RayAddressOpt = None,
-    cpus_per_run: CpusPerRunOpt = 1.0,
-    gpus_per_run: GpusPerRunOpt = 0.0,
-    threads_per_run: ThreadsPerRunOpt = None,
-    workers: WorkersOpt = None,
-) -> None:
-    """The ladder: fine-tune on 20, 40, 80… examples until the target is reached or returns diminish."""
-    check_writable(output_dir, "--output-dir")
-    from dataladder.core.config import apply_overrides
-    from dataladder.ladder.climb import ClimbConfig, check_formats, climb as climb_fn
-    from dataladder.skills import get_skill, resolve_skills
-
-    from dataladder.cli.common import refuse_together
-
-    max_examples, max_minutes = parse_budget(budget)
-    refuse_together(method == "full", "--method full", ("lora_ranks",), "LoRA ranks are for --method lora")
-    try:
-        ranks = [int(r) for r in lora_ranks.split(",") if r.strip()]
-    except ValueError:
-        raise ValueError(f"--lora-ranks {lora_ranks!r}: expected integers like 1,4,16") from None
-    if not skill and model and model != ["tiny-arith"]:
-        raise ValueError("--skill: name the skill to climb, e.g. --skill tasks.jsonl:code (add is the default only "
-                         "for the shipped tiny-arith)")
-    fields = {"models": model or ["tiny-arith"], "skills": skill or ["add"], "target": target,
-              "target_format": target_format, "method": method, "lora_ranks": ranks, "start": start, "growth": growth,
-              "seeds": seeds, "delta": delta, "eval_n": eval_n, "hp": apply_overrides({}, hp or []), "report_to": report_to,
-              **prompt_fields(chat_template, system_prompt, stop, max_new_tokens)}
-    if eval_skill:
-        fields["eval_skills"] = eval_skill
-    if train_file:
-        from dataladder.data.trainfile import read_train_file
-
-        if why := not_a_file(train_file):
-            raise ValueError(f"--train-file {train_file}: {why}")
-        read_train_file(train_file)  # every record checked (file:line:field) before any model is loaded
-        fields["train_file"] = str(train_file)
-    if max_examples:
-        fields["max_examples"] = max_examples
-    if max_minutes:
-        fields["max_minutes"] = max_minutes
-    cfg = validated(ClimbConfig, fields)
-    from dataladder.models.hub import check_model
-
-    for m in cfg.models:
-        check_model(m)
-    for s in cfg.skills:
-        get_skill(s)  # did-you-mean, one skill each (file.jsonl:name), before any work
-    resolve_skills(cfg.eval_skills or [])
-    check_formats(cfg)  # the target format exists, and train items do (or a train file)
-    ex = executor_from(executor, ray_address, cpus_per_run, gpus_per_run, threads_per_run, workers)
-    _quiet()
-    from dataladder.ladder.estimate import estimate_climb
-
-    if (est := estimate_climb(cfg)) is not None:  # before the first rung: the plan's time, from the model's size
-        console.print(est.line(), highlight=False)
-    with progress() as bar:  # training steps and eval items within a rung: a bar, or plain lines in a log
-        on_train, on_rung = step_bar(bar, "training steps")
-        evals = bar.add_task("evaluation items", total=None, visible=False)
-
-        def on_eval(k: int) -> None:
-            bar.update(evals, advance=k, visible=True)
-
-        def on_line(line: str) -> None:
-            bar.update(evals, visible=False, completed=0)
-            on_rung(line)
-
-        doc = climb_fn(cfg, output_dir, ex, on_rung=on_line, on_train=on_train, on_eval=on_eval)
-    print_recommendations(doc)
-    console.print(f"wrote {output_dir / 'ladder.json'} and {output_dir / 'ladder.png'}")
-
-
-@user_errors
 def list_skills(
     spec: Annotated[Optional[list[str]], typer.Argument(help="skill specs to show (tasks.jsonl, tasks.jsonl:code, "
                                                              "mul:<param>=<value>); default: the built-in skills")] = None,
@@ -204,7 +106,8 @@ CONFIGS = Path(__file__).parent.parent / "configs"
 
 
 def _run_plan_with_progress(plan) -> Path:
-    from dataladder.study.run import Hooks, run_plan
+    from dataladder.study.pool import run_plan
+    from dataladder.study.run import Hooks
 
     _quiet()
     with progress() as bar:
@@ -301,39 +204,60 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a study's output direct
     console.print(f"report: {build_report(run_dir)}")
 
 
+def _compare_params() -> list:
+    """compare's options: one per registered kind (`--climb` repeats), --ladder for any other document."""
+    import inspect
+
+    P = lambda name, ann, default=None: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,  # noqa: E731
+                                                          annotation=ann)
+    out = [P(k.key.rstrip("s") if k.many else k.key, Annotated[Optional[list[Path]] if k.many else Optional[Path],
+                                                              typer.Option(help=f"a {k.cmd} output directory "
+                                                                                f"({k.document})"
+                                                                                + ("; repeat for several" if k.many
+                                                                                   else ""))]) for k in kinds()]
+    return out + [
+        P("ladder", Annotated[Optional[list[Path]], typer.Option(help="any other ladder document (a kind's JSON, or its "
+                                                                      "directory); repeat for several")]),
+        P("skill", Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs or dpo "
+                                                              "skill, else the first)")]),
+        P("delta", Annotated[float, typer.Option(help="saturation: 10× more gains less than this")], 0.02),
+        P("output_dir", Annotated[Path, typer.Option(help="where compare.json and compare.png go")], Path("runs/compare"))]
+
+
 @user_errors
-def compare(
-    climb: Annotated[Optional[list[Path]], typer.Option(help="a climb output directory (ladder.json); repeat for several")] = None,
-    prefs: Annotated[Optional[Path], typer.Option(help="a prefs output directory (prefs.json)")] = None,
-    rl: Annotated[Optional[Path], typer.Option(help="an rl output directory (rl.json)")] = None,
-    dpo: Annotated[Optional[Path], typer.Option(help="a dpo output directory (dpo.json)")] = None,
-    rm_policy: Annotated[Optional[Path], typer.Option(help="an rm-policy output directory (rm-policy.json)")] = None,
-    ladder: Annotated[Optional[list[Path]], typer.Option(help="any other ladder document (a kind's JSON, or its "
-                                                              "directory); repeat for several")] = None,
-    skill: Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs or dpo skill, else the first)")] = None,
-    delta: Annotated[float, typer.Option(help="saturation: 10× more gains less than this")] = 0.02,
-    output_dir: Annotated[Path, typer.Option(help="where compare.json and compare.png go")] = Path("runs/compare"),
-) -> None:
-    """Supervised examples, DPO pairs, reward-model pairs and rollouts on one log axis, each with its saturation point."""
-    check_writable(output_dir, "--output-dir")
-    from dataladder.ladder.compare import compare as compare_fn
-
+def compare(**opts) -> None:
+    """Supervised examples, DPO pairs, reward-model pairs, rollouts and demonstrations on one log axis, each with its
+    saturation point."""
     from dataladder.core.errors import malformed
+    from dataladder.ladder.compare import compare as compare_fn
+    from dataladder.study.run import COMPARE_ARGS
 
-    given = [*(climb or []), *(p for p in (prefs, rl, dpo, rm_policy) if p), *(ladder or [])]
+    output_dir, delta, skill = opts.pop("output_dir"), opts.pop("delta"), opts.pop("skill")
+    check_writable(output_dir, "--output-dir")
+    climb, ladders, named = opts.pop("climb"), list(opts.pop("ladder") or ()), {}
+    for k in kinds():
+        if not k.many and (path := opts.get(k.key)) is not None:
+            if k.name in COMPARE_ARGS:
+                named[COMPARE_ARGS[k.name]] = path
+            else:
+                ladders.append(path / k.document if path.is_dir() else path)
+    given = [*(climb or []), *named.values(), *ladders]
     with malformed(", ".join(map(str, given)), "ladder document"):
-        doc = compare_fn(climb, prefs, rl, output_dir, delta, skill, dpo=dpo, rm_policy=rm_policy,
-                         ladders=tuple(ladder or ()))
+        doc = compare_fn(climb, named.get("prefs"), named.get("rl"), output_dir, delta, skill, dpo=named.get("dpo"),
+                         rm_policy=named.get("rm_policy"), ladders=tuple(ladders))
     print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
 
 
+with_signature(compare, _compare_params())
+
+
 # `dataladder --help` lists the commands in this order.
-for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", climb), ("skills", list_skills),
-                        ("synth", cli_data.synth), ("run", run), ("demo", demo), ("report", report), ("prefs", prefs),
-                        ("compare", compare), ("fit", fit), ("curate", cli_data.curate), ("corrupt", cli_data.corrupt),
-                        ("sandbox", cli_data.sandbox), ("rl", rl_command), ("dpo", dpo),
-                        ("rm-policy", rm_policy)]:
+_ladders = {k.cmd: c for k, c in zip(kinds(), ladder_commands())}  # one per registered kind (ladder/kinds.py)
+for _name, _command in [("probe", probe), ("pretrain", pretrain), ("climb", _ladders.pop("climb")),
+                        ("skills", list_skills), ("synth", cli_data.synth), ("run", run), ("demo", demo),
+                        ("report", report), ("compare", compare), ("fit", fit), ("curate", cli_data.curate),
+                        ("corrupt", cli_data.corrupt), ("sandbox", cli_data.sandbox), *_ladders.items()]:
     app.command(_name)(_command)
 
 

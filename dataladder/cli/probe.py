@@ -17,8 +17,6 @@ from dataladder.cli.common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, Sy
                                    err_console, progress, prompt_fields, user_errors, validated)
 from dataladder.cli.tables import console, print_probe
 
-DEFAULT_SKILLS = ["add", "sub", "mul", "div", "mixed"]
-
 
 @user_errors
 def probe(
@@ -56,8 +54,9 @@ def probe(
     check_writable(output_dir, "--output-dir")
     from dataladder.generate import GenOptions
     from dataladder.evals.probe import run_probe
+    from dataladder.skills.arithmetic import ARITHMETIC
 
-    names = skill or DEFAULT_SKILLS
+    names = skill or list(ARITHMETIC)
     if n <= 0:
         raise ValueError(f"--n {n}: must be a positive number of items")
     if batch_size <= 0:

@@ -92,3 +92,15 @@ def text_lines(path) -> "Iterator[tuple[int, str]]":
             except UnicodeDecodeError as e:
                 raise InputError(f"not UTF-8 text ({e.reason} at byte {e.start}); save the file as UTF-8", str(path),
                                  lineno) from None
+
+
+@contextmanager
+def for_option(option: str):
+    """A check's error, named by the option (or plan key) it is about: `--skill: unknown skill 'x' ...`."""
+    from dataladder.core.registry import UnknownName
+
+    try:
+        yield
+    except (InputError, UnknownName, ValueError) as e:
+        text = str(e)
+        raise ValueError(text if text.startswith(option) else f"{option}: {text}") from None

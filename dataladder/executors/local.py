@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterator
 
+from dataladder.executors.contexts import Contexts
+
 
 class LocalExecutor:
     name = "local"
 
     def __init__(self):
-        from dataladder.ladder.engine import Contexts
-
         self.contexts = Contexts()
 
     def set_progress(self, on_train: Callable[[int, int], None] | None, on_eval: Callable[[int], None] | None) -> None:

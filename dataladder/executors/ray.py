@@ -55,8 +55,8 @@ def _worker_class():
         def __init__(self, threads: int):
             import torch
 
-            from dataladder.ladder.engine import Contexts
             from dataladder.core.logs import quiet
+            from dataladder.executors.contexts import Contexts
 
             torch.set_num_threads(threads)
             quiet()

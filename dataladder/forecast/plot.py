@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from dataladder.ladder.plot import log_axes, pyplot, save
+from dataladder.core.plot import log_axes, pyplot, save
 
 
 def plot_fit(doc: dict, path: Path) -> None:

@@ -333,10 +333,10 @@ def _budget(cfg: dict) -> float:
 
 def ladder_rule(cfg: dict, lad: dict) -> dict | None:
     """What a finished ladder (an engine document, or an older climb's arm) fitted and decided with, so that
-    `dataladder fit` decides as it did: the knobs its stop rule recorded (`stop.rule`, ladder/stop.py), else
+    `dataladder fit` decides as it did: the knobs its stop rule recorded (`stop.rule`, forecast/stop.py), else
     its config's; its base score and pooled rungs; the fit's draws and seed (the engine seeds the fit with
     the number of rungs). None for a document without counts or a stop."""
-    from dataladder.ladder.schedule import next_size
+    from dataladder.core.schedule import next_size
 
     stop, rungs = lad.get("stop"), [r for r in lad.get("rungs") or [] if not r.get("unsound")]
     if not isinstance(stop, dict) or not rungs or not all("correct" in r and "total" in r for r in rungs):

@@ -29,7 +29,7 @@ fit.json (every interval is the 80% one of the forecaster's posterior draws; ∞
     half the first rung to the largest of the --at sizes, 16× the last rung and the median n_target.
 
 The forecast follows the last three rungs' measured trend where they do not rise (`forecast/trend.py`),
-as a ladder's fit does. The verdict mirrors `dataladder/ladder/stop.py` on general scores: target-reached
+as a ladder's fit does. The verdict mirrors `dataladder/forecast/stop.py` on general scores: target-reached
 when the last rung's mean is at or past the target; not-improving when the last three rungs' measured
 slope is ≤ 0 and the curve has nothing to show (no rise of two standard errors since its first rung, or a
 fall of two below its best); diminishing-returns when P(gain of the next doubling < max(standard error of
@@ -50,7 +50,7 @@ from dataladder.core.errors import InputError
 from dataladder.forecast.model import N_MAX, Forecast, forecast
 from dataladder.forecast.points import Curve, Points
 from dataladder.forecast.trend import follow, measured_trend
-from dataladder.ladder.stop import P_GAIN, P_REACH, not_improving  # the climb's stop rule, on general scores
+from dataladder.forecast.stop import P_GAIN, P_REACH, not_improving  # the climb's stop rule, on general scores
 
 
 
@@ -151,11 +151,11 @@ def verdict(fc: Forecast, rs: list[dict], target: float | None, budget: float | 
 
 
 def ladder_verdict(fc: Forecast, lad: dict, target: float, budget: float, delta: float, own: bool) -> dict:
-    """The verdict of a ladder document's curve: the ladder's own stop rule (`ladder.stop.decide`) with the knobs
+    """The verdict of a ladder document's curve: the ladder's own stop rule (`forecast.stop.decide`) with the knobs
     it decided with (`points.ladder_rule`), on its pooled rungs and base, so an unchanged document gets the
     ladder's own answer. `own`: target, δ and budget are the ladder's; then a stop the document records but this
     cannot recompute (the data pool, or a kind's own twist on the rule) is kept, and a difference noted."""
-    from dataladder.ladder.stop import RungScore, decide
+    from dataladder.forecast.stop import RungScore, decide
 
     scores = [RungScore(n, c, t) for n, c, t in lad["rungs"]]
     base = RungScore(0, *lad["base"])

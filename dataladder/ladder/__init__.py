@@ -1,1 +1,2 @@
-"""The ladder: rung schedule, curve fits, stop rule, recommendation and the run store."""
+"""The ladder: the engine and its kinds, curve fits, estimate and recommendation (the stop rule is
+`forecast/stop.py`, the rung sizes `core/schedule.py`, the run store `core/store.py`)."""

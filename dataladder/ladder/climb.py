@@ -19,7 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from dataladder.generate import PromptOptions
 from dataladder.ladder import soundness
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
-from dataladder.ladder.stop import RungScore
+from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore, run_key
 from dataladder.models.hub import model_fingerprint
 from dataladder.evals.probe import DATA_BANDS, diagnose, eval_items, score_formats
@@ -28,6 +28,8 @@ from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 from dataladder.train.sizing import resolve_for
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
+from dataladder.ladder.climb_pool import one_skill, pool_records
+from dataladder.skills.arithmetic import ARITHMETIC
 
 
 class ClimbConfig(PromptOptions, extra="forbid"):
@@ -72,7 +74,7 @@ class ClimbConfig(PromptOptions, extra="forbid"):
 
     def format_for(self, skill: str) -> str:
         """The target format of a climbed skill: `target_format`, else the skill's own."""
-        return self.target_format or _skill(skill).target_format
+        return self.target_format or one_skill(skill).target_format
 
     def evaluated(self) -> list[str]:
         """The skills evaluated at every rung: the climbed ones first, then the others (a JSONL file of several
@@ -90,19 +92,11 @@ class ClimbConfig(PromptOptions, extra="forbid"):
         return list(dict.fromkeys(out))
 
 
-ARITHMETIC = ["add", "sub", "mul", "div", "mixed"]
 
 
 def default_eval_skills(models: list[str]) -> list[str]:
     """Arithmetic is the shipped model's world: evaluated by default only when a base model is tiny-arith."""
-    return ARITHMETIC if "tiny-arith" in models else []
-
-
-def _skill(name: str):
-    from dataladder.skills import get_skill, resolve_skills
-
-    skills = resolve_skills([name])
-    return skills[0] if len(skills) == 1 else get_skill(name)  # several: get_skill says how to name one
+    return list(ARITHMETIC) if "tiny-arith" in models else []
 
 
 def _skills_of(spec: str) -> list:
@@ -146,48 +140,13 @@ class Context:
         return self.pools[(skill, seed)]
 
 
-def pool_records(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
-    """The prompt/completion records a climb of `skill` draws its nested rungs from, for one seed."""
-    if cfg.train_file:
-        return file_pool(cfg, skill, seed)
-    sk = _skill(skill)
-    tf = cfg.format_for(skill)
-    fmt = sk.formats[tf]
-    items = [it for it in sk.items("train", cfg.max_examples, 1000 + seed) if fmt.completion(it) is not None]
-    bad = [it.key for it in items if not sk.score(fmt.completion(it), it).ok]
-    if bad:  # grounding: every template item must pass the skill's own verifier
-        raise ValueError(f"skill {skill}: {len(bad)} generated items fail verification, e.g. {bad[0]}")
-    return [sk.example(tf, it) for it in items]
-
-
-def file_pool(cfg: ClimbConfig, skill: str, seed: int) -> list[dict]:
-    """The train file's records for `skill`, minus any that ask an eval item (the skill's `problem` hook, or the
-    same turns as an eval prompt), shuffled by seed."""
-    import random
-
-    from dataladder.data.trainfile import names_skill, prompt_key, read_train_file
-
-    sk = _skill(skill)
-    evals = [sk.example(f, it) for f, its in eval_items(sk, cfg.eval_n, 0).items() for it in its]
-    eval_prompts = {prompt_key(e["prompt"]) for e in evals}
-    # evaluation in the chat template (conversational items, a `chat` format): raw train prompts get it too
-    chat = [e for e in evals if not isinstance(e["prompt"], str) or e.get("chat")]
-    path = Path(cfg.train_file)
-    records = [{"prompt": r["prompt"], "completion": r["completion"], **({"chat": True} if chat else {})}
-               for _, r in read_train_file(path)
-               if names_skill(r["skill"], skill, sk) and prompt_key(r["prompt"]) not in eval_prompts
-               and sk.eval_item_of(r["prompt"]) is None]
-    random.Random(f"{path.name}:{seed}").shuffle(records)
-    return records
-
-
 def prepare(spec: str, cfg: ClimbConfig) -> Context:
     from dataladder.generate.hf import HFGenerator
     from dataladder.models.hub import load_model
 
     sets = {}
     for name in cfg.evaluated():
-        sk = _skill(name)
+        sk = one_skill(name)
         sets[name] = (sk, eval_items(sk, cfg.eval_n, 0))  # up to eval_n items of each format
         if name in cfg.skills and not sets[name][1].get(tf := cfg.format_for(name)):
             raise ValueError(f"skill {name}: no eval items in its target format {tf} (formats with eval items: "
@@ -350,12 +309,42 @@ def check_formats(cfg: ClimbConfig) -> None:
     from dataladder.skills.base import no_train_items
 
     for skill in cfg.skills:
-        sk = _skill(skill)
+        sk = one_skill(skill)
         formats = list(sk.formats)
         if cfg.format_for(skill) not in formats:
             raise ValueError("--target-format: " + did_you_mean(f"format of skill {skill}", cfg.format_for(skill), formats))
         if cfg.train_file is None and not sk.items("train", 1, 0):
             raise ValueError(no_train_items(sk))
+
+
+class ClimbStep(ClimbConfig, extra="forbid"):
+    """A plan's climb (`climbs:` takes a list): a named ladder, on the plan's model unless it names its own."""
+
+    name: str = Field(description="the ladder's name (its folder under climbs/: letters, digits, '.', '_', '-')",
+                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    models: list[str] = Field(default_factory=list, description="base models (default: the plan's model)")
+
+
+def check_config(cfg: ClimbConfig) -> None:
+    """Before any model loads: no contradiction, every skill resolves (one each), the train file's every record."""
+    from dataladder.core.errors import for_option, not_a_file
+    from dataladder.skills import get_skill, resolve_skills
+
+    if cfg.method == "full" and cfg.lora_ranks != ClimbConfig.model_fields["lora_ranks"].get_default(
+            call_default_factory=True):
+        raise ValueError("--method full with --lora-ranks: they contradict (LoRA ranks are for --method lora); drop one")
+    with for_option("--skill"):
+        for s in cfg.skills:
+            get_skill(s)  # did-you-mean, one skill each (file.jsonl:name)
+    with for_option("--eval-skill"):
+        resolve_skills(cfg.eval_skills or [])
+    if cfg.train_file:
+        from dataladder.data.trainfile import read_train_file
+
+        if why := not_a_file(cfg.train_file):
+            raise ValueError(f"--train-file {cfg.train_file}: {why}")
+        read_train_file(Path(cfg.train_file))  # every record checked (file:line:field)
+    check_formats(cfg)
 
 
 def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,
@@ -379,7 +368,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
         if size == 0 and not cfg.train_file:
             from dataladder.skills.base import no_train_items
 
-            raise ValueError(no_train_items(_skill(skill)))
+            raise ValueError(no_train_items(one_skill(skill)))
         if size == 0:
             raise ValueError(f"--train-file {cfg.train_file}: no training records for skill {skill} (records name "
                              "their skill in 'skill'; those whose prompt asks an eval item are dropped)")

@@ -157,7 +157,7 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
 
 
 def plot_compare(doc: dict, path: Path) -> None:
-    from dataladder.ladder.plot import log_axes, pyplot, save
+    from dataladder.core.plot import log_axes, pyplot, save
 
     plt = pyplot()
 

@@ -21,7 +21,7 @@ from pydantic import Field, model_validator
 
 from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
-from dataladder.ladder.stop import RungScore
+from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore
 from dataladder.core.results import write_json
 from dataladder.core.runtime import peak_memory
@@ -108,7 +108,7 @@ class Context:
         self.model, self.tok = load_model(cfg.model)
         self.gen = HFGenerator(self.model, self.tok, cfg.gen_options())
         self.pools: dict[int, list[dict]] = {}
-        self.on_train: Callable[[int, int], None] | None = None  # the executor's progress hook (engine.Contexts)
+        self.on_train: Callable[[int, int], None] | None = None  # the executor's progress hook (executors/contexts.py)
 
     def pool(self, seed: int) -> list[dict]:
         """The seed's verified pairs in the target format; a rung of n pairs takes the first n (nested)."""
@@ -199,7 +199,8 @@ class DPOLadder(Ladder):
 
 
 def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
-        on_train: Callable[[int, int], None] | None = None, executor=None) -> dict:
+        on_train: Callable[[int, int], None] | None = None,
+        on_eval: Callable[[int], None] | None = None, executor=None) -> dict:
     """Climb the DPO pair-count ladder into `output_dir`; returns the dpo.json document (also written)."""
     from dataladder.executors.local import LocalExecutor
 
@@ -209,7 +210,7 @@ def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
     cfg = resolve_cfg(cfg, "dpo")  # defaults by the base model's size (train/sizing.py)
     t0 = time.perf_counter()
     executor = executor or LocalExecutor()
-    executor.set_progress(on_train, None)
+    executor.set_progress(on_train, on_eval)
     store = RunStore(output_dir)
     base, = run_jobs([Job("dpo", cfg.model, cfg, {"kind": "dpo-base", "data": data_config(cfg)}, root=str(store.root))],
                      store, executor)
@@ -226,7 +227,8 @@ def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
 
 
 def plot_dpo(doc: dict, path: Path) -> None:
-    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
+    from dataladder.core.plot import log_axes, pyplot, save
+    from dataladder.ladder.plot import draw_ladder
 
     fig, ax = pyplot().subplots(figsize=(6.5, 4.4))
     draw_ladder(ax, doc, "C0", doc["label"])

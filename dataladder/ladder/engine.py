@@ -1,7 +1,7 @@
-"""The ladder engine: one loop for every kind of data (examples, reward pairs, DPO pairs, rollouts).
+"""The ladder engine: one loop for every kind of data (examples, reward pairs, DPO pairs, rollouts, demonstrations).
 
-A **kind** is a module named in `KINDS` (or by its dotted path) that says what one run is, on the
-worker side:
+A **kind** is registered in `ladder/kinds.py` (or named by a module's dotted path); its module says what
+one run is, on the worker side:
 
     def prepare(spec: str, cfg) -> context      # once per worker and config: load the model, build the data
     def run(ctx, job: Job) -> dict               # one run, a pure function of job.rc; returns its result
@@ -9,7 +9,7 @@ worker side:
 - The run store keys a run by `job.rc` alone: everything that changes a result (model fingerprint,
   data, format, eval size, hyperparameters, prompt options, seed, n) must be in `rc`; `cfg` only
   says how to compute it. `rc["kind"]` is a free tag inside the config (`dpo`, `dpo-base`), not
-  the `KINDS` key (`Job.kind`).
+  the registered kind's name (`Job.kind`).
 - A result is any JSON-able dict. The time budget reads `result["seconds"]`, else
   `result["train"]["seconds"] + result["eval_seconds"]` (override `Ladder.run_seconds`).
 - The context may have `on_train(step, total)` / `on_eval(items)` attributes: the executor sets
@@ -36,7 +36,7 @@ The engine does the rest, the same way for every kind: the schedule (`start`·`g
 `next_size`), get-or-run through the run store (`run_jobs`: finished runs are read, the rest go to
 the executor, local or Ray, and each result is stored as it comes back, so a killed ladder resumes
 without losing or repeating a run), the fit and the forecast after each rung from the third, the
-stop rule (`ladder/stop.py`), the time budget charged in *stored* run seconds (a resumed ladder
+stop rule (`forecast/stop.py`), the time budget charged in *stored* run seconds (a resumed ladder
 stops where the uninterrupted one would), the progress line, the tracking metrics, and one
 document per ladder (`Ladder.document()`):
 
@@ -52,13 +52,13 @@ sound seeds only; a rung with none is recorded with `"unsound": true` and its `r
 fit and the stop rule; two such rungs in a row, or one where the budget ends, stop the ladder as
 `unstable-training` (`"why": "unstable training: <reason>"`), never a data verdict.
 
-To add a kind: its training recipe if it trains (`train/`); one module with `prepare`, `run`, its
-config (a pydantic model; inherit `generate.PromptOptions` to take the chat-template and stop
-options) and its `Ladder` subclass, plus a driver that runs the base job, builds the ladder, calls
-`climb_ladders` and writes the document (`ladder/dpo.py`: the kind itself is about a hundred
-lines, the driver and plot the rest); a line in `KINDS`; a command in `cli_ladders.py`
-(registered in `cli.py`'s list). Workers import a kind's module by name, so nothing here imports
-a kind, and any kind runs on every executor.
+To add a kind: register it once in `ladder/kinds.py` (`register(Kind(...))`: its module, config, driver, unit,
+document, budget field, ...); its module holds the config, an optional `check_config`, `prepare`/`run`, its
+`Ladder` subclass and a driver that runs the base job, builds the ladder, calls `climb_ladders` and writes the
+document (`ladder/icl.py` is the worked example). Everything else derives from the registry: the command and
+its options, the plan step, the study's step and checks, compare's option and the report's section
+(docs/extending.md). Workers import a kind's module by name, so nothing here imports a kind, and any kind
+runs on every executor.
 """
 
 from __future__ import annotations
@@ -72,24 +72,19 @@ from pathlib import Path
 from typing import Callable
 
 from dataladder.ladder.fit import fit_curve, forecast_block, forecast_text, saturation, summarize_fit
-from dataladder.ladder.schedule import next_size
+from dataladder.core.schedule import next_size
 from dataladder.ladder.soundness import unsound_reason
-from dataladder.ladder.stop import UNSTABLE, Decision, RungScore, decide, reached_at
+from dataladder.forecast.stop import UNSTABLE, Decision, RungScore, decide, reached_at
 from dataladder.core.store import RunStore
 from dataladder.core.stats import wilson
 
-KINDS = {  # kind → the module with its prepare(spec, cfg) and run(ctx, job)
-    "sft": "dataladder.ladder.climb",
-    "reward": "dataladder.ladder.prefs",
-    "dpo": "dataladder.ladder.dpo",
-    "rl": "dataladder.ladder.rl_arm",
-    "rm-policy": "dataladder.ladder.rm_policy",
-}
-
-
 def kind_module(kind: str):
-    """The module of `kind`: a name in KINDS, or a module's dotted path (a kind defined outside dataladder)."""
-    return importlib.import_module(KINDS.get(kind, kind))
+    """The worker module of `kind`: a registered kind's (`ladder/kinds.py`), or a module's dotted path (a kind
+    defined outside dataladder)."""
+    from dataladder.ladder.kinds import KINDS
+
+    k = KINDS.get(kind) if kind in KINDS else None
+    return importlib.import_module((k.worker or k.module) if k else kind)
 
 
 @dataclass(frozen=True)
@@ -120,41 +115,14 @@ class Job:
         with self.tracking.env(self.run_name):
             yield self.tracking.training_kwargs(self.run_name)
 
+    # what an executor calls (`executors/contexts.py` keeps the prepared contexts warm between runs)
+    def prepare(self) -> object:
+        """The worker context of this run's kind, model and config: its kind module's `prepare(spec, cfg)`."""
+        return kind_module(self.kind).prepare(self.spec, self.cfg)
 
-class Contexts:
-    """Prepared contexts by (kind, model, config): what a long-lived worker keeps warm between runs."""
-
-    KEEP = 8
-
-    def __init__(self, on_train: Callable[[int, int], None] | None = None,
-                 on_eval: Callable[[int], None] | None = None):
-        self._by_key: dict[tuple, object] = {}
-        self.on_train, self.on_eval = on_train, on_eval
-
-    def get(self, kind: str, spec: str, cfg) -> object:
-        key = (kind, spec, cfg.context_key() if hasattr(cfg, "context_key") else
-               cfg.model_dump_json() if hasattr(cfg, "model_dump_json") else repr(cfg))
-        if key not in self._by_key:
-            if len(self._by_key) >= self.KEEP:  # a worker keeps the most recently prepared few warm
-                del self._by_key[next(iter(self._by_key))]
-            self._by_key[key] = kind_module(kind).prepare(spec, cfg)
-            self._wire(self._by_key[key])
-        else:
-            self._by_key[key] = self._by_key.pop(key)  # most recently used last
-        return self._by_key[key]
-
-    def _wire(self, ctx) -> None:
-        for name in ("on_train", "on_eval"):
-            if hasattr(ctx, name):
-                setattr(ctx, name, getattr(self, name))
-
-    def set_progress(self, on_train: Callable[[int, int], None] | None, on_eval: Callable[[int], None] | None) -> None:
-        self.on_train, self.on_eval = on_train, on_eval
-        for ctx in self._by_key.values():
-            self._wire(ctx)
-
-    def run(self, job: Job) -> dict:
-        return kind_module(job.kind).run(self.get(job.kind, job.spec, job.cfg), job)
+    def run(self, ctx) -> dict:
+        """This run on its prepared context: its kind module's `run(ctx, job)`."""
+        return kind_module(self.kind).run(ctx, self)
 
 
 def run_jobs(jobs: list[Job], store: RunStore, executor) -> list[dict]:
@@ -180,7 +148,7 @@ def train_stats(results: list[dict]) -> dict:
 
 @dataclass
 class Rule:
-    """A ladder's schedule, budget and stop rule (see `ladder/stop.py`)."""
+    """A ladder's schedule, budget and stop rule (see `forecast/stop.py`)."""
 
     target: float
     start: int

@@ -129,8 +129,8 @@ def estimate(params: list[int], hps: list, method: str, ranks: int, seeds: int, 
 def estimate_climb(cfg, pools: dict[str, int] | None = None) -> Estimate | None:
     """The estimate of a `ClimbConfig` (None where a model's size cannot be read). `pools`: each skill's train
     records (the climb's own count; drawn here when not given), which cap its rungs."""
-    from dataladder.ladder.climb import _skill, pool_records
-    from dataladder.ladder.schedule import sizes
+    from dataladder.ladder.climb_pool import one_skill, pool_records
+    from dataladder.core.schedule import sizes
     from dataladder.evals.probe import eval_items
     from dataladder.train.sizing import param_count, resolve_cfg
 
@@ -141,7 +141,7 @@ def estimate_climb(cfg, pools: dict[str, int] | None = None) -> Estimate | None:
     pools = pools if pools is not None else {s: len(pool_records(cfg, s, 0)) for s in cfg.skills}
     rungs = [sizes(cfg.start, cfg.growth, max(cfg.start, min(cfg.max_examples, pools.get(s, cfg.max_examples))))
              for s in cfg.skills]
-    n_eval = sum(len(its) for name in cfg.evaluated() for its in eval_items(_skill(name), cfg.eval_n, 0).values())
+    n_eval = sum(len(its) for name in cfg.evaluated() for its in eval_items(one_skill(name), cfg.eval_n, 0).values())
     ranks = len(cfg.lora_ranks) if cfg.method == "lora" else 1
     return estimate(params, hps, cfg.method, ranks, cfg.seeds, rungs, n_eval, cfg.min_rungs, cfg.max_minutes,
                     cfg.eval_n)

@@ -21,7 +21,7 @@ from typing import Callable
 from pydantic import BaseModel, Field, model_validator
 
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
-from dataladder.ladder.stop import RungScore
+from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore
 from dataladder.core.results import write_json
 from dataladder.core.runtime import peak_memory
@@ -316,7 +316,8 @@ class RewardLadder(Ladder):
 
 
 def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
-          on_train: Callable[[int, int], None] | None = None, executor=None) -> dict:
+          on_train: Callable[[int, int], None] | None = None,
+          on_eval: Callable[[int], None] | None = None, executor=None) -> dict:
     """Climb the pair-count ladder into `output_dir`; returns the prefs.json document (also written)."""
     from dataladder.executors.local import LocalExecutor
 
@@ -326,7 +327,7 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
     cfg = resolve_cfg(cfg, "reward")  # defaults by the base model's size (train/sizing.py)
     t0 = time.perf_counter()
     executor = executor or LocalExecutor()
-    executor.set_progress(on_train, None)
+    executor.set_progress(on_train, on_eval)
     store = RunStore(output_dir)
     got, = run_jobs([Job("reward", cfg.model, cfg, base_config(cfg), root=str(store.root))], store, executor)
     b = got["eval"]["heldout"]
@@ -383,7 +384,8 @@ def keep_reward_model(cfg: PrefsConfig, store: RunStore, doc: dict, output_dir: 
 
 def plot_prefs(doc: dict, path: Path) -> None:
     """prefs.png: held-out pairwise accuracy against pairs, fit band, per-source lines, saturation."""
-    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
+    from dataladder.core.plot import log_axes, pyplot, save
+    from dataladder.ladder.plot import draw_ladder
 
     fig, ax = pyplot().subplots(figsize=(6.5, 4.4))
     lad = doc["rungs"]

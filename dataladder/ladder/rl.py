@@ -24,63 +24,37 @@ from __future__ import annotations
 import shutil
 import time
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Callable
 
-from pydantic import Field, field_validator
-
-from dataladder.generate import PromptOptions
 from dataladder.ladder.engine import climb_ladders
 from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
                                       observed_zero_signal, prune, restore_weights, schedule, train_skill_of)
 from dataladder.ladder.rl_checks import diversity, signal_check
+from dataladder.ladder.rl_config import RLConfig
 from dataladder.core.store import RunStore
 from dataladder.skills.spec import skill_key
-from dataladder.train.grpo import GRPOHparams
-from dataladder.train.tracking import ReportTo
 
 
-class RLConfig(PromptOptions, extra="forbid"):
-    model: str = Field("tiny-arith", description="policy model")
-    skill: str = Field("mul", description="skill trained and evaluated")
-    format: str = Field("target", description="prompt format: 'target' (the skill's target format, as `probe` and "
-                                              "`climb` use), 'auto' (the one whose zero-signal check predicts the most "
-                                              "signal) or a format name")
-    cold_start: int | Literal["auto"] = Field("auto", description="verified SFT examples in the RL format before RL "
-                                                                  "(DeepSeek-R1's cold start): 'auto' = "
-                                                                  "cold_start_examples when the zero-signal check warns, "
-                                                                  "0 = never, N = always N")
-    cold_start_examples: int = Field(20, ge=1, description="examples of an 'auto' cold start (the ladder's minimal data)")
-    target: float = Field(0.8, gt=0, le=1, description="greedy accuracy to reach")
-    start_steps: int = Field(16, ge=1, description="GRPO steps in the first rung")
-    growth: float = Field(2.0, gt=1, description="each rung's steps over the previous one's")
-    max_rollouts: int = Field(16384, ge=1, description="budget: most rollouts (steps × prompts × generations)")
-    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training time per arm")
-    seed: int = Field(0, ge=0, le=2**32 - 1, description="training seed (and which train prompts are drawn)")
-    eval_n: int = Field(300, ge=1, le=1_000_000, description="held-out eval items at every rung")
-    check_prompts: int = Field(128, ge=1, le=1_000_000, description="prompts sampled by the zero-signal check")
-    check_samples: int = Field(16, ge=2, description="samples per prompt in the check (≥ num_generations)")
-    warn_at: float = Field(0.9, ge=0, le=1, description="predicted zero-signal share that triggers the warning (most groups "
-                                            "teach nothing)")
-    filter_zero_signal: bool = Field(False, description="drop prompts whose check samples all score the same")
-    reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
-    online_every: int | None = Field(None, ge=1, description="retrain the reward model every K steps on verifier-labelled "
-                                                       "rollouts (needs reward_model); adds a static-RM arm to compare")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling of rollouts worth paying for (stop rule)")
-    saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more rollouts gains less than this")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
-    prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
-                                                       "the completion optional)")
-    hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
-    report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
-                                               "wandb, mlflow or trackio (TRL's report_to)")
+def check_config(cfg: RLConfig) -> None:
+    """Before any model loads: a budget that holds a rung, train prompts, the reward model's directory, vLLM."""
+    import importlib.util
 
-    @field_validator("cold_start")
-    @classmethod
-    def _cold_start(cls, v):
-        if v != "auto" and v < 0:
-            raise ValueError("must be 'auto', 0 or a number of examples")
-        return v
+    from dataladder.ladder.rl_arm import schedule
+    from dataladder.skills.base import no_train_items
+    from dataladder.skills.spec import train_skill
+
+    schedule(cfg)  # a budget below one rung
+    sk = train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines of the prompts file
+    if not sk.items("train", 1, 0):
+        raise ValueError(no_train_items(sk))
+    if cfg.reward_model is not None and not (Path(cfg.reward_model) / "config.json").is_file():
+        raise ValueError(f"--reward-model {cfg.reward_model}: not a reward model directory (no config.json); give the "
+                         "reward_model/ that `dataladder prefs` wrote")
+    if cfg.online_every and not cfg.reward_model:
+        raise ValueError("--online-every needs --reward-model (the reward model it retrains)")
+    if cfg.hp.use_vllm and importlib.util.find_spec("vllm") is None:
+        raise ValueError("--hp use_vllm=true: vllm is not installed here (TRL's vLLM rollouts need `pip install "
+                         "vllm` on a CUDA machine)")
 
 
 def run_check(gen, skill, items, fmt: str, cfg: RLConfig, seed: int) -> dict:
@@ -141,7 +115,7 @@ def cold_start(cfg: RLConfig, store: RunStore, gen, skill, fmt: str, items: list
     return model, {**got, "key": key}
 
 
-def filter_pool(gen, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callable[[str], None],
+def filter_pool(gen, skill, fmt: str, cfg: RLConfig, need: int, on_rung: Callable[[str], None],
                 exclude: frozenset[str] = frozenset()) -> list:
     """Train items whose check samples do not all agree, until `need` are kept or 8× need were tried."""
     n = 8 * need
@@ -165,15 +139,16 @@ def filter_pool(gen, skill, fmt: str, cfg: RLConfig, need: int, on_note: Callabl
                 kept.append(it)
         if len(kept) >= need:
             break
-    on_note(f"filter: kept {len(kept)} of {tried} prompts whose {cfg.hp.num_generations} samples disagree")
+    on_rung(f"filter: kept {len(kept)} of {tried} prompts whose {cfg.hp.num_generations} samples disagree")
     if not kept:
         raise ValueError(f"--filter-zero-signal: none of {tried} {cfg.skill} prompts carries signal; "
                          "the skill is missing from the model (train it with `dataladder climb` first)")
     return kept
 
 
-def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
-       on_step: Callable[[int, int], None] | None = None, executor=None) -> dict:
+def rl(cfg: RLConfig, output_dir: Path, on_rung: Callable[[str], None] = print,
+       on_train: Callable[[int, int], None] | None = None, on_eval: Callable[[int], None] | None = None,
+       executor=None) -> dict:
     """Check, train and evaluate every arm of `cfg` into `output_dir`; returns the rl.json document (also written)."""
     from dataladder.models.hub import load_model
 
@@ -206,19 +181,19 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
         raise ValueError(f"skill {cfg.skill}: no eval items in the {cfg.format if cfg.format != 'auto' else 'any'} "
                          "format; mark some \"split\": \"eval\", or pick another --format")
     if rm_format and cfg.format not in ("auto", "target", rm_format):
-        on_note(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {cfg.format}")
+        on_rung(f"warning: the reward model was trained on {rm_format}-format prompts; RL prompts it in {cfg.format}")
     checks = {f: run_check(gen, skill, check_items, f, cfg, cfg.seed) for f in formats}
     fmt = min(formats, key=lambda f: (checks[f]["predicted_zero_signal"], f != skill.native_format))
     base_evals = {f: eval_greedy(gen, skill, eval_items, f) for f in skill.formats if eval_items[f]}
     check = checks[fmt]
-    on_note(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the reward model's)" if rm_format
+    on_rung(f"format {fmt}" + {"auto": " (auto: most signal)", "target": " (the reward model's)" if rm_format
                                else " (the skill's target format)"}.get(cfg.format, "")
             + f"; base greedy accuracy {base_evals[fmt]['accuracy']:.3f}; zero-signal check: mean pass rate "
             f"{check['mean_pass_rate']:.2f}, predicted share of groups with no signal {check['predicted_zero_signal']:.2f}")
     n_cold = cfg.cold_start if cfg.cold_start != "auto" else cfg.cold_start_examples if check["warning"] else 0
     if n_cold and skill.finite:  # a fixed train split: the cold start takes at most half, the rest are RL prompts
         n_cold = min(n_cold, len(skill.items("train", 1 << 30, 0)) // 2)
-    _warn(check, cfg, on_note, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"
+    _warn(check, cfg, on_rung, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts"
           + (f"; cold start first: SFT on {n_cold} verified {fmt} examples (--cold-start 0 skips it)" if n_cold else ""))
     cold, base_model_evals = None, base_evals
     if n_cold:
@@ -233,16 +208,16 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
                 "check_before": {k: v for k, v in check.items() if k != "per_prompt"},
                 "formats_before": base_model_evals, "formats_after": base_evals}
         check = run_check(gen, skill, check_items, fmt, cfg, cfg.seed + 2)
-        on_note(f"cold start ({cold['verified']} examples, {cold['steps']} SFT steps): greedy accuracy "
+        on_rung(f"cold start ({cold['verified']} examples, {cold['steps']} SFT steps): greedy accuracy "
                 f"{base_model_evals[fmt]['accuracy']:.3f} → {base_evals[fmt]['accuracy']:.3f}; predicted share of "
                 f"groups with no signal {check['predicted_zero_signal']:.2f}")
-        _warn(check, cfg, on_note, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts")
+        _warn(check, cfg, on_rung, hint="" if cfg.filter_zero_signal else "; --filter-zero-signal drops such prompts")
     prediction = check
     if cfg.filter_zero_signal:
-        pool = filter_pool(gen, skill, fmt, cfg, need, on_note, frozenset(cold["key"]["items"]) if cold else frozenset())
+        pool = filter_pool(gen, skill, fmt, cfg, need, on_rung, frozenset(cold["key"]["items"]) if cold else frozenset())
         # predict for the prompts actually trained on, with fresh samples (not the ones that selected them)
         prediction = run_check(gen, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
-        on_note(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
+        on_rung(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
     div = diversity(skill, pool, [skill.formats[fmt].prompt(it) for it in pool], fmt)
     if cfg.reward_model is None:
         arms = [("verifier", "verifier", None)]
@@ -252,11 +227,11 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
             arms.append((f"reward model, online every {cfg.online_every}", "online", cfg.online_every))
     cold_key = cold["key"] if cold else None
     ladders = [RLLadder(RLSpec(cfg, label, reward, every, fmt, tuple(pool), identity(cfg, reward, every, fmt, cold_key),
-                               cold_key, str(store.root)), base_evals[fmt], on_note) for label, reward, every in arms]
+                               cold_key, str(store.root)), base_evals[fmt], on_rung) for label, reward, every in arms]
     from dataladder.executors.local import LocalExecutor
 
     executor = executor or LocalExecutor()
-    executor.set_progress(on_step, None)
+    executor.set_progress(on_train, on_eval)
     gen = gen.with_model(None)  # the workers load their own policy: no copy idles here meanwhile
     del model
     climb_ladders(ladders, store, executor, cfg.report_to)
@@ -271,10 +246,10 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
     restored = None
     if not (store.root / last["run_dirs"][0] / "model").is_dir():  # pruned by a run that climbed further
-        on_note(f"the weights of the last rung ({last['steps']} steps) were pruned: recomputing them")
+        on_rung(f"the weights of the last rung ({last['steps']} steps) were pruned: recomputing them")
         restored = restore_weights(ladders[-1] if cfg.online_every else ladders[0], last["steps"], executor)
         if restored and restored["exact"] is False:
-            on_note("warning: the recomputed weights differ from the measured rung's (not bit-exact here); "
+            on_rung("warning: the recomputed weights differ from the measured rung's (not bit-exact here); "
                     "the other formats are scored on the recomputed ones")
     final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dirs"][0] / "model").eval()
     after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f)  # forgetting in the others
@@ -306,7 +281,7 @@ def rl(cfg: RLConfig, output_dir: Path, on_note: Callable[[str], None] = print,
 
     plot_rl(doc, output_dir / "rl.png")
     if freed := prune(store, done):
-        on_note(f"weights: kept the verifier arm's last rung; deleted {freed / 2**20:,.0f} MiB of earlier rungs' "
+        on_rung(f"weights: kept the verifier arm's last rung; deleted {freed / 2**20:,.0f} MiB of earlier rungs' "
                 "(a rerun that needs them recomputes them)")
     return doc
 
@@ -319,9 +294,9 @@ def reward_model_format(path: str | None) -> str | None:
     return json.loads(meta.read_text()).get("format") if meta and meta.is_file() else None
 
 
-def _warn(check: dict, cfg: RLConfig, on_note: Callable[[str], None], hint: str) -> None:
+def _warn(check: dict, cfg: RLConfig, on_rung: Callable[[str], None], hint: str) -> None:
     if check["warning"]:
-        on_note(f"warning: {check['predicted_zero_signal']:.0%} of {cfg.hp.num_generations}-sample groups are predicted "
+        on_rung(f"warning: {check['predicted_zero_signal']:.0%} of {cfg.hp.num_generations}-sample groups are predicted "
                 f"to carry no signal (≥ {cfg.warn_at:.0%}; prompts all failed in the sample: "
                 f"{check['share_all_fail']:.0%}, all passed: {check['share_all_pass']:.0%}); RL needs a skill the model "
                 "partly knows" + hint)

@@ -11,16 +11,14 @@ import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from dataladder.ladder.engine import Ladder, Rule
 from dataladder.ladder.rl_checks import overoptimization
-from dataladder.ladder.stop import RungScore
+from dataladder.ladder.rl_config import RLConfig
+from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore
 from dataladder.skills.spec import skill_key
-
-if TYPE_CHECKING:
-    from dataladder.ladder.rl import RLConfig
 
 
 def eval_greedy(gen, skill, items, fmt: str) -> dict:

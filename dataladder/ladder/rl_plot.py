@@ -8,7 +8,8 @@ from pathlib import Path
 
 
 def plot_rl(doc: dict, path: Path) -> None:
-    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
+    from dataladder.core.plot import log_axes, pyplot, save
+    from dataladder.ladder.plot import draw_ladder
 
     plt = pyplot()
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from dataladder.core.errors import InputError
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
 from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
-from dataladder.ladder.stop import RungScore
+from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore, run_key
 from dataladder.core.results import read_result, write_json
 from dataladder.train.grpo import GRPOHparams
@@ -43,6 +43,18 @@ class RMPolicyConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking: none, tensorboard, wandb, mlflow, trackio")
+
+
+class RMPolicyStep(RMPolicyConfig, extra="forbid"):
+    prefs: str | None = Field(None, description="a prefs output directory (default: this study's prefs step)")
+
+
+def check_config(cfg: RMPolicyConfig) -> None:
+    """Before any model loads: the prefs ladder it reads is there and sound."""
+    from dataladder.core.errors import for_option
+
+    with for_option("--prefs"):
+        read_prefs(cfg)
 
 
 def read_prefs(cfg: RMPolicyConfig) -> dict:
@@ -164,7 +176,8 @@ def run_spec(cfg: RMPolicyConfig, prefs_cfg, reward: str, reward_model: str | No
 
 
 def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], None] | None = None,
-              on_step: Callable[[int, int], None] | None = None, executor=None) -> dict:
+              on_train: Callable[[int, int], None] | None = None, on_eval: Callable[[int], None] | None = None,
+              executor=None) -> dict:
     """The reward-model → policy ladder into `output_dir`; returns rm-policy.json (also written)."""
     from dataladder.executors.local import LocalExecutor
     from dataladder.ladder.prefs import PrefsConfig
@@ -174,7 +187,7 @@ def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], No
     prefs_cfg = PrefsConfig(**prefs_doc["config"])
     t0 = time.perf_counter()
     executor = executor or LocalExecutor()
-    executor.set_progress(on_step, None)
+    executor.set_progress(on_train, on_eval)
     store = RunStore(output_dir)
     root = str(store.root)
     ceiling_spec = run_spec(cfg, prefs_cfg, "verifier", None, root)
@@ -204,7 +217,8 @@ def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], No
 
 
 def plot_rm_policy(doc: dict, path: Path) -> None:
-    from dataladder.ladder.plot import draw_ladder, log_axes, pyplot, save
+    from dataladder.core.plot import log_axes, pyplot, save
+    from dataladder.ladder.plot import draw_ladder
 
     fig, ax = pyplot().subplots(figsize=(6.5, 4.4))
     draw_ladder(ax, doc, "C0", "policy after RL with the reward model of n pairs")

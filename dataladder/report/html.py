@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dataladder.core.errors import malformed
 from dataladder.core.results import read_result
+from dataladder.ladder.kinds import kinds
 from dataladder.report.kinds import _figure, compare_section, ladder_section, prefs_section, rl_section
 from dataladder.report.samples import samples_section
 
@@ -332,9 +333,11 @@ def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None) -> 
         body.append(forgetting_section(docs))
     if noise:
         body.append(noise_section(noise))
-    for name, section in (("dpo", ladder_section), ("prefs", prefs_section), ("rl", rl_section),
-                          ("rm-policy", ladder_section), ("compare", compare_section)):
-        doc_path, png = run_dir / name / f"{name}.json", run_dir / name / f"{name}.png"
+    sections = {"ladder": ladder_section, "prefs": prefs_section, "rl": rl_section}  # a kind's report section
+    for name, document, section in [(k.dir, k.document, sections[k.section]) for k in kinds() if not k.many] + \
+            [("compare", "compare.json", compare_section)]:
+        doc_path = run_dir / name / document
+        png = doc_path.with_suffix(".png")
         if doc_path.exists() and png.exists():
             doc = read_result(doc_path)
             with malformed(doc_path):

@@ -17,6 +17,7 @@ from dataladder.skills.base import Format, Item, Skill, skill
 from dataladder.skills.text import numeric_near_miss, text_key
 from dataladder.verify import get_verifier
 
+ARITHMETIC = ("add", "sub", "mul", "div", "mixed")  # the built-in arithmetic skills, in the order they are probed and evaluated
 EVAL_SHARE = 0.15  # share of each skill's problem space reserved for evaluation
 OP_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 OP_WORD = {"+": "plus", "-": "minus", "*": "times", "/": "divided by"}

@@ -6,18 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
 from dataladder.core.config import apply_overrides, first_error, read_yaml
 from dataladder.core.errors import InputError
 from dataladder.core.registry import did_you_mean
 from dataladder.executors import ExecutorConfig
 from dataladder.generate import PromptOptions
-from dataladder.ladder.climb import ClimbConfig
-from dataladder.ladder.prefs import PrefsConfig
-from dataladder.ladder.rl import RLConfig
-from dataladder.ladder.dpo import DPOConfig
-from dataladder.ladder.rm_policy import RMPolicyConfig
+from dataladder.ladder.kinds import Kind, kinds
 from dataladder.train.tracking import ReportTo
 
 
@@ -34,28 +30,6 @@ class ProbeStep(PromptOptions, extra="forbid"):
             raise ValueError(f"partial_at (--partial-at) {self.partial_at} must be below mastered_at (--mastered-at) "
                              f"{self.mastered_at}")
         return self
-
-
-class ClimbStep(ClimbConfig, extra="forbid"):
-    name: str = Field(description="the ladder's name (its folder under climbs/: letters, digits, '.', '_', '-')",
-                      pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-    models: list[str] = Field(default_factory=list, description="base models (default: the plan's model)")
-
-
-class PrefsStep(PrefsConfig, extra="forbid"):
-    model: str | None = Field(None, description="base model of the reward models (default: the plan's model)")
-
-
-class RLStep(RLConfig, extra="forbid"):
-    model: str | None = Field(None, description="policy model (default: the plan's model)")
-
-
-class DPOStep(DPOConfig, extra="forbid"):
-    model: str | None = Field(None, description="base policy (default: the plan's model)")
-
-
-class RMPolicyStep(RMPolicyConfig, extra="forbid"):
-    prefs: str | None = Field(None, description="a prefs output directory (default: this study's prefs step)")
 
 
 class CompareStep(BaseModel, extra="forbid", allow_inf_nan=False):
@@ -80,19 +54,15 @@ class NoiseStep(BaseModel, extra="forbid", allow_inf_nan=False):
     eval_n: int = Field(200, ge=1, description="eval items per skill and format")
 
 
-class Plan(BaseModel, extra="forbid", allow_inf_nan=False):
+class PlanBase(BaseModel, extra="forbid", allow_inf_nan=False):
+    """What every plan has; each registered ladder kind adds its step (`Plan`)."""
+
     model: str = Field("tiny-arith", description="the base model: 'tiny-arith', a local directory or hub id")
     target_format: str | None = Field(None, description="the prompt format post-training aims at (default: each "
                                                         "skill's own: exam for arithmetic, a JSONL skill's first format)")
     output_dir: str = Field("runs/study", description="where the study's results and report go")
     probe: ProbeStep = Field(default_factory=ProbeStep, description="evals first")
-    climbs: list[ClimbStep] = Field(default_factory=list, description="supervised ladders")
     curated_vs_noisy: NoiseStep | None = Field(None, description="curated versus noisy data")
-    prefs: PrefsStep | None = Field(None, description="reward models on a ladder of preference pairs")
-    rl: RLStep | None = Field(None, description="GRPO on a ladder of rollouts")
-    dpo: DPOStep | None = Field(None, description="DPO on a ladder of preference pairs")
-    rm_policy: RMPolicyStep | None = Field(None, description="RL with each prefs reward model: better reward model, "
-                                                             "better policy? (needs the prefs step)")
     compare: CompareStep | None = Field(None, description="examples, pairs and rollouts on one axis")
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="where the ladders' runs happen")
     report_to: ReportTo = Field("none", description="experiment tracking for every ladder whose own report_to is none: "
@@ -102,6 +72,35 @@ class Plan(BaseModel, extra="forbid", allow_inf_nan=False):
                                                          "CPU; else 1)")
     threads: int | None = Field(None, ge=1, description="torch threads per process (default: a model under 30M "
                                                         "parameters gets the idle cores, a larger one every core)")
+
+
+def step_model(kind: Kind) -> type[BaseModel]:
+    """A kind's plan step: its own step class, else its config with `model` defaulting to the plan's."""
+    if kind.step:
+        return kind.load(kind.step)
+    cls = kind.load(kind.config)
+    name = cls.__name__.removesuffix("Config") + "Step"
+    step = create_model(name, __base__=cls, __module__=__name__,
+                        model=(str | None, Field(None, description=f"{cls.model_fields['model'].description} "
+                                                                   "(default: the plan's model)")))
+    globals()[name] = step  # a module attribute, so that a plan pickles into the study's worker processes
+    return step
+
+
+Plan = create_model("Plan", __base__=PlanBase, __doc__="A study: the probe, a step per ladder kind, compare.", **{
+    k.key: (list[step_model(k)], Field(default_factory=list, description=k.title)) if k.many else
+    (step_model(k) | None, Field(None, description=k.title + (f" (needs the {', '.join(k.needs)} step)" if k.needs
+                                                              else ""))) for k in kinds()})
+
+
+def ladder_steps(plan) -> list[tuple[Kind, str, BaseModel]]:
+    """(kind, step name, step) of every ladder step of `plan`, in registry order: `climb <name>`, prefs, rl, ..."""
+    out = []
+    for k in kinds():
+        value = getattr(plan, k.key)
+        for step in (value if k.many else [value] if value is not None else []):
+            out.append((k, f"{k.cmd} {step.name}" if k.many else k.cmd, step))
+    return out
 
 
 def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
@@ -119,28 +118,37 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     except ValidationError as e:
         raise InputError(first_error(Plan, e), str(path)) from None
     if plan.model != "tiny-arith":  # the arithmetic defaults are the shipped model's; a user's names its skills
-        for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("prefs", plan.prefs), ("rl", plan.rl),
-                          ("dpo", plan.dpo)):
-            if step is not None and "skill" not in step.model_fields_set:
-                raise InputError(f"name the skill (the default {step.skill} is the shipped tiny-arith's)", str(path),
-                                 field=f"{key}.skill")
-        for i, step in enumerate(plan.climbs):
-            if "skills" not in step.model_fields_set:
-                raise InputError("name the skills to climb (the default is the shipped tiny-arith's)", str(path),
-                                 field=f"climbs.{i}.skills")
-    names = [c.name for c in plan.climbs]
-    if dup := next((i for i, n in enumerate(names) if n in names[:i]), None):
-        raise InputError(f"climb name {names[dup]!r} is used twice (each climb writes climbs/<name>/)", str(path),
-                         field=f"climbs.{dup}.name")
-    if plan.rm_policy is not None and plan.rm_policy.prefs is None and plan.prefs is None:
-        raise InputError("needs the prefs step (or rm_policy.prefs: a prefs output directory)", str(path),
-                         field="rm_policy")
+        if plan.curated_vs_noisy is not None and "skill" not in plan.curated_vs_noisy.model_fields_set:
+            raise InputError(f"name the skill (the default {plan.curated_vs_noisy.skill} is the shipped tiny-arith's)",
+                             str(path), field="curated_vs_noisy.skill")
+        for k in kinds():
+            value = getattr(plan, k.key)
+            for i, step in enumerate(value if k.many else [value]):
+                if step is not None and k.skill_field and k.skill_field not in step.model_fields_set:
+                    raise InputError(f"name the {'skills' if k.many else 'skill'} (the default is the shipped "
+                                     "tiny-arith's)", str(path), field=f"{k.key}.{i}.{k.skill_field}" if k.many
+                                     else f"{k.key}.{k.skill_field}")
+    for k in [k for k in kinds() if k.many]:
+        names = [c.name for c in getattr(plan, k.key)]
+        if dup := next((i for i, n in enumerate(names) if n in names[:i]), None):
+            raise InputError(f"{k.cmd} name {names[dup]!r} is used twice (each writes {k.dir}/<name>/)", str(path),
+                             field=f"{k.key}.{dup}.name")
+    for k, _, step in ladder_steps(plan):
+        for need in k.needs:
+            from dataladder.ladder.kinds import by_command
+
+            if getattr(step, need, None) is None and not getattr(plan, by_command(need).key):
+                raise InputError(f"needs the {need} step (or {k.key}.{need}: a {need} output directory)", str(path),
+                                 field=k.key)
     c = plan.compare
     if c is not None:
         names = [s.name for s in plan.climbs]
         for key, name in [("compare.climb", c.climb)] + [(f"compare.climbs.{i}", n) for i, n in enumerate(c.climbs)]:
             if name is not None and name not in names:
                 raise InputError(did_you_mean("climb step", name, names), str(path), field=key)
-        if sum(x is not None for x in (c.climb, plan.prefs, plan.rl, plan.dpo)) + len(c.climbs) < 2:
-            raise InputError("needs two of: a climb (compare.climb), prefs, rl, dpo", str(path), field="compare")
+        ladders = [name for k, name, _ in ladder_steps(plan) if not k.many and not k.needs]
+        if (c.climb is not None) + len(c.climbs) + len(ladders) < 2:
+            raise InputError("needs two of: a climb (compare.climb), " + ", ".join(k.key for k in kinds()
+                                                                                   if not k.many and not k.needs),
+                             str(path), field="compare")
     return plan

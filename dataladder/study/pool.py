@@ -27,7 +27,9 @@ import os
 import time
 from pathlib import Path
 
-from dataladder.study.plan import Plan
+import yaml
+
+from dataladder.study.plan import Plan, ladder_steps
 from dataladder.core.runtime import ENV, SMALL_MODEL, usable_cores
 
 WEIGHTS = (".safetensors", ".bin", ".pt", ".pth")
@@ -45,8 +47,10 @@ def weight_bytes(spec: str) -> int | None:
 
 
 def plan_models(plan: Plan) -> list[str]:
-    models = [plan.model] + [m for c in plan.climbs for m in c.models]
-    return models + [s.model for s in (plan.prefs, plan.rl, plan.dpo) if s is not None and s.model]
+    models = [plan.model]
+    for _, _, step in ladder_steps(plan):
+        models += getattr(step, "models", None) or ([step.model] if getattr(step, "model", None) else [])
+    return models
 
 
 def free_memory() -> int | None:
@@ -79,12 +83,18 @@ def default_parallel(plan: Plan, idle: float | None = None) -> tuple[int, str]:
 
 
 def plan_steps(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
-    """The plan's steps in order, each with the steps whose results it reads."""
-    steps = [("probe", ())] + [(f"climb {c.name}", ()) for c in plan.climbs]
-    steps += [(name, ()) for name, s in (("noise", plan.curated_vs_noisy), ("prefs", plan.prefs), ("rl", plan.rl),
-                                         ("dpo", plan.dpo)) if s is not None]
-    if plan.rm_policy is not None:
-        steps.append(("rm-policy", ("prefs",) if plan.rm_policy.prefs is None else ()))
+    """The plan's steps in order, each with the steps whose results it reads: the probe, the ladders in the kind
+    registry's order (curated versus noisy after the many-step kinds), compare last."""
+    from dataladder.ladder.kinds import by_command
+
+    steps = [("probe", ())]
+    ladders = ladder_steps(plan)
+    steps += [(name, ()) for k, name, _ in ladders if k.many]
+    if plan.curated_vs_noisy is not None:
+        steps.append(("noise", ()))
+    for k, name, step in ladders:
+        if not k.many:
+            steps.append((name, tuple(by_command(n).cmd for n in k.needs if getattr(step, n, None) is None)))
     if plan.compare is not None:
         steps.append(("compare", tuple(name for name, _ in steps if name != "probe")))
     return steps
@@ -256,3 +266,41 @@ def run_steps_parallel(plan: Plan, out: Path, hooks, steps: list[tuple[str, tupl
                 proc.kill()
                 proc.join()
             conn.close()
+
+
+def run_plan(plan: Plan, hooks=None) -> Path:
+    """Run every step of `plan` (independent steps side by side where `parallel` allows: `study_pool`);
+    returns the path of report.html."""
+    from dataladder.report.html import build_report
+    from dataladder.study.run import Hooks, run_step
+
+    hooks = hooks or Hooks()
+    if plan.threads is not None:
+        import os
+
+        from dataladder.core.runtime import ENV
+
+        os.environ[ENV] = str(plan.threads)
+    out = Path(plan.output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(), sort_keys=False))
+    steps = plan_steps(plan)
+    if plan.parallel is not None:
+        workers, why = plan.parallel, "the plan's parallel"
+    else:
+        from dataladder.core.runtime import idle_cores
+
+        workers, why = default_parallel(plan, idle_cores())
+    if workers > 1:
+        hooks.step(f"{len(steps)} steps, up to {workers} at once, each in its own process ({why})")
+        run_steps_parallel(plan, out, hooks, steps, workers)
+    else:
+        from dataladder.executors import make_executor
+
+        executor = None
+        for name, _ in steps:
+            if executor is None and name != "probe":  # one for the whole study: its workers stay warm across ladders
+                executor = make_executor(plan.executor)
+            run_step(name, plan, out, hooks, executor)
+    hooks.step("report: building report.html from the result files")
+    return build_report(out)

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
-import yaml
 
-from dataladder.study.plan import Plan
+from dataladder.ladder.kinds import Kind, by_command, kinds
+from dataladder.study.plan import Plan, ladder_steps
 from dataladder.generate import PromptOptions
 from dataladder.core.results import write_json
+from dataladder.skills.arithmetic import ARITHMETIC
 
 
 @dataclass
@@ -64,19 +65,21 @@ def probe_skills(plan: Plan) -> list[str]:
     if plan.probe.skills is not None:
         return plan.probe.skills
     if plan.model == "tiny-arith":
-        return ["add", "sub", "mul", "div", "mixed"]
-    named = [s for c in plan.climbs for s in c.skills] + [s.skill for s in (plan.curated_vs_noisy, plan.prefs, plan.rl,
-                                                                          plan.dpo) if s is not None]
+        return list(ARITHMETIC)
+    named = [s for k, _, step in ladder_steps(plan) if k.skill_field
+             for s in (getattr(step, k.skill_field) if k.many else [getattr(step, k.skill_field)])]
+    if plan.curated_vs_noisy is not None:
+        named.append(plan.curated_vs_noisy.skill)
     return list(dict.fromkeys(named))
 
 
 def check_plan(plan: Plan) -> None:
     """Every skill of the plan resolves (one each where one is meant), and those trained on have train items.
     A problem is one ValueError naming the plan key it comes from."""
-    from dataladder.ladder.climb import check_formats
-    from dataladder.ladder.prefs import PrefsConfig, check_config
+    from dataladder.core.errors import InputError
+    from dataladder.core.registry import UnknownName
     from dataladder.models.hub import check_model
-    from dataladder.skills import get_skill, resolve_skills
+    from dataladder.skills import resolve_skills
     from dataladder.skills.base import no_train_items
     from dataladder.skills.spec import train_skill
 
@@ -85,69 +88,47 @@ def check_plan(plan: Plan) -> None:
                          "shipped tiny-arith), e.g. probe: {skills: [tasks.jsonl]}")
     with _at("probe.skills"):
         resolve_skills(probe_skills(plan))
-    for key, model in [("model", plan.model), *[(f"climbs.{c.name}.models", m) for c in plan.climbs for m in c.models],
-                       *[(f"{k}.model", s.model) for k, s in (("prefs", plan.prefs), ("rl", plan.rl), ("dpo", plan.dpo))
-                         if s is not None and s.model]]:
-        check_model(model, option=key)
-    for i, c in enumerate(plan.climbs):
-        with _at(f"climbs.{i}.skills"):
-            for name in c.skills:
-                get_skill(name)  # one skill each (a file of several: file.jsonl:name)
-        with _at(f"climbs.{i}.eval_skills"):
-            resolve_skills(c.eval_skills or [])
-        with _at(f"climbs.{i}"):
-            check_formats(c.model_copy(update={"target_format": c.target_format or plan.target_format}))
+    check_model(plan.model, option="model")
     check_plan_files(plan)
-    for key, step in (("curated_vs_noisy", plan.curated_vs_noisy), ("rl", plan.rl)):
-        with _at(f"{key}.skill"):
-            sk = train_skill(step.skill, getattr(step, "prompts_file", None)) if step is not None else None
-            if sk is not None and not sk.items("train", 1, 0):
+    for k, name, step in ladder_steps(plan):
+        key = k.key + (f".{getattr(plan, k.key).index(step)}" if k.many else "")
+        cfg = step_config(plan, k, step, Path(plan.output_dir))
+        for m in cfg.models if hasattr(cfg, "models") else [cfg.model] if hasattr(cfg, "model") else []:
+            check_model(m, option=f"{key}.model")
+        if (check := k.load("check_config")) is not None:
+            try:
+                check(cfg)  # the kind's own checks: skills, formats, files, budget
+            except (InputError, UnknownName, ValueError) as e:
+                raise ValueError(plan_key(k, key, str(e))) from None
+    if (ns := plan.curated_vs_noisy) is not None:
+        with _at("curated_vs_noisy.skill"):
+            sk = train_skill(ns.skill)
+            if not sk.items("train", 1, 0):
                 raise ValueError(no_train_items(sk))
-    if plan.rl is not None:
-        from dataladder.ladder.rl import RLConfig
-        from dataladder.ladder.rl_arm import schedule
 
-        with _at("rl"):
-            schedule(step_config(plan, plan.rl, RLConfig))  # the budget holds a rung
-    if plan.prefs is not None:
-        with _at("prefs"):
-            check_config(step_config(plan, plan.prefs, PrefsConfig))
-    if plan.dpo is not None:
-        from dataladder.ladder.dpo import DPOConfig, check_config as check_dpo
 
-        with _at("dpo"):
-            check_dpo(step_config(plan, plan.dpo, DPOConfig))
+def plan_key(kind: Kind, key: str, message: str) -> str:
+    """A kind's check message, named by the plan key: `--skill: unknown …` → `climbs.0.skills: unknown …`."""
+    option, sep, rest = message.partition(" ")
+    if option.startswith("--"):
+        name = option[2:].rstrip(":").replace("-", "_")
+        field = {v: k for k, v in kind.aliases.items()}.get(name, name)
+        if field in kind.load(kind.config).model_fields:
+            return f"{key}.{field}{':' if option.endswith(':') else ''}{sep}{rest}"
+    return f"{key}: {message}"
 
 
 def check_plan_files(plan: Plan) -> None:
-    """Every file a step reads, before any step starts: train files (each record checked), prompts files (their
-    skill's line format), reward-model and other-model directories, and a prefs document rm-policy is pointed at."""
-    from dataladder.data.trainfile import read_train_file
+    """Files a step reads that its kind's own check does not: prompts files, the other-model directory."""
     from dataladder.core.errors import not_a_file
-    from dataladder.skills.spec import train_skill
 
-    for i, c in enumerate(plan.climbs):
-        if c.train_file:
-            with _at(f"climbs.{i}.train_file"):
-                if why := not_a_file(c.train_file):
-                    raise ValueError(f"{c.train_file}: {why}")
-                read_train_file(Path(c.train_file))
-    for key, step in (("prefs", plan.prefs), ("rl", plan.rl), ("dpo", plan.dpo)):
-        if step is not None and step.prompts_file:
-            with _at(f"{key}.prompts_file"):
+    for k, _, step in ladder_steps(plan):
+        if getattr(step, "prompts_file", None):
+            with _at(f"{k.key}.prompts_file"):
                 if why := not_a_file(step.prompts_file):
                     raise ValueError(f"{step.prompts_file}: {why}")
-                train_skill(step.skill, step.prompts_file)
-    if plan.rl is not None and plan.rl.reward_model and not (Path(plan.rl.reward_model) / "config.json").is_file():
-        raise ValueError(f"rl.reward_model: {plan.rl.reward_model}: not a reward model directory (no config.json); "
-                         "give the reward_model/ that `dataladder prefs` wrote")
     if plan.prefs is not None and plan.prefs.other_model and not Path(plan.prefs.other_model).exists():
         raise ValueError(f"prefs.other_model: {plan.prefs.other_model}: no such directory")
-    if plan.rm_policy is not None and plan.rm_policy.prefs:
-        from dataladder.ladder.rm_policy import read_prefs
-
-        with _at("rm_policy.prefs"):
-            read_prefs(plan.rm_policy)
 
 
 @contextmanager
@@ -167,32 +148,41 @@ def tracked(plan: Plan, step) -> str:
     return step.report_to if step.report_to != "none" else plan.report_to
 
 
-def step_config(plan: Plan, step, cls):
-    """The config of a one-model ladder step (prefs, rl, dpo): the plan's model and tracking where it names none."""
-    return cls(**{**step.model_dump(), "model": step.model or plan.model, "report_to": tracked(plan, step)})
+def step_config(plan: Plan, kind: Kind, step, out: Path):
+    """A ladder step's config: the plan's model, target format and tracking where the step names none; a document
+    it needs from this study's own step (rm-policy's prefs)."""
+    cls = kind.load(kind.config)
+    fields = step.model_dump(exclude={"name"} if kind.many else set())
+    if "models" in cls.model_fields:
+        fields["models"] = step.models or [plan.model]
+    elif "model" in cls.model_fields:
+        fields["model"] = step.model or plan.model
+    if "target_format" in cls.model_fields:
+        fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
+    for need in kind.needs:
+        if fields.get(need) is None:
+            fields[need] = str(out / by_command(need).dir)
+    if "report_to" in cls.model_fields:  # a kind that trains
+        fields["report_to"] = tracked(plan, step)
+    return cls(**fields)
 
 
-def run_climb_steps(plan: Plan, out: Path, hooks: Hooks, executor=None) -> list[dict]:
-    return [run_climb_step(plan, out, hooks, executor, step.name) for step in plan.climbs]
-
-
-def run_climb_step(plan: Plan, out: Path, hooks: Hooks, executor, name: str) -> dict:
-    from dataladder.ladder.climb import ClimbConfig, climb
-
-    step = next(c for c in plan.climbs if c.name == name)
-    fields = step.model_dump(exclude={"name"})
-    fields["models"] = step.models or [plan.model]
-    fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
-    fields["report_to"] = tracked(plan, step)
-    hooks.step(f"climb {step.name}: {', '.join(step.skills)} ({step.method}"
-               + (f", ranks {step.lora_ranks}" if step.method == "lora" else "") + ")")
-    return climb(ClimbConfig(**fields), out / "climbs" / step.name, executor, on_rung=hooks.rung,
-                 on_train=hooks.train, on_eval=hooks.eval)
+def run_ladder_step(plan: Plan, out: Path, hooks: Hooks, executor, name: str) -> dict:
+    """The ladder step `name` (`climb <name>`, `prefs`, `rl`, ...): its kind's driver into its folder."""
+    kind, _, step = next(x for x in ladder_steps(plan) if x[1] == name)
+    cfg = step_config(plan, kind, step, out)
+    what = getattr(cfg, kind.skill_field) if kind.skill_field else None
+    hooks.step(f"{name}: {kind.title.split(':')[0].rstrip('.?')}" + (f" ({', '.join(what) if isinstance(what, list) else what})"
+                                                                  if what else ""))
+    where = out / kind.dir / step.name if kind.many else out / kind.dir
+    return kind.load(kind.driver)(cfg, where, executor=executor, on_rung=hooks.rung, on_train=hooks.train,
+                                  on_eval=hooks.eval)
 
 
 def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
     from dataladder.data.noise import corrupt
-    from dataladder.ladder.climb import ClimbConfig, _skill, climb
+    from dataladder.ladder.climb import ClimbConfig, climb
+    from dataladder.ladder.climb_pool import one_skill
 
     ns = plan.curated_vs_noisy
     if ns is None:
@@ -201,7 +191,7 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
                f"{ns.wrong_share:.0%} wrong answers")
     d = out / "noise"
     d.mkdir(parents=True, exist_ok=True)
-    sk = _skill(ns.skill)
+    sk = one_skill(ns.skill)
     records = list(sk.records("train", ns.noisy_max, seed=0, fmt=plan.target_format))
     if not records:
         from dataladder.skills.base import no_train_items
@@ -235,108 +225,37 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
     return summary
 
 
-def run_prefs_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
-    from dataladder.ladder.prefs import PrefsConfig, check_config, prefs
-
-    if plan.prefs is None:
-        return None
-    cfg = step_config(plan, plan.prefs, PrefsConfig)
-    check_config(cfg)
-    hooks.step(f"preference pairs: reward models for {cfg.skill} on {cfg.start}… pairs")
-    return prefs(cfg, out / "prefs", on_rung=hooks.rung, on_train=hooks.train, executor=executor)
-
-
-def run_rl_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
-    from dataladder.ladder.rl import RLConfig, rl
-
-    if plan.rl is None:
-        return None
-    cfg = step_config(plan, plan.rl, RLConfig)
-    hooks.step(f"RL: GRPO on {cfg.skill}, {cfg.hp.num_generations} generations per prompt")
-    return rl(cfg, out / "rl", on_note=hooks.rung, on_step=hooks.train, executor=executor)
-
-
-def run_dpo_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
-    from dataladder.ladder.dpo import DPOConfig, dpo
-
-    if plan.dpo is None:
-        return None
-    cfg = step_config(plan, plan.dpo, DPOConfig)
-    hooks.step(f"DPO: the policy on {cfg.skill} trained on {cfg.start}… verified preference pairs")
-    return dpo(cfg, out / "dpo", on_rung=hooks.rung, on_train=hooks.train, executor=executor)
-
-
-def run_rm_policy_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict | None:
-    from dataladder.ladder.rm_policy import RMPolicyConfig, rm_policy
-
-    if plan.rm_policy is None:
-        return None
-    step = plan.rm_policy
-    cfg = RMPolicyConfig(**{**step.model_dump(), "prefs": step.prefs or str(out / "prefs"),
-                            "report_to": tracked(plan, step)})
-    hooks.step(f"reward model → policy: {cfg.steps} GRPO steps with each reward model, and with the verifier")
-    return rm_policy(cfg, out / "rm-policy", on_rung=hooks.rung, on_step=hooks.train, executor=executor)
-
-
 def run_compare_step(plan: Plan, out: Path, hooks: Hooks) -> dict | None:
     from dataladder.ladder.compare import compare
 
     c = plan.compare
     if c is None:
         return None
-    climbs = [out / "climbs" / name for name in [c.climb] + c.climbs if name and (out / "climbs" / name).exists()]
-    have = [p if p.exists() else None for p in (out / "prefs", out / "rl", out / "dpo", out / "rm-policy")]
+    sft = next(k for k in kinds() if k.many)
+    climbs = [out / sft.dir / name for name in [c.climb] + c.climbs if name and (out / sft.dir / name).exists()]
+    given, ladders = {}, []
+    for k, _, _ in ladder_steps(plan):
+        if not k.many and (out / k.dir).exists():
+            if k.name in COMPARE_ARGS:
+                given[COMPARE_ARGS[k.name]] = out / k.dir
+            else:
+                ladders.append(out / k.dir / k.document)
     hooks.step("compare: examples, pairs and rollouts on one axis")
     skill = plan.prefs.skill if plan.prefs else plan.rl.skill if plan.rl else None
-    return compare(climbs, have[0], have[1], out / "compare", c.delta, skill, dpo=have[2], rm_policy=have[3])
+    return compare(climbs, given.get("prefs"), given.get("rl"), out / "compare", c.delta, skill, dpo=given.get("dpo"),
+                   rm_policy=given.get("rm_policy"), ladders=tuple(ladders))
+
+
+COMPARE_ARGS = {"reward": "prefs", "rl": "rl", "dpo": "dpo", "rm-policy": "rm_policy"}  # compare's own arguments;
+# another kind's document joins through `ladders` (compare's --ladder)
 
 
 def run_step(name: str, plan: Plan, out: Path, hooks: Hooks, executor) -> dict | list | None:
-    """One step of `study_pool.plan_steps(plan)` by its name."""
+    """One step of `plan_steps(plan)` by its name."""
     if name == "probe":
         return run_probe_step(plan, out, hooks)
-    if name.startswith("climb "):
-        return run_climb_step(plan, out, hooks, executor, name.removeprefix("climb "))
     if name == "compare":
         return run_compare_step(plan, out, hooks)
-    fn = {"noise": run_noise_step, "prefs": run_prefs_step, "rl": run_rl_step, "dpo": run_dpo_step,
-          "rm-policy": run_rm_policy_step}[name]
-    return fn(plan, out, hooks, executor)
-
-
-def run_plan(plan: Plan, hooks: Hooks | None = None) -> Path:
-    """Run every step of `plan` (independent steps side by side where `parallel` allows: `study_pool`);
-    returns the path of report.html."""
-    from dataladder.report.html import build_report
-    from dataladder.study.pool import default_parallel, plan_steps, run_steps_parallel
-
-    hooks = hooks or Hooks()
-    if plan.threads is not None:
-        import os
-
-        from dataladder.core.runtime import ENV
-
-        os.environ[ENV] = str(plan.threads)
-    out = Path(plan.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "plan.yaml").write_text(yaml.safe_dump(plan.model_dump(), sort_keys=False))
-    steps = plan_steps(plan)
-    if plan.parallel is not None:
-        workers, why = plan.parallel, "the plan's parallel"
-    else:
-        from dataladder.core.runtime import idle_cores
-
-        workers, why = default_parallel(plan, idle_cores())
-    if workers > 1:
-        hooks.step(f"{len(steps)} steps, up to {workers} at once, each in its own process ({why})")
-        run_steps_parallel(plan, out, hooks, steps, workers)
-    else:
-        from dataladder.executors import make_executor
-
-        executor = None
-        for name, _ in steps:
-            if executor is None and name != "probe":  # one for the whole study: its workers stay warm across ladders
-                executor = make_executor(plan.executor)
-            run_step(name, plan, out, hooks, executor)
-    hooks.step("report: building report.html from the result files")
-    return build_report(out)
+    if name == "noise":
+        return run_noise_step(plan, out, hooks, executor)
+    return run_ladder_step(plan, out, hooks, executor, name)

@@ -130,7 +130,8 @@ def test_corrupt_a_mixed_file_each_record_by_its_own_skill(tasks, tmp_path):
 def test_climb_train_file_drops_every_planted_eval_item_however_rendered(tasks, tmp_path):
     """The issue's case: eval items planted in a train file, raw, as messages and hand-templated, with the record
     naming the skill as the eval file does: all dropped from the pool, the train records all kept."""
-    from dataladder.ladder.climb import ClimbConfig, file_pool
+    from dataladder.ladder.climb import ClimbConfig
+    from dataladder.ladder.climb_pool import file_pool
 
     spec = f"{tasks['eval']}:code"
     code = get_skill(spec)
@@ -151,7 +152,8 @@ def test_climb_train_file_drops_every_planted_eval_item_however_rendered(tasks, 
 
 def test_synth_writes_trl_conversational_records_that_climb_and_curate_read(tasks, tmp_path):
     from dataladder.data.trainfile import read_train_file
-    from dataladder.ladder.climb import ClimbConfig, file_pool
+    from dataladder.ladder.climb import ClimbConfig
+    from dataladder.ladder.climb_pool import file_pool
 
     spec = f"{tasks['eval']}:letters"
     out = tmp_path / "letters.jsonl"

@@ -113,7 +113,8 @@ def test_sigkill_mid_rung_then_rerun_matches_uninterrupted(micro_dir, tmp_path):
 
 def test_train_file_pool_is_decontaminated_shuffled_and_nested(tmp_path):
     from dataladder.core.errors import InputError
-    from dataladder.ladder.climb import ClimbConfig, file_pool
+    from dataladder.ladder.climb import ClimbConfig
+    from dataladder.ladder.climb_pool import file_pool
     from dataladder.skills.arithmetic import recover_item
 
     sk = get_skill("add")

@@ -8,9 +8,8 @@ import os
 
 import pytest
 
-from dataladder.ladder import engine
 from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders
-from dataladder.ladder.stop import RungScore
+from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore
 
 # ---- the fake kind: this module is its worker side (prepare, run) ----
@@ -61,7 +60,9 @@ class FakeLadder(Ladder):
 
 @pytest.fixture(autouse=True)
 def fake_kind(monkeypatch):
-    monkeypatch.setitem(engine.KINDS, "fake", __name__)
+    from dataladder.ladder.kinds import KINDS, Kind
+
+    monkeypatch.setitem(KINDS._items, "fake", Kind("fake", __name__, "", "", "runs", "a fake kind", "fake.json"))
     CALLS.clear()
 
 
@@ -174,7 +175,8 @@ def test_any_kinds_document_makes_a_report_section_and_a_compare_curve(tmp_path)
     import json
 
     from dataladder.ladder.compare import compare
-    from dataladder.ladder.plot import draw_ladder, pyplot, save
+    from dataladder.core.plot import pyplot, save
+    from dataladder.ladder.plot import draw_ladder
     from dataladder.report.kinds import ladder_section
 
     lad, = climb_ladders([ladder("rising")], RunStore(tmp_path / "a"), local())

@@ -114,7 +114,8 @@ def test_a_clearly_rising_curve_is_forecast_as_before():
 
 
 def test_the_plot_band_starts_where_the_slope_was_fitted():
-    from dataladder.ladder.plot import draw_ladder, pyplot
+    from dataladder.core.plot import pyplot
+    from dataladder.ladder.plot import draw_ladder
 
     fit = fit_curve([(n, k, 30) for n, k in FALLING for _ in range(2)], target=0.9, seed=4)
     rungs = [{"n": n, "accuracy": k / 30, "ci_low": k / 30 - 0.1, "ci_high": k / 30 + 0.1} for n, k in FALLING]

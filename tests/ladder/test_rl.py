@@ -112,7 +112,7 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
                           max_rollouts=4 * 16, eval_n=16, check_prompts=8, check_samples=4, n_boot=20, min_rungs=3,
                           hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
     out = tmp_path / "rl"
-    doc = rl_mod.rl(cfg, out, on_note=lambda s: None)
+    doc = rl_mod.rl(cfg, out, on_rung=lambda s: None)
     saved = json.loads((out / "rl.json").read_text())
     assert (out / "rl.png").stat().st_size > 0
     assert [r["n"] for r in saved["rungs"]] == [16, 32, 64] and saved["unit"] == "rollouts"
@@ -151,7 +151,7 @@ def test_rl_writes_rl_json_and_resumes(micro_dir, tmp_path, monkeypatch):
         raise AssertionError("retrained a finished rung")
 
     monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
-    again = rl_mod.rl(cfg, out, on_note=lambda s: None)
+    again = rl_mod.rl(cfg, out, on_rung=lambda s: None)
     drop = lambda rs: [{k: v for k, v in r.items() if k != "seconds"} for r in rs]  # noqa: E731
     assert drop(again["rungs"]) == drop(saved["rungs"])
 
@@ -177,7 +177,7 @@ def test_rl_with_reward_model_tracks_verifier_and_retrains_online(micro_dir, tmp
                           max_rollouts=16 * 4, eval_n=16, check_prompts=8, check_samples=4, n_boot=20,
                           reward_model=str(tmp_path / "rm"), online_every=1,
                           hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
-    doc = rl_mod.rl(cfg, tmp_path / "rl", on_note=lambda s: None)
+    doc = rl_mod.rl(cfg, tmp_path / "rl", on_rung=lambda s: None)
     assert [a["reward"] for a in doc["arms"]] == ["reward-model", "online"]
     for a in doc["arms"]:
         assert [h["step"] for h in a["log"]] == [1, 2, 3, 4]
@@ -205,7 +205,7 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
     cfg = rl_mod.RLConfig(**common, warn_at=0.0)
     notes: list[str] = []
     out = tmp_path / "rl"
-    doc = rl_mod.rl(cfg, out, on_note=notes.append)
+    doc = rl_mod.rl(cfg, out, on_rung=notes.append)
     cs = doc["cold_start"]
     assert doc["format"] == "exam" and cs["reason"] == "auto: the check warned"
     assert cs["examples"] == 12 and cs["verified"] == 12 and cs["steps"] > 0
@@ -223,7 +223,7 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
     assert not {it.key for it in rl_prompts} & set(cs["key"]["items"]) and len(cs["key"]["items"]) == 12
 
     # --cold-start 0 never cold-starts, even when the check warns
-    none = rl_mod.rl(rl_mod.RLConfig(**{**common, "cold_start": 0}, warn_at=0.0), tmp_path / "rl0", on_note=lambda s: None)
+    none = rl_mod.rl(rl_mod.RLConfig(**{**common, "cold_start": 0}, warn_at=0.0), tmp_path / "rl0", on_rung=lambda s: None)
     assert none["cold_start"] is None and none["before"]["correct"] == none["base_formats"]["exam"]["correct"]
 
     # a rerun neither cold-starts nor trains again
@@ -232,4 +232,4 @@ def test_cold_start_runs_when_the_check_warns_and_is_stored(micro_dir, tmp_path,
 
     monkeypatch.setattr("dataladder.train.sft.train_sft", boom)
     monkeypatch.setattr("dataladder.train.grpo.train_grpo", boom)
-    assert rl_mod.rl(cfg, out, on_note=lambda s: None)["rungs"] == doc["rungs"]
+    assert rl_mod.rl(cfg, out, on_rung=lambda s: None)["rungs"] == doc["rungs"]

@@ -58,7 +58,7 @@ def test_rl_prunes_earlier_rungs_and_recomputes_them_exactly(micro_dir, tmp_path
                                min_rungs=9, hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
 
     out = tmp_path / "rl"
-    full = rl_mod.rl(cfg(4 * 16), out, on_note=lambda s: None)  # rungs at 1, 2, 4 steps
+    full = rl_mod.rl(cfg(4 * 16), out, on_rung=lambda s: None)  # rungs at 1, 2, 4 steps
     dirs = [out / r["run_dirs"][0] for r in full["rungs"]]
     assert [r["steps"] for r in full["rungs"]] == [1, 2, 4]
     assert [(d / "model").is_dir() for d in dirs] == [False, False, True]  # only the last rung keeps weights
@@ -72,7 +72,7 @@ def test_rl_prunes_earlier_rungs_and_recomputes_them_exactly(micro_dir, tmp_path
     calls = []
     real = grpo.train_grpo
     monkeypatch.setattr(grpo, "train_grpo", lambda *a, **k: calls.append(a[5]) or real(*a, **k))
-    small = rl_mod.rl(cfg(2 * 16), out, on_note=lambda s: None)
+    small = rl_mod.rl(cfg(2 * 16), out, on_rung=lambda s: None)
     assert small["rungs"] == full["rungs"][:2]  # the same run-store entries: nothing measured again
     assert small["after_weights_restored"] == {"from_steps": 0, "recomputed_steps": [1, 2], "exact": True}
     assert calls == [1, 1]  # the chain's two rungs, one step each
@@ -86,12 +86,12 @@ def test_rl_prunes_earlier_rungs_and_recomputes_them_exactly(micro_dir, tmp_path
     # nearest kept rung (2 steps) and checked against the digest, then the 8-step rung trains on them
     shutil.rmtree(dirs[2] / "model")
     calls.clear()
-    more = rl_mod.rl(cfg(8 * 16), out, on_note=lambda s: None)
+    more = rl_mod.rl(cfg(8 * 16), out, on_rung=lambda s: None)
     assert [r["steps"] for r in more["rungs"]] == [1, 2, 4, 8] and calls == [2, 4]
     last = RunStore(out).get({**json.loads((out / more["rungs"][3]["run_dirs"][0] / "config.json").read_text())})
     assert last["restored"] == {"from_steps": 2, "recomputed_steps": [4], "exact": True}
     # and its weights equal those of an uninterrupted climb to 8 steps
-    fresh = rl_mod.rl(cfg(8 * 16), tmp_path / "fresh", on_note=lambda s: None)
+    fresh = rl_mod.rl(cfg(8 * 16), tmp_path / "fresh", on_rung=lambda s: None)
     want = json.loads((tmp_path / "fresh" / fresh["rungs"][3]["run_dirs"][0] / "result.json").read_text())
     assert last["weights"] == want["weights"] and more["rungs"][3]["correct"] == fresh["rungs"][3]["correct"]
     assert [(out / r["run_dirs"][0] / "model").is_dir() for r in more["rungs"]] == [False, False, False, True]
@@ -113,10 +113,10 @@ def test_reward_model_arms_keep_every_rungs_weights(micro_dir, tmp_path):
                                hp={"prompts_per_step": 4, "num_generations": 4, "learning_rate": 1e-3})
 
     out = tmp_path / "rl"
-    full = rl_mod.rl(cfg(2 * 16), out, on_note=lambda s: None)  # rungs at 1 and 2 steps, two arms
+    full = rl_mod.rl(cfg(2 * 16), out, on_rung=lambda s: None)  # rungs at 1 and 2 steps, two arms
     for arm in full["arms"]:
         for r in arm["rungs"]:
             d = out / r["run_dirs"][0]
             assert (d / "model").is_dir() and (d / "reward_model").is_dir() == (arm["reward"] == "online")
-    small = rl_mod.rl(cfg(1 * 16), out, on_note=lambda s: None)  # ends at the kept 1-step rung: read, not recomputed
+    small = rl_mod.rl(cfg(1 * 16), out, on_rung=lambda s: None)  # ends at the kept 1-step rung: read, not recomputed
     assert small["after_weights_restored"] is None

@@ -3,8 +3,8 @@ import math
 import numpy as np
 
 from dataladder.ladder.fit import fit_curve
-from dataladder.ladder.schedule import sizes
-from dataladder.ladder.stop import RungScore, decide, reached_at
+from dataladder.core.schedule import sizes
+from dataladder.forecast.stop import RungScore, decide, reached_at
 
 M = 400  # pooled eval items per rung
 

@@ -1,7 +1,5 @@
 """The report's probe section shows the lenient score beside the strict one."""
 
-import json
-from pathlib import Path
 
 from dataladder.report.html import probe_section
 

@@ -1,4 +1,5 @@
-"""The stop rule: when a climb has learned enough to stop, and why.
+"""The stop rule: when a climb has learned enough to stop, and why (every ladder kind's, and `dataladder fit`'s
+verdict on a ladder document: `forecast/summary.py`).
 
 After each rung, in this order:
 1. `target-reached`: pooled accuracy (all seeds) ≥ target at a rung, confirmed by its Wilson
@@ -35,8 +36,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from dataladder.ladder.fit import CurveFit
 from dataladder.core.stats import wilson
+from dataladder.forecast.model import Forecast
 
 P_GAIN = 0.8  # diminishing returns: P(next doubling gains less than the threshold) at least this
 P_REACH = 0.1  # unreachable within budget: P(target within the budget) below this
@@ -78,7 +79,7 @@ def reached_at(rungs: list[RungScore], target: float) -> int | None:
     return None
 
 
-def decide(rungs: list[RungScore], base: RungScore, fit: CurveFit | None, target: float, next_n: int,
+def decide(rungs: list[RungScore], base: RungScore, fit: Forecast | None, target: float, next_n: int,
            max_examples: float, time_left: float, delta: float = 0.01, min_rungs: int = 4,
            min_examples: int = 0, p_gain: float = P_GAIN, p_reach: float = P_REACH) -> Decision:
     last = rungs[-1]
