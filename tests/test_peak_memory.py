@@ -49,7 +49,7 @@ def test_prefs_dpo_rl_documents_have_peak_memory(micro_dir, tmp_path):
         tmp_path / "dpo")
     rl(RLConfig(model=m, skill="add", format="native", cold_start=0, start_steps=1, max_rollouts=16, eval_n=4,
                 check_prompts=4, check_samples=4, n_boot=20, hp={"prompts_per_step": 4, "num_generations": 4}),
-       tmp_path / "rl", on_note=lambda s: None)
+       tmp_path / "rl", on_rung=lambda s: None)
     for name in ("prefs", "dpo", "rl"):
         doc = json.loads((tmp_path / name / f"{name}.json").read_text())
         assert doc["peak_memory_bytes"]["rss"] > 10 * 2**20, name

@@ -95,7 +95,8 @@ def check_plan(plan: Plan) -> None:
         cfg = step_config(plan, k, step, Path(plan.output_dir))
         for m in cfg.models if hasattr(cfg, "models") else [cfg.model] if hasattr(cfg, "model") else []:
             check_model(m, option=f"{key}.model")
-        if (check := k.load("check_config")) is not None:
+        made_here = any(getattr(step, need, None) is None for need in k.needs)  # its input is this study's to make
+        if (check := k.load("check_config")) is not None and not made_here:
             try:
                 check(cfg)  # the kind's own checks: skills, formats, files, budget
             except (InputError, UnknownName, ValueError) as e:
@@ -172,8 +173,8 @@ def run_ladder_step(plan: Plan, out: Path, hooks: Hooks, executor, name: str) ->
     kind, _, step = next(x for x in ladder_steps(plan) if x[1] == name)
     cfg = step_config(plan, kind, step, out)
     what = getattr(cfg, kind.skill_field) if kind.skill_field else None
-    hooks.step(f"{name}: {kind.title.split(':')[0].rstrip('.?')}" + (f" ({', '.join(what) if isinstance(what, list) else what})"
-                                                                  if what else ""))
+    what = ", ".join(what) if isinstance(what, list) else what
+    hooks.step(f"{name}: " + (f"{what}, by {kind.unit}" if what else f"by {kind.unit}"))
     where = out / kind.dir / step.name if kind.many else out / kind.dir
     return kind.load(kind.driver)(cfg, where, executor=executor, on_rung=hooks.rung, on_train=hooks.train,
                                   on_eval=hooks.eval)

@@ -133,7 +133,7 @@ def test_every_kind_runs_on_ray_and_matches_local(cluster, micro_dir, tmp_path):
     ]
     ex = RayExecutor(cpus_per_run=0.5, threads_per_run=1)
     for fn, cfg in cases:
-        quiet = {"on_note": lambda s: None} if fn is rl else {}
+        quiet = {"on_rung": lambda s: None} if fn is rl else {}
         here = _local(fn, cfg, tmp_path / f"{fn.__name__}-local", **quiet)
         there = fn(cfg, tmp_path / f"{fn.__name__}-ray", executor=ex, **quiet)
         assert there["executor"] == "ray" and here["executor"] == "local"
