@@ -17,8 +17,9 @@ from typing import Annotated, Callable, Literal
 from pydantic import Field, field_validator, model_validator
 
 from dataladder.generate import PromptOptions
+from dataladder.ladder.config import LadderConfig
 from dataladder.ladder import soundness
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
+from dataladder.ladder.engine import Job, Ladder, climb_ladders, run_jobs, train_stats
 from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore, run_key
 from dataladder.models.hub import model_fingerprint
@@ -32,7 +33,7 @@ from dataladder.ladder.climb_pool import one_skill, pool_records
 from dataladder.skills.arithmetic import ARITHMETIC
 
 
-class ClimbConfig(PromptOptions, extra="forbid"):
+class ClimbConfig(PromptOptions, LadderConfig, extra="forbid"):
     models: list[str] = Field(default_factory=lambda: ["tiny-arith"], description="base models, compared side by side")
     skills: list[str] = Field(default_factory=lambda: ["add"], description="skills to climb")
     target: float = Field(0.9, gt=0, le=1, description="accuracy to reach in the target format")
@@ -41,17 +42,13 @@ class ClimbConfig(PromptOptions, extra="forbid"):
     method: Literal["full", "lora"] = Field("full", description="full fine-tuning or LoRA")
     lora_ranks: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4, 16], description="LoRA ranks (method lora)")
     start: int = Field(20, ge=1, description="examples in the first rung")
-    growth: float = Field(2.0, gt=1, description="each rung's size over the previous one's")
     seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested data)")
     max_examples: int = Field(5120, ge=1, description="budget: most examples in a rung")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time per skill and arm (a resume counts finished runs)")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for")
     eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items per skill and format at every rung")
     eval_skills: list[str] | None = Field(None, description="skills evaluated at every rung besides the climbed ones "
                                                             "(forgetting); default: the built-in arithmetic skills when "
                                                             "a base is the shipped tiny-arith, else none")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop a climb")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     hp: SFTHparams = Field(default_factory=SFTHparams, description="training hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
                                                "wandb, mlflow or trackio (TRL's report_to)")
@@ -261,8 +258,8 @@ class SFTLadder(Ladder):
         self.diagnosis = diagnose(per_format, tf, 0.8, 0.15)[0] if per_format else "missing"
         self.min_examples = min(DATA_BANDS[self.diagnosis]["low"], cfg.max_examples // 4)
         self.arm = "full" if lora_r is None else f"lora r={lora_r}"
-        rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_examples, pool_size, cfg.delta, cfg.min_rungs,
-                    self.min_examples, cfg.max_minutes, cfg.n_boot)
+        rule = cfg.rule(target=cfg.target, start=cfg.start, budget=cfg.max_examples, available=pool_size,
+                        min_size=self.min_examples)
         super().__init__(self.arm, spec, cfg, rule, RungScore(0, b["correct"], b["n"]) if b else RungScore(0, 0, 1),
                          on_rung)
 

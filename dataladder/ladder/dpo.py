@@ -20,17 +20,15 @@ from typing import Callable
 from pydantic import Field, model_validator
 
 from dataladder.generate import PromptOptions
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
+from dataladder.ladder.config import LadderConfig
+from dataladder.ladder.engine import Job, Ladder, train_stats
 from dataladder.forecast.stop import RungScore
-from dataladder.core.store import RunStore
-from dataladder.core.results import write_json
-from dataladder.core.runtime import peak_memory
 from dataladder.train.dpo import DPOHparams
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
 
 
-class DPOConfig(PromptOptions, extra="forbid"):
+class DPOConfig(PromptOptions, LadderConfig, extra="forbid"):
     model: str = Field("tiny-arith", description="base policy")
     skill: str = Field("add", description="skill whose answers the pairs judge and the policy is scored on")
     format: str | None = Field(None, description="prompt format of the pairs and the target (default: the skill's "
@@ -39,15 +37,10 @@ class DPOConfig(PromptOptions, extra="forbid"):
                                      description="pair sources: near-miss (the skill's plausible wrong answer), self")
     target: float = Field(0.9, gt=0, le=1, description="greedy accuracy of the policy to reach in the format")
     start: int = Field(20, ge=1, description="pairs in the first rung")
-    growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
     seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(2560, ge=1, description="budget: most pairs in a rung")
-    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time of the ladder")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more pairs gains less than this")
     eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items per format at every rung")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
     temperature: float = Field(1.0, gt=0, description="sampling temperature of the `self` source")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format)")
@@ -167,10 +160,8 @@ class DPOLadder(Ladder):
     def __init__(self, cfg: DPOConfig, base_eval: dict, pool: int, on_rung: Callable[[str], None] | None = None):
         self.data, self.fmt, self.base_eval = data_config(cfg), format_of(cfg), base_eval
         b = base_eval[self.fmt]
-        rule = Rule(target=cfg.target, start=cfg.start, growth=cfg.growth, budget=cfg.max_pairs,
-                    available=pool,  # a short pool ends the ladder as data-exhausted, not budget-exhausted
-                    delta=cfg.delta, min_rungs=cfg.min_rungs, max_minutes=cfg.max_minutes, n_boot=cfg.n_boot,
-                    saturation_delta=cfg.saturation_delta)
+        rule = cfg.rule(target=cfg.target, start=cfg.start, budget=cfg.max_pairs, saturation_delta=cfg.saturation_delta,
+                        available=pool)  # a short pool ends the ladder as data-exhausted, not budget-exhausted
         label = f"DPO {'full' if cfg.lora_r is None else f'lora r={cfg.lora_r}'}"
         super().__init__(label, cfg.model, cfg, rule, RungScore(0, b["correct"], b["n"]), on_rung)
 
@@ -202,28 +193,17 @@ def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
         on_train: Callable[[int, int], None] | None = None,
         on_eval: Callable[[int], None] | None = None, executor=None) -> dict:
     """Climb the DPO pair-count ladder into `output_dir`; returns the dpo.json document (also written)."""
-    from dataladder.executors.local import LocalExecutor
-
-    check_config(cfg)
+    from dataladder.ladder.driver import drive
     from dataladder.train.sizing import resolve_cfg
 
+    check_config(cfg)
     cfg = resolve_cfg(cfg, "dpo")  # defaults by the base model's size (train/sizing.py)
-    t0 = time.perf_counter()
-    executor = executor or LocalExecutor()
-    executor.set_progress(on_train, on_eval)
-    store = RunStore(output_dir)
-    base, = run_jobs([Job("dpo", cfg.model, cfg, {"kind": "dpo-base", "data": data_config(cfg)}, root=str(store.root))],
-                     store, executor)
-    lad = DPOLadder(cfg, base["eval"], base["pool"], on_rung)
-    climb_ladders([lad], store, executor, cfg.report_to)
-    doc = {"config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "format": lad.fmt,
-           "metric": f"greedy accuracy of the DPO policy ({lad.fmt} format)", **lad.document(),
-           "base_formats": base["eval"], "executor": getattr(executor, "name", "local")}
-    doc["seconds"] = time.perf_counter() - t0
-    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
-    write_json(output_dir / "dpo.json", doc)
-    plot_dpo(doc, output_dir / "dpo.png")
-    return doc
+    return drive("dpo", cfg, output_dir, {"kind": "dpo-base", "data": data_config(cfg)},
+                 ladder=lambda base: DPOLadder(cfg, base["eval"], base["pool"], on_rung),
+                 describe=lambda lad, base: {"format": lad.fmt, "base_formats": base["eval"],
+                                             "metric": f"greedy accuracy of the DPO policy ({lad.fmt} format)"},
+                 document="dpo.json", plot=plot_dpo, executor=executor, on_train=on_train, on_eval=on_eval,
+                 report_to=cfg.report_to)
 
 
 def plot_dpo(doc: dict, path: Path) -> None:

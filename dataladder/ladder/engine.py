@@ -146,9 +146,9 @@ def train_stats(results: list[dict]) -> dict:
             "train_loss": [r["train"]["train_loss"] for r in results]}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Rule:
-    """A ladder's schedule, budget and stop rule (see `forecast/stop.py`)."""
+    """A ladder's schedule, budget and stop rule (see `forecast/stop.py`), built by keyword."""
 
     target: float
     start: int
@@ -221,9 +221,14 @@ class Ladder:
         """The ladder's name in experiment tracking (unique within a study)."""
         return self.label.replace(": ", "-").replace(" ", "-")
 
+    def worker_config(self, rc: dict, root: str) -> object:
+        """What a worker prepares its context from for run `rc`: the ladder's config, unless a kind's rungs each
+        need their own (rm-policy: each size's reward model)."""
+        return self.cfg
+
     def jobs(self, root: str) -> list[Job]:
         study = Path(root).name
-        return [Job(self.kind, self.spec, self.cfg, rc, self._parent if self.chained else None, root,
+        return [Job(self.kind, self.spec, self.worker_config(rc, root), rc, self._parent if self.chained else None, root,
                     f"{study}/{self.name}/n={self.n}/seed={rc.get('seed', 0)}", self.tracking)
                 for rc in self.configs(self.n)]
 

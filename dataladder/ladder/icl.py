@@ -23,32 +23,25 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from dataladder.core.results import write_json
-from dataladder.core.runtime import peak_memory
-from dataladder.core.store import RunStore
 from dataladder.forecast.stop import RungScore
 from dataladder.generate import PromptOptions
+from dataladder.ladder.config import LadderConfig
 from dataladder.generate.chat import Prompt, qa_text
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.engine import Job, Ladder
 from dataladder.ladder.schedule import first_rung_fits
 
 
-class ICLConfig(PromptOptions, extra="forbid"):
+class ICLConfig(PromptOptions, LadderConfig, extra="forbid"):
     model: str = Field("tiny-arith", description="the model prompted (never trained)")
     skill: str = Field("add", description="skill whose train items are the demonstrations and eval items the test")
     format: str | None = Field(None, description="prompt format of demonstrations and test (default: the skill's "
                                                  "target format: exam for arithmetic, a JSONL skill's first)")
     target: float = Field(0.9, gt=0, le=1, description="greedy accuracy to reach in the format")
     start: int = Field(1, ge=1, description="demonstrations in the first rung")
-    growth: float = Field(2.0, gt=1, description="each rung's demonstrations over the previous one's")
     seeds: int = Field(2, ge=1, le=1000, description="independent draws of the demonstrations per rung (each nested)")
     max_shots: int = Field(64, ge=1, description="budget: most demonstrations in a prompt")
-    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored eval time of the ladder")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more demonstrations gains less than this")
     eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items scored at every rung")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     prompts_file: str | None = Field(None, description="more train items for a JSONL skill (its line format), "
                                                        "to draw demonstrations from")
 
@@ -196,10 +189,8 @@ class ICLLadder(Ladder):
     def __init__(self, cfg: ICLConfig, base: dict, on_rung: Callable[[str], None] | None = None):
         self.data, self.fmt, self.context = data_config(cfg), format_of(cfg), base.get("context")
         b = base["eval"][self.fmt]
-        rule = Rule(target=cfg.target, start=cfg.start, growth=cfg.growth, budget=cfg.max_shots,
-                    available=base["pool"],  # a short train split ends the ladder as data-exhausted
-                    delta=cfg.delta, min_rungs=cfg.min_rungs, max_minutes=cfg.max_minutes, n_boot=cfg.n_boot,
-                    saturation_delta=cfg.saturation_delta)
+        rule = cfg.rule(target=cfg.target, start=cfg.start, budget=cfg.max_shots, saturation_delta=cfg.saturation_delta,
+                        available=base["pool"])  # a short train split ends the ladder as data-exhausted
         super().__init__(f"ICL {self.fmt}", cfg.model, cfg, rule, RungScore(0, b["correct"], b["n"]), on_rung)
 
     @property
@@ -228,27 +219,14 @@ def icl(cfg: ICLConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
         on_train: Callable[[int, int], None] | None = None,
         on_eval: Callable[[int], None] | None = None, executor=None) -> dict:
     """Climb the demonstration-count ladder into `output_dir`; returns the icl.json document (also written)."""
-    from dataladder.executors.local import LocalExecutor
+    from dataladder.ladder.driver import drive
 
     check_config(cfg)
-    t0 = time.perf_counter()
-    output_dir = Path(output_dir)
-    executor = executor or LocalExecutor()
-    if hasattr(executor, "set_progress"):
-        executor.set_progress(on_train, on_eval)
-    store = RunStore(output_dir)
-    base, = run_jobs([Job("icl", cfg.model, cfg, {"kind": "icl-base", "data": data_config(cfg)}, root=str(store.root))],
-                     store, executor)
-    lad = ICLLadder(cfg, base, on_rung)
-    climb_ladders([lad], store, executor, "none")
-    doc = {"config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "format": lad.fmt,
-           "metric": f"greedy accuracy with k demonstrations in the prompt ({lad.fmt} format)", **lad.document(),
-           "context_tokens": lad.context, "executor": getattr(executor, "name", "local")}
-    doc["seconds"] = time.perf_counter() - t0
-    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
-    write_json(output_dir / "icl.json", doc)
-    plot_icl(doc, output_dir / "icl.png")
-    return doc
+    return drive("icl", cfg, output_dir, {"kind": "icl-base", "data": data_config(cfg)},
+                 ladder=lambda base: ICLLadder(cfg, base, on_rung),
+                 describe=lambda lad, base: {"format": lad.fmt, "context_tokens": lad.context, "metric": "greedy "
+                                             f"accuracy with k demonstrations in the prompt ({lad.fmt} format)"},
+                 document="icl.json", plot=plot_icl, executor=executor, on_train=on_train, on_eval=on_eval)
 
 
 def plot_icl(doc: dict, path: Path) -> None:

@@ -18,20 +18,19 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from pydantic import BaseModel, Field, model_validator
+from dataladder.ladder.config import LadderConfig
+from pydantic import Field, model_validator
 
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs, train_stats
+from dataladder.ladder.engine import Job, Ladder, train_stats
 from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore
-from dataladder.core.results import write_json
-from dataladder.core.runtime import peak_memory
 from dataladder.core.stats import wilson
 from dataladder.train.reward import RewardHparams
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
 
 
-class PrefsConfig(BaseModel, extra="forbid", allow_inf_nan=False):
+class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
     model: str = Field("tiny-arith", description="base model of the reward models (and the `self` source)")
     skill: str = Field("mul", description="skill whose answers are judged")
     format: str | None = Field(None, description="prompt format of the pairs (default: the skill's native one)")
@@ -41,16 +40,12 @@ class PrefsConfig(BaseModel, extra="forbid", allow_inf_nan=False):
                                        description="extra sources only evaluated (never trained on)")
     target: float = Field(0.9, gt=0, le=1, description="held-out pairwise accuracy to reach")
     start: int = Field(50, ge=1, description="pairs in the first rung")
-    growth: float = Field(2.0, gt=1, description="each rung's pair count over the previous one's")
     seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(3200, ge=1, description="budget: most pairs in a rung")
-    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training and eval time of the ladder")
     delta: float = Field(0.02, gt=0, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
     heldout_n: int = Field(400, ge=1, le=1_000_000, description="held-out pairs per source")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
     min_pairs: int = Field(1000, ge=0, description="pairs before the fit may stop the ladder (the prior: reward models "
                                              "improve over thousands of pairs); at most half the budget")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
     lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
@@ -271,8 +266,8 @@ class RewardLadder(Ladder):
     def __init__(self, cfg: PrefsConfig, base: RungScore, pool: int, on_rung=None):
         self.data = data_config(cfg)
         available = min(cfg.max_pairs, pool)
-        rule = Rule(cfg.target, cfg.start, cfg.growth, cfg.max_pairs, pool, cfg.delta, cfg.min_rungs,
-                    min(cfg.min_pairs, available // 2), cfg.max_minutes, cfg.n_boot, cfg.delta)
+        rule = cfg.rule(target=cfg.target, start=cfg.start, budget=cfg.max_pairs, available=pool,
+                        min_size=min(cfg.min_pairs, available // 2), saturation_delta=cfg.delta)
         super().__init__(f"reward model: {cfg.skill}", cfg.model, cfg, rule, base, on_rung)
 
     def configs(self, n: int) -> list[dict]:
@@ -319,29 +314,22 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
           on_train: Callable[[int, int], None] | None = None,
           on_eval: Callable[[int], None] | None = None, executor=None) -> dict:
     """Climb the pair-count ladder into `output_dir`; returns the prefs.json document (also written)."""
-    from dataladder.executors.local import LocalExecutor
-
-    check_config(cfg)
+    from dataladder.ladder.driver import drive
     from dataladder.train.sizing import resolve_cfg
 
+    check_config(cfg)
     cfg = resolve_cfg(cfg, "reward")  # defaults by the base model's size (train/sizing.py)
-    t0 = time.perf_counter()
-    executor = executor or LocalExecutor()
-    executor.set_progress(on_train, on_eval)
-    store = RunStore(output_dir)
-    got, = run_jobs([Job("reward", cfg.model, cfg, base_config(cfg), root=str(store.root))], store, executor)
-    b = got["eval"]["heldout"]
-    lad = RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), got["pool"], on_rung)
-    climb_ladders([lad], store, executor, cfg.report_to)
-    doc = {"config": cfg.model_dump(), "model": cfg.model, "skill": cfg.skill, "metric": "held-out pairwise accuracy",
-           **lad.document(), "base": got["eval"]["heldout"], "base_unseen": got["eval"]["unseen"],
-           "heldout": got["heldout"], "executor": getattr(executor, "name", "local")}
-    doc["reward_model"] = keep_reward_model(cfg, store, doc, output_dir, executor)
-    doc["seconds"] = time.perf_counter() - t0
-    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
-    write_json(output_dir / "prefs.json", doc)
-    plot_prefs(doc, output_dir / "prefs.png")
-    return doc
+
+    def ladder(got: dict) -> RewardLadder:
+        b = got["eval"]["heldout"]
+        return RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), got["pool"], on_rung)
+
+    return drive("reward", cfg, output_dir, base_config(cfg), ladder=ladder,
+                 describe=lambda lad, got: {"metric": "held-out pairwise accuracy", "base": got["eval"]["heldout"],
+                                            "base_unseen": got["eval"]["unseen"], "heldout": got["heldout"]},
+                 after=lambda doc, store, ex: {"reward_model": keep_reward_model(cfg, store, doc, output_dir, ex)},
+                 document="prefs.json", plot=plot_prefs, executor=executor, on_train=on_train, on_eval=on_eval,
+                 report_to=cfg.report_to)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -7,13 +7,12 @@ each rung (`run`: continue from the previous rung's weights) on any executor, an
 
 from __future__ import annotations
 
-import math
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from dataladder.ladder.engine import Ladder, Rule
+from dataladder.ladder.engine import Ladder
 from dataladder.ladder.rl_checks import overoptimization
 from dataladder.ladder.rl_config import RLConfig
 from dataladder.forecast.stop import RungScore
@@ -348,8 +347,8 @@ class RLLadder(Ladder):
     def __init__(self, rs: RLSpec, base_eval: dict, on_rung: Callable[[str], None] | None = None):
         cfg = rs.cfg
         self.rps = cfg.hp.rollouts_per_step
-        rule = Rule(cfg.target, cfg.start_steps * self.rps, cfg.growth, cfg.max_rollouts, math.inf, cfg.delta,
-                    cfg.min_rungs, 0, cfg.max_minutes, cfg.n_boot, cfg.saturation_delta)
+        rule = cfg.rule(target=cfg.target, start=cfg.start_steps * self.rps, budget=cfg.max_rollouts,
+                        saturation_delta=cfg.saturation_delta)
         super().__init__(rs.label, cfg.model, rs, rule, RungScore(0, base_eval["correct"], base_eval["total"]), on_rung)
         self.log: list[dict] = []
         self.online: list[dict] = []

@@ -8,11 +8,12 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from dataladder.generate import PromptOptions
+from dataladder.ladder.config import LadderConfig
 from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
 
 
-class RLConfig(PromptOptions, extra="forbid"):
+class RLConfig(PromptOptions, LadderConfig, extra="forbid"):
     model: str = Field("tiny-arith", description="policy model")
     skill: str = Field("mul", description="skill trained and evaluated")
     format: str = Field("target", description="prompt format: 'target' (the skill's target format, as `probe` and "
@@ -25,7 +26,6 @@ class RLConfig(PromptOptions, extra="forbid"):
     cold_start_examples: int = Field(20, ge=1, description="examples of an 'auto' cold start (the ladder's minimal data)")
     target: float = Field(0.8, gt=0, le=1, description="greedy accuracy to reach")
     start_steps: int = Field(16, ge=1, description="GRPO steps in the first rung")
-    growth: float = Field(2.0, gt=1, description="each rung's steps over the previous one's")
     max_rollouts: int = Field(16384, ge=1, description="budget: most rollouts (steps × prompts × generations)")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored training time per arm")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="training seed (and which train prompts are drawn)")
@@ -38,10 +38,7 @@ class RLConfig(PromptOptions, extra="forbid"):
     reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
     online_every: int | None = Field(None, ge=1, description="retrain the reward model every K steps on verifier-labelled "
                                                        "rollouts (needs reward_model); adds a static-RM arm to compare")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling of rollouts worth paying for (stop rule)")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more rollouts gains less than this")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")

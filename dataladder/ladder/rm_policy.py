@@ -100,14 +100,14 @@ class RMPolicyLadder(Ladder):
 
     kind, unit = "rm-policy", "pairs"
 
-    def __init__(self, cfg: RMPolicyConfig, prefs_doc: dict, base: RungScore, executor,
+    def __init__(self, cfg: RMPolicyConfig, prefs_doc: dict, base: RungScore, executor, root: str,
                  on_rung: Callable[[str], None] | None = None):
         from dataladder.ladder.prefs import PrefsConfig
 
         self.prefs_cfg = PrefsConfig(**prefs_doc["config"])
         self.sizes = [r["n"] for r in prefs_doc["rungs"]]
         self.heldout = {r["n"]: r["seeds"][0]["accuracy"] for r in prefs_doc["rungs"]}
-        self.executor, self.pool = executor, None
+        self.executor, self.pool, self.root, self._specs = executor, None, root, {}
         rule = Rule(target=cfg.target, start=self.sizes[0], growth=2.0, budget=self.sizes[-1],
                     available=self.sizes[-1], delta=cfg.delta, min_rungs=cfg.min_rungs or len(self.sizes) + 1,
                     n_boot=cfg.n_boot)
@@ -129,18 +129,23 @@ class RMPolicyLadder(Ladder):
         rc = rung_config(self.prefs_cfg, data_config(self.prefs_cfg), n, 0)
         return rc, str(RunStore(Path(self.cfg.prefs)).path(rc) / "reward_model")
 
-    def jobs(self, root: str) -> list[Job]:
-        rc_rm, path = self.reward_model(self.n)
-        spec = run_spec(self.cfg, self.prefs_cfg, "reward-model", path, root)
-        rc = {**spec.ident, "reward_model": run_key(rc_rm), "steps": self.cfg.steps, "pairs": self.n}
+    def configs(self, n: int) -> list[dict]:
+        rc_rm, path = self.reward_model(n)
+        spec = self.spec_of(n)
+        return [{**spec.ident, "reward_model": run_key(rc_rm), "steps": self.cfg.steps, "pairs": n}]
+
+    def spec_of(self, n: int):
+        """The RL run of the rung of n pairs: GRPO with that size's reward model."""
+        if n not in self._specs:
+            self._specs[n] = run_spec(self.cfg, self.prefs_cfg, "reward-model", self.reward_model(n)[1], self.root)
+        return self._specs[n]
+
+    def worker_config(self, rc: dict, root: str):
+        rc_rm, path = self.reward_model(rc["pairs"])
         if RunStore(Path(root)).get(rc) is None and not (Path(path) / "config.json").is_file():
             # prefs kept one reward model's weights: the others are retrained (deterministically) in their run dirs
             list(self.executor.run([Job("reward", self.prefs_cfg.model, self.prefs_cfg, rc_rm, root=self.cfg.prefs)]))
-        return [Job(self.kind, self.spec, spec, rc, None, root, f"{Path(root).name}/{self.name}/n={self.n}/seed=0",
-                    self.tracking)]
-
-    def configs(self, n: int) -> list[dict]:  # jobs() builds them (each size has its own reward model)
-        raise NotImplementedError
+        return self.spec_of(rc["pairs"])
 
     def score(self, rc: dict, result: dict) -> tuple[int, int]:
         return result["eval"]["correct"], result["eval"]["total"]
@@ -202,7 +207,8 @@ def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], No
     skill = train_skill_of(rl_cfg)
     base_ev = eval_greedy(HFGenerator(*load_model(rl_cfg.model), gen_options(rl_cfg)), skill,
                           eval_items(skill, cfg.eval_n, 0, [ceiling_spec.fmt]), ceiling_spec.fmt)
-    lad = RMPolicyLadder(cfg, prefs_doc, RungScore(0, base_ev["correct"], base_ev["total"]), executor, on_rung)
+    lad = RMPolicyLadder(cfg, prefs_doc, RungScore(0, base_ev["correct"], base_ev["total"]), executor, str(store.root),
+                         on_rung)
     climb_ladders([lad], store, executor, cfg.report_to)
     c = ceiling["eval"]
     doc = {"config": cfg.model_dump(), "model": prefs_cfg.model, "skill": prefs_cfg.skill, "format": ceiling_spec.fmt,

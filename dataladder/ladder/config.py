@@ -1,0 +1,24 @@
+"""What every ladder kind's config shares: the schedule's growth, the time budget and the stop rule's settings, and
+the `Rule` they build (by keyword). A kind's config inherits `LadderConfig` and adds its own target, first rung,
+count budget and data; it redeclares a shared field only where its meaning differs (prefs' delta also sets
+saturation)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from dataladder.ladder.engine import Rule
+
+
+class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
+    growth: float = Field(2.0, gt=1, description="each rung's size over the previous one's")
+    max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored run time (training and eval) "
+                                                              "of the ladder; a resume counts finished runs")
+    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
+    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
+
+    def rule(self, **kw) -> Rule:
+        """The ladder's `Rule`: these fields, and the kind's own (target, start, budget, available, ...) by keyword."""
+        return Rule(**{"growth": self.growth, "max_minutes": self.max_minutes, "delta": self.delta,
+                       "min_rungs": self.min_rungs, "n_boot": self.n_boot, **kw})
