@@ -265,6 +265,21 @@ CASES = [
     ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "executor.ray.threads_per_run=0"],
      "threads_per_run"),
     ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "probe.n=1000000000000"], "probe.n"),
+    # contradictions inside a plan: the same pairs the options refuse
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "climbs.0.lora_ranks=[4]"],
+     "climbs.0.method full with --lora-ranks: they contradict"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "executor.ray.workers=2"],
+     "executor.kind local with executor.ray.workers"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "climbs.0.system_prompt=hi",
+               "climbs.0.chat_template=off"], "system_prompt (--system-prompt) needs the chat template"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "rl.online_every=2"],
+     "rl.online_every needs --reward-model"),
+    # the derived commands: every kind's, the new icl too
+    ("contradictions", ["climb", "--system-prompt", "hi", "--chat-template", "off"], "needs the chat template"),
+    ("numbers", ["icl", "--budget", "0"], "--budget '0'"),
+    ("names", ["icl", "--format", "nosuch"], "--format"),
+    ("numbers", ["icl", "--start", "8", "--budget", "4"], "max_shots (--budget) 4 is below start (--start) 8"),
+    ("names", ["compare", "--icl", "{d}/adir", "--climb", "{d}/adir"], "adir"),
     ("files", ["pretrain", "--config", "{d}/dupkey_pretrain.yaml", "--output-dir", "{out}"],
      "dupkey_pretrain.yaml:2: key 'steps' is given twice"),
 ]

@@ -323,4 +323,4 @@ def executor_from(executor: str, ray_address: str | None, cpus_per_run: float, g
 
     ray = validated(RayOptions, {"address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
                                  "threads_per_run": threads_per_run, "workers": workers})  # errors name --cpus-per-run
-    return make_executor(ExecutorConfig(kind=executor, ray=ray))
+    return make_executor(ExecutorConfig(kind=executor, ray=ray) if executor == "ray" else ExecutorConfig())

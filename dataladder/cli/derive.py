@@ -14,6 +14,7 @@ every config has its option.
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
@@ -39,8 +40,7 @@ HELP = {  # where the CLI's help says more than the field's description
 def _unwrap(annotation) -> tuple[Any, bool]:
     """(the annotation without None, whether None is allowed)."""
     args = typing.get_args(annotation)
-    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)) \
-            and type(None) in args:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType) and type(None) in args:
         rest = [a for a in args if a is not type(None)]
         return (rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]), True
     return annotation, False

@@ -46,8 +46,11 @@ def ladder_command(kind: Kind):
             check_model(m)
         if (check := kind.load("check_config")) is not None:
             check(cfg)
-        executor = executor_from(ex["executor"] or "local", ex["ray_address"], ex["cpus_per_run"] or 1.0,
-                                 ex["gpus_per_run"] or 0.0, ex["threads_per_run"], ex["workers"])
+        from dataladder.executors.ray import RayOptions
+
+        ray = lambda k: RayOptions.model_fields[k].default if ex[k] is None else ex[k]  # noqa: E731  not given: the default
+        executor = executor_from(ex["executor"] or "local", ex["ray_address"], ray("cpus_per_run"), ray("gpus_per_run"),
+                                 ex["threads_per_run"], ex["workers"])
         _quiet()
         if (before := BEFORE.get(kind.name)) is not None:
             before(cfg)

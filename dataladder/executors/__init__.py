@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from dataladder.executors.ray import RayOptions
 
@@ -13,6 +13,13 @@ from dataladder.executors.ray import RayOptions
 class ExecutorConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     kind: Literal["local", "ray"] = Field("local", description="local (in this process) or ray")
     ray: RayOptions = Field(default_factory=RayOptions, description="resources and cluster address for kind ray")
+
+    @model_validator(mode="after")
+    def _ray_options_need_ray(self):
+        if self.kind == "local" and self.ray.model_fields_set:
+            raise ValueError(f"executor.kind local with executor.ray.{sorted(self.ray.model_fields_set)[0]}: they "
+                             "contradict (the ray options are for kind ray); drop one")
+        return self
 
 
 def make_executor(cfg: ExecutorConfig):
