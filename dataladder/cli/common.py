@@ -238,8 +238,6 @@ def prompt_fields(chat_template: str, system_prompt: str | None, stop: list[str]
     """The PromptOptions fields from the shared CLI options (escapes in stop strings decoded)."""
     if max_new_tokens is not None and max_new_tokens <= 0:
         raise ValueError(f"--max-new-tokens {max_new_tokens}: must be a positive number of tokens")
-    if system_prompt and chat_template == "off":
-        raise ValueError("--system-prompt needs the chat template: drop --chat-template off (or the system prompt)")
     stops = [s.replace("\\n", "\n").replace("\\t", "\t") for s in stop or []]
     if any(not s for s in stops):
         raise ValueError("--stop: a stop string cannot be empty")

@@ -31,7 +31,7 @@ import math
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Callable, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator
 
 from dataladder.generate.chat import ChatMode, ChatPolicy, Prompt
 from dataladder.core.registry import Registry
@@ -54,13 +54,6 @@ class PromptOptions(BaseModel, extra="forbid", allow_inf_nan=False):
     @classmethod
     def _yaml_on_off(cls, v):  # YAML reads a bare on/off as true/false
         return {True: "on", False: "off"}.get(v, v) if isinstance(v, bool) else v
-
-    @model_validator(mode="after")
-    def _system_needs_template(self):
-        if self.system_prompt and self.chat_template == "off":
-            raise ValueError("system_prompt (--system-prompt) needs the chat template: drop chat_template off "
-                             "(--chat-template off) or the system prompt")
-        return self
 
     def prompt_key(self) -> dict | None:
         """What of these options changes a prompt or a completion (for run-store keys); None when all are defaults."""

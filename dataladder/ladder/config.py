@@ -5,7 +5,9 @@ saturation)."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_serializer
 
 from dataladder.ladder.engine import Rule
 
@@ -17,8 +19,19 @@ class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
     min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
     n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
+    rungs: Literal["grow", "adaptive"] = Field("grow", description="grow: each rung is the last × growth; adaptive: "
+                                                                   "the next rung goes where the forecast's median "
+                                                                   "reaches the target, at most 4× the last rung and "
+                                                                   "the budget (from the third rung; bench/RESULTS.md)")
+
+    @model_serializer(mode="wrap")
+    def _default_rungs_unsaid(self, handler):  # documents written before the option stay identical
+        out = handler(self)
+        if isinstance(out, dict) and self.rungs == "grow":
+            out.pop("rungs", None)
+        return out
 
     def rule(self, **kw) -> Rule:
         """The ladder's `Rule`: these fields, and the kind's own (target, start, budget, available, ...) by keyword."""
         return Rule(**{"growth": self.growth, "max_minutes": self.max_minutes, "delta": self.delta,
-                       "min_rungs": self.min_rungs, "n_boot": self.n_boot, **kw})
+                       "min_rungs": self.min_rungs, "n_boot": self.n_boot, "adaptive": self.rungs == "adaptive", **kw})

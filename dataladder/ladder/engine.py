@@ -146,6 +146,16 @@ def train_stats(results: list[dict]) -> dict:
             "train_loss": [r["train"]["train_loss"] for r in results]}
 
 
+def adaptive_size(forecast: dict | None, n: int, grown: int, cap: float) -> int:
+    """The next rung of an adaptive ladder: where the forecast's median reaches the target, at least n + 1, at most
+    4n and the budget `cap`; the grown size (`grown`, n × growth) before the third rung or when the median is
+    unreachable or behind us."""
+    median = ((forecast or {}).get("n_target") or {}).get("median")
+    if median is None or median <= n:
+        return grown
+    return int(max(n + 1, min(math.ceil(median), 4 * n, max(cap, n + 1))))
+
+
 @dataclass(kw_only=True)
 class Rule:
     """A ladder's schedule, budget and stop rule (see `forecast/stop.py`), built by keyword."""
@@ -161,6 +171,7 @@ class Rule:
     max_minutes: float | None = None  # budget in stored run seconds
     n_boot: int = 200
     saturation_delta: float = 0.02  # saturation: 10× more gains less than this
+    adaptive: bool = False  # the next rung where the forecast's median reaches the target (≤ 4× the last), not ×growth
 
 
 @dataclass
@@ -262,6 +273,8 @@ class Ladder:
             self.fit = fit_curve(self.points, rule.target, rule.n_boot, seed=len(self.rungs)) \
                 if len(self.scores) >= 3 else None
             rung["forecast"] = forecast_block(self.fit, n)  # the early answer to "how much data"
+            if rule.adaptive and type(self).next_size is Ladder.next_size:  # a kind's own schedule stays its own
+                nxt = adaptive_size(rung["forecast"], n, nxt, min(spend, rule.budget))
             d = decide(self.scores, self.base, self.fit, rule.target, nxt, spend, time_left, rule.delta,
                        rule.min_rungs, rule.min_size)
             if d.reason == "budget-exhausted" and nxt > rule.available and rule.available < rule.budget:

@@ -43,6 +43,9 @@ def check_config(cfg: RLConfig) -> None:
     from dataladder.skills.base import no_train_items
     from dataladder.skills.spec import train_skill
 
+    if cfg.rungs != "grow":
+        raise ValueError(f"--rungs {cfg.rungs}: an RL ladder's rungs are GRPO step counts, each the last × --growth; "
+                         "drop --rungs")
     schedule(cfg)  # a budget below one rung
     sk = train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines of the prompts file
     if not sk.items("train", 1, 0):

@@ -13,7 +13,7 @@ from dataladder.core.errors import InputError
 from dataladder.core.registry import did_you_mean
 from dataladder.executors import ExecutorConfig
 from dataladder.generate import PromptOptions
-from dataladder.ladder.kinds import Kind, kinds
+from dataladder.ladder.kinds import Kind, by_command, kinds
 from dataladder.train.tracking import ReportTo
 
 
@@ -135,8 +135,6 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
                              field=f"{k.key}.{dup}.name")
     for k, _, step in ladder_steps(plan):
         for need in k.needs:
-            from dataladder.ladder.kinds import by_command
-
             if getattr(step, need, None) is None and not getattr(plan, by_command(need).key):
                 raise InputError(f"needs the {need} step (or {k.key}.{need}: a {need} output directory)", str(path),
                                  field=k.key)

@@ -53,8 +53,8 @@ def test_cli_stop_escapes_and_bad_budgets():
         prompt_fields("auto", None, None, 0)
     with pytest.raises(ValueError, match="--stop"):
         prompt_fields("auto", None, [""], None)
-    with pytest.raises(ValueError, match="--system-prompt needs the chat template"):
-        prompt_fields("off", "Be brief.", None, None)  # it would be dropped silently
+    # without the template a conversation takes the QA frame, whose first line is the system prompt
+    assert prompt_fields("off", "Be brief.", None, None)["system_prompt"] == "Be brief."
 
 
 def test_endpoint_options_are_checked_before_any_request():

@@ -247,3 +247,36 @@ def test_a_result_without_soundness_counts_as_sound(tmp_path):
     assert lad.unsound({}, {"correct": 1, "total": 2}) is None
     assert lad.unsound({}, {"soundness": {"sound": True, "reason": None, "retried": None}}) is None
     assert lad.unsound({}, {"soundness": {"sound": False, "reason": "x"}}) == "x"
+
+
+def test_adaptive_size_goes_to_the_forecast_median_within_four_times_and_the_budget():
+    from dataladder.ladder.engine import adaptive_size
+
+    fc = lambda m: {"n_target": {"median": m}}  # noqa: E731
+    assert adaptive_size(None, 40, 80, 2000) == 80  # before the third rung: the grown size
+    assert adaptive_size(fc(None), 40, 80, 2000) == 80  # unreachable
+    assert adaptive_size(fc(30), 40, 80, 2000) == 80  # behind us
+    assert adaptive_size(fc(55.2), 40, 80, 2000) == 56  # nearer than a doubling
+    assert adaptive_size(fc(10_000), 40, 80, 2000) == 160  # at most 4× the last rung
+    assert adaptive_size(fc(10_000), 40, 80, 100) == 100  # and the budget
+    assert adaptive_size(fc(10_000), 100, 200, 100) == 101  # past the budget: the stop rule says budget-exhausted
+
+
+def test_an_adaptive_ladder_steps_by_its_forecast_and_resumes_the_same(tmp_path):
+    slow = lambda n: min(0.99, 0.3 + 0.1 * math.log2(n / 10))  # noqa: E731  0.9 near 640
+    lad = ladder("slow", adaptive=True, budget=5000)
+    lad.cfg = {"curve": "slow"}
+    CURVES["slow"] = slow
+    try:
+        done, = climb_ladders([lad], RunStore(tmp_path), local())
+        sizes = [r["n"] for r in done.rungs]
+        assert sizes[:3] == [20, 40, 80]  # no forecast before the third rung: doubling
+        steps = [b / a for a, b in zip(sizes, sizes[1:])]
+        assert all(1 < s <= 4 for s in steps) and any(s != 2 for s in steps[2:]), sizes  # where the forecast said
+        again = ladder("slow", adaptive=True, budget=5000)
+        again.cfg = {"curve": "slow"}
+        calls = len(CALLS)
+        redone, = climb_ladders([again], RunStore(tmp_path), local())
+        assert [r["n"] for r in redone.rungs] == sizes and len(CALLS) == calls  # the same rungs, read back
+    finally:
+        CURVES.pop("slow")
