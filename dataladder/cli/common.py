@@ -176,6 +176,9 @@ def check_writable(path: Path, option: str, file: bool = False) -> None:
             if q.parent == q:
                 raise ValueError(f"{option} {p}: no part of the path exists") from None
             q = q.parent
+    real = os.path.realpath(q)
+    if any(real == v or real.startswith(v + "/") for v in ("/proc", "/sys", "/dev")):  # root may "write" there
+        raise ValueError(f"{option} {p}: {real} is on a virtual file system ({real.split('/')[1]}); choose another path")
     what = "directory" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "special file"
     if q == p:
         if file and what != "file":
@@ -206,15 +209,26 @@ def _loops(path: Path) -> bool:
     return False
 
 
-def validated(model_cls, fields: dict):
-    from pydantic import ValidationError
+def validated(model_cls, fields: dict, aliases: dict[str, str] | None = None):
+    """`model_cls` from `fields`; the first problem as one line naming the option (`aliases`: field → option)."""
+    from pydantic import BaseModel, ValidationError
+
+    from dataladder.core.registry import did_you_mean
 
     try:
         return model_cls.model_validate(fields)
     except ValidationError as e:
         err = e.errors()[0]
         loc = [str(x) for x in err["loc"]]
-        name = f"--{loc[0].replace('_', '-')}" if len(loc) == 1 else ".".join(loc)
+        opt = lambda f: "--" + (aliases or {}).get(f, f).replace("_", "-")  # noqa: E731
+        section = getattr(model_cls.model_fields.get(loc[0]) if loc else None, "annotation", None)
+        if err["type"] == "extra_forbidden" and len(loc) == 2 and isinstance(section, type) \
+                and issubclass(section, BaseModel):  # --hp bogus=1
+            raise ValueError(f"option {opt(loc[0])} {loc[1]}: " + did_you_mean("key", loc[1], list(section.model_fields))
+                             ) from None
+        if len(loc) >= 2 and loc[1].isdigit():  # lora_ranks.0: the option's value
+            loc = loc[:1]
+        name = opt(loc[0]) if len(loc) == 1 else ".".join(loc)
         given = err.get("input")
         value = f" {given}" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
         msg = err["msg"].removeprefix("Value error, ")  # a validator's own message says what is wrong

@@ -148,13 +148,21 @@ def to_fields(model: type[BaseModel], values: dict[str, Any], aliases: dict[str,
         kind = shape(model.model_fields[name].annotation)
         flag = f"--{option.replace('_', '-')}"
         if kind == "section":
-            fields[name] = apply_overrides({}, value)
+            keys = [v.partition("=")[0].strip() for v in value]
+            if twice := next((k for i, k in enumerate(keys) if k and k in keys[:i]), None):
+                raise ValueError(f"{flag} {twice}= is given twice; give it once (the last would silently win)")
+            try:
+                fields[name] = apply_overrides({}, value)
+            except Exception as e:  # noqa: BLE001  an override's own message, named by the option
+                raise ValueError(f"{flag}: {getattr(e, 'message', e)}".replace("override ", "")) from None
         elif kind in ("list", "intlist"):
             items = list(value) if name in NO_SPLIT else [x.strip() for v in value for x in v.split(",") if x.strip()]
             if name == "stop":
                 items = [s.replace("\\n", "\n").replace("\\t", "\t") for s in items]
                 if any(not s for s in items):
                     raise ValueError("--stop: a stop string cannot be empty")
+            if name not in NO_SPLIT and (twice := next((x for i, x in enumerate(items) if x in items[:i]), None)):
+                raise ValueError(f"{flag} {twice} is given twice; give each once")
             if kind == "intlist":
                 try:
                     items = [int(x) for x in items]
@@ -165,7 +173,12 @@ def to_fields(model: type[BaseModel], values: dict[str, Any], aliases: dict[str,
             fields[name] = value
     for key in [k for k in fields if k.endswith(".")]:
         section = key[:-1]
-        fields[section] = {**fields.get(section, {}), **fields.pop(key)}
+        sub = fields.pop(key)
+        if clash := set(sub) & set(fields.get(section, {})):
+            k = sorted(clash)[0]
+            raise ValueError(f"--{aliases[section + '.' + k].replace('_', '-')} and --{section} {k}=: they contradict "
+                             "(the same setting twice); give one")
+        fields[section] = {**fields.get(section, {}), **sub}
     return fields
 
 

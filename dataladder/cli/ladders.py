@@ -32,14 +32,14 @@ def ladder_command(kind: Kind):
 
     @user_errors
     def command(**opts) -> None:
-        output_dir = opts.pop("output_dir")
+        output_dir = Path(opts.pop("output_dir")).expanduser()  # checked and written at the same place
         check_writable(output_dir, "--output-dir")
         ex = {k: opts.pop(k) for k in EXECUTOR_FIELDS}
         fields = to_fields(cls, opts, kind.aliases)
         count, minutes = parse_budget(opts.pop("budget", None))
         fields.update({k: v for k, v in ((kind.budget, count), ("max_minutes", minutes)) if v})
         _name_the_skill(kind, fields)
-        cfg = validated(cls, fields)
+        cfg = validated(cls, fields, kind.aliases)
         from dataladder.models.hub import check_model
 
         for m in _models(cfg):
@@ -85,7 +85,7 @@ def _name_the_skill(kind: Kind, fields: dict) -> None:
     if kind.skill_field is None or fields.get(kind.skill_field):
         return
     models = fields.get("models") or [fields.get("model") or "tiny-arith"]
-    if models != ["tiny-arith"]:
+    if set(models) != {"tiny-arith"}:
         option = kind.aliases.get(kind.skill_field, kind.skill_field).replace("_", "-")
         raise ValueError(f"--{option}: name the skill, e.g. --{option} tasks.jsonl:code ({kind.default_skill} is the "
                          "default only for the shipped tiny-arith)")

@@ -232,7 +232,9 @@ def compare(**opts) -> None:
     from dataladder.ladder.compare import compare as compare_fn
     from dataladder.study.run import COMPARE_ARGS
 
-    output_dir, delta, skill = opts.pop("output_dir"), opts.pop("delta"), opts.pop("skill")
+    output_dir, delta, skill = Path(opts.pop("output_dir")).expanduser(), opts.pop("delta"), opts.pop("skill")
+    if not 0 < delta < float("inf"):
+        raise ValueError(f"--delta {delta}: a gain above 0 (saturation: 10× more gains less than this)")
     check_writable(output_dir, "--output-dir")
     climb, ladders, named = opts.pop("climb"), list(opts.pop("ladder") or ()), {}
     for k in kinds():
@@ -242,6 +244,9 @@ def compare(**opts) -> None:
             else:
                 ladders.append(path / k.document if path.is_dir() else path)
     given = [*(climb or []), *named.values(), *ladders]
+    seen = [Path(p).resolve() for p in given]
+    if twice := next((given[i] for i, p in enumerate(seen) if p in seen[:i]), None):
+        raise ValueError(f"{twice} is given twice; compare needs two different ladders")
     with malformed(", ".join(map(str, given)), "ladder document"):
         doc = compare_fn(climb, named.get("prefs"), named.get("rl"), output_dir, delta, skill, dpo=named.get("dpo"),
                          rm_policy=named.get("rm_policy"), ladders=tuple(ladders))

@@ -327,9 +327,10 @@ def check_config(cfg: ClimbConfig) -> None:
     from dataladder.core.errors import for_option, not_a_file
     from dataladder.skills import get_skill, resolve_skills
 
-    if cfg.method == "full" and cfg.lora_ranks != ClimbConfig.model_fields["lora_ranks"].get_default(
-            call_default_factory=True):
+    if cfg.method == "full" and "lora_ranks" in cfg.model_fields_set:  # given (a plan step passes what it sets)
         raise ValueError("--method full with --lora-ranks: they contradict (LoRA ranks are for --method lora); drop one")
+    if twice := next((m for i, m in enumerate(cfg.models) if m in cfg.models[:i]), None):
+        raise ValueError(f"--model {twice} is given twice; give each base once")
     with for_option("--skill"):
         for s in cfg.skills:
             get_skill(s)  # did-you-mean, one skill each (file.jsonl:name)

@@ -50,9 +50,22 @@ def check_config(cfg: RLConfig) -> None:
     sk = train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines of the prompts file
     if not sk.items("train", 1, 0):
         raise ValueError(no_train_items(sk))
-    if cfg.reward_model is not None and not (Path(cfg.reward_model) / "config.json").is_file():
-        raise ValueError(f"--reward-model {cfg.reward_model}: not a reward model directory (no config.json); give the "
-                         "reward_model/ that `dataladder prefs` wrote")
+    if cfg.format not in ("target", "auto") and cfg.format not in sk.formats:
+        from dataladder.core.registry import did_you_mean
+
+        raise ValueError("--format: " + did_you_mean(f"{sk.name} format", cfg.format, ["target", "auto", *sk.formats]))
+    if cfg.reward_model is not None:
+        import json
+
+        conf = Path(cfg.reward_model) / "config.json"
+        if not conf.is_file():
+            raise ValueError(f"--reward-model {cfg.reward_model}: not a reward model directory (no config.json); give "
+                             "the reward_model/ that `dataladder prefs` wrote")
+        try:
+            json.loads(conf.read_text(encoding="utf-8"))
+        except (ValueError, OSError) as e:
+            raise ValueError(f"--reward-model {cfg.reward_model}: its config.json is not readable JSON ({e}); give the "
+                             "reward_model/ that `dataladder prefs` wrote") from None
     if cfg.online_every and not cfg.reward_model:
         raise ValueError("--online-every needs --reward-model (the reward model it retrains)")
     if cfg.hp.use_vllm and importlib.util.find_spec("vllm") is None:

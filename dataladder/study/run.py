@@ -153,11 +153,11 @@ def step_config(plan: Plan, kind: Kind, step, out: Path):
     """A ladder step's config: the plan's model, target format and tracking where the step names none; a document
     it needs from this study's own step (rm-policy's prefs)."""
     cls = kind.load(kind.config)
-    fields = step.model_dump(exclude={"name"} if kind.many else set())
+    fields = step.model_dump(exclude={"name"} if kind.many else set(), exclude_unset=True)  # what the step says
     if "models" in cls.model_fields:
         fields["models"] = step.models or [plan.model]
     elif "model" in cls.model_fields:
-        fields["model"] = step.model or plan.model
+        fields["model"] = getattr(step, "model", None) or plan.model
     if "target_format" in cls.model_fields:
         fields["target_format"] = step.target_format or plan.target_format  # None: each skill's own
     for need in kind.needs:

@@ -85,7 +85,7 @@ def test_schedule_is_geometric_within_budget():
 
 @pytest.mark.parametrize("args, msg", [
     (["--skill", "mull"], "did you mean 'mul'"),
-    (["--format", "poem"], "formats native, exam"),
+    (["--format", "poem"], "--format: unknown mul format 'poem'"),
     (["--online-every", "4"], "needs --reward-model"),
     (["--budget", "lots"], "--budget"),
     (["--hp", "learning_rat=1"], "learning_rat"),
