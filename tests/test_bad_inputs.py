@@ -284,6 +284,7 @@ CASES = [
     ("contradictions", ["climb", "--method", "full", "--lora-ranks", "1,4,16"], "--method full with --lora-ranks"),
     ("numbers", ["compare", "--delta", "nan", "--climb", "{d}/adir", "--ladder", "{d}/afile"], "--delta nan"),
     ("paths", ["climb", "--output-dir", "/proc/x"], "virtual file system"),
+    ("names", ["climb", "--hp", "learning_rate_full=["], "--hp: expected the node content"),
     ("names", ["rl", "--format", "bogus"], "--format: unknown mul format 'bogus'"),
     ("names", ["climb", "--hp", "learning_rate=1e-4"], "--hp learning_rate: unknown key 'learning_rate'; did you mean"),
     ("names", ["icl", "--format", "nosuch"], "--format"),

@@ -131,7 +131,10 @@ def executor_params() -> list[inspect.Parameter]:
 def to_fields(model: type[BaseModel], values: dict[str, Any], aliases: dict[str, str]) -> dict:
     """The config's fields from the options given (None: not given), converted: lists split, sections from
     key=value pairs, stop escapes decoded, dotted aliases into their section."""
+    import yaml
+
     from dataladder.core.config import apply_overrides
+    from dataladder.core.errors import InputError
 
     back = {v: k for k, v in aliases.items()}
     fields: dict[str, Any] = {}
@@ -153,8 +156,9 @@ def to_fields(model: type[BaseModel], values: dict[str, Any], aliases: dict[str,
                 raise ValueError(f"{flag} {twice}= is given twice; give it once (the last would silently win)")
             try:
                 fields[name] = apply_overrides({}, value)
-            except Exception as e:  # noqa: BLE001  an override's own message, named by the option
-                raise ValueError(f"{flag}: {getattr(e, 'message', e)}".replace("override ", "")) from None
+            except (InputError, ValueError, TypeError, yaml.YAMLError) as e:  # its own message, named by the option
+                why = e.problem if isinstance(e, yaml.MarkedYAMLError) and e.problem else getattr(e, "message", e)
+                raise ValueError(" ".join(f"{flag}: {why}".replace("override ", "").split())) from None  # one line
         elif kind in ("list", "intlist"):
             items = list(value) if name in NO_SPLIT else [x.strip() for v in value for x in v.split(",") if x.strip()]
             if name == "stop":
