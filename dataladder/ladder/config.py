@@ -35,3 +35,15 @@ class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
         """The ladder's `Rule`: these fields, and the kind's own (target, start, budget, available, ...) by keyword."""
         return Rule(**{"growth": self.growth, "max_minutes": self.max_minutes, "delta": self.delta,
                        "min_rungs": self.min_rungs, "n_boot": self.n_boot, "adaptive": self.rungs == "adaptive", **kw})
+
+
+def skill_of(cfg):
+    """The skill a one-skill ladder config names, with its extra train prompts (`prompts_file`)."""
+    from dataladder.skills.spec import train_skill
+
+    return train_skill(cfg.skill, cfg.prompts_file)
+
+
+def format_of(cfg) -> str:
+    """The config's prompt format, else its skill's target format."""
+    return cfg.format or skill_of(cfg).target_format

@@ -20,7 +20,7 @@ from typing import Callable
 from pydantic import Field, model_validator
 
 from dataladder.generate import PromptOptions
-from dataladder.ladder.config import LadderConfig
+from dataladder.ladder.config import LadderConfig, format_of, skill_of
 from dataladder.ladder.engine import Job, Ladder, train_stats
 from dataladder.forecast.stop import RungScore
 from dataladder.train.dpo import DPOHparams
@@ -51,16 +51,6 @@ class DPOConfig(PromptOptions, LadderConfig, extra="forbid"):
     @model_validator(mode="after")
     def _budget(self):
         return first_rung_fits(self, "start", "max_pairs")
-
-
-def skill_of(cfg: DPOConfig):
-    from dataladder.skills.spec import train_skill
-
-    return train_skill(cfg.skill, cfg.prompts_file)
-
-
-def format_of(cfg: DPOConfig) -> str:
-    return cfg.format or skill_of(cfg).target_format
 
 
 def check_config(cfg: DPOConfig) -> None:

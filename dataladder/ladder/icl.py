@@ -25,7 +25,7 @@ from pydantic import Field, model_validator
 
 from dataladder.forecast.stop import RungScore
 from dataladder.generate import PromptOptions
-from dataladder.ladder.config import LadderConfig
+from dataladder.ladder.config import LadderConfig, format_of, skill_of
 from dataladder.generate.chat import Prompt, qa_text
 from dataladder.ladder.engine import Job, Ladder
 from dataladder.ladder.schedule import first_rung_fits
@@ -48,16 +48,6 @@ class ICLConfig(PromptOptions, LadderConfig, extra="forbid"):
     @model_validator(mode="after")
     def _budget(self):
         return first_rung_fits(self, "start", "max_shots")
-
-
-def skill_of(cfg: ICLConfig):
-    from dataladder.skills.spec import train_skill
-
-    return train_skill(cfg.skill, cfg.prompts_file)
-
-
-def format_of(cfg: ICLConfig) -> str:
-    return cfg.format or skill_of(cfg).target_format
 
 
 def train_pool(skill, fmt: str, n: int, seed: int) -> list:
