@@ -87,6 +87,10 @@ def files(tmp_path):
     (d / "dupkey_plan.yaml").write_text("model: tiny-arith\nprobe:\n  n: 10\n  n: 20\n")
     (d / "dupflow_plan.yaml").write_text("climbs: [{name: a, name: b}]\n")
     (d / "dupkey_pretrain.yaml").write_text("steps: 5\nsteps: 6\n")
+    (d / "rm_add").mkdir()  # a reward model as `prefs` leaves it: its config and what it was trained on
+    (d / "rm_add" / "config.json").write_text("{}")
+    (d / "rm_add" / "dataladder.json").write_text('{"skill": "add", "format": null, "pairs": 50, "seed": 0}')
+    (d / "bare_prompt.jsonl").write_text('{"prompt": "Capital of land 99?"}\n')  # exact verifier, no answer
     return d
 
 
@@ -292,6 +296,32 @@ CASES = [
     ("names", ["compare", "--icl", "{d}/adir", "--climb", "{d}/adir"], "adir"),
     ("files", ["pretrain", "--config", "{d}/dupkey_pretrain.yaml", "--output-dir", "{out}"],
      "dupkey_pretrain.yaml:2: key 'steps' is given twice"),
+    # a third audit: empty values, repeats and options that nothing would use
+    ("paths", ["climb", "--output-dir", ""], "--output-dir '': an empty path"),
+    ("paths", ["probe", "--output-dir", ""], "--output-dir '': an empty path"),
+    ("paths", ["rl", "--output-dir", ""], "--output-dir '': an empty path"),
+    ("paths", ["compare", "--output-dir", ""], "--output-dir '': an empty path"),
+    ("paths", ["synth", "--skill", "mul", "--output", ""], "--output '': an empty path"),
+    ("plans", ["run", "{d}/plan.yaml", "climbs.0.seeds=1", "output_dir=''"], "output_dir '': an empty path"),
+    ("names", ["climb", "--method", "lora", "--lora-ranks", "1,,4"], "--lora-ranks '1,,4': an empty item"),
+    ("names", ["prefs", "--train-sources", "near-miss,"], "--train-sources 'near-miss,': an empty item"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "output_dir={out}/b"], "override output_dir= is given twice"),
+    ("contradictions", ["prefs", "--other-model", "{d}/nomodel"],
+     "--other-model {d}/nomodel with --train-sources near-miss and --heldout-sources self: they contradict"),
+    ("contradictions", ["rl", "--cold-start", "5", "--cold-start-examples", "10"],
+     "--cold-start 5 with --cold-start-examples: they contradict"),
+    ("contradictions", ["rl", "--skill", "mul", "--reward-model", "{d}/rm_add"],
+     "--skill mul with --reward-model {d}/rm_add: they contradict (the reward model was trained on skill add"),
+    ("contradictions", ["rl", "--check-samples", "4", "--num-generations", "8"],
+     "--check-samples 4 with --num-generations 8: they contradict"),
+    ("names", ["compare"], "compare needs at least two of --climb, --prefs, --rl, --dpo, --rm-policy, --icl, --ladder"),
+    ("paths", ["rm-policy", "--prefs", "{d}/afile"], "--prefs {d}/afile: a file, not a directory; give the output "
+                                                     "directory of `dataladder prefs`, which holds prefs.json"),
+    ("paths", ["rm-policy", "--prefs", "{d}/adir"], "--prefs {d}/adir: no prefs.json in it"),
+    ("files", ["synth", "--skill", "{T}:caps", "--prompts-file", "{d}/bare_prompt.jsonl"],
+     "bare_prompt.jsonl:1: field 'answer': verifier exact compares with an answer"),
+    ("files", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/collide.jsonl"],  # before the estimate (stdout)
+     "--train-file {d}/collide.jsonl: no training records for skill"),
 ]
 
 NO_OUTPUT_OPTION = ("run", "--threads", "report", "sandbox", "skills")
@@ -471,3 +501,76 @@ def test_a_plan_whose_rl_budget_cannot_hold_a_rung_stops_before_any_step(tmp_pat
     lines = [x for x in r.output.splitlines() if x.strip()]
     assert r.exit_code == 2 and len(lines) == 1 and "rl: --budget (max_rollouts) 512 is below one rung" in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("cmd, module, driver, says", [
+    ("prefs", "dataladder.ladder.prefs", "prefs", "prefs: loading tiny-arith …"),
+    ("dpo", "dataladder.ladder.dpo", "dpo", "dpo: loading tiny-arith …"),
+    ("icl", "dataladder.ladder.icl", "icl", "icl: loading tiny-arith …"),
+    ("rl", "dataladder.ladder.rl", "rl", "rl: loading tiny-arith …"),
+    ("rm-policy", "dataladder.ladder.rm_policy", "rm_policy", "rm-policy: loading the model of {p}/prefs …"),
+])
+def test_an_accepted_ladder_command_says_so_at_once(cmd, module, driver, says, monkeypatch, tmp_path):
+    """Once every check has passed, before the first model load (seconds): one short line on stderr, through the
+    one command flow of every kind (climb's early line is its estimate)."""
+    import importlib
+
+    import dataladder.core.runtime as runtime
+
+    seen = []
+
+    def stub(cfg, output_dir, **kw):  # the driver: where the model would load
+        seen.append(output_dir)
+        raise ValueError("stub driver")
+
+    monkeypatch.setattr(importlib.import_module(module), driver, stub)
+    monkeypatch.setattr(runtime, "load_warning", lambda: None)
+    (tmp_path / "prefs").mkdir()
+    (tmp_path / "prefs" / "prefs.json").write_text(json.dumps({"kind": "reward", "unit": "pairs", "config": {},
+                                                               "rungs": [{"n": 50, "accuracy": 0.6, "seeds": [{"accuracy": 0.6}]}]}))
+    extra = ["--prefs", str(tmp_path / "prefs")] if cmd == "rm-policy" else []
+    r = runner.invoke(app, [cmd, *extra, "--output-dir", str(tmp_path / "out")], env={"COLUMNS": "400"})
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert seen and lines == [says.format(p=tmp_path), "error: stub driver"], r.stderr
+
+
+def test_a_prompts_file_line_without_a_completion_is_accepted_where_the_help_says_it_may_be(files, tmp_path):
+    """The completion may be left out given `answer`, or a verifier that needs neither (the help says so); a bare
+    prompt under the default exact verifier is refused (the CASES row)."""
+    from dataladder.skills.spec import train_skill
+
+    (files / "p.jsonl").write_text(json.dumps({"prompt": "Capital of land 98?", "answer": "City 98"}) + "\n"
+                                   + json.dumps({"prompt": "Capital of land 97?", "verifier": "regex:^City"}) + "\n")
+    sk = train_skill(f"{files / 'tasks.jsonl'}:caps", str(files / "p.jsonl"))
+    keys = {it.key for it in sk.items("train", 100, 0)}
+    assert {"Capital of land 98?", "Capital of land 97?"} <= keys
+    r = runner.invoke(app, ["synth", "--skill", f"{files / 'tasks.jsonl'}:caps", "--prompts-file", str(files / "p.jsonl"),
+                            "--n", "3", "--output", str(tmp_path / "o.jsonl")], env={"COLUMNS": "400"})
+    assert r.exit_code == 0, r.output
+    help_text = runner.invoke(app, ["synth", "--help"], env={"COLUMNS": "400"}).output
+    assert "the completion too, given 'answer' or a verifier that needs neither" in " ".join(help_text.split())
+
+
+def test_a_refused_connection_is_one_line_at_once(tmp_path):
+    """Nothing listening at --endpoint-url: one line within a couple of seconds (no retries, no backoff), before
+    any import of a model library, both from the client and from the commands."""
+    import socket
+    import time
+
+    from dataladder.generate.endpoint import Endpoint, EndpointError
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    url = f"http://127.0.0.1:{s.getsockname()[1]}/v1"
+    s.close()
+    t = time.monotonic()
+    with pytest.raises(EndpointError, match="cannot connect"):
+        Endpoint(url, "m").complete_text("1+1=")  # the defaults: 3 retries, 0.5 s backoff (3.5 s if it retried)
+    assert time.monotonic() - t < 1.5
+    for args in (["synth", "--skill", "mul", "--source", "endpoint", "--output", str(tmp_path / "s.jsonl")],
+                 ["probe", "--backend", "endpoint", "--skill", "mul", "--output-dir", str(tmp_path / "p")]):
+        t = time.monotonic()
+        r = runner.invoke(app, [*args, "--endpoint-url", url, "--endpoint-model", "m"], env={"COLUMNS": "400"})
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert r.exit_code == 2 and len(lines) == 1 and "cannot connect" in lines[0] and url in lines[0], r.stderr
+        assert time.monotonic() - t < 3 and list(tmp_path.iterdir()) == []

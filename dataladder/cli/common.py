@@ -152,13 +152,26 @@ def parse_budget(text: str | None) -> tuple[int | None, float | None]:
     return examples, minutes
 
 
-def check_writable(path: Path, option: str, file: bool = False) -> None:
+def output_path(value: str | Path) -> Path | str:
+    """The parser of every output option (`OUTPUT`; typer passes the default through it too): a Path, but an
+    empty value kept as '' (`Path('')` is the current directory, taken silently), which `check_writable` refuses."""
+    return value if isinstance(value, Path) or not value.strip() else Path(value)
+
+
+OUTPUT = {"parser": output_path, "metavar": "<path>"}  # typer.Option(help=..., **OUTPUT)
+
+
+def check_writable(path: Path | str, option: str, file: bool = False) -> None:
     """Before any work: `path` (a directory, or with `file` a file) can be created and written. Nothing is made:
     the path is walked up to its nearest existing part, naming a symbolic link loop, a link to nowhere or a file
-    in the way, and that part must be a directory this process may write in, on a file system mounted read-write."""
+    in the way, and that part must be a directory this process may write in, on a file system mounted read-write.
+    An empty path (as given: `output_path` keeps it) is refused, never read as the current directory."""
     import errno
     import stat
 
+    if not str(path).strip():
+        raise ValueError(f"{option} {str(path)!r}: an empty path; give a {'file' if file else 'directory'} path "
+                         f"({'./name' if file else '.'} for the current directory)")
     p = Path(path).expanduser()
     q, st = p, None
     while st is None:

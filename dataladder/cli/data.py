@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli.common import _quiet, check_writable, progress, user_errors, validated
+from dataladder.cli.common import OUTPUT, _quiet, check_writable, progress, user_errors, validated
 from dataladder.cli.tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
 from dataladder.core.errors import not_a_file
 
@@ -23,7 +23,7 @@ def synth(
                                             "mul:<param>=<value>) or a JSONL skill (tasks.jsonl, tasks.jsonl:code)")],
     n: Annotated[int, typer.Option(help="examples to write")] = 1000,
     source: Annotated[str, typer.Option(help="template | self | endpoint")] = "template",
-    output: Annotated[Optional[Path], typer.Option(help="JSONL to write (default runs/synth/<skill>-<source>.jsonl)")] = None,
+    output: Annotated[Optional[Path], typer.Option(help="JSONL to write (default runs/synth/<skill>-<source>.jsonl)", **OUTPUT)] = None,
     stats: Annotated[Optional[Path], typer.Option(help="stats JSON (default: next to --output, .stats.json)")] = None,
     model: Annotated[Optional[str], typer.Option(help="self: 'tiny-arith' or a local model directory")] = None,
     k: Annotated[int, typer.Option(help="self/endpoint: completions sampled per prompt")] = 4,
@@ -45,7 +45,8 @@ def synth(
     probe: Annotated[Optional[Path], typer.Option(help="a probe.json whose eval accuracy to show next to the acceptance rate")] = None,
     seed: Annotated[int, typer.Option(help="which train prompts are drawn, and the sampling seed")] = 0,
     prompts_file: Annotated[Optional[Path], typer.Option(help="more train prompts for a JSONL skill, in its line format "
-                                                              "(skill and completion optional)")] = None,
+                                                              "(skill optional; the completion too, given 'answer' or "
+                                                              "a verifier that needs neither)")] = None,
 ) -> None:
     """Verified examples for a skill in TRL format: from its generator, the model itself, or a teacher endpoint."""
     from dataladder.cli.common import refuse_together
@@ -100,6 +101,10 @@ def synth(
                       probe=str(probe) if probe else None, prompts_file=str(prompts_file) if prompts_file else None)
     output = output or Path("runs/synth") / f"{name}-{source}.jsonl"
     check_writable(output, "--output", file=True)
+    if source == "endpoint" and endpoint_url:
+        from dataladder.generate.endpoint import check_reachable
+
+        check_reachable(endpoint_url)  # nothing listening: one line at once, before the model's imports
     if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()
     with progress() as bar:
@@ -115,7 +120,7 @@ def synth(
 @user_errors
 def curate(
     input: Annotated[Path, typer.Argument(help="records: JSONL, JSON or Parquet in TRL, Alpaca or ShareGPT format")],
-    output_dir: Annotated[Path, typer.Option(help="where kept.jsonl, rejected.jsonl and stats.json go")] = Path("runs/curate"),
+    output_dir: Annotated[Path, typer.Option(help="where kept.jsonl, rejected.jsonl and stats.json go", **OUTPUT)] = Path("runs/curate"),
     steps: Annotated[str, typer.Option(help="steps in order (validate always runs first)")] = "validate,normalize,verify,dedup,near-dup,decontaminate,length",
     skill: Annotated[Optional[str], typer.Option(help="skill of records without a 'skill' field (name or JSONL file)")] = None,
     eval_set: Annotated[Optional[list[Path]], typer.Option(help="eval file to decontaminate against; repeat for several")] = None,
@@ -148,7 +153,7 @@ def curate(
 @user_errors
 def corrupt(
     input: Annotated[Path, typer.Argument(help="records: JSONL, JSON or Parquet in TRL, Alpaca or ShareGPT format")],
-    output: Annotated[Path, typer.Option(help="the noisy copy (TRL JSONL; .json or .parquet by suffix)")],
+    output: Annotated[Path, typer.Option(help="the noisy copy (TRL JSONL; .json or .parquet by suffix)", **OUTPUT)],
     wrong_share: Annotated[float, typer.Option(help="share of items given a plausible wrong answer")] = 0.0,
     unverified_share: Annotated[float, typer.Option(help="share of items replaced by unverified synthetic answers")] = 0.0,
     duplicate_share: Annotated[float, typer.Option(help="share of items replaced by exact copies of others")] = 0.0,

@@ -22,6 +22,8 @@ from typing import Annotated, Any, Literal, Optional
 import typer
 from pydantic import BaseModel
 
+from dataladder.cli.common import OUTPUT
+
 PROMPT = "Prompt and generation"
 EXECUTOR = "Executor (where the runs happen)"
 BUDGET = "Budget"
@@ -160,7 +162,16 @@ def to_fields(model: type[BaseModel], values: dict[str, Any], aliases: dict[str,
                 why = e.problem if isinstance(e, yaml.MarkedYAMLError) and e.problem else getattr(e, "message", e)
                 raise ValueError(" ".join(f"{flag}: {why}".replace("override ", "").split())) from None  # one line
         elif kind in ("list", "intlist"):
-            items = list(value) if name in NO_SPLIT else [x.strip() for v in value for x in v.split(",") if x.strip()]
+            if name in NO_SPLIT:
+                items = list(value)
+            elif len(value) == 1 and not value[0].strip():
+                items = []  # `--skill ''`: the empty list (the config says whether it may be empty)
+            else:
+                items = [x.strip() for v in value for x in v.split(",")]
+                if "" in items:  # 1,,4 or 1,4, or a repeat given as '': never read silently as 1,4
+                    bad = next(v for v in value if "" in [x.strip() for x in v.split(",")])
+                    raise ValueError(f"{flag} {bad!r}: an empty item (two commas in a row, or one at an "
+                                     f"end); give items like {'1,4,16' if kind == 'intlist' else 'a,b'}")
             if name == "stop":
                 items = [s.replace("\\n", "\n").replace("\\t", "\t") for s in items]
                 if any(not s for s in items):
@@ -195,7 +206,7 @@ def with_signature(fn, params: list[inspect.Parameter]):
 
 def output_param(default: Path, what: str) -> inspect.Parameter:
     return inspect.Parameter("output_dir", inspect.Parameter.KEYWORD_ONLY, default=default,
-                             annotation=Annotated[Path, typer.Option(help=f"where runs/ and {what} go")])
+                             annotation=Annotated[Path, typer.Option(help=f"where runs/ and {what} go", **OUTPUT)])
 
 
 def budget_param(unit: str, default: int | None) -> inspect.Parameter:

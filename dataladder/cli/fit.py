@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli.common import check_writable, user_errors
+from dataladder.cli.common import OUTPUT, check_writable, user_errors
 from dataladder.cli.tables import console
 
 
@@ -121,7 +121,7 @@ def fit(
                                                          "and the unreachable-within-budget rule")] = None,
     delta: Annotated[Optional[float], typer.Option(help="smallest gain per doubling worth paying for (default: a "
                                                         "result document's own, else 0)")] = None,
-    output_dir: Annotated[Path, typer.Option(help="where fit.json and fit.png go")] = Path("runs/fit"),
+    output_dir: Annotated[Path, typer.Option(help="where fit.json and fit.png go", **OUTPUT)] = Path("runs/fit"),
 ) -> None:
     """Forecast from your own rungs: the size that reaches a target, scores at larger sizes, and the stop verdict."""
     if direction is not None and direction not in ("higher", "lower"):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from dataladder.cli.common import (_quiet, check_writable, executor_from, parse_budget, progress, step_bar, user_errors,
-                                   validated)
+from dataladder.cli.common import (_quiet, check_writable, err_console, executor_from, parse_budget, progress, step_bar,
+                                   user_errors, validated)
 from dataladder.cli.derive import (BUDGET, EXECUTOR_FIELDS, PROMPT, budget_param, executor_params, field_params,
                                    output_param, sub_params, to_fields, with_signature)
 from dataladder.cli.tables import console, print_prefs, print_recommendations, print_rl
@@ -32,8 +32,9 @@ def ladder_command(kind: Kind):
 
     @user_errors
     def command(**opts) -> None:
-        output_dir = Path(opts.pop("output_dir")).expanduser()  # checked and written at the same place
-        check_writable(output_dir, "--output-dir")
+        output_dir = opts.pop("output_dir")
+        check_writable(output_dir, "--output-dir")  # as given ('' refused), then checked and written at one place
+        output_dir = Path(output_dir).expanduser()
         ex = {k: opts.pop(k) for k in EXECUTOR_FIELDS}
         fields = to_fields(cls, opts, kind.aliases)
         count, minutes = parse_budget(opts.pop("budget", None))
@@ -54,6 +55,9 @@ def ladder_command(kind: Kind):
         _quiet()
         if (before := BEFORE.get(kind.name)) is not None:
             before(cfg)
+        else:  # every check passed; the first model load takes seconds: say so at once (climb: its estimate)
+            err_console.print(f"{kind.cmd}: loading {_loading(kind, cfg)} …", highlight=False, markup=False,
+                              soft_wrap=True)
         with progress() as bar:  # training steps and eval items within a rung: a bar, or plain lines in a log
             on_train, on_rung = step_bar(bar, f"{kind.unit} ladder: training steps")
             evals = bar.add_task("evaluation items", total=None, visible=False)
@@ -78,6 +82,11 @@ def ladder_command(kind: Kind):
 
 def _models(cfg) -> list[str]:
     return list(getattr(cfg, "models", None) or ([cfg.model] if isinstance(getattr(cfg, "model", None), str) else []))
+
+
+def _loading(kind: Kind, cfg) -> str:
+    """What the command loads first: its models, else the model of the run it reads (rm-policy: --prefs)."""
+    return ", ".join(_models(cfg)) or "the model of " + " and ".join(str(getattr(cfg, n)) for n in kind.needs)
 
 
 def _name_the_skill(kind: Kind, fields: dict) -> None:

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 import typer
 
 from dataladder.cli import data as cli_data
-from dataladder.cli.common import (_quiet, check_writable, err_console, progress,
+from dataladder.cli.common import (OUTPUT, _quiet, check_writable, err_console, progress,
                                    user_errors, validated)
 from dataladder.cli.derive import with_signature
 from dataladder.cli.ladders import commands as ladder_commands
@@ -48,7 +48,7 @@ def _global(
 @user_errors
 def pretrain(
     config: Annotated[Optional[Path], typer.Option(help="a PretrainConfig YAML (see the shipped pretrain.yaml)")] = None,
-    output_dir: Annotated[Path, typer.Option(help="where the model directory goes")] = Path("runs/pretrain"),
+    output_dir: Annotated[Path, typer.Option(help="where the model directory goes", **OUTPUT)] = Path("runs/pretrain"),
     steps: Annotated[Optional[int], typer.Option(help="override: optimizer steps")] = None,
     seed: Annotated[Optional[int], typer.Option(help="override: seed")] = None,
 ) -> None:
@@ -168,7 +168,7 @@ def run(
     from dataladder.study.run import check_plan
 
     p = load_plan(plan, override or [])
-    check_writable(Path(p.output_dir), "output_dir")
+    check_writable(p.output_dir, "output_dir")  # as given: '' is refused, not read as .
     try:
         check_plan(p)  # unknown skills, bad JSONL lines, skills without train items: before any work
     except ValueError as e:
@@ -181,7 +181,7 @@ def run(
 @user_errors
 def demo(
     quick: Annotated[bool, typer.Option(help="a smaller plan (configs/demo-quick.yaml), a few minutes")] = False,
-    output_dir: Annotated[Optional[Path], typer.Option(help="where the study goes (default runs/demo or runs/demo-quick)")] = None,
+    output_dir: Annotated[Optional[Path], typer.Option(help="where the study goes (default runs/demo or runs/demo-quick)", **OUTPUT)] = None,
 ) -> None:
     """The full study on the shipped model (configs/demo.yaml) into runs/demo/, ending with the report's path."""
     from dataladder.study.plan import load_plan
@@ -210,7 +210,7 @@ def _compare_params() -> list:
 
     P = lambda name, ann, default=None: inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default,  # noqa: E731
                                                           annotation=ann)
-    out = [P(k.key.rstrip("s") if k.many else k.key, Annotated[Optional[list[Path]] if k.many else Optional[Path],
+    out = [P(k.compare_param, Annotated[Optional[list[Path]] if k.many else Optional[Path],
                                                               typer.Option(help=f"a {k.cmd} output directory "
                                                                                 f"({k.document})"
                                                                                 + ("; repeat for several" if k.many
@@ -221,7 +221,7 @@ def _compare_params() -> list:
         P("skill", Annotated[Optional[str], typer.Option(help="which climb arm to take (default: the prefs or dpo "
                                                               "skill, else the first)")]),
         P("delta", Annotated[float, typer.Option(help="saturation: 10× more gains less than this")], 0.02),
-        P("output_dir", Annotated[Path, typer.Option(help="where compare.json and compare.png go")], Path("runs/compare"))]
+        P("output_dir", Annotated[Path, typer.Option(help="where compare.json and compare.png go", **OUTPUT)], Path("runs/compare"))]
 
 
 @user_errors
@@ -232,10 +232,11 @@ def compare(**opts) -> None:
     from dataladder.ladder.compare import compare as compare_fn
     from dataladder.study.run import COMPARE_ARGS
 
-    output_dir, delta, skill = Path(opts.pop("output_dir")).expanduser(), opts.pop("delta"), opts.pop("skill")
+    output_dir, delta, skill = opts.pop("output_dir"), opts.pop("delta"), opts.pop("skill")
     if not 0 < delta < float("inf"):
         raise ValueError(f"--delta {delta}: a gain above 0 (saturation: 10× more gains less than this)")
     check_writable(output_dir, "--output-dir")
+    output_dir = Path(output_dir).expanduser()
     climb, ladders, named = opts.pop("climb"), list(opts.pop("ladder") or ()), {}
     for k in kinds():
         if not k.many and (path := opts.get(k.key)) is not None:

@@ -13,7 +13,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli.common import (ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
+from dataladder.cli.common import (OUTPUT, ChatTemplateOpt, MaxNewTokensOpt, StopOpt, SystemPromptOpt, _quiet, check_writable,
                                    err_console, progress, prompt_fields, user_errors, validated)
 from dataladder.cli.tables import console, print_probe
 
@@ -47,7 +47,7 @@ def probe(
                                                          "(a server that never replies is reported then)")] = 180.0,
     check_gold: Annotated[bool, typer.Option(help="only check that every item's gold answer passes its own "
                                                   "verifier (no model is loaded); exit 1 if one does not")] = False,
-    output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go")] = Path("runs/probe"),
+    output_dir: Annotated[Path, typer.Option(help="where probe.json and samples.jsonl go", **OUTPUT)] = Path("runs/probe"),
 ) -> None:
     """Evals first: per-skill, per-format accuracy with Wilson intervals, strict and read leniently about format
     (the answer amid prose), and a diagnosis of each gap: format or knowledge."""
@@ -95,6 +95,10 @@ def probe(
     from dataladder.skills import resolve_skills
 
     check_skills(resolve_skills(with_prerequisites(names)), target_format)  # before any model is loaded
+    if backend == "endpoint":
+        from dataladder.generate.endpoint import check_reachable
+
+        check_reachable(endpoint_url)  # nothing listening: one line at once, not after the imports
     _quiet()
     with progress() as bar:
         task = bar.add_task("probing", total=None)

@@ -111,6 +111,12 @@ def _model_in(annotation) -> type[BaseModel] | None:
 def apply_overrides(data: dict, pairs: list[str]) -> dict:
     """Apply `key.path=value` overrides (values as YAML scalars) to a plan dict; list items by index."""
     out = yaml.safe_load(yaml.safe_dump(data))
+    keys = [pair.partition("=")[0].strip() for pair in pairs]
+    for i, key in enumerate(keys):  # a key given again, or within a section given after it: the last would win
+        if key and (first := next((k for k in keys[:i] if k == key or k.startswith(key + ".")), None)) is not None:
+            what = f"{key}= is given twice; give it once" if first == key else \
+                f"{first}= and then {key}= (which replaces it) set the same key; give one"
+            raise InputError(f"override {what} (the last would silently win)")
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:

@@ -59,7 +59,7 @@ class SynthConfig:
     concurrency: int = 8  # parallel requests to the endpoint
     endpoint_timeout: float = 180.0  # seconds for all tries of one request together
     greedy_check: bool = True  # self: greedy accuracy on the same prompts, side by side
-    prompts_file: str | None = None  # more train prompts for a JSONL skill (its line format; completion optional)
+    prompts_file: str | None = None  # more train prompts for a JSONL skill (its line format; completion optional given answer or such a verifier)
     probe: str | None = None  # a probe.json: its eval-partition accuracy is shown next to the acceptance rate
 
     def public(self) -> dict:

@@ -6,11 +6,11 @@
 applies the model's chat template (a raw prompt becomes one user turn); `completions` sends raw text
 to `/completions` (conversational items are then in the QA frame, `chat.qa_text`). Stop strings go
 in `stop`, the token budget in `max_tokens`; servers also cut at the model's end of turn. Requests run
-`--concurrency` at a time; a failed one (connection error, timeout, HTTP 429 or 5xx) is retried with
-exponential backoff up to `retries` times, all tries of a request together within `--endpoint-timeout`
-seconds (a server that accepts and never replies is one line once that total has passed, not after every try has
-timed out), and any other failure is one line naming the URL and what went wrong. Uses only the standard library
-(urllib).
+`--concurrency` at a time; a failed one (timeout, dropped connection, HTTP 429 or 5xx) is retried with
+exponential backoff up to `retries` times, all tries of a request together within `--endpoint-timeout` seconds
+(a server that accepts and never replies is one line once that total has passed, not after every try has timed
+out); a refused connection or an unknown host is one line at once, and so is any other failure, naming the URL and
+what went wrong. Uses only the standard library (urllib).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -72,6 +73,9 @@ class Endpoint:
                     detail = _error_detail(e)
                     raise EndpointError(f"endpoint {url}: HTTP {e.code} {e.reason}{detail}") from None
             except urllib.error.URLError as e:
+                if isinstance(e.reason, (ConnectionRefusedError, socket.gaierror)):  # nothing listens, no such host:
+                    raise EndpointError(f"endpoint {url}: cannot connect ({e.reason}); is the server running?"
+                                        ) from None  # at once (no retry: a timeout or a 5xx is retried)
                 if last:
                     raise EndpointError(f"endpoint {url}: cannot connect ({e.reason}) after {attempt + 1} tries; "
                                         "is the server running?") from None
@@ -145,6 +149,26 @@ def check_url(url: str | None, model: str | None) -> None:
         raise ValueError("the endpoint needs --endpoint-url (e.g. http://127.0.0.1:8000/v1) and --endpoint-model")
     if not url.startswith(("http://", "https://")):
         raise ValueError(f"--endpoint-url {url!r}: expected http://host:port/v1")
+
+
+def check_reachable(url: str, timeout: float = 2.0) -> None:
+    """Before any work: something listens at the URL's host and port. Nothing there (a refused connection) or no
+    such host is one line at once; a slow answer is left to the requests (their retries, --endpoint-timeout)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return  # check_url says what is wrong with it
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise ValueError(f"--endpoint-url {url!r}: the port is not a number") from None
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except (ConnectionRefusedError, socket.gaierror) as e:
+        raise EndpointError(f"endpoint {url}: cannot connect ({e}); is the server running?") from None
+    except OSError:  # a timeout, a network that drops the packets: the requests' limits decide
+        pass
 
 
 @BACKENDS.register("endpoint")

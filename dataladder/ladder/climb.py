@@ -29,7 +29,7 @@ from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 from dataladder.train.sizing import resolve_for
 from dataladder.train.tracking import ReportTo
 from dataladder.ladder.schedule import first_rung_fits
-from dataladder.ladder.climb_pool import one_skill, pool_records
+from dataladder.ladder.climb_pool import check_sizes, file_pool, one_skill, pool_records
 from dataladder.skills.arithmetic import ARITHMETIC
 
 
@@ -336,13 +336,11 @@ def check_config(cfg: ClimbConfig) -> None:
             get_skill(s)  # did-you-mean, one skill each (file.jsonl:name)
     with for_option("--eval-skill"):
         resolve_skills(cfg.eval_skills or [])
-    if cfg.train_file:
-        from dataladder.data.trainfile import read_train_file
-
-        if why := not_a_file(cfg.train_file):
-            raise ValueError(f"--train-file {cfg.train_file}: {why}")
-        read_train_file(Path(cfg.train_file))  # every record checked (file:line:field)
+    if cfg.train_file and (why := not_a_file(cfg.train_file)):
+        raise ValueError(f"--train-file {cfg.train_file}: {why}")
     check_formats(cfg)
+    if cfg.train_file:  # every record checked (file:line:field), and some for every skill: before the estimate
+        check_sizes(cfg, {skill: len(file_pool(cfg, skill, 0)) for skill in cfg.skills})
 
 
 def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[str], None] | None = None,
@@ -362,14 +360,7 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     t0 = time.perf_counter()
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
     sizes = {skill: len(pool_records(cfg, skill, 0)) for skill in cfg.skills}  # before any model is loaded
-    for skill, size in sizes.items():
-        if size == 0 and not cfg.train_file:
-            from dataladder.skills.base import no_train_items
-
-            raise ValueError(no_train_items(one_skill(skill)))
-        if size == 0:
-            raise ValueError(f"--train-file {cfg.train_file}: no training records for skill {skill} (records name "
-                             "their skill in 'skill'; those whose prompt asks an eval item are dropped)")
+    check_sizes(cfg, sizes)
     fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
     from dataladder.train.sizing import resolve_cfg
 

@@ -52,3 +52,15 @@ def file_pool(cfg, skill: str, seed: int) -> list[dict]:
                and sk.eval_item_of(r["prompt"]) is None]
     random.Random(f"{path.name}:{seed}").shuffle(records)
     return records
+
+
+def check_sizes(cfg, sizes: dict[str, int]) -> None:
+    """Every climbed skill has records to draw its rungs from (`sizes`: records per skill), before any model."""
+    from dataladder.skills.base import no_train_items
+
+    for skill, size in sizes.items():
+        if size == 0 and not cfg.train_file:
+            raise ValueError(no_train_items(one_skill(skill)))
+        if size == 0:
+            raise ValueError(f"--train-file {cfg.train_file}: no training records for skill {skill} (records name "
+                             "their skill in 'skill'; those whose prompt asks an eval item are dropped)")

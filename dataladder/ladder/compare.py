@@ -143,7 +143,10 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
     for other in ladders:
         curves.append(ladder_curve(other))
     if len(curves) < 2:
-        raise ValueError("compare needs at least two of --climb, --dpo, --prefs, --rl, --rm-policy, --ladder")
+        from dataladder.ladder.kinds import kinds
+
+        options = [f"--{k.compare_param.replace('_', '-')}" for k in kinds()]  # every registered kind's, new ones too
+        raise ValueError(f"compare needs at least two of {', '.join(options)}, --ladder")
     for c in curves:
         c["saturation"], c["saturation_from"] = curve_saturation(c, delta, n_boot)
         for p in c["points"]:

@@ -57,6 +57,11 @@ class Kind:
     def dir(self) -> str:
         return self.folder or self.cmd
 
+    @property
+    def compare_param(self) -> str:
+        """compare's option for its documents (`--climb`, repeatable, for `climbs`; else the plan key)."""
+        return self.key.rstrip("s") if self.many else self.key
+
     def load(self, attr: str):
         """An attribute of the kind's module (its config class, driver, check_config), imported on first use."""
         return getattr(importlib.import_module(self.module), attr, None)

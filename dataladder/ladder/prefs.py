@@ -54,7 +54,7 @@ class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
     endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
     endpoint_model: str | None = Field(None, description="model name on that server")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
-                                                       "the completion optional)")
+                                                       "the completion optional given 'answer' or a verifier needing neither)")
     hp: RewardHparams = Field(default_factory=RewardHparams, description="reward-model hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
                                                "wandb, mlflow or trackio (TRL's report_to)")
@@ -103,6 +103,11 @@ def check_config(cfg: PrefsConfig) -> None:
     if overlap:
         raise ValueError(f"--heldout-sources {', '.join(sorted(overlap))}: also a training source; held-out sources "
                          "must be unseen")
+    for opt, source, value in (("--other-model", "other", cfg.other_model), ("--endpoint-url", "endpoint", cfg.endpoint_url)):
+        if value and source not in (*cfg.train_sources, *cfg.heldout_sources):  # given, and nothing would use it
+            raise ValueError(f"{opt} {value} with --train-sources {','.join(cfg.train_sources)} and --heldout-sources "
+                             f"{','.join(cfg.heldout_sources) or repr('')}: they contradict ({opt} is for the {source} "
+                             f"pair source, which neither names); add {source} to one, or drop {opt}")
     ep = _endpoint(cfg)
     for opt, sources in (("--train-sources", cfg.train_sources), ("--heldout-sources", cfg.heldout_sources)):
         for s in sources:

@@ -66,6 +66,16 @@ def check_config(cfg: RLConfig) -> None:
         except (ValueError, OSError) as e:
             raise ValueError(f"--reward-model {cfg.reward_model}: its config.json is not readable JSON ({e}); give the "
                              "reward_model/ that `dataladder prefs` wrote") from None
+        if (trained := reward_model_meta(cfg.reward_model).get("skill")) and not same_skill(trained, cfg.skill):
+            raise ValueError(f"--skill {cfg.skill} with --reward-model {cfg.reward_model}: they contradict (the reward "
+                             f"model was trained on skill {trained}, its dataladder.json says); give --skill {trained} "
+                             f"or a reward model of {cfg.skill}")
+    if cfg.check_samples < cfg.hp.num_generations:
+        raise ValueError(f"--check-samples {cfg.check_samples} with --num-generations {cfg.hp.num_generations}: they "
+                         "contradict (the zero-signal check samples at least one group per prompt); raise the first")
+    if cfg.cold_start != "auto" and "cold_start_examples" in cfg.model_fields_set:  # given, and never used
+        raise ValueError(f"--cold-start {cfg.cold_start} with --cold-start-examples: they contradict (the examples are "
+                         "the size of an 'auto' cold start); drop one")
     if cfg.online_every and not cfg.reward_model:
         raise ValueError("--online-every needs --reward-model (the reward model it retrains)")
     if cfg.hp.use_vllm and importlib.util.find_spec("vllm") is None:
@@ -302,12 +312,33 @@ def rl(cfg: RLConfig, output_dir: Path, on_rung: Callable[[str], None] = print,
     return doc
 
 
-def reward_model_format(path: str | None) -> str | None:
-    """The prompt format a `prefs` reward model was trained on (its dataladder.json), if recorded."""
+def reward_model_meta(path: str | None) -> dict:
+    """What `prefs` recorded next to a reward model (its dataladder.json: skill, format, pairs), else {}."""
     import json
 
-    meta = Path(path) / "dataladder.json" if path else None
-    return json.loads(meta.read_text()).get("format") if meta and meta.is_file() else None
+    try:
+        meta = json.loads((Path(path) / "dataladder.json").read_text(encoding="utf-8")) if path else {}
+    except (OSError, ValueError):  # none (a reward model from elsewhere), or unreadable: nothing known
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def reward_model_format(path: str | None) -> str | None:
+    """The prompt format a `prefs` reward model was trained on (its dataladder.json), if recorded."""
+    return reward_model_meta(path).get("format")
+
+
+def same_skill(a: str, b: str) -> bool:
+    """Whether two skill specs may name the same skill: the same built-in (any parameters), or JSONL files of the
+    same name (a relative path may be another's from elsewhere) without two different skill names."""
+    from dataladder.skills.spec import parse_spec
+
+    try:
+        x, y = parse_spec(a), parse_spec(b)
+    except ValueError:
+        return a == b
+    base = lambda s: Path(s.base).name if s.file else s.base  # noqa: E731
+    return x.file == y.file and base(x) == base(y) and (x.name is None or y.name is None or x.name == y.name)
 
 
 def _warn(check: dict, cfg: RLConfig, on_rung: Callable[[str], None], hint: str) -> None:

@@ -40,7 +40,7 @@ class RLConfig(PromptOptions, LadderConfig, extra="forbid"):
                                                        "rollouts (needs reward_model); adds a static-RM arm to compare")
     saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more rollouts gains less than this")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
-                                                       "the completion optional)")
+                                                       "the completion optional given 'answer' or a verifier needing neither)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, tensorboard, "
                                                "wandb, mlflow or trackio (TRL's report_to)")

@@ -58,9 +58,15 @@ def check_config(cfg: RMPolicyConfig) -> None:
 
 
 def read_prefs(cfg: RMPolicyConfig) -> dict:
-    f = Path(cfg.prefs) / "prefs.json"
-    if not f.is_file():
-        raise InputError("no prefs.json here (run `dataladder prefs` first)", str(f))
+    d = Path(cfg.prefs)
+    f = d / "prefs.json"
+    if not f.is_file():  # one line naming --prefs and what it should hold
+        want = "the output directory of `dataladder prefs`, which holds prefs.json"
+        why = (f"give its directory {d.parent} ({want})" if d.name == "prefs.json" and d.is_file() else
+               f"a file, not a directory; give {want}" if d.exists() and not d.is_dir() else
+               f"no such directory; give {want}" if not d.exists() else
+               "no prefs.json in it; give the output directory of a finished `dataladder prefs`")
+        raise InputError(f"--prefs {d}: {why}")
     doc = read_result(f, need=("config", "unit", "rungs"), rerun="rerun `dataladder prefs`")
     if doc.get("kind", "reward") != "reward" or doc["unit"] != "pairs":
         raise InputError(f"kind: a {doc.get('kind')} ladder of {doc['unit']}, not a prefs (reward model) ladder; "

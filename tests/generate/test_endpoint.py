@@ -107,14 +107,15 @@ def test_client_error_is_not_retried_and_carries_the_server_message(tmp_path, sl
         assert srv.requests[0][1]["model"] == "other" and sleeps == []
 
 
-def test_connection_refused_is_one_line_after_the_retries(sleeps):
+def test_connection_refused_is_one_line_at_once_without_retries(sleeps):
+    """Nothing listening is not a server that is slow: no backoff, no retry (timeouts and 5xx are retried)."""
     url = f"http://127.0.0.1:{free_port()}/v1"
     e = Endpoint(url, "m", retries=2, backoff=0.01)
     with pytest.raises(EndpointError) as ei:
         e.complete_text("1+1=", temperature=0, max_tokens=4)
     msg = one_line(ei.value)
-    assert f"{url}/completions" in msg and "cannot connect" in msg and "after 3 tries" in msg
-    assert sleeps == [0.01, 0.02]
+    assert f"{url}/completions" in msg and "cannot connect" in msg and "is the server running" in msg
+    assert sleeps == []
 
 
 def test_reply_cut_short_every_time_is_one_line(tmp_path):
