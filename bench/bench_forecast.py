@@ -1,13 +1,14 @@
 """Benchmark: forecasting the data a target needs from small rungs, on learning curves nobody here made.
 
     .venv/bin/pip install -e '.[bench]'        # lcdb (68 MB): the Learning Curve Database
-    .venv/bin/python bench/bench_forecast.py [--calibrated] [--limit N]   # the fixed-rung protocol (issue 25), ≈ 2 min
+    .venv/bin/python bench/bench_forecast.py [--limit N] [--no-previous]   # the fixed-rung protocol (issue 25), ≈ 6 min
 
 The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings from a curve's first size up to its
 source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
 16×, 32× past the last rung against three baselines (last value, power law with asymptote, logit / log-log line);
 targets picked after the rungs; a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
-reported side by side. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves and
+reported side by side, for the shipped forecaster and (unless --no-previous) the previous one beside it (the line
+alone, no power-law family, no spread: `PREVIOUS`), with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves and
 --horizon apply to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
 (`--protocol quarter`), kept for its record; its rungs leak where the truth is:
 
@@ -610,12 +611,43 @@ def print_fixed(title: str, rep: dict) -> None:
                   f"truth a median {s['median_ratio_truth_last']:.1f}× past the last rung")
 
 
-def fixed_main(args) -> None:
-    if args.calibrated:  # the learned power-law mix and band spreads (model.CALIBRATED), not yet the default
-        from dataladder.forecast import model
+PREVIOUS = {"POWER": False, "SPREAD": {"logit": (1.0, 1.0, 1.0), "log": (1.0, 1.0, 1.0), "identity": (1.0, 1.0, 1.0)}}
 
-        model.MIX.update(model.CALIBRATED["mix"])
-        model.SPREAD.update(model.CALIBRATED["spread"])
+
+def with_forecaster(settings: dict, cases: list[dict]) -> list[dict]:
+    """Copies of `cases` forecast with `dataladder.forecast.model` patched by `settings` (then restored)."""
+    from dataladder.forecast import model
+
+    saved = {k: getattr(model, k) for k in settings}
+    try:
+        for k, v in settings.items():
+            setattr(model, k, v)
+        out = [{k: v for k, v in c.items() if k != "_ours"} for c in cases]
+        for c in out:
+            c["_ours"] = run_ours(c)
+        return out
+    finally:
+        for k, v in saved.items():
+            setattr(model, k, v)
+
+
+def print_versus(title: str, before: dict, after: dict) -> None:
+    """The previous forecaster against the shipped one, per family and horizon: /best, cov80, size within 2×."""
+    print(f"\n{title}: previous → shipped")
+    print(f"{'family':22} {'h':>3} {'/best':>13} {'cov80':>13} {'error after/before':>19}")
+    for fam, a in after.items():
+        b = before[fam]
+        for h in HORIZONS:
+            if h in a:
+                print(f"{fam:22} {h:>3} {b[h]['ratio best']:5.2f} → {a[h]['ratio best']:5.2f} "
+                      f"{b[h]['coverage80']:5.2f} → {a[h]['coverage80']:5.2f} {a[h]['error'] / b[h]['error']:19.2f}")
+        if "size" in a:
+            print(f"{fam:22} size within 2× {b['size']['within_2x']:.2f} → {a['size']['within_2x']:.2f}, interval "
+                  f"covers {b['size']['coverage80']:.2f} → {a['size']['coverage80']:.2f} (no-score row "
+                  f"{a['size'].get('no_score_within_2x', float('nan')):.2f})")
+
+
+def fixed_main(args) -> None:
     cases = []
     if not args.no_lcdb:
         cases += lcdb_fixed_cases()
@@ -636,11 +668,16 @@ def fixed_main(args) -> None:
     ratios = [t["truth"] / c["last"] for c in cal for t in c["targets"]]
     typical = float(np.median(ratios)) if ratios else None
     result["typical_ratio"] = typical
+    previous = None if args.no_previous else with_forecaster(PREVIOUS, cases)
     for split in ("cal", "check"):
         rep = fixed_report([c for c in cases if c["split"] == split], typical)
-        print_fixed(f"{'calibration' if split == 'cal' else 'check'} curves (typical horizon {typical:.1f}× from "
-                    f"the calibration curves)", rep)
+        name = "calibration" if split == "cal" else "check"
+        print_fixed(f"{name} curves (typical horizon {typical:.1f}× from the calibration curves)", rep)
         result[split] = {fam: {str(k): v for k, v in r.items()} for fam, r in rep.items()}
+        if previous is not None:
+            before = fixed_report([c for c in previous if c["split"] == split], typical)
+            print_versus(f"{name} curves", before, rep)
+            result[f"{split}_previous"] = {fam: {str(k): v for k, v in r.items()} for fam, r in before.items()}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(_finite(result), indent=2))
 
@@ -664,8 +701,8 @@ def main() -> None:
     ap.add_argument("--protocol", default="fixed", choices=["fixed", "quarter"],
                     help="fixed: rungs fixed by the curve, scores 4/16/32× past the last rung (issue 25); quarter: "
                          "the retired protocol whose rungs stop at a quarter of the truth (it leaks where the truth is)")
-    ap.add_argument("--calibrated", action="store_true",
-                    help="fixed protocol: the forecaster with dataladder.forecast.model.CALIBRATED (power-law mix, spreads)")
+    ap.add_argument("--no-previous", action="store_true",
+                    help="fixed protocol: skip the previous forecaster (PREVIOUS: the line alone) beside the shipped one")
     ap.add_argument("--finetune", default=FINETUNE, help="the shared fine-tuning curves (fixed protocol)")
     ap.add_argument("--out", default="bench/out/forecast.json")
     args = ap.parse_args()

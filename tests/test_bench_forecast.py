@@ -48,12 +48,8 @@ def test_fixed_protocol_rungs_are_set_by_the_curve_and_targets_after(tmp_path):
             assert t["truth"] > c["last"] and t["target"] < c["last_mean"]
 
 
-def test_calibrated_loss_forecast_covers_and_is_no_worse_than_a_power_law(monkeypatch):
+def test_loss_forecast_covers_and_is_no_worse_than_a_power_law():
     cases = bf.synthetic_fixed_cases(16)
-    from dataladder.forecast import model
-
-    monkeypatch.setattr(model, "MIX", dict(model.CALIBRATED["mix"]))
-    monkeypatch.setattr(model, "SPREAD", dict(model.CALIBRATED["spread"]))
     rep = bf.fixed_report(cases, typical_ratio=8.0)["losses (synthetic)"]
     for h in (4, 16, 32):
         assert rep[h]["cases"] == 16 and 0.7 <= rep[h]["coverage80"] <= 1.0

@@ -65,8 +65,29 @@ def test_loss_curve_forecast_sixteen_times_past_the_last_rung():
     f = forecast(n, y, direction="lower", bounds=None)
     assert f.link.kind == "log"
     lo, med, hi = f.band(1600 * 16)
-    assert lo <= loss(1600 * 16) <= hi and abs(med / loss(1600 * 16) - 1) < 0.05
+    # about half the draws follow a power law with an asymptote (its backtest is as good as the line's within the
+    # 1% noise), and an asymptote read into that noise bends them a little: within 8%, the line alone within 5%
+    assert lo <= loss(1600 * 16) <= hi and abs(med / loss(1600 * 16) - 1) < 0.08
     assert (f.gain_next_doubling(1600) > 0).mean() > 0.9  # a falling loss improves
+
+
+def test_a_curve_that_levels_off_below_the_bound_is_forecast_nearer_with_the_power_law(monkeypatch):
+    """Accuracy 0.75 − 0.6·n^−0.4 (a ceiling at 0.75, not 1): the line in logit runs on toward 1; the power law with
+    an asymptote, which backtests better on the rungs, takes most draws and stays near the ceiling."""
+    from dataladder.forecast import model
+
+    acc = lambda n: 0.75 - 0.6 * n ** -0.4  # noqa: E731
+    rng = np.random.default_rng(0)
+    n = np.repeat([16, 32, 64, 128, 256, 512, 1024], 2).astype(float)
+    y = np.clip(acc(n) + rng.normal(0, 0.003, len(n)), 0, 1)
+    both = forecast(n, y)
+    monkeypatch.setattr(model, "POWER", False)
+    line = forecast(n, y)
+    truth = acc(1024 * 16)
+    assert both.pw_mask.mean() > 0.4 and line.pw_mask is None
+    assert abs(both.band(1024 * 16)[1] - truth) < 0.5 * abs(line.band(1024 * 16)[1] - truth)
+    lo, _, hi = both.band(1024 * 16)
+    assert lo <= truth <= hi
 
 
 def test_same_points_same_forecast_and_summary_is_json_ready():
