@@ -19,12 +19,11 @@ from pydantic import Field, field_validator, model_validator
 from dataladder.generate import PromptOptions
 from dataladder.ladder.config import LadderConfig
 from dataladder.ladder import soundness
-from dataladder.ladder.engine import Job, Ladder, climb_ladders, run_jobs, train_stats
+from dataladder.ladder.engine import Job, Ladder, train_stats
 from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore, run_key
 from dataladder.models.hub import model_fingerprint
 from dataladder.evals.probe import DATA_BANDS, diagnose, eval_items, score_formats
-from dataladder.core.results import write_json
 from dataladder.train.sft import SFTHparams, tokenize_records, train_sft
 from dataladder.train.sizing import resolve_for
 from dataladder.train.tracking import ReportTo
@@ -351,42 +350,31 @@ def climb(cfg: ClimbConfig, output_dir: Path, executor=None, on_rung: Callable[[
     skills × models) go to the executor as one batch, which runs them in this process (`local`)
     or concurrently on Ray workers (`ray`).
     """
-    from dataladder.executors.local import LocalExecutor
+    from dataladder.ladder.driver import drive
+    from dataladder.ladder.estimate import estimate_climb, remeasured_line
+    from dataladder.ladder.plot import plot_ladder
+    from dataladder.ladder.recommend import recommend
+    from dataladder.train.sizing import resolve_cfg
 
     check_formats(cfg)
-    executor = executor or LocalExecutor()
-    executor.set_progress(on_train, on_eval)
-    store = RunStore(output_dir)
-    t0 = time.perf_counter()
     ranks = cfg.lora_ranks if cfg.method == "lora" else [None]
     sizes = {skill: len(pool_records(cfg, skill, 0)) for skill in cfg.skills}  # before any model is loaded
     check_sizes(cfg, sizes)
     fingerprints = {spec: model_fingerprint(spec) for spec in cfg.models}
-    from dataladder.train.sizing import resolve_cfg
-
     cfgs = {spec: resolve_cfg(cfg, "sft", spec) for spec in cfg.models}  # defaults by each model's size
-    bases = run_jobs([Job("sft", spec, cfgs[spec], base_config(fingerprints[spec], cfg), root=str(store.root))
-                      for spec in cfg.models], store, executor)
-    from dataladder.ladder.estimate import estimate_climb, remeasured_line
 
-    if on_rung and (line := remeasured_line(cfg, sizes, bases)) is not None:  # the machine's own speed
-        on_rung(line)
-    arms = []
-    for spec, base in zip(cfg.models, bases):
-        for skill in cfg.skills:
-            arms += [SFTLadder(spec, fingerprints[spec], cfgs[spec], skill, r, base["eval"], sizes[skill], on_rung)
-                     for r in ranks]
-    climb_ladders(arms, store, executor, cfg.report_to)
-    arm_docs = [a.document() for a in arms]
-    from dataladder.ladder.recommend import recommend
-    from dataladder.core.runtime import peak_memory
+    def ladders(d) -> list[SFTLadder]:  # an arm per model × skill × rank, from the model's base eval
+        if on_rung and (line := remeasured_line(cfg, sizes, d.bases)) is not None:  # the machine's own speed
+            on_rung(line)
+        return [SFTLadder(spec, fingerprints[spec], cfgs[spec], skill, r, base["eval"], sizes[skill], on_rung)
+                for spec, base in zip(cfg.models, d.bases) for skill in cfg.skills for r in ranks]
 
-    doc = {"config": (cfgs[cfg.models[0]] if len(cfgs) == 1 else cfg).model_dump(), "arms": arm_docs, "recommendations": recommend(arm_docs, cfg.target),
-           "seconds": time.perf_counter() - t0, "executor": getattr(executor, "name", "local"),
-           "estimate_seconds": est.seconds if (est := estimate_climb(cfg, sizes)) else None,  # what climb printed
-           "peak_memory_bytes": peak_memory()}  # this process's, at write time
-    write_json(output_dir / "ladder.json", doc)
-    from dataladder.ladder.plot import plot_ladder
+    def describe(d) -> dict:
+        arms = [a.document() for a in d.ladders]
+        return {"config": (cfgs[cfg.models[0]] if len(cfgs) == 1 else cfg).model_dump(), "arms": arms,
+                "recommendations": recommend(arms, cfg.target),
+                "estimate_seconds": est.seconds if (est := estimate_climb(cfg, sizes)) else None}  # what climb printed
 
-    plot_ladder(doc, output_dir / "ladder.png")
-    return doc
+    bases = [Job("sft", spec, cfgs[spec], base_config(fingerprints[spec], cfg)) for spec in cfg.models]
+    return drive(output_dir, bases, ladders=ladders, describe=describe, document="ladder.json", plot=plot_ladder,
+                 executor=executor, on_train=on_train, on_eval=on_eval, report_to=cfg.report_to)

@@ -188,10 +188,10 @@ def dpo(cfg: DPOConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
 
     check_config(cfg)
     cfg = resolve_cfg(cfg, "dpo")  # defaults by the base model's size (train/sizing.py)
-    return drive("dpo", cfg, output_dir, {"kind": "dpo-base", "data": data_config(cfg)},
-                 ladder=lambda base: DPOLadder(cfg, base["eval"], base["pool"], on_rung),
-                 describe=lambda lad, base: {"format": lad.fmt, "base_formats": base["eval"],
-                                             "metric": f"greedy accuracy of the DPO policy ({lad.fmt} format)"},
+    return drive(output_dir, [Job("dpo", cfg.model, cfg, {"kind": "dpo-base", "data": data_config(cfg)})],
+                 ladders=lambda d: [DPOLadder(cfg, d.base["eval"], d.base["pool"], on_rung)],
+                 describe=lambda d: {**d.body(cfg), "format": d.ladder.fmt, "base_formats": d.base["eval"],
+                                     "metric": f"greedy accuracy of the DPO policy ({d.ladder.fmt} format)"},
                  document="dpo.json", plot=plot_dpo, executor=executor, on_train=on_train, on_eval=on_eval,
                  report_to=cfg.report_to)
 

@@ -54,8 +54,8 @@ fit and the stop rule; two such rungs in a row, or one where the budget ends, st
 
 To add a kind: register it once in `ladder/kinds.py` (`register(Kind(...))`: its module, config, driver, unit,
 document, budget field, ...); its module holds the config, an optional `check_config`, `prepare`/`run`, its
-`Ladder` subclass and a driver that runs the base job, builds the ladder, calls `climb_ladders` and writes the
-document (`ladder/icl.py` is the worked example). Everything else derives from the registry: the command and
+`Ladder` subclass and a driver that calls `ladder.driver.drive` (base jobs, ladders, `climb_ladders`, the document
+written once; `ladder/icl.py` is the worked example). Everything else derives from the registry: the command and
 its options, the plan step, the study's step and checks, compare's option and the report's section
 (docs/extending.md). Workers import a kind's module by name, so nothing here imports a kind, and any kind
 runs on every executor.

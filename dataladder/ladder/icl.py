@@ -212,10 +212,11 @@ def icl(cfg: ICLConfig, output_dir: Path, on_rung: Callable[[str], None] | None 
     from dataladder.ladder.driver import drive
 
     check_config(cfg)
-    return drive("icl", cfg, output_dir, {"kind": "icl-base", "data": data_config(cfg)},
-                 ladder=lambda base: ICLLadder(cfg, base, on_rung),
-                 describe=lambda lad, base: {"format": lad.fmt, "context_tokens": lad.context, "metric": "greedy "
-                                             f"accuracy with k demonstrations in the prompt ({lad.fmt} format)"},
+    return drive(output_dir, [Job("icl", cfg.model, cfg, {"kind": "icl-base", "data": data_config(cfg)})],
+                 ladders=lambda d: [ICLLadder(cfg, d.base, on_rung)],
+                 describe=lambda d: {**d.body(cfg), "format": d.ladder.fmt, "context_tokens": d.ladder.context,
+                                     "metric": "greedy accuracy with k demonstrations in the prompt "
+                                               f"({d.ladder.fmt} format)"},
                  document="icl.json", plot=plot_icl, executor=executor, on_train=on_train, on_eval=on_eval)
 
 

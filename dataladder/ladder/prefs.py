@@ -325,16 +325,16 @@ def prefs(cfg: PrefsConfig, output_dir: Path, on_rung: Callable[[str], None] | N
     check_config(cfg)
     cfg = resolve_cfg(cfg, "reward")  # defaults by the base model's size (train/sizing.py)
 
-    def ladder(got: dict) -> RewardLadder:
-        b = got["eval"]["heldout"]
-        return RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), got["pool"], on_rung)
+    def ladder(d) -> list[RewardLadder]:
+        b = d.base["eval"]["heldout"]
+        return [RewardLadder(cfg, RungScore(0, b["correct"], b["n"]), d.base["pool"], on_rung)]
 
-    return drive("reward", cfg, output_dir, base_config(cfg), ladder=ladder,
-                 describe=lambda lad, got: {"metric": "held-out pairwise accuracy", "base": got["eval"]["heldout"],
-                                            "base_unseen": got["eval"]["unseen"], "heldout": got["heldout"]},
-                 after=lambda doc, store, ex: {"reward_model": keep_reward_model(cfg, store, doc, output_dir, ex)},
-                 document="prefs.json", plot=plot_prefs, executor=executor, on_train=on_train, on_eval=on_eval,
-                 report_to=cfg.report_to)
+    return drive(output_dir, [Job("reward", cfg.model, cfg, base_config(cfg))], ladders=ladder, report_to=cfg.report_to,
+                 describe=lambda d: {**d.body(cfg), "metric": "held-out pairwise accuracy",
+                                     "base": d.base["eval"]["heldout"], "base_unseen": d.base["eval"]["unseen"],
+                                     "heldout": d.base["heldout"]},
+                 after=lambda doc, d: {"reward_model": keep_reward_model(cfg, d.store, doc, output_dir, d.executor)},
+                 document="prefs.json", plot=plot_prefs, executor=executor, on_train=on_train, on_eval=on_eval)
 
 
 def _link_or_copy(src: str, dst: str) -> None:

@@ -22,11 +22,9 @@ examples. Writes `rl.json` and `rl.png`.
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 from typing import Callable
 
-from dataladder.ladder.engine import climb_ladders
 from dataladder.ladder.rl_arm import (RLLadder, RLSpec, eval_greedy, fingerprint, gen_options, identity,
                                       observed_zero_signal, prune, restore_weights, schedule, train_skill_of)
 from dataladder.ladder.rl_checks import diversity, signal_check
@@ -176,7 +174,8 @@ def rl(cfg: RLConfig, output_dir: Path, on_rung: Callable[[str], None] = print,
        on_train: Callable[[int, int], None] | None = None, on_eval: Callable[[int], None] | None = None,
        executor=None) -> dict:
     """Check, train and evaluate every arm of `cfg` into `output_dir`; returns the rl.json document (also written)."""
-    from dataladder.models.hub import load_model
+    from dataladder.ladder.driver import drive
+    from dataladder.ladder.rl_plot import plot_rl
 
     if cfg.online_every and not cfg.reward_model:
         raise ValueError("--online-every needs --reward-model (the reward model to retrain)")
@@ -188,11 +187,25 @@ def rl(cfg: RLConfig, output_dir: Path, on_rung: Callable[[str], None] = print,
     skill = train_skill_of(cfg)
     if cfg.format not in ("auto", "target") and cfg.format not in skill.formats:
         raise ValueError(f"--format {cfg.format!r}: skill {cfg.skill} has formats {', '.join(skill.formats)}")
-    t0 = time.perf_counter()
-    store = RunStore(output_dir)
-    from dataladder.generate.hf import HFGenerator
+    return drive(output_dir, [], before=lambda d: prework(cfg, skill, d.store, on_rung),
+                 ladders=lambda d: build_arms(cfg, d, on_rung), describe=lambda d: describe(cfg, d),
+                 after=lambda doc, d: after_formats(cfg, doc, d, on_rung),
+                 written=lambda doc, d: _prune(d.store, doc["arms"], on_rung), document="rl.json", plot=plot_rl,
+                 executor=executor, on_train=on_train, on_eval=on_eval, report_to=cfg.report_to)
 
+
+def _main(cfg: RLConfig, arms: list):
+    """The main arm: the online one when the reward model is retrained, else the first."""
+    return arms[-1] if cfg.online_every else arms[0]
+
+
+def prework(cfg: RLConfig, skill, store: RunStore, on_rung: Callable[[str], None]) -> dict:
+    """Before the arms, with the policy loaded here: the zero-signal check of each candidate format and the one
+    chosen, the greedy accuracy in every format, the cold start, the filter and the prompts' diversity. The policy
+    is not kept (the workers load their own: no copy idles here meanwhile)."""
     from dataladder.evals.probe import eval_items as draw_eval
+    from dataladder.generate.hf import HFGenerator
+    from dataladder.models.hub import load_model
 
     eval_items = draw_eval(skill, cfg.eval_n, 0)  # up to eval_n items of each format
     model, tok = load_model(cfg.model)
@@ -245,71 +258,75 @@ def rl(cfg: RLConfig, output_dir: Path, on_rung: Callable[[str], None] = print,
         prediction = run_check(gen, skill, pool[: cfg.check_prompts], fmt, cfg, cfg.seed + 1)
         on_rung(f"after the filter: predicted share of groups with no signal {prediction['predicted_zero_signal']:.2f}")
     div = diversity(skill, pool, [skill.formats[fmt].prompt(it) for it in pool], fmt)
+    return {"skill": skill, "eval_items": eval_items, "gen": gen.with_model(None), "checks": checks, "fmt": fmt,
+            "check": check, "prediction": prediction, "base_evals": base_evals, "cold": cold, "pool": pool,
+            "diversity": div}
+
+
+def build_arms(cfg: RLConfig, d, on_rung: Callable[[str], None]) -> list[RLLadder]:
+    """The verifier's arm, else the reward model's (and its online retraining), from the policy `prework` chose."""
+    p, fmt = d.prep, d.prep["fmt"]
     if cfg.reward_model is None:
         arms = [("verifier", "verifier", None)]
     else:
         arms = [("reward model", "reward-model", None)]
         if cfg.online_every:
             arms.append((f"reward model, online every {cfg.online_every}", "online", cfg.online_every))
-    cold_key = cold["key"] if cold else None
-    ladders = [RLLadder(RLSpec(cfg, label, reward, every, fmt, tuple(pool), identity(cfg, reward, every, fmt, cold_key),
-                               cold_key, str(store.root)), base_evals[fmt], on_rung) for label, reward, every in arms]
-    from dataladder.executors.local import LocalExecutor
+    cold_key, pool = (p["cold"]["key"] if p["cold"] else None), tuple(p["pool"])
+    return [RLLadder(RLSpec(cfg, label, reward, every, fmt, pool, identity(cfg, reward, every, fmt, cold_key), cold_key,
+                            str(d.store.root)), p["base_evals"][fmt], on_rung) for label, reward, every in arms]
 
-    executor = executor or LocalExecutor()
-    executor.set_progress(on_train, on_eval)
-    gen = gen.with_model(None)  # the workers load their own policy: no copy idles here meanwhile
-    del model
-    climb_ladders(ladders, store, executor, cfg.report_to)
-    done = [lad.document() for lad in ladders]
-    main = done[-1] if cfg.online_every else done[0]
+
+def describe(cfg: RLConfig, d) -> dict:
+    """rl.json's body: the checks, the cold start, before and after, the main arm's ladder fields, every arm."""
+    p, fmt = d.prep, d.prep["fmt"]
+    done = [lad.document() for lad in d.ladders]
+    main = _main(cfg, done)
     for a in done:
-        a["zero_signal"] = {"predicted": prediction["predicted_zero_signal"],
-                            "predicted_before_filter": check["predicted_zero_signal"],
+        a["zero_signal"] = {"predicted": p["prediction"]["predicted_zero_signal"],
+                            "predicted_before_filter": p["check"]["predicted_zero_signal"],
                             **observed_zero_signal(a, cfg.start_steps)}
-    b, last = base_evals[fmt], main["rungs"][-1]
-    from transformers import AutoModelForCausalLM
-
-    restored = None
-    if not (store.root / last["run_dirs"][0] / "model").is_dir():  # pruned by a run that climbed further
-        on_rung(f"the weights of the last rung ({last['steps']} steps) were pruned: recomputing them")
-        restored = restore_weights(ladders[-1] if cfg.online_every else ladders[0], last["steps"], executor)
-        if restored and restored["exact"] is False:
-            on_rung("warning: the recomputed weights differ from the measured rung's (not bit-exact here); "
-                    "the other formats are scored on the recomputed ones")
-    final = AutoModelForCausalLM.from_pretrained(store.root / last["run_dirs"][0] / "model").eval()
-    after_evals = {f: eval_greedy(gen.with_model(final), skill, eval_items, f)  # forgetting in the others
-                   for f in skill.formats if eval_items[f]}
-    rec = recommend(main, cfg)
-    doc = {
+    b, last = p["base_evals"][fmt], main["rungs"][-1]
+    return {
         "config": cfg.model_dump(), "skill": cfg.skill, "format": fmt, "metric": "greedy accuracy",
-        "eval": {"split": "eval", "n": cfg.eval_n, "n_by_format": {f: len(its) for f, its in eval_items.items()}},
-        "base_formats": base_evals, "after_formats": after_evals, "after_weights_restored": restored,
-        "cold_start": cold,
-        "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in checks.items()},
-        "check_after_filter": ({k: v for k, v in prediction.items() if k != "per_prompt"}
+        "eval": {"split": "eval", "n": cfg.eval_n, "n_by_format": {f: len(its) for f, its in p["eval_items"].items()}},
+        "base_formats": p["base_evals"], "cold_start": p["cold"],
+        "check": {f: {k: v for k, v in c.items() if k != "per_prompt"} for f, c in p["checks"].items()},
+        "check_after_filter": ({k: v for k, v in p["prediction"].items() if k != "per_prompt"}
                                if cfg.filter_zero_signal else None),
-        "zero_signal": main["zero_signal"], "diversity": div,
+        "zero_signal": main["zero_signal"], "diversity": p["diversity"],
         "before": {k: b[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
         "after": {**{k: last[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")}, "rollouts": last["n"]},
         "improved": last["ci_low"] > b["ci_high"],
         **{k: main[k] for k in ("kind", "unit", "label", "base", "rungs", "fit", "saturation", "stop", "reached_at")},
-        "recommendation": rec, "arms": done, "executor": getattr(executor, "name", "local"),
-        "seconds": time.perf_counter() - t0,
+        "recommendation": recommend(main, cfg), "arms": done,
     }
-    from dataladder.core.results import write_json
-    from dataladder.core.runtime import peak_memory
 
-    doc["peak_memory_bytes"] = peak_memory()  # this process's, at write time
 
-    write_json(output_dir / "rl.json", doc)
-    from dataladder.ladder.rl_plot import plot_rl
+def after_formats(cfg: RLConfig, doc: dict, d, on_rung: Callable[[str], None]) -> dict:
+    """The main arm's last weights scored greedily in every format (forgetting in the others); recomputed first
+    when a run that climbed further pruned them."""
+    from transformers import AutoModelForCausalLM
 
-    plot_rl(doc, output_dir / "rl.png")
-    if freed := prune(store, done):
+    p, last = d.prep, doc["rungs"][-1]
+    restored = None
+    if not (d.store.root / last["run_dirs"][0] / "model").is_dir():  # pruned by a run that climbed further
+        on_rung(f"the weights of the last rung ({last['steps']} steps) were pruned: recomputing them")
+        restored = restore_weights(_main(cfg, d.ladders), last["steps"], d.executor)
+        if restored and restored["exact"] is False:
+            on_rung("warning: the recomputed weights differ from the measured rung's (not bit-exact here); "
+                    "the other formats are scored on the recomputed ones")
+    final = AutoModelForCausalLM.from_pretrained(d.store.root / last["run_dirs"][0] / "model").eval()
+    skill, items = p["skill"], p["eval_items"]
+    return {"after_formats": {f: eval_greedy(p["gen"].with_model(final), skill, items, f)
+                              for f in skill.formats if items[f]}, "after_weights_restored": restored}
+
+
+def _prune(store: RunStore, arms: list[dict], on_rung: Callable[[str], None]) -> None:
+    """Once rl.json is written: the weights of earlier rungs go (`rl_arm.prune`)."""
+    if freed := prune(store, arms):
         on_rung(f"weights: kept the verifier arm's last rung; deleted {freed / 2**20:,.0f} MiB of earlier rungs' "
                 "(a rerun that needs them recomputes them)")
-    return doc
 
 
 def reward_model_meta(path: str | None) -> dict:

@@ -15,18 +15,17 @@ document are the ladder engine's. Writes `rm-policy.json` and `rm-policy.png`.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Callable
 
 from pydantic import BaseModel, Field
 
 from dataladder.core.errors import InputError
-from dataladder.ladder.engine import Job, Ladder, Rule, climb_ladders, run_jobs
+from dataladder.ladder.engine import Job, Ladder, Rule
 from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
 from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore, run_key
-from dataladder.core.results import read_result, write_json
+from dataladder.core.results import read_result
 from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
 
@@ -190,42 +189,41 @@ def rm_policy(cfg: RMPolicyConfig, output_dir: Path, on_rung: Callable[[str], No
               on_train: Callable[[int, int], None] | None = None, on_eval: Callable[[int], None] | None = None,
               executor=None) -> dict:
     """The reward-model → policy ladder into `output_dir`; returns rm-policy.json (also written)."""
-    from dataladder.executors.local import LocalExecutor
+    from dataladder.ladder.driver import drive
     from dataladder.ladder.prefs import PrefsConfig
-    from dataladder.ladder.rl_arm import eval_greedy, gen_options, train_skill_of
 
     prefs_doc = read_prefs(cfg)
     prefs_cfg = PrefsConfig(**prefs_doc["config"])
-    t0 = time.perf_counter()
-    executor = executor or LocalExecutor()
-    executor.set_progress(on_train, on_eval)
-    store = RunStore(output_dir)
-    root = str(store.root)
-    ceiling_spec = run_spec(cfg, prefs_cfg, "verifier", None, root)
-    ceiling, = run_jobs([Job("rm-policy", prefs_cfg.model, ceiling_spec, {**ceiling_spec.ident, "steps": cfg.steps},
-                             root=root)], store, executor)
+    ceiling_spec = run_spec(cfg, prefs_cfg, "verifier", None, str(RunStore(output_dir).root))
+
+    def describe(d) -> dict:
+        c = d.base["eval"]  # the ceiling: the same RL with the verifier as the reward
+        return {"config": cfg.model_dump(), "model": prefs_cfg.model, "skill": prefs_cfg.skill,
+                "format": ceiling_spec.fmt,
+                "metric": f"verified greedy accuracy of the policy after {cfg.steps} GRPO steps with the reward model",
+                **d.ladder.document(),
+                "verifier_ceiling": {k: c[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
+                "prefs": str(cfg.prefs)}
+
+    ceiling = Job("rm-policy", prefs_cfg.model, ceiling_spec, {**ceiling_spec.ident, "steps": cfg.steps})
+    return drive(output_dir, [ceiling],
+                 ladders=lambda d: [RMPolicyLadder(cfg, prefs_doc, base_score(ceiling_spec, cfg.eval_n), d.executor,
+                                                   str(d.store.root), on_rung)],
+                 describe=describe, document="rm-policy.json", plot=plot_rm_policy, executor=executor,
+                 on_train=on_train, on_eval=on_eval, report_to=cfg.report_to, memory=False)
+
+
+def base_score(spec, eval_n: int) -> RungScore:
+    """The base policy's verified greedy accuracy in the runs' format, on `eval_n` eval items: the ladder's start."""
+    from dataladder.evals.probe import eval_items
     from dataladder.generate.hf import HFGenerator
+    from dataladder.ladder.rl_arm import eval_greedy, gen_options, train_skill_of
     from dataladder.models.hub import load_model
 
-    from dataladder.evals.probe import eval_items
-
-    rl_cfg = ceiling_spec.cfg
-    skill = train_skill_of(rl_cfg)
-    base_ev = eval_greedy(HFGenerator(*load_model(rl_cfg.model), gen_options(rl_cfg)), skill,
-                          eval_items(skill, cfg.eval_n, 0, [ceiling_spec.fmt]), ceiling_spec.fmt)
-    lad = RMPolicyLadder(cfg, prefs_doc, RungScore(0, base_ev["correct"], base_ev["total"]), executor, str(store.root),
-                         on_rung)
-    climb_ladders([lad], store, executor, cfg.report_to)
-    c = ceiling["eval"]
-    doc = {"config": cfg.model_dump(), "model": prefs_cfg.model, "skill": prefs_cfg.skill, "format": ceiling_spec.fmt,
-           "metric": f"verified greedy accuracy of the policy after {cfg.steps} GRPO steps with the reward model",
-           **lad.document(),
-           "verifier_ceiling": {k: c[k] for k in ("accuracy", "ci_low", "ci_high", "correct", "total")},
-           "prefs": str(cfg.prefs), "executor": getattr(executor, "name", "local"),
-           "seconds": time.perf_counter() - t0}
-    write_json(output_dir / "rm-policy.json", doc)
-    plot_rm_policy(doc, output_dir / "rm-policy.png")
-    return doc
+    skill = train_skill_of(spec.cfg)
+    ev = eval_greedy(HFGenerator(*load_model(spec.cfg.model), gen_options(spec.cfg)), skill,
+                     eval_items(skill, eval_n, 0, [spec.fmt]), spec.fmt)
+    return RungScore(0, ev["correct"], ev["total"])
 
 
 def plot_rm_policy(doc: dict, path: Path) -> None:

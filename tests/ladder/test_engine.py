@@ -280,3 +280,38 @@ def test_an_adaptive_ladder_steps_by_its_forecast_and_resumes_the_same(tmp_path)
         assert [r["n"] for r in redone.rungs] == sizes and len(CALLS) == calls  # the same rungs, read back
     finally:
         CURVES.pop("slow")
+
+
+def test_the_driver_runs_bases_hooks_and_ladders_in_order_and_a_rerun_repeats_nothing(tmp_path):
+    import json
+
+    from dataladder.ladder.driver import drive
+
+    seen = []
+    bases = [Job("fake", "fake-model", {"curve": c}, {"kind": "fake", "curve": c, "n": 10, "seed": 0})
+             for c in ("rising", "flat")]
+
+    def ladders(d):
+        seen.append(("ladders", d.prep, [b["correct"] for b in d.bases]))
+        r = Rule(target=0.9, start=20, growth=2.0, budget=80, min_rungs=3, n_boot=50)
+        return [FakeLadder(c, "fake-model", {"curve": c}, r, RungScore(0, b["correct"], b["total"]))
+                for c, b in zip(("rising", "flat"), d.bases)]
+
+    def written(doc, d):
+        on_disk = json.loads((tmp_path / "fake.json").read_text())  # written whole before this hook
+        assert sorted(on_disk) == sorted(doc) and on_disk["seconds"] == doc["seconds"]
+        seen.append(("written", sorted(doc)))
+
+    def run():
+        return drive(tmp_path, bases, before=lambda d: seen.append("before") or "prep", ladders=ladders,
+                     describe=lambda d: {"arms": [lad.document() for lad in d.ladders]},
+                     after=lambda doc, d: {"arm_count": len(doc["arms"])}, written=written, document="fake.json",
+                     plot=lambda doc, path: seen.append(("plot", path.name)), executor=local(), memory=False)
+
+    doc = run()
+    keys = ["arm_count", "arms", "executor", "seconds"]  # memory=False: no peak_memory_bytes
+    assert seen == ["before", ("ladders", "prep", [20, 20]), ("plot", "fake.png"), ("written", keys)]
+    assert doc["arm_count"] == 2 and doc["executor"] == "local" and [len(a["rungs"]) for a in doc["arms"]] == [3, 3]
+    CALLS.clear()
+    again = run()
+    assert CALLS == [] and {**again, "seconds": 0} == {**doc, "seconds": 0}  # bases and rungs read from the store
