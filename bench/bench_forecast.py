@@ -8,8 +8,9 @@ source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) 
 16×, 32× past the last rung against three baselines (last value, power law with asymptote, logit / log-log line);
 targets picked after the rungs; a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
 reported side by side, for the shipped forecaster and (unless --no-previous) the previous one beside it (the line
-alone, no power-law family, no spread: `PREVIOUS`), with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves and
---horizon apply to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
+alone, no power-law family, no spread, the residual noise unpooled: `PREVIOUS`),
+with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves
+and --horizon apply to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
 (`--protocol quarter`), kept for its record; its rungs leak where the truth is:
 
     .venv/bin/python bench/bench_forecast.py --protocol quarter [--limit 0] [--boot 30] [--horizon 2|mixed]
@@ -611,7 +612,7 @@ def print_fixed(title: str, rep: dict) -> None:
                   f"truth a median {s['median_ratio_truth_last']:.1f}× past the last rung")
 
 
-PREVIOUS = {"POWER": False, "SPREAD": {"logit": (1.0, 1.0, 1.0), "log": (1.0, 1.0, 1.0), "identity": (1.0, 1.0, 1.0)}}
+PREVIOUS = {"POWER": False, "NU0": 0.0, "SPREAD": {"logit": (1.0, 1.0, 1.0), "log": (1.0, 1.0, 1.0), "identity": (1.0, 1.0, 1.0)}}
 
 
 def with_forecaster(settings: dict, cases: list[dict]) -> list[dict]:
