@@ -39,9 +39,10 @@ Each of its draws is fitted to that draw's redrawn rung means and, like the line
 rung as measured. Then, on a rising curve, every draw's distance from the draws' median is scaled by
 SPREAD (4×, 16×, 32× past the last rung), learned as the smallest scale whose 80% band covers 80% on the
 calibration curves of bench/bench_forecast.py. Measured there on the check curves against the line
-alone, 4–32× past the last rung: error 0.84–0.86× on LCDB accuracies, 0.75–0.84× on Llama-2 fine-tuning,
+alone, 4–32× past the last rung: error 0.84–0.86× on LCDB accuracies, 0.66–0.76× on Llama-2 fine-tuning,
 0.36–0.38× on synthetic losses; 80% coverage 0.57–0.73 → 0.73–0.82 (LCDB), 0.46–0.68 → 0.78–0.82
-(losses); three-rung curves (RoBERTa) unchanged but for the spread (bench/RESULTS.md).
+(losses), 0.45–0.55 → 0.62–0.70 on three-rung single-run curves (RoBERTa; the spread and `NU0`)
+(bench/RESULTS.md).
 
 Alternatives measured on the even ids and rejected earlier (share of predicted sizes within 2× of the
 truth): the previous ensemble of log-linear, power-law-with-asymptote and sigmoid families
