@@ -219,6 +219,25 @@ EDITS = [  # (what, edit of the ladder document, the field path and words of the
      "arms[0].rungs[0].correct: 130 is more than total (100)"),
     ("arms an object", lambda d: d.update(arms={}), "arms: expected a list, got an object"),
     ("a string count", lambda d: d["arms"][0]["base"].update(total="100"), 'arms[0].base.total: "100" is not a number'),
+    # the audit's acceptances: rungs out of order or repeated, an interval upside down, a rung scored on nothing,
+    # a size no data set has, names no reader knows, a target that is no accuracy, no rungs, samples outside
+    ("rungs decreasing", lambda d: d["arms"][0]["rungs"].reverse(), "arms[0].rungs[1].n: 80 after 160"),
+    ("a size twice", lambda d: d["arms"][0]["rungs"][1].update(n=20), "arms[0].rungs[1].n: 20 after 20"),
+    ("ci_low above ci_high", lambda d: d["arms"][0]["rungs"][0].update(ci_low=0.95, ci_high=0.2),
+     "arms[0].rungs[0].ci_low: 0.95 is above ci_high (0.2)"),
+    ("accuracy outside its interval", lambda d: d["arms"][0]["rungs"][1].update(accuracy=0.9),
+     "arms[0].rungs[1].accuracy: 0.9 lies outside its interval [0.4, 0.6]"),
+    ("total 0", lambda d: d["arms"][0]["rungs"][0].update(correct=0, total=0), "arms[0].rungs[0].total: 0"),
+    ("n huge", lambda d: d["arms"][0]["rungs"][3].update(n=10**40), "arms[0].rungs[3].n: 1e+40 is beyond any data size"),
+    ("kind bogus", lambda d: d["arms"][0].update(kind="bogus"), 'arms[0].kind: "bogus" is not a ladder kind'),
+    ("unit pairs", lambda d: d["arms"][0].update(unit="pairs"), 'arms[0].unit: "pairs", but the sft kind counts examples'),
+    ("target 2", lambda d: d["config"].update(target=2), "config.target: 2 is not an accuracy to reach"),
+    ("rungs empty", lambda d: d["arms"][0].update(rungs=[]), "arms[0].rungs: no rungs (an empty list)"),
+    ("diagnosis bogus", lambda d: d["arms"][0].update(diagnosis="bogus"), 'arms[0].diagnosis: "bogus" is not a diagnosis'),
+    ("samples escaping", lambda d: d["arms"][0]["rungs"][0].update(samples=["../../../../etc/hostname"]),
+     'arms[0].rungs[0].samples[0]: "../../../../etc/hostname" is outside the ladder\'s directory'),
+    ("samples absolute", lambda d: d["arms"][0]["rungs"][1].update(samples=["/etc/hostname"]),
+     'arms[0].rungs[1].samples[0]: "/etc/hostname" is outside the ladder\'s directory'),
 ]
 
 
@@ -261,6 +280,11 @@ PREFS_EDITS = [
      "prefs.json: rungs[0].accuracy: NaN is not a number"),
     ("a bad config value", lambda d: d["config"].update(max_pairs="lots"), "prefs.json: config.max_pairs"),
     ("another kind", lambda d: d.update(kind="dpo", unit="pairs"), "not a prefs (reward model) ladder"),
+    ("rungs decreasing", lambda d: d["rungs"].reverse(), "prefs.json: rungs[1].n: 100 after 200"),
+    ("model a missing path", lambda d: d["config"].update(model="/nonexistent/model"),
+     "prefs.json: config.model /nonexistent/model: no such model directory"),
+    ("skill unknown", lambda d: d["config"].update(skill="nosuch"), "prefs.json: config.skill: unknown skill 'nosuch'"),
+    ("no run store", lambda d: None, "prefs.json: rungs: no run store beside it"),  # the fixture has none
 ]
 
 
@@ -271,7 +295,29 @@ def test_rm_policy_refuses_an_edited_prefs_json_before_any_model(docs, tmp_path,
     (docs / "prefs" / "prefs.json").write_text(json.dumps(doc))
     out = tmp_path / "rm"
     line = refused(["rm-policy", "--prefs", docs / "prefs", "--output-dir", out], says, out)
-    assert "older dataladder" not in line
+    assert "older dataladder" not in line and line.startswith("error: --prefs")
+
+
+def _store(prefs_dir, sizes):
+    """The prefs run store's finished runs of the reward models (seed 0) of `sizes` pairs."""
+    from dataladder.core.store import RunStore
+    from dataladder.ladder.prefs import PrefsConfig, data_config, rung_config
+
+    pc = PrefsConfig(**_prefs()["config"])
+    for n in sizes:
+        run = RunStore(prefs_dir).path(rung_config(pc, data_config(pc), n, 0))
+        run.mkdir(parents=True)
+        (run / "done").write_text("")
+
+
+def test_rm_policy_refuses_a_rung_without_its_reward_model_and_takes_a_whole_store(docs, tmp_path, monkeypatch):
+    from dataladder.ladder.rm_policy import RMPolicyConfig, read_prefs
+
+    _store(docs / "prefs", [50, 100])  # no reward model of 200 pairs
+    refused(["rm-policy", "--prefs", docs / "prefs", "--output-dir", tmp_path / "rm"],
+            ["--prefs", "prefs.json: rungs[2].n: no reward model of 200 pairs in its run store"], tmp_path / "rm")
+    _store(docs / "prefs", [200])
+    assert [r["n"] for r in read_prefs(RMPolicyConfig(prefs=str(docs / "prefs")))["rungs"]] == [50, 100, 200]
 
 
 def test_report_names_the_probe_file(docs):
@@ -280,6 +326,76 @@ def test_report_names_the_probe_file(docs):
         "accuracy": 1.5, "n": 10, "correct": 15}}}}}))
     refused(["report", docs], f"{docs / 'probe' / 'probe.json'}: skills.add.formats.exam.accuracy: 1.5 is not in [0, 1]",
             docs / "report.html")
+
+
+OTHER_DOCS = [  # (a document beside a valid ladder in a study, its text, what the line says): report reads each one
+    ("probe/probe.json", {"skills": {"add": {"diagnosis": "bogus", "formats": {"exam": {
+        "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 10, "correct": 5}}}}},
+     'skills.add.diagnosis: "bogus" is not a diagnosis'),
+    ("probe/probe.json", {"skills": {"add": {"diagnosis": "missing", "formats": {}}}},
+     "skills.add.formats: no formats (an empty object)"),
+    ("compare/compare.json", {"delta": 0.02, "saturation_rule": "x", "curves": 5}, "curves: expected a list, got a number"),
+    ("compare/compare.json", {"delta": 0.02, "saturation_rule": "x", "curves": [{"points": []}]},
+     "curves[0].points: no rungs"),
+    ("rl/rl.json", {"kind": "rl", "unit": "rollouts", "config": {"target": 0.8},
+                    "rungs": [_rung(64, 0.5), {**_rung(128, 0.6), "accuracy": 1.5}]},  # no rl.png beside it: read all the same
+     "rungs[1].accuracy: 1.5 is not in [0, 1]"),
+]
+
+
+@pytest.mark.parametrize("name, doc, says", OTHER_DOCS, ids=[f"{d[0]}: {d[2][:20]}" for d in OTHER_DOCS])
+def test_report_reads_every_document_of_the_study_through_the_validator(docs, name, doc, says):
+    (docs / "climbs" / "a" / "ladder.json").write_text(json.dumps(_ladder()))
+    f = docs / name
+    f.parent.mkdir(exist_ok=True)
+    f.write_text(json.dumps(doc))
+    refused(["report", docs], f"{f}: {says}", docs / "report.html")
+
+
+def test_a_ladder_json_with_a_bom_and_crlf_is_read(docs, tmp_path):
+    f = docs / "climbs" / "a" / "ladder.json"
+    doc = _ladder()
+    doc["arms"][0]["rungs"][0]["samples"] = ["runs/abc/samples.jsonl"]  # inside the ladder's directory: fine
+    f.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc, indent=1).replace("\n", "\r\n").encode())
+    for args in (["fit", f, "--output-dir", tmp_path / "fit"],
+                 ["compare", "--climb", f.parent, "--prefs", docs / "prefs", "--output-dir", tmp_path / "cmp"]):
+        r = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
+        assert r.exit_code == 0, (args, r.output)
+    from dataladder.core.results import read_result  # report's reader (this ladder is too small for its sections)
+
+    assert read_result(f, need=("config", "arms", "recommendations"))["arms"][0]["rungs"][0]["n"] == 20
+
+
+def test_report_and_compare_say_what_is_wrong_with_the_path(paths, tmp_path, no_model):
+    for bad, says in (("nosuch", "no such directory"), ("afile", "is a file, not a directory"),
+                      ("loop", "is a symbolic link loop, not a directory"),
+                      ("dangling", "is a link to nowhere, which does not exist")):
+        refused(["report", paths / bad], f"{paths / bad}: {says}")
+    out = tmp_path / "out"
+    refused(["compare", "--climb", paths / "loop", "--rl", paths, "--output-dir", out],
+            f"{paths / 'loop'}: is a symbolic link loop; give the directory that holds ladder.json", out)
+
+
+def test_fit_refuses_a_fractional_size(paths, tmp_path):
+    f = paths / "frac.csv"
+    f.write_text("n,value\n20.5,0.1\n40,0.2\n80,0.3\n")
+    refused(["fit", f, "--output-dir", tmp_path / "out"], f"{f}:2: field 'n': 20.5 is not a whole number", tmp_path / "out")
+
+
+PLANS = [  # (plan text, overrides, what the line says): refused before plan.yaml or any step
+    ("probe: {n: 10, skills: [add, add]}\n", [], "probe.skills: add: given twice; give each skill once"),
+    ("probe: {n: 10}\n", ["probe.n=["], "override 'probe.n=[': the value '[' is not valid YAML (expected the node"),
+]
+
+
+@pytest.mark.parametrize("text, overrides, says", PLANS)
+def test_a_plan_is_refused_whole_before_anything_is_written(paths, tmp_path, text, overrides, says):
+    plan = paths / "plan.yaml"
+    plan.write_text(text)
+    out = tmp_path / "study"
+    t0 = time.perf_counter()
+    refused(["run", plan, f"output_dir={out}", *overrides], [str(plan), says], out)
+    assert time.perf_counter() - t0 < 10
 
 
 # ---- 4. the study pool leaves no named semaphores after a kill -----------------------------------------------
@@ -319,6 +435,47 @@ def test_a_killed_study_pool_leaves_no_semaphores(tmp_path):
         p.wait()
     time.sleep(0.5)
     assert _sems() - before == set()
+
+
+KILLED = """
+import os, signal, sys
+from pathlib import Path
+import dataladder.study.run as run
+
+run.run_step = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)  # in the worker too: it imports this file again
+
+if __name__ == "__main__":
+    from dataladder.study.plan import Plan
+    from dataladder.study.pool import StepDied, run_steps_parallel
+
+    plan = Plan.model_validate({"output_dir": sys.argv[1], "probe": {"n": 10}, "threads": 1})
+    try:
+        run_steps_parallel(plan, Path(sys.argv[1]), run.Hooks(), [("probe", ())], workers=2)
+    except StepDied as e:
+        print(e)
+"""
+
+
+def test_a_killed_step_is_one_line_naming_the_step_and_the_signal(tmp_path, monkeypatch):
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    p = subprocess.run([sys.executable, str(script), str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert p.stdout.startswith("step probe: its process was killed by SIGKILL"), p.stdout
+    import dataladder.study.pool as pool
+    from dataladder.study.pool import StepDied
+
+    def die(plan, hooks=None):
+        raise StepDied("climb a", -9)
+
+    monkeypatch.setattr(pool, "run_plan", die)
+    plan = tmp_path / "plan.yaml"
+    plan.write_text("probe: {n: 10}\n")
+    r = runner.invoke(app, ["run", str(plan), f"output_dir={tmp_path / 'study'}"], env={"COLUMNS": "400"})
+    lines = [x for x in r.stderr.splitlines() if x.strip()]
+    assert r.exit_code == 1 and len(lines) == 1 and "Traceback" not in r.output, r.output
+    assert lines[0].startswith("error: step climb a: its process was killed by SIGKILL") and "rerun" in lines[0]
+    assert str(StepDied("noise", 3)).startswith("step noise: its process ended with exit code 3")
 
 
 def test_the_pool_still_runs_steps_and_reports_their_errors(tmp_path):

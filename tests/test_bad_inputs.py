@@ -91,6 +91,15 @@ def files(tmp_path):
     (d / "rm_add" / "config.json").write_text("{}")
     (d / "rm_add" / "dataladder.json").write_text('{"skill": "add", "format": null, "pairs": 50, "seed": 0}')
     (d / "bare_prompt.jsonl").write_text('{"prompt": "Capital of land 99?"}\n')  # exact verifier, no answer
+    (d / "deep.jsonl").write_text('{"skill": "s", "prompt": ' + "[" * 100_000 + "]" * 100_000 + ', "completion": "c"}\n')
+    (d / "budget_huge.jsonl").write_text(json.dumps({**one, "max_new_tokens": 10**30}) + "\n")
+    (d / "badschema.jsonl").write_text(json.dumps({**one, "verifier": "json-schema", "schema": {"type": "nosuchtype"}})
+                                       + "\n")
+    (d / "twotasks.jsonl").write_text(json.dumps({**one, **turns("q", "a")}) + "\n")  # prompt p, messages q
+    (d / "pow_pretrain.yaml").write_text("mixture: {add: 0.5, pow: 0.5}\n")
+    (d / "latin1.py").write_bytes("print('caf\xe9')\n".encode("latin-1"))
+    (d / "arms").mkdir()
+    (d / "arms" / "ladder.json").write_text('{"arms": [{"skill": "add", "rungs": []}]}')
     return d
 
 
@@ -119,7 +128,7 @@ CASES = [
     ("numbers", ["probe", "--mastered-at", "1.5"], "--mastered-at 1.5"),
     ("numbers", ["probe", "--partial-at", "0.9", "--mastered-at", "0.5"], "below mastered_at"),
     ("numbers", ["prefs", "--budget", "10"], "max_pairs (--budget) 10 is below start (--start) 50"),
-    ("numbers", ["rl", "--num-generations", "1"], "num_generations"),
+    ("numbers", ["rl", "--num-generations", "1"], "option --num-generations 1"),  # the option typed, not hp.*
     ("numbers", ["synth", "--skill", "mul", "--n", "5", "--temperature", "nan", "--source", "self"], "--temperature nan"),
     ("numbers", ["synth", "--skill", "mul", "--n", "5", "--top-p", "0", "--source", "self"], "--top-p 0"),
     ("numbers", ["synth", "--skill", "mul", "--n", "5", "--concurrency", "0", "--source", "endpoint"], "--concurrency 0"),
@@ -288,7 +297,7 @@ CASES = [
     ("contradictions", ["climb", "--method", "full", "--lora-ranks", "1,4,16"], "--method full with --lora-ranks"),
     ("numbers", ["compare", "--delta", "nan", "--climb", "{d}/adir", "--ladder", "{d}/afile"], "--delta nan"),
     ("paths", ["climb", "--output-dir", "/proc/x"], "virtual file system"),
-    ("names", ["climb", "--hp", "learning_rate_full=["], "--hp: expected the node content"),
+    ("names", ["climb", "--hp", "learning_rate_full=["], "--hp: 'learning_rate_full=[': the value '[' is not valid YAML"),
     ("names", ["rl", "--format", "bogus"], "--format: unknown mul format 'bogus'"),
     ("names", ["climb", "--hp", "learning_rate=1e-4"], "--hp learning_rate: unknown key 'learning_rate'; did you mean"),
     ("names", ["icl", "--format", "nosuch"], "--format"),
@@ -322,6 +331,50 @@ CASES = [
      "bare_prompt.jsonl:1: field 'answer': verifier exact compares with an answer"),
     ("files", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/collide.jsonl"],  # before the estimate (stdout)
      "--train-file {d}/collide.jsonl: no training records for skill"),
+    # a fourth audit: numbers without a range, '' as "not given", contradictions left silent, files read raw
+    ("numbers", ["corrupt", "{T}", "--output", "{out}/x.jsonl", "--wrong-share", "0.1", "--seed", "-1"], "--seed -1"),
+    ("numbers", ["sandbox", "--limits", "wall_s=nan"], "--limits: sandbox limit wall_s: must be positive and at most"),
+    ("numbers", ["sandbox", "--limits", "wall_s=inf"], "--limits: sandbox limit wall_s: must be positive and at most"),
+    ("numbers", ["sandbox", "--limits", "memory_mb=100000000000"], "--limits: sandbox limit memory_mb"),
+    ("numbers", ["climb", "--executor", "ray", "--cpus-per-run", "0"], "(--cpus-per-run) 0 with gpus_per_run"),
+    ("numbers", ["skills", "{d}/budget_huge.jsonl"], "budget_huge.jsonl:1: field 'max_new_tokens': must be a positive"),
+    ("numbers", ["rl", "--num-generations", "0"], "option --num-generations 0"),
+    ("numbers", ["rl", "--hp", "num_generations=0"], "option --hp num_generations 0"),
+    ("paths", ["climb", "--skill", "{T}:caps", "--train-file", ""], "--train-file '': an empty value"),
+    ("paths", ["probe", "--model", ""], "--model '': an empty value"),
+    ("paths", ["dpo", "--model", ""], "--model '': an empty value"),
+    ("paths", ["climb", "--model", ""], "--model: no model given"),
+    ("paths", ["synth", "--skill", "mul", "--source", "self", "--model", ""], "--model '': an empty value"),
+    ("paths", ["probe", "--model", "{T}"], "tasks.jsonl: a file, not a model directory"),
+    ("paths", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/new\nline.jsonl"],
+     "--train-file {d}/new\\nline.jsonl: no such file"),  # the newline escaped: still one line
+    ("files", ["skills", "{d}/deep.jsonl"], "deep.jsonl:1: not readable JSON: nested too deeply"),
+    ("files", ["skills", "{d}/badschema.jsonl"], "badschema.jsonl:1: field 'schema': not a valid JSON Schema"),
+    ("files", ["skills", "{d}/twotasks.jsonl"], "twotasks.jsonl:1: field 'prompt': differs from 'messages'"),
+    ("files", ["pretrain", "--config", "{d}/pow_pretrain.yaml", "--output-dir", "{out}"],
+     "pow_pretrain.yaml: key 'mixture': unknown skill 'pow'"),
+    ("files", ["sandbox", "{d}/latin1.py"], "latin1.py: not utf-8 text"),
+    ("names", ["climb", "--model", "tiny-arth"], "--model tiny-arth: unknown model; did you mean 'tiny-arith'?"),
+    ("contradictions", ["dpo", "--temperature", "0.7"], "--temperature 0.7 with --train-sources near-miss: they "
+                                                        "contradict"),
+    ("contradictions", ["probe", "--check-gold", "--skill", "{T}", "--model", "{d}/nomodel"],
+     "--check-gold with --model: they contradict"),
+    ("contradictions", ["probe", "--check-gold", "--skill", "{T}", "--backend", "endpoint", "--endpoint-url",
+                        "http://127.0.0.1:9/v1", "--endpoint-model", "m"], "--check-gold with --backend"),
+    ("contradictions", ["curate", "{T}", "--eval-n", "5", "--skill", "{T}"], "--eval-n 5 without --eval-skill"),
+    ("contradictions", ["curate", "{T}", "--steps", "dedup", "--near-dup-threshold", "0.5", "--skill", "{T}"],
+     "--steps dedup with --near-dup-threshold: they contradict"),
+    ("contradictions", ["curate", "{T}", "--steps", "dedup", "--min-chars", "5", "--skill", "{T}"],
+     "--steps dedup with --min-chars"),
+    ("contradictions", ["compare", "--climb", "{d}/arms", "--ladder", "{d}/badladder", "--skill", "nosuch"],
+     "--skill nosuch: no arm of {d}/arms/ladder.json is for it"),
+    ("contradictions", ["compare", "--ladder", "{d}/arms", "--ladder", "{d}/badladder", "--skill", "add"],
+     "--skill add without --climb"),
+    ("contradictions", ["climb", "--method", "full", "--hp", "learning_rate_lora=1e-3"],
+     "--method full with --hp learning_rate_lora=: they contradict"),
+    ("contradictions", ["corrupt", "{T}", "--output", "{out}/x.jsonl", "--synthetic-error", "0.3"],
+     "--unverified-share 0 with --synthetic-error: they contradict"),
+    ("contradictions", ["corrupt", "{T}", "--output", "{out}/x.jsonl"], "--duplicate-share are all 0"),
 ]
 
 NO_OUTPUT_OPTION = ("run", "--threads", "report", "sandbox", "skills")
@@ -528,6 +581,13 @@ def test_an_accepted_ladder_command_says_so_at_once(cmd, module, driver, says, m
     (tmp_path / "prefs").mkdir()
     (tmp_path / "prefs" / "prefs.json").write_text(json.dumps({"kind": "reward", "unit": "pairs", "config": {},
                                                                "rungs": [{"n": 50, "accuracy": 0.6, "seeds": [{"accuracy": 0.6}]}]}))
+    from dataladder.core.store import RunStore
+    from dataladder.ladder.prefs import PrefsConfig, data_config, rung_config
+
+    pc = PrefsConfig()  # the reward model of its one rung, finished in its run store (rm-policy checks it is there)
+    run = RunStore(tmp_path / "prefs").path(rung_config(pc, data_config(pc), 50, 0))
+    run.mkdir(parents=True)
+    (run / "done").write_text("")
     extra = ["--prefs", str(tmp_path / "prefs")] if cmd == "rm-policy" else []
     r = runner.invoke(app, [cmd, *extra, "--output-dir", str(tmp_path / "out")], env={"COLUMNS": "400"})
     lines = [x for x in r.stderr.splitlines() if x.strip()]
@@ -574,3 +634,60 @@ def test_a_refused_connection_is_one_line_at_once(tmp_path):
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert r.exit_code == 2 and len(lines) == 1 and "cannot connect" in lines[0] and url in lines[0], r.stderr
         assert time.monotonic() - t < 3 and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["curate", "", "--output-dir", "out"], "dataladder curate: INPUT '': an empty path"),
+    (["fit", ""], "dataladder fit: POINTS '': an empty path"),
+    (["report", ""], "dataladder report: RUN_DIR '': an empty path"),
+    (["sandbox", "--tests", ""], "dataladder sandbox: --tests '': an empty path"),
+    (["compare", "--climb", "", "--dpo", "x"], "dataladder compare: --climb '': an empty path"),
+])
+def test_an_empty_path_is_refused_by_the_entry_point(argv, says, monkeypatch, capsys, tmp_path):
+    """click reads '' as Path('.'), the current directory, silently: the installed command names the argument."""
+    import sys
+
+    from dataladder.cli.main import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["dataladder", *argv])
+    with pytest.raises(SystemExit) as e:
+        main()
+    err = capsys.readouterr()
+    assert e.value.code == 2 and err.out == "" and len(err.err.strip().splitlines()) == 1 and says in err.err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_valid_inputs_next_to_the_fourth_audits_refusals_are_accepted(files, tmp_path):
+    """JSON-array task files (pretty-printed or on one line, as docs/commands.md allows), `messages` beside a
+    `prompt` that repeats its question (as datasets carry it), a valid schema, a program that declares its
+    encoding, the largest limits, 0 CPUs per run beside a GPU share."""
+    from dataladder.cli.data import _source
+    from dataladder.executors.ray import RayOptions
+    from dataladder.skills import get_skill
+    from dataladder.skills.spec import train_skill
+    from dataladder.verify.sandbox import Limits
+
+    d = files
+    rows = [json.loads(x) for x in (d / "tasks.jsonl").read_text().splitlines()]
+    (d / "pretty.json").write_text(json.dumps(rows, indent=2))
+    (d / "oneline.json").write_text(json.dumps(rows))
+    for name in ("pretty.json", "oneline.json"):
+        sk = get_skill(str(d / name))
+        assert (len(sk.items("eval", 100, 0)), len(sk.items("train", 100, 0))) == (4, 8)
+        for argv in (["skills", str(d / name)], ["probe", "--skill", str(d / name), "--check-gold"]):
+            r = runner.invoke(app, argv, env={"COLUMNS": "400"})
+            assert r.exit_code == 0, r.output
+    (d / "more.json").write_text(json.dumps([{"prompt": "Capital of land 40?", "completion": "City 40"}]))
+    assert "Capital of land 40?" in {it.key for it in train_skill(f"{d / 'tasks.jsonl'}:caps",
+                                                                  str(d / "more.json")).items("train", 100, 0)}
+    msgs = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    (d / "dataset.jsonl").write_text(json.dumps({"skill": "s", "prompt": "q", "completion": "a", "messages": msgs}) + "\n"
+                                     + json.dumps({"skill": "s", "prompt": "p", "completion": "c", "verifier":
+                                                   "json-schema", "schema": {"type": "object"}}) + "\n")
+    assert len(get_skill(str(d / "dataset.jsonl")).items("eval", 9, 0) + get_skill(str(d / "dataset.jsonl")).items(
+        "train", 9, 0)) == 2
+    (d / "declared.py").write_bytes("# -*- coding: latin-1 -*-\nprint('caf\xe9')\n".encode("latin-1"))
+    assert "café" in _source(d / "declared.py")
+    assert Limits.parse("wall_s=86400,memory_mb=4096").wall_s == 86400
+    assert RayOptions(cpus_per_run=0, gpus_per_run=1).cpus_per_run == 0

@@ -271,7 +271,10 @@ def _ladder_doc(tmp_path, monkeypatch, scores: dict, items: int, base: tuple[int
 
     from dataladder.ladder.kinds import KINDS, Kind
 
-    monkeypatch.setitem(KINDS._items, "fake", Kind("fake", "tests.ladder.test_engine", "", "", "runs", "fake", "f.json"))
+    monkeypatch.setitem(KINDS._items, "fake", Kind("fake", "tests.ladder.test_engine", "", "", "things", "fake", "f.json"))
+    from dataladder.core.results import NAMES
+
+    monkeypatch.setitem(NAMES["kinds"], "fake", "things")  # what `register` records for the result validator
 
     class Scripted(FakeLadder):
         def score(self, rc, result):

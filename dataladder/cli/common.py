@@ -35,16 +35,22 @@ def user_errors(fn: Callable) -> Callable:
         except (InputError, UnknownName, ValueError) as e:
             if os.environ.get("DATALADDER_DEBUG"):  # the traceback behind the one line
                 raise
-            err_console.print(f"[red]error:[/red] {escape(str(e))}", highlight=False, soft_wrap=True)  # [x] is text
-            raise typer.Exit(2) from None
+            err_console.print(f"[red]error:[/red] {escape(one_line(str(e)))}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None  # [x] in a message is text, not markup
         except (IsADirectoryError, NotADirectoryError, PermissionError, FileNotFoundError) as e:
             if os.environ.get("DATALADDER_DEBUG") or not e.filename:  # a path the user gave, where no check caught it
                 raise
-            err_console.print(f"[red]error:[/red] {escape(f'{e.filename}: {e.strerror}')}", highlight=False,
+            err_console.print(f"[red]error:[/red] {escape(one_line(f'{e.filename}: {e.strerror}'))}", highlight=False,
                               soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper
+
+
+def one_line(text: str) -> str:
+    """An error message as the one line it must be: a newline or carriage return (in a path the user gave, in a
+    library's message) written as \\n, \\r."""
+    return text.rstrip("\n").replace("\r", "\\r").replace("\n", "\\n")
 
 
 class LogProgress(Progress):
@@ -241,7 +247,11 @@ def validated(model_cls, fields: dict, aliases: dict[str, str] | None = None):
                              ) from None
         if len(loc) >= 2 and loc[1].isdigit():  # lora_ranks.0: the option's value
             loc = loc[:1]
+        if len(loc) == 2 and ".".join(loc) in (aliases or {}):  # hp.num_generations, given as --num-generations
+            loc = [".".join(loc)]
         name = opt(loc[0]) if len(loc) == 1 else ".".join(loc)
+        if len(loc) >= 2 and aliases is not None and isinstance(section, type) and issubclass(section, BaseModel):
+            name = f"{opt(loc[0])} {'.'.join(loc[1:])}"  # --hp num_generations
         given = err.get("input")
         value = f" {given}" if isinstance(given, (int, float, str)) and not isinstance(given, bool) else ""
         msg = err["msg"].removeprefix("Value error, ")  # a validator's own message says what is wrong
@@ -319,6 +329,33 @@ def repeated_option(group, argv: list[str]) -> str | None:
                 f"options {seen[p.name]} and {typed} contradict"
             return f"error: dataladder {argv[at]}: {what}; give one (the last would silently win)"
         seen[p.name] = typed
+    return None
+
+
+def empty_path(group, argv: list[str]) -> str | None:
+    """The error line for a path option or argument given as '' (`Path('')` is the current directory, read silently:
+    `curate ''` would read '.'), or None. Output options keep '' for `check_writable`, which names them itself."""
+    import typing
+    from pathlib import Path
+
+    at = next((i for i, a in enumerate(argv) if a in group.commands), None)
+    if at is None or "" not in argv[at + 1:]:
+        return None
+    cmd = group.commands[argv[at]]
+    try:
+        raw = cmd.make_parser(cmd.context_class(cmd, info_name=argv[at], resilient_parsing=True)).parse_args(
+            list(argv[at + 1:]))[0]
+    except Exception:  # a usage error: click names it once the command runs
+        return None
+    for p in cmd.params:
+        t = getattr(p, "type_descriptor", None)
+        if t is None or Path not in (t.annotation, *typing.get_args(t.annotation)) or \
+                getattr(t.parameter_info, "parser", None):
+            continue
+        value = raw.get(p.name)
+        if value == "" or (isinstance(value, (list, tuple)) and "" in value):
+            name = p.opts[0] if p.param_type_name == "option" else p.name.upper()
+            return f"error: dataladder {argv[at]}: {name} '': an empty path; give a path ('.' for the current directory)"
     return None
 
 

@@ -28,7 +28,7 @@ def synth(
     model: Annotated[Optional[str], typer.Option(help="self: 'tiny-arith' or a local model directory")] = None,
     k: Annotated[int, typer.Option(help="self/endpoint: completions sampled per prompt")] = 4,
     temperature: Annotated[float, typer.Option(help="self/endpoint: sampling temperature")] = 0.5,
-    top_p: Annotated[float, typer.Option(help="self: nucleus sampling")] = 1.0,
+    top_p: Annotated[float, typer.Option(help="self/endpoint: nucleus sampling")] = 1.0,
     sample_format: Annotated[Optional[str], typer.Option(help="prompt format to sample in (default: native for self, the write format for endpoint)")] = None,
     write_format: Annotated[Optional[str], typer.Option(help="prompt format of the written examples (default: the skill's target, exam)")] = None,
     trl_format: Annotated[str, typer.Option(help="prompt-completion | messages")] = "prompt-completion",
@@ -86,7 +86,7 @@ def synth(
     if source == "self":
         from dataladder.models.hub import check_model
 
-        check_model(model or "tiny-arith")
+        check_model("tiny-arith" if model is None else model)  # '' is refused, not the default
 
     SOURCES.get(source)  # did-you-mean before any work
     from dataladder.skills.spec import train_skill
@@ -143,6 +143,15 @@ def curate(
         "eval_sets": [str(p) for p in eval_set or []], "eval_skills": eval_skill or [], "eval_n": eval_n,
         "near_dup_threshold": near_dup_threshold, "ngram_overlap": ngram_overlap, "min_chars": min_chars,
         "max_chars": max_chars, "skip_bad": skip_bad, "require_verified": require_verified})
+    from dataladder.cli.common import given, refuse_together
+
+    if given("eval_n") and not eval_skill:
+        raise ValueError(f"--eval-n {eval_n} without --eval-skill: --eval-n counts each --eval-skill's eval items; "
+                         "give --eval-skill or drop --eval-n")
+    for step, params in (("near-dup", ("near_dup_threshold",)), ("decontaminate", ("eval_set", "eval_n", "ngram_overlap")),
+                         ("length", ("min_chars", "max_chars"))):
+        refuse_together(step not in cfg.steps, f"--steps {','.join(cfg.steps)}", params,
+                        f"the option is for the {step} step, which --steps leaves out")
     with progress() as bar:
         task = bar.add_task("curating (records read)", total=None)
         stats = curate_fn(input, output_dir, cfg, on_record=lambda n: bar.update(task, completed=n))
@@ -177,6 +186,15 @@ def corrupt(
                     ("--duplicate-share", duplicate_share), ("--synthetic-error", synthetic_error)):
         if not 0 <= v <= 1:
             raise ValueError(f"{name} {v}: must lie in [0, 1]")
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"--seed {seed}: must be between 0 and 2**32 - 1")
+    from dataladder.cli.common import refuse_together
+
+    refuse_together(unverified_share == 0, "--unverified-share 0", ("synthetic_error",),
+                    "--synthetic-error is how often the unverified synthetic answers are wrong, and there are none")
+    if wrong_share == unverified_share == duplicate_share == 0:
+        raise ValueError("--wrong-share, --unverified-share and --duplicate-share are all 0: the noisy copy would be an "
+                         "exact copy; give at least one share above 0")
     from dataladder.skills import resolve_skills
 
     sk = resolve_skills(skill) if skill else None  # a bad spec or JSONL line: before reading the records
@@ -193,23 +211,44 @@ def sandbox(
     limits: Annotated[str, typer.Option(help="e.g. 'wall_s=5,cpu_s=2,memory_mb=256' (see the README)")] = "",
 ) -> None:
     """Which protections the code sandbox has on this host; with PROGRAM, run it (and --tests) and print the verdict."""
+    from dataladder.core.errors import for_option
     from dataladder.verify.sandbox import Limits, Sandbox, sandbox_capabilities
 
-    lim = Limits.parse(limits)
-    for path in [*([program] if program else []), *(tests or [])]:
-        if why := not_a_file(path):
-            raise ValueError(f"{path}: {why}")
+    with for_option("--limits"):
+        lim = Limits.parse(limits)
+    sources = [_source(path) for path in [*([program] if program else []), *(tests or [])]]  # before any output
     caps = sandbox_capabilities()
     print_sandbox(caps)
     if program is None:
         return
     box = Sandbox(lim, workers=1)
-    r = box.run(program.read_text(), [p.read_text() for p in tests or []])
+    r = box.run(sources[0], sources[1:])
     sys.stdout.write(summarised(r.stdout, "stdout"))
     sys.stderr.write(summarised(r.stderr, "stderr"))
     print_verdict(r)
     if not r.ok:
         raise typer.Exit(1)
+
+
+def _source(path: Path) -> str:
+    """A Python file's text in its declared encoding (PEP 263; UTF-8 without one); one line naming the file if
+    it cannot be read so."""
+    import tokenize
+
+    if why := not_a_file(path):
+        raise ValueError(f"{path}: {why}")
+    data = path.read_bytes()
+    try:
+        encoding = tokenize.detect_encoding(iter(data.splitlines(keepends=True)).__next__)[0]
+    except SyntaxError as e:  # an unknown coding cookie, or bytes that are not UTF-8 (told below)
+        if "unknown encoding" in e.msg:
+            raise ValueError(f"{path}: {e.msg}") from None
+        encoding = "utf-8"
+    try:
+        return data.decode(encoding).removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not {encoding} text ({e.reason} at byte {e.start}); save it as UTF-8 or declare "
+                         "its encoding (# -*- coding: latin-1 -*-)") from None
 
 
 def summarised(text: str, name: str, head: int = 20, tail: int = 10, most: int = 8000) -> str:

@@ -185,6 +185,9 @@ def to_fields(model: type[BaseModel], values: dict[str, Any], aliases: dict[str,
                     raise ValueError(f"{flag} {','.join(value)!r}: expected integers like 1,4,16") from None
             fields[name] = items
         else:
+            if kind == "str" and not value.strip() and name != "system_prompt":  # '' is not "not given"
+                raise ValueError(f"{flag} {value!r}: an empty value; give one, or leave the option out for its "
+                                 "default")
             fields[name] = value
     for key in [k for k in fields if k.endswith(".")]:
         section = key[:-1]

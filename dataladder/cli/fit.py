@@ -105,6 +105,17 @@ def print_fit(doc: dict) -> None:
             console.print(f"  [dim]note: {note}[/dim]", highlight=False)
 
 
+def _whole_sizes(pts) -> None:
+    """n is a data size (examples, pairs, rollouts, demonstrations): a whole number, as a ladder's rung sizes are."""
+    from dataladder.core.errors import InputError
+
+    for c in pts.curves:
+        for n, where in zip(c.n, c.where):
+            if n != int(n):
+                raise InputError(f"field 'n': {n:g} is not a whole number; n is a data size (examples, pairs, "
+                                 "rollouts…)", where)
+
+
 @user_errors
 def fit(
     points: Annotated[Path, typer.Argument(help="measured points: CSV, JSONL, JSON array or Parquet with columns n, "
@@ -142,6 +153,7 @@ def fit(
     from dataladder.forecast.summary import resolve_bounds, summarize
 
     pts = read_points(points)
+    _whole_sizes(pts)
     if bnds == "auto":
         resolved, _ = resolve_bounds(pts, direction or pts.defaults.get("direction") or "higher", "auto")
         _check_target(target, resolved, "default")

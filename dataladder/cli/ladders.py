@@ -40,7 +40,9 @@ def ladder_command(kind: Kind):
         count, minutes = parse_budget(opts.pop("budget", None))
         fields.update({k: v for k, v in ((kind.budget, count), ("max_minutes", minutes)) if v})
         _name_the_skill(kind, fields)
-        cfg = validated(cls, fields, kind.aliases)
+        cfg = validated(cls, fields, {k: v for k, v in kind.aliases.items() if "." not in k or opts.get(v) is not None})
+        if getattr(cfg, "models", None) == []:  # `--model ''`
+            raise ValueError("--model: no model given; give at least one base model (default tiny-arith)")
         from dataladder.models.hub import check_model
 
         for m in _models(cfg):
@@ -95,6 +97,10 @@ def _name_the_skill(kind: Kind, fields: dict) -> None:
         return
     models = fields.get("models") or [fields.get("model") or "tiny-arith"]
     if set(models) != {"tiny-arith"}:
+        from dataladder.models.hub import check_model
+
+        for m in models:  # a misspelt or missing model is the problem to name first
+            check_model(m)
         option = kind.aliases.get(kind.skill_field, kind.skill_field).replace("_", "-")
         raise ValueError(f"--{option}: name the skill, e.g. --{option} tasks.jsonl:code ({kind.default_skill} is the "
                          "default only for the shipped tiny-arith)")

@@ -150,11 +150,16 @@ def _run_plan_with_progress(plan) -> Path:
 
         hooks = Hooks(step=lambda msg: console.print(f"[bold]→ {msg}[/bold]"), rung=on_rung, train=on_train, eval=on_eval,
                       task=on_task, finished=on_finished)
+        from dataladder.study.pool import StepDied
+
         try:
             return run_plan(plan, hooks)
         except KeyboardInterrupt:
             err_console.print("interrupted: every finished run is kept; rerun the same command to resume", highlight=False)
             raise typer.Exit(130) from None
+        except StepDied as e:  # killed (out of memory, kill -9) or crashed: not bad input, and no traceback
+            err_console.print(f"error: {e}", highlight=False, markup=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
 
 @user_errors
@@ -245,14 +250,35 @@ def compare(**opts) -> None:
             else:
                 ladders.append(path / k.document if path.is_dir() else path)
     given = [*(climb or []), *named.values(), *ladders]
-    seen = [Path(p).resolve() for p in given]
+    seen = [os.path.realpath(p) for p in given]  # a symbolic link loop too: read_result names it
     if twice := next((given[i] for i, p in enumerate(seen) if p in seen[:i]), None):
         raise ValueError(f"{twice} is given twice; compare needs two different ladders")
+    _check_skill(skill, climb)
     with malformed(", ".join(map(str, given)), "ladder document"):
         doc = compare_fn(climb, named.get("prefs"), named.get("rl"), output_dir, delta, skill, dpo=named.get("dpo"),
                          rm_policy=named.get("rm_policy"), ladders=tuple(ladders))
     print_compare(doc, delta)
     console.print(f"wrote {output_dir / 'compare.json'} and {output_dir / 'compare.png'}")
+
+
+def _check_skill(skill: str | None, climb: list[Path] | None) -> None:
+    """--skill picks the first --climb's arm: without a climb, or naming no arm of it, it is refused (compare would
+    silently take the first arm)."""
+    if skill is None:
+        return
+    if not climb:
+        raise ValueError(f"--skill {skill} without --climb: --skill picks which arm of the climb's ladder.json to "
+                         "compare; give --climb or drop --skill")
+    from dataladder.core.errors import read_json
+    from dataladder.core.registry import did_you_mean
+
+    path = climb[0] / "ladder.json" if climb[0].is_dir() else climb[0]
+    doc = read_json(path, "ladder document") if path.is_file() else None  # a missing one: compare names it
+    arms = doc.get("arms") if isinstance(doc, dict) else None
+    names = [a.get("skill") for a in arms if isinstance(a, dict)] if isinstance(arms, list) else []
+    if names and skill not in names:
+        raise ValueError(f"--skill {skill}: no arm of {path} is for it; " + did_you_mean("skill", skill,
+                                                                                          [str(n) for n in names]))
 
 
 with_signature(compare, _compare_params())
@@ -273,10 +299,11 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # a log file gets each line as it is printed, not in 8 kB blocks
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(line_buffering=True)
-    from dataladder.cli.common import repeated_option
+    from dataladder.cli.common import empty_path, repeated_option
 
-    if twice := repeated_option(typer.main.get_command(app), sys.argv[1:]):  # click would keep the last silently
-        print(twice, file=sys.stderr)
+    group = typer.main.get_command(app)
+    if twice := repeated_option(group, sys.argv[1:]) or empty_path(group, sys.argv[1:]):  # click: silently the
+        print(twice, file=sys.stderr)  # last of a repeat, and '' as the current directory
         sys.exit(2)
     try:
         rv = app(standalone_mode=False)
@@ -287,7 +314,10 @@ def main() -> None:
             if "NoArgsIsHelpError" in kinds or ctx is None:  # bare `dataladder`: the help, as before
                 e.show()
                 sys.exit(getattr(e, "exit_code", 2))
-            print(f"error: {ctx.command_path}: {e.format_message()} (see {ctx.command_path} --help)", file=sys.stderr)
+            from dataladder.cli.common import one_line
+
+            print(f"error: {ctx.command_path}: {one_line(e.format_message())} (see {ctx.command_path} --help)",
+                  file=sys.stderr)
             sys.exit(2)
         if "Abort" in kinds:
             print("Aborted!", file=sys.stderr)

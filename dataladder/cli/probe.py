@@ -68,6 +68,11 @@ def probe(
     refuse_together(backend == "hf", "--backend hf", ("endpoint_url", "endpoint_model", "endpoint_api", "concurrency",
                                                       "endpoint_timeout"), "endpoint options need --backend endpoint")
     refuse_together(backend == "endpoint", "--backend endpoint", ("batch_size",), "--batch-size is for --backend hf")
+    refuse_together(check_gold, "--check-gold", (
+        "model", "backend", "endpoint_url", "endpoint_model", "endpoint_api", "concurrency", "endpoint_timeout",
+        "batch_size", "chat_template", "system_prompt", "stop", "max_new_tokens", "target_format", "n", "seed",
+        "mastered_at", "partial_at"), "--check-gold loads no model and generates nothing: it checks every item's gold "
+                    "answer")
     from dataladder.study.plan import ProbeStep
 
     validated(ProbeStep, {"n": n, "mastered_at": mastered_at, "partial_at": partial_at})
@@ -78,6 +83,8 @@ def probe(
                                      "backend": backend, "endpoint_url": endpoint_url, "endpoint_model": endpoint_model,
                                      "endpoint_api": endpoint_api, "concurrency": concurrency,
                                      "endpoint_timeout": endpoint_timeout})
+    if model is not None and not model.strip():  # never read as the default
+        raise ValueError(f"--model {model!r}: an empty value; give tiny-arith, a model directory or a hub id")
     if backend == "endpoint":
         from dataladder.generate.endpoint import check_url
 

@@ -92,7 +92,7 @@ def first_error(model: type[BaseModel], e: ValidationError) -> str:
             parent = _model_in(field.annotation) if field else None
         choices = list(parent.model_fields) if parent else []
         return f"key '{key}': " + did_you_mean("key", loc[-1], choices)
-    return f"key '{key}': {err['msg']}"
+    return f"key '{key}': {err['msg'].removeprefix('Value error, ')}"
 
 
 def _model_in(annotation) -> type[BaseModel] | None:
@@ -139,7 +139,11 @@ def apply_overrides(data: dict, pairs: list[str]) -> dict:
                 raise InputError(f"override {pair!r}: the plan has no {'.'.join(parts[:depth + 1])}, so it has "
                                  f"no item '{parts[depth + 1]}'; add the item to the plan first")
             if depth == len(parts) - 1:
-                node[p] = yaml.safe_load(value)
+                try:
+                    node[p] = yaml.safe_load(value)
+                except yaml.YAMLError as e:  # PyYAML's message spans lines, with a caret: its problem only
+                    what = getattr(e, "problem", None) or str(e).splitlines()[0]
+                    raise InputError(f"override {pair!r}: the value {value!r} is not valid YAML ({what})") from None
             else:
                 node = node[p] if isinstance(node, list) else node.setdefault(p, {})
     return out

@@ -44,10 +44,63 @@ def not_a_file(path) -> str:
     return f"is {kind}, not a regular file; give a file"
 
 
+def not_a_dir(path) -> str:
+    """Why `path` cannot be read as a directory ('no such directory', 'is a file, not a directory'), or '' if it
+    can; the counterpart of `not_a_file`."""
+    import errno
+    import os
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symbolic link loop, not a directory"
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            return f"is a link to {os.readlink(path)}, which does not exist"
+        if e.errno == errno.ENOTDIR:
+            return "no such directory (a part of the path is a file, not a directory)"
+        return "no such directory" if e.errno == errno.ENOENT else f"cannot be read ({e.strerror})"
+    if stat.S_ISDIR(mode):
+        return ""
+    return "is a file, not a directory" if stat.S_ISREG(mode) else "is not a directory"
+
+
 def json_problem(e) -> str:
     """A json.JSONDecodeError in words: "Expecting ',' delimiter at column 9" (the module's own text ends in
     "at" or "starting at" before its position)."""
     return f"{e.msg.removesuffix(' at')} at column {e.colno}"
+
+
+def loads(text: str, file: str, line: int | None = None):
+    """`json.loads` of text from a file the user gave: malformed, or nested too deep for Python's reader (a
+    RecursionError), is one InputError naming the file and line."""
+    import json
+
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"not valid JSON ({json_problem(e)})", file, e.lineno if line is None else line) from None
+    except RecursionError:
+        raise InputError("not readable JSON: nested too deeply (thousands of [ or { inside each other)", file,
+                         line) from None
+
+
+def json_records(path) -> "Iterator[tuple[int, object]]":
+    """(line, record) of a task file: each non-blank line of JSON lines, or the records of a .json file holding
+    one JSON array (numbered from 1, as `curate` numbers them)."""
+    from pathlib import Path
+
+    path = Path(path)
+    lines = text_lines(path)
+    first = next((t for _, t in lines if t.strip()), "")
+    lines.close()
+    if path.suffix.lower() == ".json" and first.lstrip().startswith("["):
+        yield from enumerate(loads("".join(t for _, t in text_lines(path)), str(path)), 1)
+        return
+    for lineno, raw in text_lines(path):
+        if raw.strip():
+            yield lineno, loads(raw, str(path), lineno)
 
 
 def read_json(path, what: str = "result file"):
@@ -59,11 +112,13 @@ def read_json(path, what: str = "result file"):
     if why := not_a_file(path):
         raise InputError(why, str(path))
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
+        return json.loads(Path(path).read_text(encoding="utf-8-sig"))  # a byte-order mark is fine
     except json.JSONDecodeError as e:
         raise InputError(f"not a valid JSON {what} ({json_problem(e)})", str(path), e.lineno) from None
     except UnicodeDecodeError as e:
         raise InputError(f"not a valid JSON {what} (not UTF-8: {e.reason} at byte {e.start})", str(path)) from None
+    except RecursionError:
+        raise InputError(f"not a valid JSON {what} (nested too deeply)", str(path)) from None
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 def write_json(path: Path, doc) -> Path:
@@ -21,14 +21,19 @@ def write_json(path: Path, doc) -> Path:
 #
 # report, compare, fit and rm-policy read documents a user may have edited or cut short. One check here, before
 # any use: the shape (objects, lists), the types and ranges of the numbers every reader relies on (accuracies and
-# intervals in [0, 1], counts and rung sizes whole numbers ≥ 0, nothing NaN or infinite), each named by its field
-# path. The readers keep their own checks of what only they need.
+# intervals in [0, 1], an interval around its accuracy, counts and rung sizes whole numbers ≥ 0, nothing NaN or
+# infinite, a target in (0, 1]), a ladder's rungs (at least one, sizes growing, each scored on some items, its
+# samples a path inside the ladder's directory), the names every reader branches on (a ladder's kind and its
+# unit, a probe's diagnosis, its formats), each named by its field path. The readers keep their own checks of
+# what only they need.
 
 SHARES = ("accuracy", "ci_low", "ci_high", "p_reachable", "p_reach_within_budget", "p_saturated")
 COUNTS = ("correct", "total")
+MAX_SIZE = 10**15  # a rung's size beyond this is no data set's (examples, pairs, rollouts, demonstrations)
 NEEDS = {"config": "the settings of the run that wrote it", "rungs": "the ladder's measured rungs",
          "arms": "the ladder's arms", "unit": "what a rung counts", "kind": "the ladder kind",
-         "skills": "the probe's scores per skill", "recommendations": "the ladder's recommendations"}
+         "skills": "the probe's scores per skill", "recommendations": "the ladder's recommendations",
+         "curves": "the compared curves"}
 
 
 def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun: str = "") -> dict:
@@ -40,6 +45,8 @@ def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun
     if why := not_a_file(f):
         if why == "no such file" and name:
             why = f"no {name} here (run the command that writes it first)"
+        elif name and why.startswith("is a symbolic link loop"):
+            why = f"is a symbolic link loop; give the directory that holds {name}, or the file"
         raise InputError(why, str(f))
     doc = read_json(f)
     check_result(doc, str(f), need, rerun)
@@ -61,25 +68,64 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
         if key not in doc:
             bad(key, f"missing ({NEEDS.get(key, 'needed here')})")
     for key, want in (("config", dict), ("base", dict), ("arms", list), ("rungs", list), ("ladder", list),
-                      ("recommendations", list), ("skills", dict), ("unit", str), ("kind", str)):
+                      ("recommendations", list), ("skills", dict), ("unit", str), ("kind", str), ("curves", list)):
         if key in doc and not isinstance(doc[key], want) and not (key == "base" and doc[key] is None):
             bad(key, f"expected {_name(want)}, got {_kind(doc[key])}")
-    if "rungs" in need and not doc["rungs"]:
-        bad("rungs", "no rungs (an empty list)")
     _walk(doc, "", bad)
+    if "rungs" in doc:
+        _kind_unit(doc, "", bad)
+        _rungs(doc["rungs"], "rungs", "n", bad)
     for i, arm in enumerate(doc.get("arms") or []):
         if not isinstance(arm, dict):
             bad(f"arms[{i}]", f"expected an object, got {_kind(arm)}")
         if "rungs" in arm and not isinstance(arm["rungs"], list):
             bad(f"arms[{i}].rungs", f"expected a list of rungs, got {_kind(arm['rungs'])}")
-        _rungs(arm.get("rungs") or [], f"arms[{i}].rungs", "n", bad)
-    _rungs(doc.get("rungs") or [], "rungs", "n", bad)
+        _kind_unit(arm, f"arms[{i}].", bad)
+        if "rungs" in arm:
+            _rungs(arm["rungs"], f"arms[{i}].rungs", "n", bad)
     rows = doc.get("ladder") or []
     x = "pairs" if rows and isinstance(rows[0], dict) and "pairs" in rows[0] else "rollouts"
-    _rungs(rows, "ladder", x, bad)
+    _rungs(rows, "ladder", x, bad, empty=True)
+    for name, sk in (doc.get("skills") or {}).items():  # a probe: every skill scored in one format or more
+        fmts = sk.get("formats") if isinstance(sk, dict) else None
+        if not isinstance(fmts, dict) or not fmts or any(not isinstance(v, dict) for v in fmts.values()):
+            what = "no formats (an empty object)" if fmts == {} else \
+                f"expected an object of formats, got {_kind(fmts)}" if isinstance(sk, dict) and "formats" in sk \
+                else f"expected a skill's scores per format, got {_kind(sk)}" if not isinstance(sk, dict) else \
+                "missing (the skill's scores per format)" if not isinstance(fmts, dict) else \
+                "expected each format's scores as an object"
+            bad(f"skills.{name}.formats" if isinstance(sk, dict) else f"skills.{name}", what)
+    for i, c in enumerate(doc.get("curves") or []):  # compare.json
+        if not isinstance(c, dict) or not isinstance(c.get("points"), list):
+            bad(f"curves[{i}]" if not isinstance(c, dict) else f"curves[{i}].points",
+                f"expected a curve (an object), got {_kind(c)}" if not isinstance(c, dict) else
+                f"expected a list of points, got {_kind(c.get('points'))}")
+        _rungs(c["points"], f"curves[{i}].points", "n", bad)
 
 
-def _rungs(rows: list, where: str, x: str, bad) -> None:
+# the names a reader branches on, filled by the layers that define them (core imports nothing above it):
+# `ladder.kinds` (kind → its unit) and `evals.probe` (the diagnoses); a name with nothing filled is not checked
+NAMES: dict[str, dict] = {"kinds": {}, "diagnoses": {}}
+
+
+def _kind_unit(ladder: dict, at: str, bad) -> None:
+    """A ladder's `kind` is a registered kind, and its `unit` what that kind counts."""
+    KINDS = NAMES["kinds"]
+    kind, unit = ladder.get("kind"), ladder.get("unit")
+    if kind is None or not KINDS:
+        return
+    if not isinstance(kind, str) or kind not in KINDS:
+        bad(f"{at}kind", f"{_show(kind)} is not a ladder kind ({', '.join(KINDS)})")
+    if unit is not None and unit != (want := KINDS[kind]):
+        bad(f"{at}unit", f"{_show(unit)}, but the {kind} kind counts {want}")
+
+
+def _rungs(rows: list, where: str, x: str, bad, empty: bool = False) -> None:
+    """A ladder's rungs: at least one (unless `empty`), each an object with a whole size, growing from rung to rung,
+    scored on some items, its samples a path under the ladder's directory."""
+    if not rows and not empty:
+        bad(where, "no rungs (an empty list)")
+    last = None
     for i, r in enumerate(rows):
         at = f"{where}[{i}]"
         if not isinstance(r, dict):
@@ -90,6 +136,19 @@ def _rungs(rows: list, where: str, x: str, bad) -> None:
         n = r[size]
         if not _number(n) or n != int(n) or n < 0:
             bad(f"{at}.{size}", f"{_show(n)} is not a size (a whole number ≥ 0)")
+        if n > MAX_SIZE:
+            bad(f"{at}.{size}", f"{n:.3g} is beyond any data size (at most 10^15)")
+        if last is not None and n <= last:
+            bad(f"{at}.{size}", f"{_show(n)} after {_show(last)} ({where}[{i - 1}]): " +
+                ("the same size twice; each rung is a different size" if n == last else
+                 "a ladder's rungs grow in size"))
+        last = n
+        if _number(r.get("total")) and r["total"] == 0:
+            bad(f"{at}.total", "0: a rung is scored on at least one item")
+        for j, s in enumerate(r.get("samples") or []):
+            if not isinstance(s, str) or PurePosixPath(s).is_absolute() or ".." in PurePosixPath(s).parts:
+                bad(f"{at}.samples[{j}]", f"{_show(s)} is outside the ladder's directory (a rung's samples lie "
+                    "under it: runs/<key>/samples.jsonl); refused, not read")
         if "accuracy" not in r and not ("correct" in r and "total" in r):
             bad(at, "no 'accuracy' (nor 'correct' and 'total')")
         if "accuracy" in r and r["accuracy"] is None:
@@ -119,10 +178,24 @@ def _walk(x, where: str, bad) -> None:
                 bad(at, f"{_show(v)} is not a count (a whole number ≥ 0)")
             if k == "n" and v < 0:
                 bad(at, f"{_show(v)} is negative")
-        elif isinstance(v, float) and not math.isfinite(v) and k in ("seconds", "margin", "target", "delta"):
+        elif k == "target" and v is not None and not isinstance(v, (dict, list)):  # a key named target: walked
+            if not _number(v) or not 0 < v <= 1:
+                bad(at, f"{_show(v)} is not an accuracy to reach (a number in (0, 1])")
+        elif k == "diagnosis" and v is not None and not isinstance(v, (dict, list)):
+            DATA_BANDS = NAMES["diagnoses"]
+            if DATA_BANDS and (not isinstance(v, str) or v not in DATA_BANDS):
+                bad(at, f"{_show(v)} is not a diagnosis ({', '.join(DATA_BANDS)})")
+        elif isinstance(v, float) and not math.isfinite(v) and k in ("seconds", "margin", "delta"):
             bad(at, f"{_show(v)} is not a finite number")
         else:
             _walk(v, at, bad)
+    lo, hi, acc = x.get("ci_low"), x.get("ci_high"), x.get("accuracy")
+    dot = "." if where else ""
+    if _number(lo) and _number(hi) and lo > hi:
+        bad(f"{where}{dot}ci_low", f"{_show(lo)} is above ci_high ({_show(hi)}); an interval runs from low to high")
+    if _number(lo) and _number(hi) and _number(acc) and not lo - 1e-9 <= acc <= hi + 1e-9:
+        bad(f"{where}{dot}accuracy", f"{_show(acc)} lies outside its interval [{_show(lo)}, {_show(hi)}] "
+            "(ci_low, ci_high)")
     rung = where.endswith("]") and where.rsplit("[", 1)[0].endswith(("rungs", "ladder"))  # its n is a data size
     total = "total" if "total" in x else None if rung else "n"
     if total and _number(x.get("correct")) and _number(x.get(total)) and x["correct"] > x[total]:

@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from dataladder.core.errors import InputError, not_a_file, text_lines, json_problem
+from dataladder.core.errors import InputError, json_problem, loads, not_a_file, text_lines
 
 FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
 ROLES = ("system", "user", "assistant", "tool")
@@ -59,11 +59,7 @@ def _read_raw(path: Path) -> Iterator[tuple[int, object]]:
     first = next((t for _, t in lines if t.strip()), "")
     if path.suffix.lower() == ".json" and first.lstrip().startswith("["):
         text = "".join(t for _, t in text_lines(path))  # every line decoded, or the bad one named
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({json_problem(e)})", str(path), e.lineno) from None
-        for i, rec in enumerate(doc, 1):
+        for i, rec in enumerate(loads(text, str(path)), 1):  # malformed or nested too deep: InputError
             yield i, rec
         return
     for lineno, raw in text_lines(path):  # JSON lines (a .json file of lines too)
@@ -73,6 +69,8 @@ def _read_raw(path: Path) -> Iterator[tuple[int, object]]:
             yield lineno, json.loads(raw)
         except json.JSONDecodeError as e:
             yield lineno, _BadJSON(f"not valid JSON ({json_problem(e)})")
+        except RecursionError:
+            yield lineno, _BadJSON("not readable JSON: nested too deeply (thousands of [ or { inside each other)")
 
 
 class _BadJSON(str):

@@ -181,7 +181,8 @@ class EndpointSource(Source):
 
     def provenance(self):
         return {"endpoint_url": self.cfg.endpoint_url, "model": self.cfg.endpoint_model,
-                "sample_format": self.sample_format, "temperature": self.cfg.temperature, "k": self.k}
+                "sample_format": self.sample_format, "temperature": self.cfg.temperature, "top_p": self.cfg.top_p,
+                "k": self.k}
 
 
 def write_format(cfg: SynthConfig, skill: Skill) -> str:

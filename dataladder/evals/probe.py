@@ -17,6 +17,7 @@ from typing import Callable, NamedTuple
 
 from dataladder.generate import Generator, GenOptions, make_generator
 from dataladder.skills import Item, Skill
+from dataladder.core.results import NAMES
 from dataladder.core.stats import wilson
 
 # Prior data bands from the lecture's rule of thumb (../shared/seeds): ~20 examples teach a new
@@ -30,6 +31,7 @@ DATA_BANDS = {
     "prerequisite-missing": {"label": "not cheaply fixable by post-training", "low": 100000, "high": None},
     "unscored": {"label": "unknown: no eval items in the target format", "low": 0, "high": None},
 }
+NAMES["diagnoses"].update(DATA_BANDS)  # what the result validator checks a probe.json's diagnoses against
 
 
 def eval_items(skill: Skill, n: int, seed: int = 0, formats: list[str] | None = None) -> dict[str, list[Item]]:

@@ -35,6 +35,10 @@ class RayOptions(BaseModel, extra="forbid", allow_inf_nan=False):
 
     @model_validator(mode="after")
     def _ray_takes_these(self):  # what Ray would refuse only once its cluster is up
+        if self.cpus_per_run == 0 == self.gpus_per_run:  # Ray would place any number of such runs on one core
+            raise ValueError("cpus_per_run (--cpus-per-run) 0 with gpus_per_run (--gpus-per-run) 0: a run that "
+                             "declares no CPU and no GPU does not bound how many run at once; give --cpus-per-run "
+                             "above 0 (0 only beside a GPU share)")
         if self.gpus_per_run > 1 and self.gpus_per_run != int(self.gpus_per_run):
             raise ValueError(f"gpus_per_run (--gpus-per-run) {self.gpus_per_run:g}: Ray takes a fraction below 1 or "
                              "a whole number of GPUs")

@@ -328,6 +328,8 @@ def check_config(cfg: ClimbConfig) -> None:
 
     if cfg.method == "full" and "lora_ranks" in cfg.model_fields_set:  # given (a plan step passes what it sets)
         raise ValueError("--method full with --lora-ranks: they contradict (LoRA ranks are for --method lora); drop one")
+    if (lr := "learning_rate_" + ("lora" if cfg.method == "full" else "full")) in cfg.hp.model_fields_set:  # unused
+        raise ValueError(f"--method {cfg.method} with --hp {lr}=: they contradict (that rate is another method's); drop one")
     if twice := next((m for i, m in enumerate(cfg.models) if m in cfg.models[:i]), None):
         raise ValueError(f"--model {twice} is given twice; give each base once")
     with for_option("--skill"):

@@ -154,8 +154,12 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
         c.pop("file_saturation", None)
     doc = {"delta": delta, "saturation_rule": f"smallest n past which 10x more gains less than {delta:g}",
            "curves": curves}
+    import io
+
+    png = io.BytesIO()
+    plot_compare(doc, png)  # drawn whole before anything is written: what cannot be drawn leaves no half output
     write_json(output_dir / "compare.json", doc)
-    plot_compare(doc, output_dir / "compare.png")
+    (output_dir / "compare.png").write_bytes(png.getvalue())
     return doc
 
 

@@ -72,6 +72,9 @@ def check_config(cfg: DPOConfig) -> None:
         if s not in ("near-miss", "self"):
             raise ValueError(f"--train-sources {s}: dpo builds pairs from near-miss or self")
         source_name(s, None, None)
+    if "temperature" in cfg.model_fields_set and "self" not in cfg.train_sources:  # the one sampled source
+        raise ValueError(f"--temperature {cfg.temperature:g} with --train-sources {','.join(cfg.train_sources)}: they "
+                         "contradict (the temperature is the self source's sampling); drop one")
 
 
 class Context:

@@ -20,6 +20,7 @@ import importlib
 from dataclasses import dataclass, field
 
 from dataladder.core.registry import Registry
+from dataladder.core.results import NAMES
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ _ORDER: list[str] = []
 
 def register(kind: Kind) -> Kind:
     _ORDER.append(kind.name)
+    NAMES["kinds"][kind.name] = kind.unit  # what the result validator checks a document's kind and unit against
     return KINDS.register(kind.name)(kind)
 
 

@@ -70,14 +70,36 @@ def read_prefs(cfg: RMPolicyConfig) -> dict:
     if doc.get("kind", "reward") != "reward" or doc["unit"] != "pairs":
         raise InputError(f"kind: a {doc.get('kind')} ladder of {doc['unit']}, not a prefs (reward model) ladder; "
                          "give the directory `dataladder prefs` wrote", str(f))
-    try:
-        from dataladder.ladder.prefs import PrefsConfig
+    from dataladder.ladder.prefs import PrefsConfig, data_config, rung_config
 
-        PrefsConfig(**doc["config"])
+    try:
+        pc = PrefsConfig(**doc["config"])
     except (TypeError, ValueError) as e:  # pydantic's ValidationError is a ValueError
         first = getattr(e, "errors", lambda: [{}])()[0]
         where = ".".join(str(x) for x in first.get("loc", ())) or "config"
         raise InputError(f"config.{where}: {first.get('msg', e)}; rerun `dataladder prefs`", str(f)) from None
+    from dataladder.core.registry import UnknownName
+    from dataladder.models.hub import check_model
+    from dataladder.skills.spec import train_skill
+
+    try:  # what every run loads: the base model and the skill, as the prefs run named them
+        check_model(pc.model, "config.model")
+        try:
+            train_skill(pc.skill, pc.prompts_file)
+        except (InputError, UnknownName, ValueError) as e:
+            raise ValueError(f"config.skill: {e}") from None
+    except ValueError as e:
+        raise InputError(f"{e}; give the directory `dataladder prefs` wrote for a model and skill that are here",
+                         str(f)) from None
+    store = RunStore(d)  # the reward model of each rung (seed 0): its run, done, in the prefs run store
+    if not (d / "runs").is_dir():
+        raise InputError(f"rungs: no run store beside it ({d / 'runs'}), so none of its reward models; give the "
+                         "directory `dataladder prefs` wrote, whole", str(f))
+    data = data_config(pc)
+    for i, r in enumerate(doc["rungs"]):
+        if not (store.path(rung_config(pc, data, r["n"], 0)) / "done").is_file():
+            raise InputError(f"rungs[{i}].n: no reward model of {r['n']:,} pairs in its run store ({d / 'runs'}); "
+                             "rerun `dataladder prefs` into this directory", str(f))
     return doc
 
 

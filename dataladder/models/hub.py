@@ -36,7 +36,9 @@ def check_model(spec: str, option: str = "--model") -> None:
     config.json, a tokenizer and weights; a name that is not a directory must be a hub id."""
     if spec in SHIPPED:
         return
-    from dataladder.models.gguf import check_gguf, is_gguf_spec
+    if not spec.strip():
+        raise ValueError(f"{option} {spec!r}: an empty value; give tiny-arith, a model directory or a hub id")
+    from dataladder.models.gguf import PACKAGED, check_gguf, is_gguf_spec
 
     if is_gguf_spec(spec):
         return check_gguf(spec, option)
@@ -60,7 +62,10 @@ def check_model(spec: str, option: str = "--model") -> None:
         if not any(n.endswith((".safetensors", ".bin", ".safetensors.index.json", ".bin.index.json")) for n in names):
             raise ValueError(f"{option} {spec}: no weights in {path} (model.safetensors or pytorch_model.bin)")
         return
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1 or path.exists():
+    if path.exists():
+        raise ValueError(f"{option} {spec}: a file, not a model directory (one that holds config.json, tokenizer "
+                         "files and weights), nor a .gguf file")
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
         raise ValueError(f"{option} {spec}: no such model directory")
     # a hub id (`gpt2`, `Qwen/Qwen2.5-0.5B`): fine when cached; offline and not cached, it cannot load
     import os
@@ -69,6 +74,11 @@ def check_model(spec: str, option: str = "--model") -> None:
 
     if isinstance(try_to_load_from_cache(spec, "config.json"), str):
         return
+    import difflib
+
+    if "/" not in spec and (close := difflib.get_close_matches(spec, [*SHIPPED, *PACKAGED], n=1, cutoff=0.8)):
+        raise ValueError(f"{option} {spec}: unknown model; did you mean '{close[0]}'? (else give a model directory "
+                         "or a hub id)")
     if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True"):
         raise ValueError(f"{option} {spec}: no such model directory, and not in the local Hugging Face cache "
                          "(HF_HUB_OFFLINE is set)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 import yaml
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from dataladder.models.tiny import TinyArch
 
@@ -39,6 +39,16 @@ class PretrainConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds weights and corpus")
     save_every: int = Field(250, ge=1, description="checkpoint interval in steps")
+
+    @field_validator("mixture")
+    @classmethod
+    def _known_skills(cls, mixture: dict[str, float]) -> dict[str, float]:  # before any work, naming the key
+        from dataladder.core.registry import did_you_mean
+        from dataladder.skills import SKILLS
+
+        if bad := next((k for k in mixture if k not in SKILLS.names()), None):
+            raise ValueError(did_you_mean("skill", bad, list(SKILLS.names())))
+        return mixture
 
 
 def lr_at(step: int, cfg: PretrainConfig) -> float:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dataladder.core.errors import malformed
 from dataladder.core.results import read_result
+from dataladder.evals import probe as _probe  # noqa: F401  (names the diagnoses the validator checks)
 from dataladder.ladder.kinds import kinds
 from dataladder.report.kinds import _figure, compare_section, ladder_section, prefs_section, rl_section
 from dataladder.report.samples import samples_section
@@ -304,7 +305,12 @@ def summary_section(probe: dict | None, docs: dict[str, dict]) -> str:
 
 def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.html from the result files under run_dir; returns its path."""
+    from dataladder.core.errors import InputError, not_a_dir
+
     run_dir = Path(run_dir)
+    if why := not_a_dir(run_dir):
+        raise InputError(f"{why}; give a study's output directory (what `dataladder run` or `demo` wrote)",
+                         str(run_dir))
     probe_path = run_dir / "probe" / "probe.json"
     probe = read_result(probe_path, need=("skills",)) if probe_path.exists() else None
     docs = {p.parent.name: read_result(p, need=("config", "arms", "recommendations"))
@@ -313,8 +319,13 @@ def build_report(run_dir: Path) -> Path:
     noise = read_result(noise_path) if noise_path.exists() else None
     if probe is None and not docs:
         raise ValueError(f"{run_dir}: no results to report (no probe/probe.json, no climbs/*/ladder.json)")
+    others = {}  # every other document there is read and checked, whether or not its figure is beside it
+    for name, document, section in _sections():
+        doc_path = run_dir / name / document
+        if doc_path.exists():
+            others[doc_path] = (read_result(doc_path, need=("curves",) if name == "compare" else ()), section)
     with malformed(run_dir, "study's result files"):
-        page = _page(run_dir, probe, docs, noise)
+        page = _page(run_dir, probe, docs, noise, others)
     out = run_dir / "report.html"
     tmp = out.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")
@@ -322,7 +333,14 @@ def build_report(run_dir: Path) -> Path:
     return out
 
 
-def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None) -> str:
+def _sections() -> list:
+    """(folder, document, report section) of every single-ladder kind, then compare."""
+    sections = {"ladder": ladder_section, "prefs": prefs_section, "rl": rl_section}  # a kind's report section
+    return [(k.dir, k.document, sections[k.section]) for k in kinds() if not k.many] + \
+        [("compare", "compare.json", compare_section)]
+
+
+def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None, others: dict) -> str:
     body = [summary_section(probe, docs)]
     if probe:
         body.append(probe_section(probe))
@@ -333,13 +351,9 @@ def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None) -> 
         body.append(forgetting_section(docs))
     if noise:
         body.append(noise_section(noise))
-    sections = {"ladder": ladder_section, "prefs": prefs_section, "rl": rl_section}  # a kind's report section
-    for name, document, section in [(k.dir, k.document, sections[k.section]) for k in kinds() if not k.many] + \
-            [("compare", "compare.json", compare_section)]:
-        doc_path = run_dir / name / document
+    for doc_path, (doc, section) in others.items():
         png = doc_path.with_suffix(".png")
-        if doc_path.exists() and png.exists():
-            doc = read_result(doc_path)
+        if png.exists():  # a section needs its figure
             with malformed(doc_path):
                 body.append(section(doc, png))
     model = (probe or {}).get("model") or next(iter(docs.values()))["config"]["models"][0]

@@ -28,7 +28,7 @@ import random
 from functools import lru_cache, partial
 from pathlib import Path
 
-from dataladder.core.errors import InputError, not_a_file, text_lines, json_problem
+from dataladder.core.errors import InputError, json_records, loads, not_a_file
 from dataladder.generate.chat import plain_text
 from dataladder.skills.base import NO_ITEM_VERIFIER, PER_ITEM, Format, Item, Skill
 from dataladder.skills.text import json_agrees, text_key, wrong_candidates
@@ -56,14 +56,13 @@ def _agrees(completion: str, it: Item) -> Verdict:
     return json_agrees(completion, it.answer)  # a prompts-file line without a completion or answer: ''
 
 
-def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = None, prompt_only: bool = False) -> dict:
-    """Validate one JSONL line into {skill, prompt, completion, answer, verifier, format, messages}. A prompts file
-    (`prompt_only`) may leave out `skill` (`default_skill`) and the completion (a prompt, or messages ending with a
-    user turn), when the verifier does not compare with an answer or the line gives `answer`."""
-    try:
-        rec = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({json_problem(e)})", file, lineno) from None
+def parse_line(raw: str | object, file: str, lineno: int, default_skill: str | None = None,
+               prompt_only: bool = False) -> dict:
+    """Validate one JSONL line (its text, or the record a JSON array holds) into {skill, prompt, completion, answer,
+    verifier, format, messages}. A prompts file (`prompt_only`) may leave out `skill` (`default_skill`) and the
+    completion (a prompt, or messages ending with a user turn), when the verifier does not compare with an answer
+    or the line gives `answer`."""
+    rec = loads(raw, file, lineno) if isinstance(raw, str) else raw
     if not isinstance(rec, dict):
         raise InputError("a line must be a JSON object", file, lineno)
 
@@ -97,6 +96,7 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
         if not any(m["content"].strip() for m in messages[:-1]):
             raise InputError("every turn before the answer is empty: give the question", file, lineno,
                              "messages[0].content")
+        _one_task(rec, messages, file, lineno)
     elif "prompt" in rec or "completion" in rec:
         prompt, completion = text("prompt"), text("completion", required=not prompt_only)
     else:
@@ -116,8 +116,8 @@ def parse_line(raw: str, file: str, lineno: int, default_skill: str | None = Non
     if stop is not None and (not isinstance(stop, list) or not all(isinstance(x, str) and x for x in stop)):
         raise InputError("must be a list of non-empty strings", file, lineno, "stop")
     budget = rec.get("max_new_tokens")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0):
-        raise InputError("must be a positive integer", file, lineno, "max_new_tokens")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or not 0 < budget <= 10**6):
+        raise InputError("must be a positive integer, at most 1,000,000", file, lineno, "max_new_tokens")
     split = rec.get("split")
     if split is not None and (not isinstance(split, str) or split not in SPLITS):  # ["train"] too
         raise InputError(f"must be one of {', '.join(SPLITS)}", file, lineno, "split")
@@ -142,12 +142,27 @@ def _needs(verifier: str, rec: dict, file: str, lineno: int) -> None:
     name = verifier.partition(":")[0]
     if name == "json-schema" and not isinstance(rec.get("schema"), (dict, bool)):
         raise InputError("verifier json-schema needs the item's 'schema' (a JSON Schema object)", file, lineno, "schema")
+    if name == "json-schema":
+        from dataladder.verify.code import schema_problem
+
+        if why := schema_problem(rec["schema"]):  # a schema no document can meet: every sample would fail
+            raise InputError(f"not a valid JSON Schema ({why})", file, lineno, "schema")
     if name == "python-tests":
         key = next((k for k in ("tests", "test_list", "test") if rec.get(k)), None)
         tests = rec.get(key) if key else None
         if not (isinstance(tests, str) or (isinstance(tests, list) and tests and all(isinstance(t, str) for t in tests))):
             raise InputError("verifier python-tests needs the item's 'tests' (test code, or a list of asserts)",
                              file, lineno, key or "tests")
+
+
+def _one_task(rec: dict, messages: list, file: str, lineno: int) -> None:
+    """`messages` beside `prompt` / `completion`: fine where they say the same (a dataset's copy of the question),
+    refused where they differ, since which would be the task is not clear."""
+    question = next((m["content"] for m in messages if m["role"] == "user"), None)
+    for field, same in (("prompt", question), ("completion", messages[-1]["content"])):
+        if rec.get(field) is not None and rec[field] != same:
+            raise InputError(f"differs from 'messages' (both given); a line gives its task once: drop '{field}' "
+                             "or 'messages'", file, lineno, field)
 
 
 # fields of a line that the loader itself reads (or sets on the item); all others go to the verifier
@@ -172,9 +187,7 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
     path = Path(path_s)
     by_skill: dict[str, list[tuple[Item, str | None, list | None, str]]] = {}
     asked: dict[tuple, dict[str, tuple[int, str]]] = {}  # (skill, question) → split → (line, answer)
-    for lineno, raw in text_lines(path):
-        if not raw.strip():
-            continue
+    for lineno, raw in json_records(path):
         r = parse_line(raw, str(path), lineno)
         if r["skill"].lower() in {name.lower() for name in SKILLS.names()}:
             raise InputError(f"'{r['skill']}' is the name of a built-in skill; give yours another "
@@ -297,9 +310,7 @@ def with_train_file(skill: Skill, path: Path) -> Skill:
     if why := not_a_file(path):
         raise InputError(why, str(path))
     extra = []
-    for lineno, raw in text_lines(path):
-        if not raw.strip():
-            continue
+    for lineno, raw in json_records(path):
         r = parse_line(raw, str(path), lineno, default_skill=skill.name, prompt_only=True)
         if r["skill"] != skill.name:
             continue

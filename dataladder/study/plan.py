@@ -112,7 +112,7 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
         except InputError as e:
             raise InputError(e.message, str(path)) from None
         except (ValueError, TypeError, yaml.YAMLError) as e:
-            raise InputError(f"override does not fit the plan ({e})", str(path)) from None
+            raise InputError(f"override does not fit the plan ({' '.join(str(e).split())})", str(path)) from None
     try:
         plan = Plan.model_validate(data)
     except ValidationError as e:

@@ -194,6 +194,26 @@ def _step(name: str, plan: Plan, out: str) -> float:
 # --- the parent side -------------------------------------------------------------------------------------
 
 
+class StepDied(RuntimeError):
+    """A step's process ended without its result: killed (the out-of-memory killer, kill -9) or crashed. Not bad
+    input: the CLI says which step and how in one line and exits 1; its finished runs are kept."""
+
+    def __init__(self, name: str, exitcode: int | None):
+        import signal
+
+        if exitcode is not None and exitcode < 0:
+            try:
+                sig = signal.Signals(-exitcode).name
+            except ValueError:
+                sig = f"signal {-exitcode}"
+            how = f"was killed by {sig}" + (" (as the out-of-memory killer or kill -9 does)"
+                                            if -exitcode == signal.SIGKILL else "")
+        else:
+            how = "ended" + (f" with exit code {exitcode}" if exitcode is not None else "")
+        super().__init__(f"step {name}: its process {how} before the step finished; the finished runs are kept: "
+                         "rerun the same command to resume")
+
+
 def run_steps_parallel(plan: Plan, out: Path, hooks, steps: list[tuple[str, tuple[str, ...]]], workers: int) -> None:
     """Run `steps` (from `plan_steps`) with up to `workers` at once; returns when all are done."""
     from multiprocessing.connection import wait as wait_any
@@ -246,8 +266,7 @@ def run_steps_parallel(plan: Plan, out: Path, hooks, steps: list[tuple[str, tupl
                     except (EOFError, OSError):
                         proc, name = running[conn]
                         proc.join(5)
-                        raise RuntimeError(f"step {name}: its process ended without a result (exit code "
-                                           f"{proc.exitcode})") from None
+                        raise StepDied(name, proc.exitcode) from None
                     message(conn, name, what, payload)
     except BaseException:
         for proc, _ in procs:  # stop the other steps: their stored runs stay

@@ -86,8 +86,16 @@ def check_plan(plan: Plan) -> None:
     if not probe_skills(plan):
         raise ValueError("probe.skills: name the skills to probe (the arithmetic skills are the default only for the "
                          "shipped tiny-arith), e.g. probe: {skills: [tasks.jsonl]}")
+    from dataladder.evals.probe import check_skills
+
     with _at("probe.skills"):
-        resolve_skills(probe_skills(plan))
+        skills = resolve_skills(probe_skills(plan))
+    try:  # the probe step's own check, here before anything is written: a skill given twice, the target format
+        check_skills(skills, plan.target_format)
+    except ValueError as e:
+        text = str(e)
+        raise ValueError(text.replace("--target-format:", "target_format:", 1) if text.startswith("--target-format")
+                         else "probe.skills: " + text.removeprefix("--skill ")) from None
     check_model(plan.model, option="model")
     check_plan_files(plan)
     for k, name, step in ladder_steps(plan):

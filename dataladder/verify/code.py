@@ -61,6 +61,18 @@ def _schema_of(schema: object) -> str | None:
     return json.dumps(spec, sort_keys=True) if isinstance(spec, (dict, bool)) else None
 
 
+def schema_problem(schema: object) -> str | None:
+    """Why `schema` (a dict or bool) is not a valid JSON Schema for its draft, in one line; None if it is."""
+    import jsonschema
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as e:
+        where = "/".join(map(str, e.path))
+        return " ".join(f"{where + ': ' if where else ''}{e.message}".split())[:200]
+    return None
+
+
 def _schema_check(schema: object):
     """The validator of the item's schema, or the Verdict that refuses every completion for want of one."""
     import jsonschema

@@ -79,9 +79,14 @@ class Limits:
                 out[key] = kinds[key](value)
             except ValueError:
                 raise ValueError(f"sandbox limit {key}: {value!r} is not a number") from None
-            if out[key] <= 0:
-                raise ValueError(f"sandbox limit {key}: must be positive, got {value}")
+            if not 0 < out[key] <= LIMIT_MAX[key]:  # nan and inf too: a limit is a finite size
+                raise ValueError(f"sandbox limit {key}: must be positive and at most {LIMIT_MAX[key]:,}, got "
+                                 f"{value.strip()}")
         return cls(**out)
+
+
+LIMIT_MAX = {"wall_s": 86_400, "cpu_s": 86_400, "memory_mb": 1 << 22, "file_size_mb": 1 << 22, "tmp_mb": 1 << 22,
+             "processes": 1 << 16, "output_bytes": 1 << 30, "open_files": 1 << 20}  # a day; 4 TiB of memory, files or tmp
 
 
 @dataclass
