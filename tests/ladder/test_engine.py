@@ -62,10 +62,10 @@ class FakeLadder(Ladder):
 def fake_kind(monkeypatch):
     from dataladder.ladder.kinds import KINDS, Kind
 
-    monkeypatch.setitem(KINDS._items, "fake", Kind("fake", __name__, "", "", "runs", "a fake kind", "fake.json"))
+    monkeypatch.setitem(KINDS._items, "fake", Kind("fake", __name__, "", "", "things", "a fake kind", "fake.json"))
     from dataladder.core.results import NAMES
 
-    monkeypatch.setitem(NAMES["kinds"], "fake", "runs")  # what `register` records for the result validator
+    monkeypatch.setitem(NAMES["kinds"], "fake", "things")  # what `register` records for the result validator
     CALLS.clear()
 
 
