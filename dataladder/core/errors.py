@@ -17,25 +17,30 @@ class InputError(Exception):
         super().__init__(f"{prefix}{fld}{message}")
 
 
-def not_a_file(path) -> str:
-    """Why `path` cannot be read as a file ('no such file', 'is a directory; give a file'), or '' if it can."""
-    from pathlib import Path
-
+def _stat(path, noun: str, loop: str, link: str) -> tuple[int | None, str]:
+    """(`path`'s mode, '') or (None, why it cannot be read as a `noun`), the tails naming what to give instead."""
     import errno
     import os
-    import stat
 
-    p = Path(path)
     try:
-        mode = os.stat(p).st_mode
+        return os.stat(path).st_mode, ""
     except OSError as e:
         if e.errno == errno.ELOOP:
-            return "is a symbolic link loop; give a file"
-        if e.errno == errno.ENOENT and os.path.islink(p):
-            return f"is a link to {os.readlink(p)}, which does not exist; give a file"
+            return None, f"is a symbolic link loop{loop}"
+        if e.errno == errno.ENOENT and os.path.islink(path):
+            return None, f"is a link to {os.readlink(path)}, which does not exist{link}"
         if e.errno == errno.ENOTDIR:
-            return "no such file (a part of the path is a file, not a directory)"
-        return "no such file" if e.errno == errno.ENOENT else f"cannot be read ({e.strerror})"
+            return None, f"no such {noun} (a part of the path is a file, not a directory)"
+        return None, f"no such {noun}" if e.errno == errno.ENOENT else f"cannot be read ({e.strerror})"
+
+
+def not_a_file(path) -> str:
+    """Why `path` cannot be read as a file ('no such file', 'is a directory; give a file'), or '' if it can."""
+    import stat
+
+    mode, why = _stat(path, "file", "; give a file", "; give a file")
+    if mode is None:
+        return why
     if stat.S_ISREG(mode):
         return ""
     if stat.S_ISDIR(mode):
@@ -47,20 +52,11 @@ def not_a_file(path) -> str:
 def not_a_dir(path) -> str:
     """Why `path` cannot be read as a directory ('no such directory', 'is a file, not a directory'), or '' if it
     can; the counterpart of `not_a_file`."""
-    import errno
-    import os
     import stat
 
-    try:
-        mode = os.stat(path).st_mode
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            return "is a symbolic link loop, not a directory"
-        if e.errno == errno.ENOENT and os.path.islink(path):
-            return f"is a link to {os.readlink(path)}, which does not exist"
-        if e.errno == errno.ENOTDIR:
-            return "no such directory (a part of the path is a file, not a directory)"
-        return "no such directory" if e.errno == errno.ENOENT else f"cannot be read ({e.strerror})"
+    mode, why = _stat(path, "directory", ", not a directory", "")
+    if mode is None:
+        return why
     if stat.S_ISDIR(mode):
         return ""
     return "is a file, not a directory" if stat.S_ISREG(mode) else "is not a directory"
