@@ -67,8 +67,6 @@ import numpy as np
 
 from dataladder.forecast.power import backtest_weight, power_at, power_draws
 
-POWER = True
-RAMP = 2.0
 POWER = True  # mix in the power law with an asymptote where the curve's own backtest says so (`forecast.power`)
 N_MAX = 1e7  # the largest size a forecast names; past it the target counts as never reached
 N_GRID = np.unique(np.round(np.logspace(0, 7, 1400)))  # where curves are tabulated (1 … 10^7)
