@@ -517,9 +517,11 @@ def run_ours(case) -> dict:
 
 
 def baseline_points(case) -> dict:
-    """The simple baselines' point forecasts at the case's horizons: the last rung's mean, a power law with an
+    """The simple baselines' point forecasts at the case's horizons: the last rung's mean (of the seeds the
+    forecasters see: `last_mean` is every seed's, the truth's own estimate at that size), a power law with an
     asymptote fitted to all points, a straight line in logit (loss: log) against log n fitted to all points."""
     x, y, _ = _fixed_xy(case)
+    last = float(np.mean(y[x == x.max()]))  # the last rung as the forecaster sees it (its seeds here, not all)
     sign = 1 if case["direction"] == "higher" else -1
     top = 1.0 if case["bounded"] and sign == 1 else 0.0
     with np.errstate(all="ignore"):
@@ -534,7 +536,7 @@ def baseline_points(case) -> dict:
     out = {}
     for h, (n, _) in case["at"].items():
         p = sign * float(pw(n))
-        out[h] = {"last value": case["last_mean"], "power law": float(np.clip(p, 0, 1)) if case["bounded"] else p,
+        out[h] = {"last value": last, "power law": float(np.clip(p, 0, 1)) if case["bounded"] else p,
                   "logit line" if case["bounded"] else "log-log line": float(line(n))}
     return out
 
