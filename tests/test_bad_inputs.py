@@ -43,6 +43,10 @@ def files(tmp_path):
     (d / "colon.jsonl").write_text('{"skill": "my:task", "prompt": "p", "completion": "c"}\n')
     (d / "case.jsonl").write_text('{"skill": "Mixed", "prompt": "p", "completion": "c"}\n')
     (d / "adir").mkdir()
+    (d / "ok.py").write_text("print(1)\n")
+    (d / "t_ok.py").write_text("assert True\n")
+    (d / "points.csv").write_text("n,value\n20,0.3\n40,0.4\n80,0.5\n")
+    os.link(d / "tasks.jsonl", d / "hard.jsonl")  # a hard link to the input: the noisy copy would replace it
     (d / "alleval.jsonl").write_text("".join(json.dumps({"skill": "ev", "split": "eval", "prompt": f"q{i}",
                                                          "completion": "a"}) + "\n" for i in range(4)))
     (d / "badtests.jsonl").write_text('{"skill": "f", "prompt": "def f():", "completion": "x", '
@@ -168,7 +172,7 @@ CASES = [
     ("paths", ["curate", "{T}", "--output-dir", "{d}/afile/sub"], "cannot be created"),
     ("paths", ["corrupt", "{T}", "--output", "{d}", "--wrong-share", "0.1"], "is a directory"),
     ("paths", ["synth", "--skill", "mul", "--n", "5", "--source", "self", "--model", "{d}/missing"], "missing"),
-    ("paths", ["synth", "--skill", "mul", "--n", "5", "--probe", "{d}/adir"], "is a directory"),
+    ("paths", ["synth", "--skill", "mul", "--source", "self", "--n", "5", "--probe", "{d}/adir"], "is a directory"),
     ("paths", ["synth", "--skill", "mul", "--n", "5", "--stats", "{d}/adir"], "is a directory"),
     ("paths", ["curate", "{d}/adir"], "is a directory"),
     ("paths", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/adir"], "is a directory"),
@@ -375,6 +379,37 @@ CASES = [
     ("contradictions", ["corrupt", "{T}", "--output", "{out}/x.jsonl", "--synthetic-error", "0.3"],
      "--unverified-share 0 with --synthetic-error: they contradict"),
     ("contradictions", ["corrupt", "{T}", "--output", "{out}/x.jsonl"], "--duplicate-share are all 0"),
+    # a fifth audit: sizes without a ceiling, options that name the same file, repeats, unknown names without the option
+    ("numbers", ["climb", "--method", "lora", "--lora-ranks", "100000000"], "option --lora-ranks 100000000"),
+    ("numbers", ["prefs", "--lora-r", "100000"], "option --lora-r 100000"),
+    ("numbers", ["climb", "--max-new-tokens", "1000000000000"], "option --max-new-tokens 1000000000000"),
+    ("numbers", ["synth", "--skill", "mul", "--max-new-tokens", "2000000"], "option --max-new-tokens 2000000"),
+    ("numbers", ["rl", "--num-generations", "1000000"], "option --num-generations 1000000"),
+    ("numbers", ["icl", "--budget", "1000000000"], "option --budget 1000000000"),
+    ("numbers", ["prefs", "--min-pairs", "3000"], "(--min-pairs) 3000 is more than half the budget (--budget 3200)"),
+    ("numbers", ["sandbox", "{d}/ok.py", "--limits", "wall_s=5,wall_s=6"], "--limits: sandbox limit wall_s is given twice"),
+    ("paths", ["synth", "--skill", "mul", "--output", "{out}/x.jsonl", "--stats", "{out}/x.jsonl"],
+     "--output and --stats name the same file"),
+    ("paths", ["synth", "--skill", "{T}:caps", "--output", "{T}"], "--output and --skill name the same file"),
+    ("paths", ["corrupt", "{T}", "--output", "{d}/hard.jsonl", "--wrong-share", "0.1"], "is the input file"),
+    ("contradictions", ["sandbox", "--tests", "{d}/ok.py"], "--tests without PROGRAM"),
+    ("contradictions", ["sandbox", "{d}/ok.py", "--tests", "{d}/t_ok.py", "--tests", "{d}/t_ok.py"],
+     "--tests {d}/t_ok.py is given twice"),
+    ("contradictions", ["fit", "{d}/points.csv", "--at", "1000", "--at", "1000"], "--at 1000 is given twice"),
+    ("contradictions", ["probe", "--check-gold", "--skill", "{T}", "--output-dir", "{out}"],
+     "--check-gold with --output-dir: they contradict"),
+    ("contradictions", ["prefs", "--endpoint-model", "m"], "--endpoint-model m with --train-sources near-miss"),
+    ("contradictions", ["synth", "--skill", "mul", "--probe", "{d}/afile"], "--source template with --probe"),
+    ("contradictions", ["corrupt", "{T}", "--output", "{out}/x.jsonl", "--duplicate-share", "0.5", "--skill", "{T}"],
+     "--wrong-share 0 with --skill: they contradict"),
+    ("names", ["probe", "--skill", "add "], "--skill: unknown skill 'add '; did you mean 'add'?"),
+    ("names", ["icl", "--skill", "mull"], "--skill: unknown skill 'mull'"),
+    ("names", ["dpo", "--skill", "mull"], "--skill: unknown skill 'mull'"),
+    ("names", ["synth", "--skill", "mull"], "--skill: unknown skill 'mull'"),
+    ("names", ["synth", "--skill", "mul", "--source", "teacher"], "--source: unknown source 'teacher'"),
+    ("names", ["curate", "{T}", "--eval-skill", "nosuch"], "--eval-skill: unknown skill 'nosuch'"),
+    ("names", ["corrupt", "{T}", "--output", "{out}/x.jsonl", "--wrong-share", "0.1", "--skill", "nosuch"],
+     "--skill: unknown skill 'nosuch'"),
 ]
 
 NO_OUTPUT_OPTION = ("run", "--threads", "report", "sandbox", "skills")
@@ -527,6 +562,16 @@ def test_valid_inputs_next_to_the_refused_ones_are_accepted(files, tmp_path):
     (d / "gold100.jsonl").write_text("".join(json.dumps(x) + "\n" for x in rows))
     r = runner.invoke(app, ["probe", "--skill", str(d / "gold100.jsonl"), "--check-gold"], env={"COLUMNS": "400"})
     assert r.exit_code == 1 and f"{d / 'gold100.jsonl'}:100: gold answer fails" in r.stderr, r.stderr
+    from dataladder.cli.common import check_writable
+
+    if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK):  # an ordinary tmpfs, not /proc or /sys
+        check_writable(f"/dev/shm/dataladder-test-{os.getpid()}/out", "--output-dir")
+    # the same file for two options refused, different files (and no file) accepted
+    from dataladder.cli.common import distinct_files
+
+    distinct_files({"--output": tmp_path / "a.jsonl", "--stats": tmp_path / "a.stats.json", "--probe": None})
+    with pytest.raises(ValueError, match="--output and --stats name the same file"):
+        distinct_files({"--output": tmp_path / "a.jsonl", "--stats": tmp_path / "sub" / ".." / "a.jsonl"})
 
 
 @pytest.mark.parametrize("args, says", [

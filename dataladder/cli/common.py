@@ -37,7 +37,7 @@ def user_errors(fn: Callable) -> Callable:
                 raise
             err_console.print(f"[red]error:[/red] {escape(one_line(str(e)))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None  # [x] in a message is text, not markup
-        except (IsADirectoryError, NotADirectoryError, PermissionError, FileNotFoundError) as e:
+        except OSError as e:  # a directory, a read-only or full file system, a name too long: at a path
             if os.environ.get("DATALADDER_DEBUG") or not e.filename:  # a path the user gave, where no check caught it
                 raise
             err_console.print(f"[red]error:[/red] {escape(one_line(f'{e.filename}: {e.strerror}'))}", highlight=False,
@@ -196,7 +196,8 @@ def check_writable(path: Path | str, option: str, file: bool = False) -> None:
                 raise ValueError(f"{option} {p}: no part of the path exists") from None
             q = q.parent
     real = os.path.realpath(q)
-    if any(real == v or real.startswith(v + "/") for v in ("/proc", "/sys", "/dev")):  # root may "write" there
+    shm = real == "/dev/shm" or real.startswith("/dev/shm/")  # an ordinary tmpfs
+    if not shm and any(real == v or real.startswith(v + "/") for v in ("/proc", "/sys", "/dev")):  # root "writes" there
         raise ValueError(f"{option} {p}: {real} is on a virtual file system ({real.split('/')[1]}); choose another path")
     what = "directory" if stat.S_ISDIR(st.st_mode) else "file" if stat.S_ISREG(st.st_mode) else "special file"
     if q == p:
@@ -386,3 +387,21 @@ def executor_from(executor: str, ray_address: str | None, cpus_per_run: float, g
     ray = validated(RayOptions, {"address": ray_address, "cpus_per_run": cpus_per_run, "gpus_per_run": gpus_per_run,
                                  "threads_per_run": threads_per_run, "workers": workers})  # errors name --cpus-per-run
     return make_executor(ExecutorConfig(kind=executor, ray=ray) if executor == "ray" else ExecutorConfig())
+
+
+def distinct_files(paths: dict[str, "Path | str | None"]) -> None:
+    """Two options naming one file (`--stats` the `--output`, or the `--probe` it reads): one line naming both, before
+    anything is read or written (one would overwrite the other). Links, hard links and relative paths count."""
+    seen: dict[tuple, str] = {}
+    for option, p in paths.items():
+        if p is None:
+            continue
+        try:
+            st = os.stat(p)
+            key = (st.st_dev, st.st_ino)
+        except OSError:
+            key = (Path(p).resolve(),)
+        if key in seen:
+            raise ValueError(f"{seen[key]} and {option} name the same file ({p}); give {option} another path")
+        seen[key] = option
+

@@ -6,13 +6,14 @@ Run them as `dataladder synth --help` and so on. They make, clean, spoil or chec
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-from dataladder.cli.common import OUTPUT, _quiet, check_writable, progress, user_errors, validated
+from dataladder.cli.common import OUTPUT, _quiet, check_writable, distinct_files, progress, user_errors, validated
 from dataladder.cli.tables import console, print_curate, print_noise, print_sandbox, print_synth, print_verdict
 from dataladder.core.errors import not_a_file
 
@@ -61,7 +62,7 @@ def synth(
                     "--messages is --trl-format messages")
     refuse_together(source == "template", "--source template", (
         "model", "endpoint_url", "endpoint_model", "api_key", "k", "temperature", "top_p", "concurrency",
-        "endpoint_timeout"), "the template source writes the skill's own examples: no model, no sampling")
+        "endpoint_timeout", "probe", "greedy_check", "max_candidates", "sample_format"), "the template source writes the skill's own examples: no model, no sampling")
     refuse_together(source == "self", "--source self", ("endpoint_url", "endpoint_model", "api_key", "concurrency",
                                                         "endpoint_timeout"), "the endpoint options are for --source endpoint")
     refuse_together(source == "endpoint", "--source endpoint", ("model",), "--model is for --source self")
@@ -75,8 +76,9 @@ def synth(
                                  ("--concurrency", concurrency, concurrency >= 1, "a positive number"),
                                  ("--max-candidates", max_candidates, max_candidates is None or max_candidates >= 1,
                                   "a positive number"),
-                                 ("--max-new-tokens", max_new_tokens, max_new_tokens is None or max_new_tokens >= 1,
-                                  "a positive number")):
+                                 ("--max-new-tokens", max_new_tokens,
+                                  max_new_tokens is None or 1 <= max_new_tokens <= 1_000_000,
+                                  "a positive number, at most 1,000,000")):
         if not ok:
             raise ValueError(f"option {opt} {value}: expected {need}")
     if probe is not None and (why := not_a_file(probe)):
@@ -88,10 +90,13 @@ def synth(
 
         check_model("tiny-arith" if model is None else model)  # '' is refused, not the default
 
-    SOURCES.get(source)  # did-you-mean before any work
+    from dataladder.core.errors import for_option
     from dataladder.skills.spec import train_skill
 
-    name = train_skill(skill, str(prompts_file) if prompts_file else None).name  # bad specs and lines: before any work
+    with for_option("--source"):
+        SOURCES.get(source)  # did-you-mean before any work
+    with for_option("--skill"):
+        name = train_skill(skill, str(prompts_file) if prompts_file else None).name  # bad specs and lines: first
     cfg = SynthConfig(skill=skill, n=n, source=source, model=model, k=k if source != "template" else 1,
                       temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
                       trl_format="messages" if messages else trl_format, seed=seed,
@@ -101,6 +106,8 @@ def synth(
                       probe=str(probe) if probe else None, prompts_file=str(prompts_file) if prompts_file else None)
     output = output or Path("runs/synth") / f"{name}-{source}.jsonl"
     check_writable(output, "--output", file=True)
+    distinct_files({"--output": output, "--stats": stats or output.with_suffix(".stats.json"), "--probe": probe,
+                    "--prompts-file": prompts_file, "--skill": skill.partition(":")[0] if ".json" in skill else None})
     if source == "endpoint" and endpoint_url:
         from dataladder.generate.endpoint import check_reachable
 
@@ -152,6 +159,12 @@ def curate(
                          ("length", ("min_chars", "max_chars"))):
         refuse_together(step not in cfg.steps, f"--steps {','.join(cfg.steps)}", params,
                         f"the option is for the {step} step, which --steps leaves out")
+    from dataladder.core.errors import for_option
+    from dataladder.skills import resolve_skills
+
+    for option, names in (("--skill", [skill] if skill else []), ("--eval-skill", eval_skill or [])):
+        with for_option(option):  # an unknown name or a bad JSONL line, named by its option, before any record
+            resolve_skills(names)
     with progress() as bar:
         task = bar.add_task("curating (records read)", total=None)
         stats = curate_fn(input, output_dir, cfg, on_record=lambda n: bar.update(task, completed=n))
@@ -177,7 +190,7 @@ def corrupt(
     from dataladder.data.formats import check_output_suffix
 
     check_output_suffix(output, "--output")
-    if output.exists() and input.exists() and output.resolve() == input.resolve():
+    if output.exists() and input.exists() and os.path.samefile(output, input):  # a link or a hard link too
         raise ValueError(f"--output {output}: is the input file; give another path (the noisy copy would replace it)")
     from dataladder.data.formats import read_trl, write_records
     from dataladder.data.noise import add_noise, noise_counts
@@ -192,12 +205,17 @@ def corrupt(
 
     refuse_together(unverified_share == 0, "--unverified-share 0", ("synthetic_error",),
                     "--synthetic-error is how often the unverified synthetic answers are wrong, and there are none")
+    refuse_together(wrong_share == 0, "--wrong-share 0", ("skill",),
+                    "--skill shapes the wrong answers, and there are none")
     if wrong_share == unverified_share == duplicate_share == 0:
         raise ValueError("--wrong-share, --unverified-share and --duplicate-share are all 0: the noisy copy would be an "
                          "exact copy; give at least one share above 0")
     from dataladder.skills import resolve_skills
 
-    sk = resolve_skills(skill) if skill else None  # a bad spec or JSONL line: before reading the records
+    from dataladder.core.errors import for_option
+
+    with for_option("--skill"):
+        sk = resolve_skills(skill) if skill else None  # a bad spec or JSONL line: before reading the records
     records = [rec for _, rec in read_trl(input)]
     noisy = add_noise(records, wrong_share, unverified_share, duplicate_share, seed, synthetic_error, sk)
     write_records(output, noisy)
@@ -216,6 +234,10 @@ def sandbox(
 
     with for_option("--limits"):
         lim = Limits.parse(limits)
+    if tests and program is None:
+        raise ValueError("--tests without PROGRAM: the tests run after a program; give the program's file first")
+    if twice := next((t for i, t in enumerate(tests or []) if t in (tests or [])[:i]), None):
+        raise ValueError(f"--tests {twice} is given twice; give each test file once")
     sources = [_source(path) for path in [*([program] if program else []), *(tests or [])]]  # before any output
     caps = sandbox_capabilities()
     print_sandbox(caps)

@@ -145,9 +145,11 @@ def fit(
         raise ValueError(f"--delta {delta:g}: must be ≥ 0")
     if budget is not None and not (math.isfinite(budget) and budget > 0):
         raise ValueError(f"--budget {budget:g}: must be a positive size")
-    for n in at or []:
+    for i, n in enumerate(at or []):
         if not (math.isfinite(n) and n >= 1):
             raise ValueError(f"--at {n:g}: must be a size ≥ 1")
+        if n in at[:i]:
+            raise ValueError(f"--at {n:g} is given twice; give each size once")
     check_writable(output_dir, "--output-dir")
     from dataladder.forecast.points import read_points
     from dataladder.forecast.summary import resolve_bounds, summarize

@@ -40,7 +40,8 @@ def ladder_command(kind: Kind):
         count, minutes = parse_budget(opts.pop("budget", None))
         fields.update({k: v for k, v in ((kind.budget, count), ("max_minutes", minutes)) if v})
         _name_the_skill(kind, fields)
-        cfg = validated(cls, fields, {k: v for k, v in kind.aliases.items() if "." not in k or opts.get(v) is not None})
+        names = {k: v for k, v in kind.aliases.items() if "." not in k or opts.get(v) is not None}
+        cfg = validated(cls, fields, {**({kind.budget: "budget"} if kind.budget else {}), **names})  # max_shots: --budget
         if getattr(cfg, "models", None) == []:  # `--model ''`
             raise ValueError("--model: no model given; give at least one base model (default tiny-arith)")
         from dataladder.models.hub import check_model

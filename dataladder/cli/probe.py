@@ -71,7 +71,7 @@ def probe(
     refuse_together(check_gold, "--check-gold", (
         "model", "backend", "endpoint_url", "endpoint_model", "endpoint_api", "concurrency", "endpoint_timeout",
         "batch_size", "chat_template", "system_prompt", "stop", "max_new_tokens", "target_format", "n", "seed",
-        "mastered_at", "partial_at"), "--check-gold loads no model and generates nothing: it checks every item's gold "
+        "mastered_at", "partial_at", "output_dir"), "--check-gold loads no model and generates nothing: it checks every item's gold "
                     "answer")
     from dataladder.study.plan import ProbeStep
 
@@ -101,7 +101,11 @@ def probe(
     from dataladder.evals.probe import check_skills, with_prerequisites
     from dataladder.skills import resolve_skills
 
-    check_skills(resolve_skills(with_prerequisites(names)), target_format)  # before any model is loaded
+    from dataladder.core.errors import for_option
+
+    with for_option("--skill"):
+        skills = resolve_skills(with_prerequisites(names))
+    check_skills(skills, target_format)  # before any model is loaded
     if backend == "endpoint":
         from dataladder.generate.endpoint import check_reachable
 

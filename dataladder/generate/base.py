@@ -47,7 +47,7 @@ class PromptOptions(BaseModel, extra="forbid", allow_inf_nan=False):
     chat_template: ChatMode = Field("auto", description="auto (conversational items and chat formats) | on | off")
     system_prompt: str | None = Field(None, description="a system turn added to every conversation without one")
     stop: list[str] = Field(default_factory=list, description="extra stop strings, on top of each format's own")
-    max_new_tokens: int | None = Field(None, gt=0, description="most new tokens per completion (default: the item's, "
+    max_new_tokens: int | None = Field(None, gt=0, le=1_000_000, description="most new tokens per completion (default: the item's, "
                                                                "else the skill's)")
 
     @field_validator("chat_template", mode="before")

@@ -39,7 +39,8 @@ class ClimbConfig(PromptOptions, LadderConfig, extra="forbid"):
     target_format: str | None = Field(None, description="prompt format of the target (default: each skill's own: "
                                                          "exam for arithmetic, a JSONL skill's first format)")
     method: Literal["full", "lora"] = Field("full", description="full fine-tuning or LoRA")
-    lora_ranks: list[Annotated[int, Field(ge=1)]] = Field(default_factory=lambda: [1, 4, 16], description="LoRA ranks (method lora)")
+    lora_ranks: list[Annotated[int, Field(ge=1, le=4096)]] = Field(default_factory=lambda: [1, 4, 16],
+                                                                  description="LoRA ranks (method lora), 1 to 4,096")
     start: int = Field(20, ge=1, description="examples in the first rung")
     seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested data)")
     max_examples: int = Field(5120, ge=1, description="budget: most examples in a rung")

@@ -39,9 +39,11 @@ class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
 
 def skill_of(cfg):
     """The skill a one-skill ladder config names, with its extra train prompts (`prompts_file`)."""
+    from dataladder.core.errors import for_option
     from dataladder.skills.spec import train_skill
 
-    return train_skill(cfg.skill, cfg.prompts_file)
+    with for_option("--skill"):  # an unknown name or a bad JSONL line, named by the option
+        return train_skill(cfg.skill, cfg.prompts_file)
 
 
 def format_of(cfg) -> str:

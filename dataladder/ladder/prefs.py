@@ -45,10 +45,11 @@ class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
     delta: float = Field(0.02, gt=0, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
     heldout_n: int = Field(400, ge=1, le=1_000_000, description="held-out pairs per source")
     min_pairs: int = Field(1000, ge=0, description="pairs before the fit may stop the ladder (the prior: reward models "
-                                             "improve over thousands of pairs); at most half the budget")
+                                             "improve over thousands of pairs); at most half the budget (the "
+                                             "default is capped there)")
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
-    lora_r: int | None = Field(None, ge=1, description="LoRA rank (None: full fine-tuning)")
+    lora_r: int | None = Field(None, ge=1, le=4096, description="LoRA rank, 1 to 4,096 (None: full fine-tuning)")
     temperature: float = Field(1.0, gt=0, description="sampling temperature of the model sources")
     other_model: str | None = Field(None, description="local causal LM for the `other` source")
     endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
@@ -61,6 +62,10 @@ class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
 
     @model_validator(mode="after")
     def _budget(self):
+        if "min_pairs" in self.model_fields_set and self.min_pairs > self.max_pairs / 2:  # the default is capped there
+            raise ValueError(f"min_pairs (--min-pairs) {self.min_pairs} is more than half the budget (--budget "
+                             f"{self.max_pairs}): the fit could never stop the ladder; lower it to at most "
+                             f"{self.max_pairs // 2}")
         return first_rung_fits(self, "start", "max_pairs")
 
 
@@ -103,7 +108,8 @@ def check_config(cfg: PrefsConfig) -> None:
     if overlap:
         raise ValueError(f"--heldout-sources {', '.join(sorted(overlap))}: also a training source; held-out sources "
                          "must be unseen")
-    for opt, source, value in (("--other-model", "other", cfg.other_model), ("--endpoint-url", "endpoint", cfg.endpoint_url)):
+    for opt, source, value in (("--other-model", "other", cfg.other_model), ("--endpoint-url", "endpoint", cfg.endpoint_url),
+                               ("--endpoint-model", "endpoint", cfg.endpoint_model)):
         if value and source not in (*cfg.train_sources, *cfg.heldout_sources):  # given, and nothing would use it
             raise ValueError(f"{opt} {value} with --train-sources {','.join(cfg.train_sources)} and --heldout-sources "
                              f"{','.join(cfg.heldout_sources) or repr('')}: they contradict ({opt} is for the {source} "

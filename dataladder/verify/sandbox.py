@@ -75,6 +75,8 @@ class Limits:
             key = key.strip()
             if not sep or key not in kinds:
                 raise ValueError(f"sandbox limit {part.strip()!r}: expected key=value with key one of {', '.join(kinds)}")
+            if key in out:
+                raise ValueError(f"sandbox limit {key} is given twice; give each limit once")
             try:
                 out[key] = kinds[key](value)
             except ValueError:
