@@ -95,8 +95,12 @@ def synth(
 
     with for_option("--source"):
         SOURCES.get(source)  # did-you-mean before any work
+    from dataladder.skills import get_skill
+
     with for_option("--skill"):
-        name = train_skill(skill, str(prompts_file) if prompts_file else None).name  # bad specs and lines: first
+        get_skill(skill)  # bad specs and lines: before any work
+    with for_option("--prompts-file"):
+        name = train_skill(skill, str(prompts_file) if prompts_file else None).name
     cfg = SynthConfig(skill=skill, n=n, source=source, model=model, k=k if source != "template" else 1,
                       temperature=temperature, top_p=top_p, sample_format=sample_format, write_format=write_format,
                       trl_format="messages" if messages else trl_format, seed=seed,

@@ -143,11 +143,14 @@ def fit(
     _check_target(target, bnds, "option")
     if delta is not None and not (math.isfinite(delta) and delta >= 0):
         raise ValueError(f"--delta {delta:g}: must be ≥ 0")
-    if budget is not None and not (math.isfinite(budget) and budget > 0):
-        raise ValueError(f"--budget {budget:g}: must be a positive size")
+    from dataladder.forecast.model import N_MAX
+
+    if budget is not None and not (math.isfinite(budget) and 0 < budget <= N_MAX):
+        raise ValueError(f"--budget {budget:g}: must be a positive size, at most {N_MAX:,.0f} (the largest a forecast "
+                         "names)")
     for i, n in enumerate(at or []):
-        if not (math.isfinite(n) and n >= 1):
-            raise ValueError(f"--at {n:g}: must be a size ≥ 1")
+        if not (math.isfinite(n) and 1 <= n <= N_MAX):
+            raise ValueError(f"--at {n:g}: must be a size from 1 to {N_MAX:,.0f} (the largest a forecast names)")
         if n in at[:i]:
             raise ValueError(f"--at {n:g} is given twice; give each size once")
     check_writable(output_dir, "--output-dir")

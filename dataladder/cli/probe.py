@@ -59,8 +59,8 @@ def probe(
     names = skill or list(ARITHMETIC)
     if n <= 0:
         raise ValueError(f"--n {n}: must be a positive number of items")
-    if batch_size <= 0:
-        raise ValueError(f"--batch-size {batch_size}: must be a positive number of prompts")
+    if not 0 < batch_size <= 65_536:
+        raise ValueError(f"--batch-size {batch_size}: must be a positive number of prompts, at most 65,536")
     if not 0 <= seed < 2**32:
         raise ValueError(f"--seed {seed}: must be between 0 and 2**32 - 1")
     from dataladder.cli.common import refuse_together

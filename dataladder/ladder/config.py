@@ -13,12 +13,12 @@ from dataladder.ladder.engine import Rule
 
 
 class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
-    growth: float = Field(2.0, gt=1, description="each rung's size over the previous one's")
+    growth: float = Field(2.0, gt=1, le=64, description="each rung's size over the previous one's (at most 64)")
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored run time (training and eval) "
                                                               "of the ladder; a resume counts finished runs")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling worth paying for (stop rule)")
-    min_rungs: int = Field(4, ge=1, description="rungs before the fit may stop the ladder")
-    n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit (at least 1,000 are used)")
+    delta: float = Field(0.01, ge=0, le=1, description="smallest gain per doubling worth paying for (stop rule)")
+    min_rungs: int = Field(4, ge=1, le=64, description="rungs before the fit may stop the ladder")
+    n_boot: int = Field(200, ge=1, le=100_000, description="posterior draws of the curve fit (at least 1,000 are used)")
     rungs: Literal["grow", "adaptive"] = Field("grow", description="grow: each rung is the last × growth; adaptive: "
                                                                    "the next rung goes where the forecast's median "
                                                                    "reaches the target, at most 4× the last rung and "
@@ -40,9 +40,12 @@ class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
 def skill_of(cfg):
     """The skill a one-skill ladder config names, with its extra train prompts (`prompts_file`)."""
     from dataladder.core.errors import for_option
+    from dataladder.skills import get_skill
     from dataladder.skills.spec import train_skill
 
-    with for_option("--skill"):  # an unknown name or a bad JSONL line, named by the option
+    with for_option("--skill"):  # an unknown name or a bad JSONL line, named by its option
+        get_skill(cfg.skill)
+    with for_option("--prompts-file"):
         return train_skill(cfg.skill, cfg.prompts_file)
 
 

@@ -39,10 +39,10 @@ class DPOConfig(PromptOptions, LadderConfig, extra="forbid"):
     start: int = Field(20, ge=1, description="pairs in the first rung")
     seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(2560, ge=1, description="budget: most pairs in a rung")
-    saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more pairs gains less than this")
+    saturation_delta: float = Field(0.02, gt=0, le=1, description="saturation: 10× more pairs gains less than this")
     eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items per format at every rung")
     lora_r: int | None = Field(None, ge=1, le=4096, description="LoRA rank, 1 to 4,096 (None: full fine-tuning)")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature of the `self` source")
+    temperature: float = Field(1.0, gt=0, le=100, description="sampling temperature of the `self` source")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format)")
     hp: DPOHparams = Field(default_factory=DPOHparams, description="DPO hyperparameters")
     report_to: ReportTo = Field("none", description="experiment tracking of every training run and rung: none, "

@@ -41,7 +41,7 @@ class ICLConfig(PromptOptions, LadderConfig, extra="forbid"):
     seeds: int = Field(2, ge=1, le=1000, description="independent draws of the demonstrations per rung (each nested)")
     max_shots: int = Field(64, ge=1, le=4096, description="budget: most demonstrations in a prompt (at most 4,096: "
                                                         "no context holds more)")
-    saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more demonstrations gains less than this")
+    saturation_delta: float = Field(0.02, gt=0, le=1, description="saturation: 10× more demonstrations gains less than this")
     eval_n: int = Field(200, ge=1, le=1_000_000, description="eval items scored at every rung")
     prompts_file: str | None = Field(None, description="more train items for a JSONL skill (its line format), "
                                                        "to draw demonstrations from")

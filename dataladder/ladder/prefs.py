@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
-from dataladder.ladder.config import LadderConfig
+from dataladder.ladder.config import LadderConfig, skill_of
 from pydantic import Field, model_validator
 
 from dataladder.ladder.engine import Job, Ladder, train_stats
@@ -42,7 +42,7 @@ class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
     start: int = Field(50, ge=1, description="pairs in the first rung")
     seeds: int = Field(2, ge=1, le=1000, description="training seeds per rung (each draws its own nested pairs)")
     max_pairs: int = Field(3200, ge=1, description="budget: most pairs in a rung")
-    delta: float = Field(0.02, gt=0, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
+    delta: float = Field(0.02, gt=0, le=1, description="smallest gain worth paying for: per doubling (stop rule) and per 10× (saturation)")
     heldout_n: int = Field(400, ge=1, le=1_000_000, description="held-out pairs per source")
     min_pairs: int = Field(1000, ge=0, description="pairs before the fit may stop the ladder (the prior: reward models "
                                              "improve over thousands of pairs); at most half the budget (the "
@@ -50,7 +50,7 @@ class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
     hard_only: bool = Field(False, description="train on hard pairs (near misses) only")
     flip_share: float = Field(0.0, ge=0.0, le=1.0, description="share of training pairs with chosen and rejected swapped")
     lora_r: int | None = Field(None, ge=1, le=4096, description="LoRA rank, 1 to 4,096 (None: full fine-tuning)")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature of the model sources")
+    temperature: float = Field(1.0, gt=0, le=100, description="sampling temperature of the model sources")
     other_model: str | None = Field(None, description="local causal LM for the `other` source")
     endpoint_url: str | None = Field(None, description="OpenAI-compatible server for the `endpoint` source")
     endpoint_model: str | None = Field(None, description="model name on that server")
@@ -84,9 +84,8 @@ def check_config(cfg: PrefsConfig) -> None:
     from dataladder.data.pairs import source_name
     from dataladder.core.registry import did_you_mean
     from dataladder.skills.base import no_train_items
-    from dataladder.skills.spec import train_skill
 
-    sk = train_skill(cfg.skill, cfg.prompts_file)
+    sk = skill_of(cfg)
     if cfg.format is not None and cfg.format not in sk.formats:
         raise ValueError("--format: " + did_you_mean(f"{sk.name} format", cfg.format, list(sk.formats)))
     if not sk.items("train", 1, 0):

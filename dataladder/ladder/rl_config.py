@@ -23,7 +23,7 @@ class RLConfig(PromptOptions, LadderConfig, extra="forbid"):
                                                                   "(DeepSeek-R1's cold start): 'auto' = "
                                                                   "cold_start_examples when the zero-signal check warns, "
                                                                   "0 = never, N = always N")
-    cold_start_examples: int = Field(20, ge=1, description="examples of an 'auto' cold start (the ladder's minimal data)")
+    cold_start_examples: int = Field(20, ge=1, le=1_000_000, description="examples of an 'auto' cold start (the ladder's minimal data)")
     target: float = Field(0.8, gt=0, le=1, description="greedy accuracy to reach")
     start_steps: int = Field(16, ge=1, description="GRPO steps in the first rung")
     max_rollouts: int = Field(16384, ge=1, description="budget: most rollouts (steps × prompts × generations)")
@@ -31,14 +31,14 @@ class RLConfig(PromptOptions, LadderConfig, extra="forbid"):
     seed: int = Field(0, ge=0, le=2**32 - 1, description="training seed (and which train prompts are drawn)")
     eval_n: int = Field(300, ge=1, le=1_000_000, description="held-out eval items at every rung")
     check_prompts: int = Field(128, ge=1, le=1_000_000, description="prompts sampled by the zero-signal check")
-    check_samples: int = Field(16, ge=2, description="samples per prompt in the check (≥ num_generations)")
+    check_samples: int = Field(16, ge=2, le=1024, description="samples per prompt in the check (≥ num_generations)")
     warn_at: float = Field(0.9, ge=0, le=1, description="predicted zero-signal share that triggers the warning (most groups "
                                             "teach nothing)")
     filter_zero_signal: bool = Field(False, description="drop prompts whose check samples all score the same")
     reward_model: str | None = Field(None, description="reward model directory from `dataladder prefs`")
     online_every: int | None = Field(None, ge=1, description="retrain the reward model every K steps on verifier-labelled "
                                                        "rollouts (needs reward_model); adds a static-RM arm to compare")
-    saturation_delta: float = Field(0.02, gt=0, description="saturation: 10× more rollouts gains less than this")
+    saturation_delta: float = Field(0.02, gt=0, le=1, description="saturation: 10× more rollouts gains less than this")
     prompts_file: str | None = Field(None, description="more train prompts for a JSONL skill (its line format; "
                                                        "the completion optional given 'answer' or a verifier needing neither)")
     hp: GRPOHparams = Field(default_factory=GRPOHparams, description="GRPO hyperparameters")

@@ -46,7 +46,7 @@ class GRPOHparams(BaseModel, extra="forbid", allow_inf_nan=False):
         "grpo", "learning_rate", "AdamW learning rate (constant schedule)"))
     num_generations: int = Field(8, ge=2, le=1024, description="completions sampled per prompt (the group; TRL's default)")
     prompts_per_step: int = Field(8, ge=1, description="distinct prompts per optimizer step")
-    temperature: float = Field(1.0, gt=0, description="sampling temperature of the rollouts (and of the zero-signal check)")
+    temperature: float = Field(1.0, gt=0, le=100, description="sampling temperature of the rollouts (and of the zero-signal check)")
     top_p: float = Field(1.0, gt=0, le=1, description="nucleus sampling of the rollouts")
     beta: float = Field(0.0, description="KL coefficient against the reference model (TRL's default 0)")
     loss_type: str = Field("dapo", description="TRL loss type")
