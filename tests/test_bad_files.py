@@ -401,17 +401,29 @@ def test_a_plan_is_refused_whole_before_anything_is_written(paths, tmp_path, tex
 # ---- 4. the study pool leaves no named semaphores after a kill -----------------------------------------------
 
 POOL = """
-import sys
+import sys, time
 from pathlib import Path
+import dataladder.study.run as run
 from dataladder.study.plan import Plan
-from dataladder.study.run import Hooks
 from dataladder.study.pool import run_steps_parallel
 
-if __name__ == "__main__":  # spawned workers import this file again
+
+def step(*a, **k):  # in the worker (it imports this file again): a library's progress bar, then the step runs on
+    from tqdm.auto import tqdm
+
+    for _ in tqdm(range(3)):  # tqdm's first bar takes a multiprocessing lock unless the worker's is a thread lock
+        pass
+    Path(sys.argv[1] + ".running").write_text("")
+    time.sleep(120)
+
+
+run.run_step = step
+
+if __name__ == "__main__":
     out = Path(sys.argv[1])
     plan = Plan.model_validate({"output_dir": str(out), "probe": {"n": 300}, "threads": 1})
     print("pool", flush=True)
-    run_steps_parallel(plan, out, Hooks(), [("probe", ())], workers=2)
+    run_steps_parallel(plan, out, run.Hooks(), [("probe", ())], workers=2)
 """
 
 
@@ -428,8 +440,12 @@ def test_a_killed_study_pool_leaves_no_semaphores(tmp_path):
                          stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     try:
         assert p.stdout.readline().strip() == "pool"
-        time.sleep(3)  # the workers started (a spawned interpreter each) and the step is running
-        assert p.poll() is None, "the pool ended before it could be killed"
+        running = Path(str(tmp_path / "out") + ".running")
+        for _ in range(600):  # the workers started (a spawned interpreter each) and the step is running
+            if running.exists() or p.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert running.exists() and p.poll() is None, "the step never ran, or the pool ended before it was killed"
     finally:
         os.killpg(p.pid, signal.SIGKILL)  # the whole session: the study, its workers, any resource tracker
         p.wait()

@@ -624,8 +624,9 @@ def test_an_accepted_ladder_command_says_so_at_once(cmd, module, driver, says, m
     monkeypatch.setattr(importlib.import_module(module), driver, stub)
     monkeypatch.setattr(runtime, "load_warning", lambda: None)
     (tmp_path / "prefs").mkdir()
-    (tmp_path / "prefs" / "prefs.json").write_text(json.dumps({"kind": "reward", "unit": "pairs", "config": {},
-                                                               "rungs": [{"n": 50, "accuracy": 0.6, "seeds": [{"accuracy": 0.6}]}]}))
+    (tmp_path / "prefs" / "prefs.json").write_text(json.dumps({
+        "kind": "reward", "unit": "pairs", "config": {}, "base": None,
+        "rungs": [{"n": 50, "accuracy": 0.6, "seeds": [{"accuracy": 0.6}]}]}))
     from dataladder.core.store import RunStore
     from dataladder.ladder.prefs import PrefsConfig, data_config, rung_config
 

@@ -33,6 +33,9 @@ def read_yaml(path: Path, what: str = "file") -> dict:
     except _DuplicateKey as e:
         raise InputError(f"key '{e.key}' is given twice (first on line {e.first}); keep one (YAML would silently "
                          "take the last)", str(path), e.line) from None
+    except RecursionError:  # `[[[[…` thousands deep: PyYAML's composer recurses per level
+        raise InputError(f"not readable YAML: nested too deeply (hundreds of [ or {{ inside each other); a {what} "
+                         "is a few levels of keys", str(path)) from None
     except yaml.YAMLError as e:
         line = getattr(getattr(e, "problem_mark", None), "line", None)
         if line is None and isinstance(getattr(e, "position", None), int):  # a character YAML cannot read
@@ -73,10 +76,57 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def load_yaml_model(model: type[M], path: Path) -> M:
     """Validate YAML at `path` into `model`; the first problem becomes one InputError line."""
     data = read_yaml(path)
+    if why := bool_problem(model, data):
+        raise InputError(why, str(path))
     try:
         return model.model_validate(data)
     except ValidationError as e:
         raise InputError(first_error(model, e), str(path)) from None
+
+
+def bool_problem(model: type[BaseModel], data, where: str = "") -> str:
+    """Where `data` gives true or false for a number of `model` (pydantic would read `n: true` as 1): "key
+    'probe.n': expected an integer, got true (a yes/no)"; '' if nowhere. Fields that take a boolean, or anything,
+    are left to pydantic, and so is every other type."""
+    if not isinstance(data, dict):
+        return ""
+    fields = {**{f.alias: f for f in model.model_fields.values() if f.alias}, **model.model_fields}
+    for key, value in data.items():
+        field = fields.get(key) if isinstance(key, str) else None
+        if field is not None and (why := _bool_in(field.annotation, value, f"{where}.{key}" if where else key)):
+            return why
+    return ""
+
+
+def _bool_in(ann, value, where: str) -> str:
+    import types
+    import typing
+
+    if typing.get_origin(ann) is typing.Annotated:
+        ann = typing.get_args(ann)[0]
+    origin, args = typing.get_origin(ann), typing.get_args(ann)
+    options = args if origin in (typing.Union, types.UnionType) else (ann,)
+    if isinstance(value, bool):
+        takes = any(a in (bool, typing.Any, object) or (typing.get_origin(a) is typing.Literal and
+                                                      any(isinstance(x, bool) for x in typing.get_args(a)))
+                    for a in options)
+        if not takes and any(a in (int, float) for a in options):
+            kind = "an integer" if int in options and float not in options else "a number"
+            return f"key '{where}': expected {kind}, got {str(value).lower()} (a boolean)"
+        return ""
+    if isinstance(value, dict):
+        models = [a for a in options if isinstance(a, type) and issubclass(a, BaseModel)]
+        maps = [a for a in options if typing.get_origin(a) in (dict, typing.Mapping) or a is dict]
+        if len(models) == 1 and not maps:
+            return bool_problem(models[0], value, where)
+        if len(maps) == 1 and not models and len(typing.get_args(maps[0])) == 2:
+            return next((why for k, v in value.items() if (why := _bool_in(typing.get_args(maps[0])[1], v,
+                                                                            f"{where}.{k}"))), "")
+    if isinstance(value, list):
+        seqs = [a for a in options if typing.get_origin(a) in (list, tuple, set, frozenset, typing.Sequence)]
+        if len(seqs) == 1 and (inner := typing.get_args(seqs[0])) and (len(inner) == 1 or inner[1] is Ellipsis):
+            return next((why for i, v in enumerate(value) if (why := _bool_in(inner[0], v, f"{where}.{i}"))), "")
+    return ""
 
 
 def first_error(model: type[BaseModel], e: ValidationError) -> str:

@@ -68,26 +68,193 @@ def json_problem(e) -> str:
     return f"{e.msg.removesuffix(' at')} at column {e.colno}"
 
 
-def loads(text: str, file: str, line: int | None = None):
-    """`json.loads` of text from a file the user gave: malformed, or nested too deep for Python's reader (a
-    RecursionError), is one InputError naming the file and line."""
+def loads(text: str, file: str, line: int | None = None, constants: bool = False):
+    """`json.loads` of text from a file the user gave, strictly: malformed, nested too deep for Python's reader (a
+    RecursionError), a key given twice in one object (a JSON reader would silently keep the last), `NaN` or
+    `Infinity` (not JSON; `constants` lets a result document through to its own check, which names the field),
+    a lone UTF-16 surrogate escape (`"\\ud800"`, no text) or a number too long for Python: one InputError naming
+    the file, the line (`line`, else where the text says) and, where it is a value's, the field path."""
     import json
 
     try:
-        return json.loads(text)
+        return _strict(text, constants)
     except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({json_problem(e)})", file, e.lineno if line is None else line) from None
+        hint = ""
+        if e.msg == "Extra data" and "\r" in text.rstrip("\r\n"):  # CR-only (old Mac) line ends: one line
+            hint = "; its line ends look like lone CRs (old Mac): save it with LF or CRLF line ends"
+        raise InputError(f"not valid JSON ({json_problem(e)}{hint})", file, e.lineno if line is None else line) \
+            from None
     except RecursionError:
         raise InputError("not readable JSON: nested too deeply (thousands of [ or { inside each other)", file,
                          line) from None
+    except _Refused as e:
+        found = _locate(text, constants) or (e.message, e.field, None)
+        at = line if line is not None or found[2] is None else text.count("\n", 0, found[2]) + 1
+        raise InputError(found[0], file, at, found[1]) from None
+    except ValueError:  # int("1" * 5000): past Python's limit for a number's digits
+        raise InputError("not readable JSON: a number has more digits than Python reads (4,300); give it as a "
+                         "string", file, line) from None
+
+
+class _Refused(Exception):
+    """Valid to Python's JSON reader, not to ours: a key given twice, NaN, a lone surrogate."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+def _twice(key: str) -> str:
+    return "the key is given twice in one object; keep one (a JSON reader would silently take the last)"
+
+
+def _shown(key: str) -> str:
+    """A key as one line of UTF-8 can show it: escaped where it holds a newline, a control character or a lone
+    surrogate."""
+    return key if key.isprintable() else repr(key)[1:-1]
+
+
+def _unique_pairs(pairs: list) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise _Refused(_twice(key), _shown(key))
+    return out
+
+
+def _constant(name: str):
+    raise _Refused(f"{name} is not valid JSON; give a number")
+
+
+_SURROGATE = None  # the pattern of a surrogate escape, compiled on first use
+_DECODERS: dict = {}
+
+
+def _strict(text: str, constants: bool):
+    import json
+    import re
+
+    global _SURROGATE
+    if text.startswith("\ufeff"):  # as json.loads says it
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+    dec = _DECODERS.get(constants)
+    if dec is None:
+        dec = _DECODERS[constants] = json.JSONDecoder(object_pairs_hook=_unique_pairs,
+                                                      parse_constant=None if constants else _constant)
+    doc = dec.decode(text)
+    _SURROGATE = _SURROGATE or re.compile(r"\\u[dD][89a-fA-F]")
+    if "\\u" in text and _SURROGATE.search(text):  # a pair is fine: only then look at what the escapes made
+        try:
+            json.dumps(doc, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise _Refused("holds a lone UTF-16 surrogate escape (\\ud800-\\udfff without its pair), which is "
+                           "no text; remove it or give the whole pair") from None
+        except (RecursionError, ValueError):
+            pass
+    return doc
+
+
+def _locate(text: str, constants: bool) -> tuple[str, str | None, int] | None:
+    """(message, field path, offset) of the first thing `_strict` refuses in `text`, read again by Python's own
+    scanner with every key, string and constant watched; None if it cannot say (nested too deep for it)."""
+    import json
+    import json.decoder as jd
+    from json.scanner import py_make_scanner
+
+    path: list = []
+    at = [0]
+    starts: list[int] = []
+
+    def field(extra=()) -> str | None:
+        parts = [*path, *extra]
+        text_ = "".join(f"[{p}]" if isinstance(p, int) else f".{_shown(p)}" for p in parts).lstrip(".")
+        return text_ or None
+
+    def lone(s: str, where) -> None:
+        try:
+            s.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise _Refused(f"holds a lone UTF-16 surrogate (\\u{ord(s[e.start]):04x} without its pair), which is no "
+                           "text; remove it or give the whole pair", where) from None
+
+    class Memo(dict):
+        last = None
+
+        def setdefault(self, key, default=None):
+            self.last = key
+            return super().setdefault(key, default)
+
+    memo = Memo()
+
+    def pairs(ps: list) -> dict:
+        out: dict = {}
+        for k, v in ps:
+            at[0] = starts[-1]
+            lone(k, field([k]))
+            if k in out:
+                raise _Refused(_twice(k), field([k]))
+            out[k] = v
+        return out
+
+    def constant(name: str):
+        raise _Refused(f"{name} is not valid JSON; give a number", field())
+
+    def parse_string(s: str, end: int, strict: bool):
+        v, e = jd.py_scanstring(s, end, strict)
+        lone(v, field())
+        return v, e
+
+    def parse_object(s_and_end, strict, scan_once, object_hook, object_pairs_hook, memo_):
+        def scan(s, idx):
+            path.append(memo.last)
+            at[0] = idx
+            try:
+                return scan_once(s, idx)
+            finally:
+                path.pop()
+
+        starts.append(s_and_end[1] - 1)
+        try:
+            return jd.JSONObject(s_and_end, strict, scan, object_hook, object_pairs_hook, memo_)
+        finally:
+            starts.pop()
+
+    def parse_array(s_and_end, scan_once):
+        k = [0]
+
+        def scan(s, idx):
+            path.append(k[0])
+            k[0] += 1
+            at[0] = idx
+            try:
+                return scan_once(s, idx)
+            finally:
+                path.pop()
+
+        return jd.JSONArray(s_and_end, scan)
+
+    dec = json.JSONDecoder(object_pairs_hook=pairs, parse_constant=None if constants else constant)
+    dec.parse_object, dec.parse_array, dec.parse_string, dec.memo = parse_object, parse_array, parse_string, memo
+    dec.scan_once = py_make_scanner(dec)
+    try:
+        dec.decode(text.lstrip("\ufeff"))
+    except _Refused as e:
+        return e.message, e.field, at[0]
+    except (RecursionError, ValueError):
+        return None
+    return None
 
 
 def json_records(path) -> "Iterator[tuple[int, object]]":
-    """(line, record) of a task file: each non-blank line of JSON lines, or the records of a .json file holding
-    one JSON array (numbered from 1, as `curate` numbers them)."""
+    """(line, record) of a task file: each non-blank line of JSON lines, the records of a .json file holding
+    one JSON array (numbered from 1, as `curate` numbers them), or the rows of a Parquet file (from 1)."""
     from pathlib import Path
 
     path = Path(path)
+    if path.suffix.lower() == ".parquet":
+        yield from parquet_rows(path)
+        return
     lines = text_lines(path)
     first = next((t for _, t in lines if t.strip()), "")
     lines.close()
@@ -99,22 +266,44 @@ def json_records(path) -> "Iterator[tuple[int, object]]":
             yield lineno, loads(raw, str(path), lineno)
 
 
+def parquet_rows(path) -> "Iterator[tuple[int, dict]]":
+    """(row, record) of a Parquet file, rows from 1; a column a row leaves null is left out of its record (a
+    Parquet schema is the union of every record's columns). Not Parquet: one InputError naming the file."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError("reading Parquet needs pyarrow (pip install pyarrow); or give JSON lines", str(path)) \
+            from None
+    row = 0
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as e:  # pyarrow raises several types for a file that is not Parquet
+        raise InputError(f"not a readable Parquet file ({' '.join(str(e).split())})", str(path)) from None
+    for batch in pf.iter_batches(batch_size=4096):
+        for rec in batch.to_pylist():
+            row += 1
+            yield row, {k: v for k, v in rec.items() if v is not None}
+
+
 def read_json(path, what: str = "result file"):
     """A JSON document from a file the user named (a result file, a prefs.json): any problem is one InputError
-    naming the file."""
-    import json
+    naming the file. NaN and Infinity pass to the document's own check (`core/results.py`), which names the
+    field."""
     from pathlib import Path
 
     if why := not_a_file(path):
         raise InputError(why, str(path))
+    raw = Path(path).read_bytes()
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8-sig"))  # a byte-order mark is fine
-    except json.JSONDecodeError as e:
-        raise InputError(f"not a valid JSON {what} ({json_problem(e)})", str(path), e.lineno) from None
+        text = raw.decode("utf-8-sig")  # a byte-order mark is fine
     except UnicodeDecodeError as e:
         raise InputError(f"not a valid JSON {what} (not UTF-8: {e.reason} at byte {e.start})", str(path)) from None
-    except RecursionError:
-        raise InputError(f"not a valid JSON {what} (nested too deeply)", str(path)) from None
+    try:
+        return loads(text, str(path), constants=True)
+    except InputError as e:
+        raise InputError(e.message.replace("not valid JSON", f"not a valid JSON {what}", 1)
+                         .replace("not readable JSON", f"not a valid JSON {what}", 1), e.file, e.line, e.field) \
+            from None
 
 
 @contextmanager

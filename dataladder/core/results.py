@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path, PurePosixPath
 
 
@@ -22,9 +23,11 @@ def write_json(path: Path, doc) -> Path:
 # report, compare, fit and rm-policy read documents a user may have edited or cut short. One check here, before
 # any use: the shape (objects, lists), the types and ranges of the numbers every reader relies on (accuracies and
 # intervals in [0, 1], an interval around its accuracy, counts and rung sizes whole numbers ≥ 0, nothing NaN or
-# infinite, a target in (0, 1]), a ladder's rungs (at least one, sizes growing, each scored on some items, its
-# samples a path inside the ladder's directory), the names every reader branches on (a ladder's kind and its
-# unit, a probe's diagnosis, its formats), each named by its field path. The readers keep their own checks of
+# infinite, a target in (0, 1], forecasts finite, a probe's data band from low to high), a ladder's rungs (at
+# least one, sizes growing, each scored on some items and seeds, its samples and run directories paths that stay
+# inside the document's directory once every symbolic link is resolved), a ladder's base score, the names every
+# reader branches on (a ladder's kind and its unit, a probe's diagnosis, its formats, a stop's reason, a skill, a
+# skill that agrees with its config's), each named by its field path. The readers keep their own checks of
 # what only they need.
 
 SHARES = ("accuracy", "ci_low", "ci_high", "p_reachable", "p_reach_within_budget", "p_saturated")
@@ -34,9 +37,13 @@ NEEDS = {"config": "the settings of the run that wrote it", "rungs": "the ladder
          "arms": "the ladder's arms", "unit": "what a rung counts", "kind": "the ladder kind",
          "skills": "the probe's scores per skill", "recommendations": "the ladder's recommendations",
          "curves": "the compared curves"}
+FINITE = ("median", "lo80", "hi80", "mean")  # a forecast's and a gain's numbers: a number or null, never NaN
+PATHS = {"samples": "a rung's samples lie under it: runs/<key>/samples.jsonl",  # a rung's paths, relative to
+         "run_dirs": "a rung's runs lie under it: runs/<key>"}                   # the document's directory
 
 
-def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun: str = "") -> dict:
+def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun: str = "",
+                what: str = "result file") -> dict:
     """The result document at `path` (a file, or the directory holding `name`), checked by `check_result`; any
     problem is one InputError naming the file and the field. `need`: top-level fields the caller uses."""
     from dataladder.core.errors import InputError, not_a_file, read_json
@@ -48,8 +55,28 @@ def read_result(path, name: str | None = None, need: tuple[str, ...] = (), rerun
         elif name and why.startswith("is a symbolic link loop"):
             why = f"is a symbolic link loop; give the directory that holds {name}, or the file"
         raise InputError(why, str(f))
-    doc = read_json(f)
+    doc = read_json(f, what)
     check_result(doc, str(f), need, rerun)
+    return doc
+
+
+def read_model_meta(model_dir) -> dict:
+    """What dataladder recorded beside a model directory it wrote (`dataladder.json`: a reward model's skill,
+    format, pairs and seed; a converted model's source), checked as every result document is, before any model
+    loads; {} for a directory without one (a model from elsewhere)."""
+    from dataladder.core.errors import InputError
+
+    f = Path(model_dir) / "dataladder.json"
+    if not os.path.lexists(f):
+        return {}
+    fix = "give the reward_model/ that `dataladder prefs` wrote"
+    doc = read_result(f, rerun=fix, what="document")
+    fmt = doc.get("format")
+    if fmt is not None and not (isinstance(fmt, str) and fmt.strip()):
+        raise InputError(f"format: {_show(fmt)} is not a format name (a non-empty string, or null); {fix}", str(f))
+    for key in ("pairs", "seed"):
+        if key in doc and not _whole(doc[key]):
+            raise InputError(f"{key}: {_show(doc[key])} is not a count (a whole number ≥ 0); {fix}", str(f))
     return doc
 
 
@@ -64,9 +91,8 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
 
     if not isinstance(doc, dict):
         bad("", f"expected a JSON object (a dataladder result document), got {_kind(doc)}")
-    for key in need:
-        if key not in doc:
-            bad(key, f"missing ({NEEDS.get(key, 'needed here')})")
+    check_needs(doc, file, need, rerun)
+    root = os.path.realpath(Path(file).parent)  # the document's directory: every path it names stays inside
     for key, want in (("config", dict), ("base", dict), ("arms", list), ("rungs", list), ("ladder", list),
                       ("recommendations", list), ("skills", dict), ("unit", str), ("kind", str), ("curves", list)):
         if key in doc and not isinstance(doc[key], want) and not (key == "base" and doc[key] is None):
@@ -74,7 +100,8 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
     _walk(doc, "", bad)
     if "rungs" in doc:
         _kind_unit(doc, "", bad)
-        _rungs(doc["rungs"], "rungs", "n", bad)
+        _rungs(doc["rungs"], "rungs", "n", bad, root)
+        _base(doc, "", bad)
     for i, arm in enumerate(doc.get("arms") or []):
         if not isinstance(arm, dict):
             bad(f"arms[{i}]", f"expected an object, got {_kind(arm)}")
@@ -82,10 +109,11 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
             bad(f"arms[{i}].rungs", f"expected a list of rungs, got {_kind(arm['rungs'])}")
         _kind_unit(arm, f"arms[{i}].", bad)
         if "rungs" in arm:
-            _rungs(arm["rungs"], f"arms[{i}].rungs", "n", bad)
+            _rungs(arm["rungs"], f"arms[{i}].rungs", "n", bad, root)
+            _base(arm, f"arms[{i}].", bad)
     rows = doc.get("ladder") or []
     x = "pairs" if rows and isinstance(rows[0], dict) and "pairs" in rows[0] else "rollouts"
-    _rungs(rows, "ladder", x, bad, empty=True)
+    _rungs(rows, "ladder", x, bad, root, empty=True)
     for name, sk in (doc.get("skills") or {}).items():  # a probe: every skill scored in one format or more
         fmts = sk.get("formats") if isinstance(sk, dict) else None
         if not isinstance(fmts, dict) or not fmts or any(not isinstance(v, dict) for v in fmts.values()):
@@ -100,12 +128,46 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
             bad(f"curves[{i}]" if not isinstance(c, dict) else f"curves[{i}].points",
                 f"expected a curve (an object), got {_kind(c)}" if not isinstance(c, dict) else
                 f"expected a list of points, got {_kind(c.get('points'))}")
-        _rungs(c["points"], f"curves[{i}].points", "n", bad)
+        _rungs(c["points"], f"curves[{i}].points", "n", bad, root)
+
+
+def check_needs(doc: dict, file: str, need: tuple[str, ...], rerun: str = "") -> None:
+    """The top-level fields `need` a reader uses are there: one missing is named; none of several there is a
+    document of another kind (or none of ours), said so with what it does hold."""
+    from dataladder.core.errors import InputError
+
+    fix = f"; {rerun}" if rerun else "; rerun the command that wrote it"
+    missing = [k for k in need if k not in doc]
+    if len(need) > 1 and len(missing) == len(need) and doc:
+        held = ", ".join(map(str, list(doc)[:6])) + (", …" if len(doc) > 6 else "")
+        raise InputError(f"not a {Path(file).name} as dataladder writes it: none of {', '.join(need)} is here "
+                         f"(it holds {held})", file)
+    if missing:
+        raise InputError(f"{missing[0]}: missing ({NEEDS.get(missing[0], 'needed here')}){fix}", file)
+
+
+def check_skill_agrees(doc: dict, file: str, rerun: str = "") -> None:
+    """A one-ladder document's `skill` is its config's (the skill its runs trained on, which a reader that runs
+    anything uses); called by such a reader once it has checked config.skill itself (rm-policy), or by one that
+    only draws (compare)."""
+    from dataladder.core.errors import InputError
+
+    cfg = doc.get("config") if isinstance(doc.get("config"), dict) else {}
+    if isinstance(doc.get("skill"), str) and isinstance(cfg.get("skill"), str) and doc["skill"] != cfg["skill"]:
+        raise InputError(f"skill: {_show(doc['skill'])}, but config.skill is {_show(cfg['skill'])} (the skill its runs "
+                         f"trained on); the two disagree; {rerun or 'rerun the command that wrote it'}", file)
+
+
+def _base(ladder: dict, at: str, bad) -> None:
+    """A ladder of the engine (a `kind` and its rungs) records the score it climbs from: its `base`."""
+    if "kind" in ladder and "base" not in ladder:
+        bad(f"{at}base", "missing (the score before any data: the base model's, which every ladder records)")
 
 
 # the names a reader branches on, filled by the layers that define them (core imports nothing above it):
-# `ladder.kinds` (kind → its unit) and `evals.probe` (the diagnoses); a name with nothing filled is not checked
-NAMES: dict[str, dict] = {"kinds": {}, "diagnoses": {}}
+# `ladder.kinds` (kind → its unit, and the stop reasons) and `evals.probe` (the diagnoses); a name with nothing
+# filled is not checked
+NAMES: dict[str, dict] = {"kinds": {}, "diagnoses": {}, "stop_reasons": {}}
 
 
 def _kind_unit(ladder: dict, at: str, bad) -> None:
@@ -120,9 +182,9 @@ def _kind_unit(ladder: dict, at: str, bad) -> None:
         bad(f"{at}unit", f"{_show(unit)}, but the {kind} kind counts {want}")
 
 
-def _rungs(rows: list, where: str, x: str, bad, empty: bool = False) -> None:
+def _rungs(rows: list, where: str, x: str, bad, root: str, empty: bool = False) -> None:
     """A ladder's rungs: at least one (unless `empty`), each an object with a whole size, growing from rung to rung,
-    scored on some items, its samples a path under the ladder's directory."""
+    scored on some items and seeds, its paths under the document's directory `root`."""
     if not rows and not empty:
         bad(where, "no rungs (an empty list)")
     last = None
@@ -145,16 +207,36 @@ def _rungs(rows: list, where: str, x: str, bad, empty: bool = False) -> None:
         last = n
         if _number(r.get("total")) and r["total"] == 0:
             bad(f"{at}.total", "0: a rung is scored on at least one item")
-        for j, s in enumerate(r.get("samples") or []):
-            if not isinstance(s, str) or PurePosixPath(s).is_absolute() or ".." in PurePosixPath(s).parts:
-                bad(f"{at}.samples[{j}]", f"{_show(s)} is outside the ladder's directory (a rung's samples lie "
-                    "under it: runs/<key>/samples.jsonl); refused, not read")
+        _paths(r, at, root, bad)
         if "accuracy" not in r and not ("correct" in r and "total" in r):
             bad(at, "no 'accuracy' (nor 'correct' and 'total')")
         if "accuracy" in r and r["accuracy"] is None:
             bad(f"{at}.accuracy", "null; a rung's accuracy is a number in [0, 1]")
         if "seeds" in r and not isinstance(r["seeds"], list):
             bad(f"{at}.seeds", f"expected a list, got {_kind(r['seeds'])}")
+        if r.get("seeds") == []:
+            bad(f"{at}.seeds", "no seeds (an empty list); a rung is measured with one seed or more")
+        for j, sd in enumerate(r.get("seeds") or []):
+            if not isinstance(sd, dict):
+                bad(f"{at}.seeds[{j}]", f"expected a seed's score (an object), got {_kind(sd)}")
+
+
+def _paths(r: dict, at: str, root: str, bad) -> None:
+    """A rung's paths (`PATHS`): relative, and inside the document's directory `root` once resolved (a symbolic
+    link on the way that leads out is refused as a `..` is): nothing outside the run is ever read."""
+    for key, under in PATHS.items():
+        if r.get(key) is None:
+            continue
+        if not isinstance(r[key], list):
+            bad(f"{at}.{key}", f"expected a list of paths, got {_kind(r[key])}")
+        for j, s in enumerate(r[key]):
+            p = PurePosixPath(s) if isinstance(s, str) else None
+            if p is None or not s.strip() or p.is_absolute() or ".." in p.parts:
+                bad(f"{at}.{key}[{j}]", f"{_show(s)} is outside the ladder's directory ({under}); refused, not read")
+            real = os.path.realpath(os.path.join(root, s))
+            if os.path.commonpath([root, real]) != root:
+                bad(f"{at}.{key}[{j}]", f"{_show(s)} leads outside the ladder's directory (through a symbolic link, "
+                    f"to {real}; {under}); refused, not read")
 
 
 def _walk(x, where: str, bad) -> None:
@@ -167,6 +249,8 @@ def _walk(x, where: str, bad) -> None:
         return
     for k, v in x.items():
         at = f"{where}.{k}" if where else str(k)
+        if v is not None:
+            _named(k, v, at, bad)
         if k in SHARES or k in COUNTS or k == "n":
             if v is None or isinstance(v, (dict, list)) and k == "n":
                 continue
@@ -201,6 +285,35 @@ def _walk(x, where: str, bad) -> None:
     if total and _number(x.get("correct")) and _number(x.get(total)) and x["correct"] > x[total]:
         bad(f"{where}.correct" if where else "correct", f"{_show(x['correct'])} is more than {total} "
             f"({_show(x[total])})")
+
+
+def _named(k: str, v, at: str, bad) -> None:
+    """The fields a reader uses by name, wherever they sit (`v` not null): a skill, a size reached, a stop's reason,
+    a probe's data band, a forecast's numbers."""
+    if k == "skill" and not (isinstance(v, str) and v.strip() or  # a dict: a run-store key's (skills.spec.skill_key)
+                             isinstance(v, dict) and isinstance(v.get("spec"), str)):
+        bad(at, f"{_show(v)} is not a skill name (a non-empty string)")
+    elif k == "reached_at" and not _whole(v):
+        bad(at, f"{_show(v)} is not a size (a whole number ≥ 0; null: not reached)")
+    elif k in ("stop", "stop_reason") and (REASONS := NAMES["stop_reasons"]):
+        r = v if k == "stop_reason" else v.get("reason") if isinstance(v, dict) else None  # config.stop: strings
+        if r is not None and (not isinstance(r, str) or r not in REASONS):
+            bad(at if k == "stop_reason" else f"{at}.reason", f"{_show(r)} is not a stop reason ({', '.join(REASONS)})")
+    elif k == "data_band":
+        if not isinstance(v, dict):
+            bad(at, f"expected a data band (an object: label, low, high), got {_kind(v)}")
+        lo, hi = v.get("low"), v.get("high")
+        if not _number(lo) or lo < 0:
+            bad(f"{at}.low", f"{_show(lo)} is not a data size (a number ≥ 0)")
+        if hi is not None and (not _number(hi) or hi < lo):
+            bad(f"{at}.high", f"{_show(hi)} is below low ({_show(lo)}); a band runs from low to high" if _number(hi)
+                else f"{_show(hi)} is not a data size (a number ≥ low, or null: no upper end)")
+    elif k in FINITE and not isinstance(v, (dict, list)) and not _number(v):
+        bad(at, f"{_show(v)} is not a finite number" if isinstance(v, float) else f"{_show(v)} is not a number")
+
+
+def _whole(v) -> bool:
+    return _number(v) and v == int(v) and v >= 0
 
 
 def _number(v) -> bool:

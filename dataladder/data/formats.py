@@ -28,7 +28,7 @@ import os
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from dataladder.core.errors import InputError, json_problem, loads, not_a_file, text_lines
+from dataladder.core.errors import InputError, loads, not_a_file, parquet_rows, text_lines
 
 FORMATS = ("messages", "sharegpt", "alpaca", "preference", "prompt_completion", "prompt_only")
 ROLES = ("system", "user", "assistant", "tool")
@@ -66,30 +66,23 @@ def _read_raw(path: Path) -> Iterator[tuple[int, object]]:
         if not raw.strip():
             continue
         try:
-            yield lineno, json.loads(raw)
-        except json.JSONDecodeError as e:
-            yield lineno, _BadJSON(f"not valid JSON ({json_problem(e)})")
-        except RecursionError:
-            yield lineno, _BadJSON("not readable JSON: nested too deeply (thousands of [ or { inside each other)")
+            yield lineno, loads(raw, str(path), lineno)
+        except InputError as e:  # routed by `to_trl`, so that --skip-bad can reject the line
+            yield lineno, _BadJSON(e.message, e.field)
 
 
 class _BadJSON(str):
-    """A line that did not parse; `to_trl` turns it into an InputError so --skip-bad can route it."""
+    """A line that did not parse (or holds what JSON does not: a key twice, NaN, a lone surrogate); `to_trl`
+    turns it into an InputError so --skip-bad can route it."""
+
+    def __new__(cls, message: str, field: str | None = None):
+        self = super().__new__(cls, message)
+        self.field = field
+        return self
 
 
 def _read_parquet(path: Path) -> Iterator[tuple[int, dict]]:
-    import pyarrow.parquet as pq
-
-    row = 0
-    try:
-        pf = pq.ParquetFile(path)
-    except Exception as e:  # pyarrow raises several types for a file that is not Parquet
-        raise InputError(f"not a readable Parquet file ({e})", str(path)) from None
-    for batch in pf.iter_batches(batch_size=4096):
-        for rec in batch.to_pylist():
-            row += 1
-            # a Parquet schema is the union of all records' columns: absent ones read as null
-            yield row, {k: v for k, v in rec.items() if v is not None}
+    yield from parquet_rows(path)
 
 
 def detect(rec: dict) -> str | None:
@@ -112,7 +105,7 @@ def detect(rec: dict) -> str | None:
 def to_trl(raw: object, file: str, line: int) -> tuple[str, dict]:
     """(format, TRL record) for one raw record; a bad one raises InputError naming the field."""
     if isinstance(raw, _BadJSON):
-        raise InputError(str(raw), file, line, "json")
+        raise InputError(str(raw), file, line, raw.field or "json")
     if not isinstance(raw, dict):
         raise InputError("a record must be a JSON object", file, line, "record")
     fmt = detect(raw)
@@ -123,6 +116,10 @@ def to_trl(raw: object, file: str, line: int) -> tuple[str, dict]:
     rec = dict(raw)
     if fmt == "messages":
         _check_messages(rec["messages"], "messages", err)
+        if "conversations" in rec and [(m["role"], m["content"]) for m in _sharegpt(rec["conversations"], err)] != \
+                [(m["role"], m["content"]) for m in rec["messages"]]:
+            raise err("differs from 'messages' (both given); a record gives its turns once: drop 'conversations' "
+                      "or 'messages'", "conversations")
     elif fmt == "sharegpt":
         rec["messages"] = _sharegpt(rec.pop("conversations"), err)
     elif fmt == "alpaca":
@@ -143,12 +140,22 @@ def to_trl(raw: object, file: str, line: int) -> tuple[str, dict]:
                 _check_messages(v, field, err)
             else:
                 _text(v, field, err)
+    for field in ("completion", "chosen", "rejected"):  # the answer's side: the assistant's turns (tool results)
+        for i, m in enumerate(rec.get(field) if isinstance(rec.get(field), list) else []):
+            if m["role"] not in ("assistant", "tool"):
+                raise err(f"the answer: its turns are the assistant's (or tool results), but turn {i} is "
+                          f"{m['role']!r}'s; move the question into 'prompt'", field)
     for field in ("messages", "completion", "chosen", "rejected"):  # an empty answer, as an empty `completion` is
         turns = rec.get(field)
         if isinstance(turns, list) and turns[-1]["role"] == "assistant" and not turns[-1]["content"].strip():
             raise err("the assistant's answer is empty; give it or drop the record", f"{field}[{len(turns) - 1}].content")
     if "skill" in rec and not (isinstance(rec["skill"], str) and rec["skill"].strip()):
         raise err("must be a non-empty string", "skill")
+    if "noise" in rec and rec["noise"] is None:  # a table's empty cell: no noise (Parquet drops it already)
+        del rec["noise"]
+    if "noise" in rec and not (isinstance(rec["noise"], dict) and isinstance(rec["noise"].get("kind"), str)
+                               and rec["noise"]["kind"].strip()):
+        raise err("must be an object with a 'kind' ({\"kind\": \"wrong_answer\", ...}), as `corrupt` writes it", "noise")
     if "verifier" in rec and not isinstance(rec["verifier"], str):
         raise err("must be a string such as 'numeric' or 'regex:<pattern>'", "verifier")
     if "answer" in rec:

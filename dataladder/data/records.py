@@ -32,8 +32,8 @@ class CurateConfig(BaseModel, allow_inf_nan=False):
     eval_n: int = Field(1000, ge=1, description="eval items per --eval-skill whose prompts are matched as text")
     ngram_overlap: float = Field(0.8, gt=0, le=1, description="share of an eval prompt's n-grams that makes a leak")
     max_df: int = Field(20, ge=1, description="n-grams in more eval prompts than this are template text")
-    min_chars: int = Field(1, ge=0, description="min characters of prompt + completion")
-    max_chars: Optional[int] = Field(None, ge=1, description="max characters of prompt + completion")
+    min_chars: int = Field(1, ge=0, le=100_000_000, description="min characters of prompt + completion")
+    max_chars: Optional[int] = Field(None, ge=1, le=100_000_000, description="max characters of prompt + completion")
 
     @model_validator(mode="after")
     def _lengths(self):

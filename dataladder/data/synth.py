@@ -62,6 +62,10 @@ class SynthConfig:
     prompts_file: str | None = None  # more train prompts for a JSONL skill (its line format; completion optional given answer or such a verifier)
     probe: str | None = None  # a probe.json: its eval-partition accuracy is shown next to the acceptance rate
 
+    def __post_init__(self):
+        if self.probe:  # read through the result validator at once: before any model, warning or progress line
+            probe_accuracy(Path(self.probe), None, None)
+
     def public(self) -> dict:
         return {k: v for k, v in asdict(self).items() if k != "api_key"}
 
@@ -365,23 +369,19 @@ def _keep(skill: Skill, wfmt: str, src: Source, cfg: SynthConfig, it: Item, text
     tally.per_prompt.append(ok_here)
 
 
-def probe_accuracy(path: Path, skill: str, fmt: str) -> dict:
-    """The probe's eval-partition accuracy of `skill` in `fmt`, from a probe.json."""
-    from dataladder.core.errors import InputError, json_problem
+def probe_accuracy(path: Path, skill: str | None, fmt: str | None) -> dict:
+    """The probe's eval-partition accuracy of `skill` in `fmt` ({} without a skill), from a probe.json read through
+    the result validator (as report reads it: types, ranges, NaN, each named by its field path)."""
+    from dataladder.core.errors import InputError
+    from dataladder.core.results import read_result
 
-    try:
-        doc = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("no such file", str(path)) from None
-    except json.JSONDecodeError as e:
-        raise InputError(f"not valid JSON ({json_problem(e)})", str(path), e.lineno) from None
-    try:
-        r = doc["skills"][skill]["formats"][fmt]
-        return {"model": doc.get("model"), "format": fmt, "split": "eval", **{k: r[k] for k in
-                ("accuracy", "ci_low", "ci_high", "n", "correct")}}
-    except (KeyError, TypeError):
+    doc, keys = read_result(path, need=("skills",), rerun="rerun `dataladder probe`"), ("accuracy", "ci_low",
+                                                                                          "ci_high", "n", "correct")
+    r = (doc["skills"].get(skill) or {}).get("formats", {}).get(fmt) if skill else {}
+    if skill and (not isinstance(r, dict) or any(not isinstance(r.get(k), (int, float)) for k in keys)):
         raise InputError(f"has no accuracy for skill {skill!r} in format {fmt!r}", str(path), None,
-                         f"skills.{skill}.formats.{fmt}") from None
+                         f"skills.{skill}.formats.{fmt}")
+    return {"model": doc.get("model"), "format": fmt, "split": "eval", **{k: r[k] for k in keys}} if skill else {}
 
 
 def write_synth(records: list[dict], stats: dict, output: Path, stats_path: Path | None = None) -> Path:

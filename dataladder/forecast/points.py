@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dataladder.core.errors import InputError, json_problem, not_a_file, text_lines
+from dataladder.core.errors import InputError, loads, not_a_file, text_lines
 
 REQUIRED = ("n", "value")
 OPTIONAL = ("seed", "eval_n", "curve")
@@ -75,18 +75,23 @@ def read_points(path) -> Points:
         raise InputError(why, str(p))
     suffix = p.suffix.lower()
     if suffix == ".parquet":
-        pts = Points(str(p), _group(str(p), _parquet_rows(p)))
+        pts = Points(str(p), _group(str(p), _parquet_rows(p), typed=True))
     else:
         lines = list(text_lines(p))
         first = next((t.strip() for _, t in lines if t.strip()), "")
         if not first:
             raise InputError("the file is empty; give a header (n,value) and one row per point", str(p))
         if suffix in (".jsonl", ".ndjson") or (suffix != ".json" and first.startswith("{") and _one_line_json(first)):
-            pts = Points(str(p), _group(str(p), _jsonl_rows(p, lines)))
+            pts = Points(str(p), _group(str(p), _jsonl_rows(p, lines), typed=True))
         elif suffix == ".json" or first.startswith(("[", "{")):
             pts = _json_file(p, lines)
         else:
-            pts = Points(str(p), _group(str(p), _csv_rows(p, lines)))
+            try:
+                pts = Points(str(p), _group(str(p), _csv_rows(p, lines)))
+            except csv.Error as e:  # CR-only (old Mac) line ends: one line with newlines inside, to csv
+                cr = any("\r" in t.rstrip("\r\n") for _, t in lines)
+                raise InputError("not readable CSV: its line ends are lone CRs (old Mac); save it with LF or CRLF "
+                                 "line ends" if cr else f"not readable CSV ({e})", str(p)) from None
     if not pts.curves:
         raise InputError("no points in the file, only a header; add one row per point (n, value)", str(p))
     return pts
@@ -95,7 +100,7 @@ def read_points(path) -> Points:
 def _one_line_json(text: str) -> bool:
     try:
         return isinstance(json.loads(text), dict)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # a sniff only: the reader that follows names the problem
         return False
 
 
@@ -130,32 +135,34 @@ def _jsonl_rows(p: Path, lines: list[tuple[int, str]]):
     for ln, text in lines:
         if not text.strip():
             continue
-        try:
-            rec = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({json_problem(e)})", str(p), ln) from None
+        rec = loads(text, str(p), ln)  # malformed, a key twice, NaN, a lone surrogate: named
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object with n and value, got {type(rec).__name__}", str(p), ln)
-        yield f"{p}:{ln}", {str(k).strip().lower(): v for k, v in rec.items()}
+        yield f"{p}:{ln}", _columns(rec, f"{p}:{ln}")
+
+
+def _columns(rec: dict, where: str) -> dict:
+    """A JSON row's columns by their lower-case names; two that differ only in case are refused, as in a header."""
+    out = {str(k).strip().lower(): v for k, v in rec.items()}
+    if len(out) < len(rec):
+        raise InputError("a column is given twice in this row (names are matched case-insensitively); rename or "
+                         "drop one", where)
+    return out
 
 
 def _array_rows(p: Path, text: str):
-    """Items of a JSON array, each with the line it starts on."""
-    dec = json.JSONDecoder()
-    i = text.index("[") + 1
+    """Items of a JSON array (read whole by `loads` already), each with the line it starts on."""
+    dec, i = json.JSONDecoder(), text.index("[") + 1
     while True:
         while i < len(text) and text[i] in " \t\r\n,":
             i += 1
         if i >= len(text) or text[i] == "]":
             return
         ln = text.count("\n", 0, i) + 1
-        try:
-            rec, i = dec.raw_decode(text, i)
-        except json.JSONDecodeError as e:
-            raise InputError(f"not valid JSON ({json_problem(e)})", str(p), e.lineno) from None
+        rec, i = dec.raw_decode(text, i)
         if not isinstance(rec, dict):
             raise InputError(f"expected a JSON object with n and value, got {type(rec).__name__}", str(p), ln)
-        yield f"{p}:{ln}", {str(k).strip().lower(): v for k, v in rec.items()}
+        yield f"{p}:{ln}", _columns(rec, f"{p}:{ln}")
 
 
 def _parquet_rows(p: Path):
@@ -194,9 +201,9 @@ def _blank(v) -> bool:
     return v is None or (isinstance(v, str) and not v.strip())
 
 
-def _number(v, col: str, where: str) -> float:
-    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
-        raise InputError(f"field '{col}': expected a number, got {json.dumps(v)[:40]}", where)
+def _number(v, col: str, where: str, typed: bool = False) -> float:  # JSON and Parquet (`typed`): no text
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)) or (typed and isinstance(v, str)):
+        raise InputError(f"field '{col}': expected a number, got {json.dumps(v, default=str)[:40]}", where)
     try:
         x = float(v.strip()) if isinstance(v, str) else float(v)
     except ValueError:
@@ -219,7 +226,15 @@ def _near_misses(cols, where: str) -> None:
                              "something else)", where)
 
 
-def _group(path: str, rows) -> list[Curve]:
+def _label(v, col: str, where: str) -> str:
+    """A `curve` or `seed` cell: a name or a number, never a list, an object or true/false."""
+    if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+        raise InputError(f"field '{col}': expected a name or a number (a label), got "
+                         f"{json.dumps(v, default=str)[:40]}", where)
+    return str(v).strip()
+
+
+def _group(path: str, rows, typed: bool = False) -> list[Curve]:
     curves: dict[str | None, Curve] = {}
     seen: dict[tuple, str] = {}
     checked: set[frozenset] = set()
@@ -232,13 +247,13 @@ def _group(path: str, rows) -> list[Curve]:
         for col in REQUIRED:
             if _blank(rec[col]):
                 raise InputError(f"field '{col}': empty; every row needs n and value", where)
-        n = _number(rec["n"], "n", where)
+        n = _number(rec["n"], "n", where, typed)
         if n < 1:
             raise InputError(f"field 'n': {n:g} is below 1; n is the data size (examples, pairs, rollouts…)", where)
-        value = _number(rec["value"], "value", where)
+        value = _number(rec["value"], "value", where, typed)
         eval_n = None
         if not _blank(rec.get("eval_n")):
-            e = _number(rec["eval_n"], "eval_n", where)
+            e = _number(rec["eval_n"], "eval_n", where, typed)
             if e < 1 or e != int(e):
                 raise InputError(f"field 'eval_n': {rec['eval_n']} is not a positive integer (the eval items behind "
                                  "the score)", where)
@@ -247,8 +262,8 @@ def _group(path: str, rows) -> list[Curve]:
         if "curve" in rec:
             if _blank(rec["curve"]):
                 raise InputError("field 'curve': empty; name every row's curve, or drop the column", where)
-            name = str(rec["curve"]).strip()
-        seed = None if _blank(rec.get("seed")) else str(rec["seed"]).strip()
+            name = _label(rec["curve"], "curve", where)
+        seed = None if _blank(rec.get("seed")) else _label(rec["seed"], "seed", where)
         if seed is not None:
             key = (name, n, seed)
             if key in seen:
@@ -267,14 +282,14 @@ def _group(path: str, rows) -> list[Curve]:
 
 def _json_file(p: Path, lines: list[tuple[int, str]]) -> Points:
     text = "".join(t for _, t in lines)
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        if e.msg == "Extra data" and text.lstrip().startswith("{"):  # JSON lines in a .json file
-            return Points(str(p), _group(str(p), _jsonl_rows(p, lines)))
-        raise InputError(f"not valid JSON ({json_problem(e)})", str(p), e.lineno) from None
-    if isinstance(doc, list):
-        return Points(str(p), _group(str(p), _array_rows(p, text)))
+    try:  # NaN passes to a result document's own check (`check_result`), which names its field
+        doc = loads(text, str(p), constants=True)
+    except InputError as e:
+        if "(Extra data" in e.message and text.lstrip().startswith("{"):  # JSON lines in a .json file
+            return Points(str(p), _group(str(p), _jsonl_rows(p, lines), typed=True))
+        raise
+    if isinstance(doc, list) and loads(text, str(p)) is not None:  # rows: NaN is no JSON there either
+        return Points(str(p), _group(str(p), _array_rows(p, text), typed=True))
     if not isinstance(doc, dict):
         raise InputError("expected a JSON array of points or a dataladder result document", str(p))
     if any(k in doc for k in ("arms", "rungs", "ladder")):

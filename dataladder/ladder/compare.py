@@ -13,15 +13,53 @@ posterior draws) and the same rule applied, so all three are marked by one defin
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from dataladder.core.errors import InputError
+from dataladder.core.errors import InputError, not_a_file
 from dataladder.forecast.points import rung_points
-from dataladder.core.results import read_result, write_json
+from dataladder.core.results import check_needs, check_skill_agrees, read_result, write_json
+
+OPTIONS = {"ladder.json": ("--climb", "climb"), "prefs.json": ("--prefs", "prefs"), "rl.json": ("--rl", "rl"),
+           "dpo.json": ("--dpo", "dpo"), "rm-policy.json": ("--rm-policy", "rm-policy")}  # document → option, command
 
 
-def _read(path: Path, name: str) -> dict:
-    return read_result(path, name)  # types, ranges and NaN checked, each named by its field path
+def _file(path: Path, name: str | None) -> Path:
+    return path / name if name and path.is_dir() else path
+
+
+def _read(path: Path, name: str | None, option: str | None = None) -> dict:
+    """The document `name` in `path` (or the file `path`), through the result validator (types, ranges, NaN and
+    paths, each named by its field path); one that is not there names the option it was given to."""
+    f = _file(path, name)
+    option = option or "--ladder"
+    if path.is_dir() and not_a_file(f) == "no such file":
+        cmd = OPTIONS.get(f.name, (None, f.stem))[1]
+        raise InputError(f"{option} {path}: no {f.name} here (run `dataladder {cmd}` first, or give the directory "
+                         "it wrote)")
+    if not_a_file(f):  # a link loop, a FIFO, a directory: read_result says which, named by the option
+        try:
+            read_result(path, name)
+        except InputError as e:
+            raise InputError(f"{option}: {e}") from None
+    doc = read_result(path, name)
+    check_skill_agrees(doc, str(f))  # the curve's label and the climb arm it picks are the document's skill
+    return doc
+
+
+def check_distinct(given: list[tuple[str, Path | None, str | None]]) -> None:
+    """(option, path, document) of every input: no document given twice, as a directory and as its file (or
+    through a link), which compare would draw as two curves."""
+    seen: dict[str, tuple[str, Path]] = {}
+    for option, path, name in given:
+        if path is None:
+            continue
+        key = os.path.realpath(_file(path, name))
+        if key in seen:
+            first, where = seen[key]
+            raise ValueError(f"{first} {where} and {option} {path}: the same ladder twice (both are {key}); compare "
+                             "needs two different ladders")
+        seen[key] = (option, path)
 
 
 def _need(doc: dict, field: str, f: str):
@@ -46,8 +84,8 @@ def _points(rows: list[dict], x: str, where: str) -> list[dict]:
 
 def climb_curve(path: Path, skill: str | None = None) -> dict:
     """The supervised curve: one arm of ladder.json (the one for `skill` if given, else the first)."""
-    doc = _read(path, "ladder.json")
-    f = str(path / "ladder.json" if path.is_dir() else path)
+    doc = _read(path, "ladder.json", "--climb")
+    f = str(_file(path, "ladder.json"))
     arms = _need(doc, "arms", f)
     if not arms:
         raise InputError("no arms", f, None, "arms")
@@ -61,8 +99,8 @@ def climb_curve(path: Path, skill: str | None = None) -> dict:
 
 
 def prefs_curve(path: Path) -> dict:
-    doc = _read(path, "prefs.json")
-    f = str(path / "prefs.json" if path.is_dir() else path)
+    doc = _read(path, "prefs.json", "--prefs")
+    f = str(_file(path, "prefs.json"))
     pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs") if "unit" in doc else \
         _points(_need(doc, "ladder", f), "pairs", f"{f} ladder")
     return {"kind": "preference pairs", "x_label": "preference pairs",
@@ -72,8 +110,8 @@ def prefs_curve(path: Path) -> dict:
 
 
 def rl_curve(path: Path) -> dict:
-    doc = _read(path, "rl.json")
-    f = str(path / "rl.json" if path.is_dir() else path)
+    doc = _read(path, "rl.json", "--rl")
+    f = str(_file(path, "rl.json"))
     pts = _points(_need(doc, "rungs", f), "n", f"{f} rungs") if "unit" in doc else \
         _points(_need(doc, "ladder", f), "rollouts", f"{f} ladder")
     skill = doc.get("skill") or doc.get("config", {}).get("skill")
@@ -87,18 +125,21 @@ def rl_curve(path: Path) -> dict:
 KIND_NAMES = {"dpo": "DPO pairs", "rm-policy": "reward-model pairs → policy"}  # display names; default: the kind
 
 
-def ladder_curve(path: Path, name: str | None = None) -> dict:
+def ladder_curve(path: Path, name: str | None = None, option: str | None = None) -> dict:
     """Any single-ladder document of the engine (`dpo.json`, `rm-policy.json`, a new kind's): its rungs,
     metric, label, saturation and, where it has one, the ceiling (`verifier_ceiling`). `path` is the file,
     or the directory holding `name` (else its one result document with a `unit`)."""
     if path.is_dir() and name is None:
-        found = [p for p in sorted(path.glob("*.json")) if '"unit"' in p.read_text()[:100000]]
+        found = [p for p in sorted(path.glob("*.json")) if '"unit"' in p.read_text(errors="replace")[:100000]]
         if len(found) != 1:
-            raise InputError(f"{len(found)} ladder documents here; name the file", str(path))
+            raise InputError(f"{option or '--ladder'} {path}: {len(found)} ladder documents here; name the file")
         path = found[0]
-    doc = _read(path, name or path.name)
-    f = str(path / name if path.is_dir() else path)
-    kind, unit = _need(doc, "kind", f), _need(doc, "unit", f)
+    doc = _read(path, name or path.name, option)
+    f = str(_file(path, name))
+    if "arms" in doc and "kind" not in doc:
+        raise InputError("a climb's ladder.json (its ladders are its arms, not one ladder); give it as --climb", f)
+    check_needs(doc, f, ("kind", "unit", "rungs"))
+    kind, unit = doc["kind"], doc["unit"]
     return {"kind": KIND_NAMES.get(kind, kind), "x_label": unit, "metric": doc.get("metric", "accuracy"),
             "label": f"{doc.get('label', kind)}: {doc.get('skill', '')}", "file": f,
             "points": _points(_need(doc, "rungs", f), "n", f"{f} rungs"), "file_saturation": doc.get("saturation"),
@@ -126,11 +167,15 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
             rm_policy: Path | None = None, ladders: tuple[Path, ...] = ()) -> dict:
     """Build compare.json and compare.png from whichever of the result files are given (two or more)."""
     curves = []
+    climbs = [climb] if isinstance(climb, Path) else climb or []
+    check_distinct([*(("--climb", c, "ladder.json") for c in climbs), ("--prefs", prefs, "prefs.json"),
+                    ("--rl", rl, "rl.json"), ("--dpo", dpo, "dpo.json"), ("--rm-policy", rm_policy, "rm-policy.json"),
+                    *(("--ladder", p, None) for p in ladders)])
     pref = prefs_curve(prefs) if prefs else None
-    dpoc = ladder_curve(dpo, "dpo.json") if dpo else None
+    dpoc = ladder_curve(dpo, "dpo.json", "--dpo") if dpo else None
     want_skill = skill or (pref["label"].split(": ", 1)[1] if pref else None) or \
         (dpoc["label"].split(": ", 1)[1] if dpoc else None)
-    for i, c in enumerate([climb] if isinstance(climb, Path) else climb or []):
+    for i, c in enumerate(climbs):
         curves.append(climb_curve(c, want_skill if i == 0 else None))
     if dpoc:
         curves.append(dpoc)
@@ -139,7 +184,7 @@ def compare(climb: Path | list[Path] | None, prefs: Path | None, rl: Path | None
     if rl:
         curves.append(rl_curve(rl))
     if rm_policy:
-        curves.append(ladder_curve(rm_policy, "rm-policy.json"))
+        curves.append(ladder_curve(rm_policy, "rm-policy.json", "--rm-policy"))
     for other in ladders:
         curves.append(ladder_curve(other))
     if len(curves) < 2:

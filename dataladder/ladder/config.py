@@ -17,7 +17,7 @@ class LadderConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     max_minutes: float | None = Field(None, gt=0, description="budget: minutes of stored run time (training and eval) "
                                                               "of the ladder; a resume counts finished runs")
     delta: float = Field(0.01, ge=0, le=1, description="smallest gain per doubling worth paying for (stop rule)")
-    min_rungs: int = Field(4, ge=1, le=64, description="rungs before the fit may stop the ladder")
+    min_rungs: int = Field(4, ge=1, le=1000, description="rungs before the fit may stop the ladder")
     n_boot: int = Field(200, ge=1, le=100_000, description="posterior draws of the curve fit (at least 1,000 are used)")
     rungs: Literal["grow", "adaptive"] = Field("grow", description="grow: each rung is the last × growth; adaptive: "
                                                                    "the next rung goes where the forecast's median "

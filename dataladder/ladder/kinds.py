@@ -73,6 +73,12 @@ KINDS: Registry[Kind] = Registry("ladder kind")
 
 _ORDER: list[str] = []
 
+# why a ladder stopped, as its document records it (`stop.reason`): the stop rule's five (forecast/stop.py), the
+# engine's two (ladder/engine.py: the data ran out first; its runs diverged); what the result validator accepts
+STOP_REASONS = ("target-reached", "not-improving", "diminishing-returns", "unreachable-within-budget",
+                "budget-exhausted", "data-exhausted", "unstable-training")
+NAMES["stop_reasons"].update(dict.fromkeys(STOP_REASONS))
+
 
 def register(kind: Kind) -> Kind:
     _ORDER.append(kind.name)

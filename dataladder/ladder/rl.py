@@ -39,13 +39,13 @@ def check_config(cfg: RLConfig) -> None:
 
     from dataladder.ladder.rl_arm import schedule
     from dataladder.skills.base import no_train_items
-    from dataladder.skills.spec import train_skill
+    from dataladder.ladder.config import skill_of
 
     if cfg.rungs != "grow":
         raise ValueError(f"--rungs {cfg.rungs}: an RL ladder's rungs are GRPO step counts, each the last × --growth; "
                          "drop --rungs")
     schedule(cfg)  # a budget below one rung
-    sk = train_skill(cfg.skill, cfg.prompts_file)  # did-you-mean, bad lines of the prompts file
+    sk = skill_of(cfg)  # did-you-mean, bad lines of the prompts file (named by --skill, --prompts-file)
     if not sk.items("train", 1, 0):
         raise ValueError(no_train_items(sk))
     if cfg.format not in ("target", "auto") and cfg.format not in sk.formats:
@@ -64,7 +64,11 @@ def check_config(cfg: RLConfig) -> None:
         except (ValueError, OSError) as e:
             raise ValueError(f"--reward-model {cfg.reward_model}: its config.json is not readable JSON ({e}); give the "
                              "reward_model/ that `dataladder prefs` wrote") from None
-        if (trained := reward_model_meta(cfg.reward_model).get("skill")) and not same_skill(trained, cfg.skill):
+        from dataladder.core.errors import for_option
+
+        with for_option(f"--reward-model {cfg.reward_model}"):  # what prefs recorded beside it: checked, not trusted
+            meta = reward_model_meta(cfg.reward_model)
+        if (trained := meta.get("skill")) and not same_skill(trained, cfg.skill):
             raise ValueError(f"--skill {cfg.skill} with --reward-model {cfg.reward_model}: they contradict (the reward "
                              f"model was trained on skill {trained}, its dataladder.json says); give --skill {trained} "
                              f"or a reward model of {cfg.skill}")
@@ -330,14 +334,12 @@ def _prune(store: RunStore, arms: list[dict], on_rung: Callable[[str], None]) ->
 
 
 def reward_model_meta(path: str | None) -> dict:
-    """What `prefs` recorded next to a reward model (its dataladder.json: skill, format, pairs), else {}."""
-    import json
+    """What `prefs` recorded next to a reward model (its dataladder.json: skill, format, pairs), through the result
+    validator (one that is not JSON, or holds a skill that is no name, is an InputError); {} where there is none
+    (a reward model from elsewhere)."""
+    from dataladder.core.results import read_model_meta
 
-    try:
-        meta = json.loads((Path(path) / "dataladder.json").read_text(encoding="utf-8")) if path else {}
-    except (OSError, ValueError):  # none (a reward model from elsewhere), or unreadable: nothing known
-        return {}
-    return meta if isinstance(meta, dict) else {}
+    return read_model_meta(path) if path else {}
 
 
 def reward_model_format(path: str | None) -> str | None:

@@ -25,7 +25,7 @@ from dataladder.ladder.engine import Job, Ladder, Rule
 from dataladder.ladder.rl_arm import prepare, run  # noqa: F401  (the worker side: one RL run, as the rl kind's)
 from dataladder.forecast.stop import RungScore
 from dataladder.core.store import RunStore, run_key
-from dataladder.core.results import read_result
+from dataladder.core.results import check_skill_agrees, read_result
 from dataladder.train.grpo import GRPOHparams
 from dataladder.train.tracking import ReportTo
 
@@ -36,7 +36,7 @@ class RMPolicyConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     target: float = Field(0.8, gt=0, le=1, description="verified greedy accuracy of the policy to reach")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="RL seed and prompt draw")
     eval_n: int = Field(300, ge=1, le=1_000_000, description="held-out eval items of the policy")
-    delta: float = Field(0.01, ge=0, description="smallest gain per doubling of pairs worth paying for")
+    delta: float = Field(0.01, ge=0, le=1, description="smallest gain per doubling of pairs worth paying for")
     min_rungs: int | None = Field(None, ge=1, description="rungs before the fit may stop the ladder (default: none "
                                                          "stops it: every reward model of the prefs ladder is used)")
     n_boot: int = Field(200, ge=1, description="posterior draws of the curve fit")
@@ -91,6 +91,7 @@ def read_prefs(cfg: RMPolicyConfig) -> dict:
     except ValueError as e:
         raise InputError(f"{e}; give the directory `dataladder prefs` wrote for a model and skill that are here",
                          str(f)) from None
+    check_skill_agrees(doc, str(f), "rerun `dataladder prefs`")  # the skill RL runs is config.skill: the top agrees
     store = RunStore(d)  # the reward model of each rung (seed 0): its run, done, in the prefs run store
     if not (d / "runs").is_dir():
         raise InputError(f"rungs: no run store beside it ({d / 'runs'}), so none of its reward models; give the "

@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, Field, field_validator
 
 from dataladder.models.tiny import TinyArch
+from dataladder.skills.arithmetic import MAX_DIGITS
 
 CHINCHILLA_TOKENS_PER_PARAM = 20
 
@@ -29,16 +30,16 @@ class PretrainConfig(BaseModel, extra="forbid", allow_inf_nan=False):
     mixture: dict[str, float] = Field(
         default_factory=lambda: {"add": 0.65, "mul": 0.35}, description="skill → share of corpus lines"
     )
-    digits: int = Field(2, ge=1, description="max operand digits in the corpus")
-    steps: int = Field(4500, ge=1, description="optimizer steps")
-    batch_size: int = Field(32, ge=1, description="sequences per step")
-    seq_len: int = Field(128, ge=8, description="tokens per sequence, BOS included")
-    learning_rate: float = Field(3e-3, gt=0, description="peak learning rate")
+    digits: int = Field(2, ge=1, le=MAX_DIGITS, description="max operand digits in the corpus")
+    steps: int = Field(4500, ge=1, le=10_000_000, description="optimizer steps")
+    batch_size: int = Field(32, ge=1, le=65_536, description="sequences per step")
+    seq_len: int = Field(128, ge=8, le=65_536, description="tokens per sequence, BOS included")
+    learning_rate: float = Field(3e-3, gt=0, le=10, description="peak learning rate")
     min_lr_ratio: float = Field(0.1, ge=0, le=1, description="final learning rate as a share of the peak")
-    warmup_steps: int = Field(200, ge=0, description="linear warm-up steps")
-    weight_decay: float = Field(0.1, ge=0, description="AdamW weight decay")
+    warmup_steps: int = Field(200, ge=0, le=10_000_000, description="linear warm-up steps")
+    weight_decay: float = Field(0.1, ge=0, le=10, description="AdamW weight decay")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="seeds weights and corpus")
-    save_every: int = Field(250, ge=1, description="checkpoint interval in steps")
+    save_every: int = Field(250, ge=1, le=10_000_000, description="checkpoint interval in steps")
 
     @field_validator("mixture")
     @classmethod
@@ -46,8 +47,14 @@ class PretrainConfig(BaseModel, extra="forbid", allow_inf_nan=False):
         from dataladder.core.registry import did_you_mean
         from dataladder.skills import SKILLS
 
+        if not mixture:
+            raise ValueError("no skill to pretrain on (an empty mixture); give skill: share, e.g. {add: 0.65, mul: 0.35}")
         if bad := next((k for k in mixture if k not in SKILLS.names()), None):
             raise ValueError(did_you_mean("skill", bad, list(SKILLS.names())))
+        if bad := next((k for k, w in mixture.items() if w < 0), None):
+            raise ValueError(f"{bad}: share {mixture[bad]:g} is negative; a share of the corpus is ≥ 0")
+        if not sum(mixture.values()) > 0:
+            raise ValueError("every share is 0, so the corpus would have no lines; give at least one a share above 0")
         return mixture
 
 

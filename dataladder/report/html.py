@@ -324,12 +324,39 @@ def build_report(run_dir: Path) -> Path:
         doc_path = run_dir / name / document
         if doc_path.exists():
             others[doc_path] = (read_result(doc_path, need=("curves",) if name == "compare" else ()), section)
+    out = writable_report(run_dir)  # before the page is built: nothing drawn for a page that cannot be written
     with malformed(run_dir, "study's result files"):
         page = _page(run_dir, probe, docs, noise, others)
+    tmp = out.with_name(out.name + ".tmp")
+    try:  # whole or not at all: a page that cannot be written leaves no .tmp behind
+        tmp.write_bytes(page.encode("utf-8", errors="replace"))  # a lone surrogate in a label: '?', not a crash
+        tmp.replace(out)
+    except OSError as e:
+        if tmp.is_file():
+            tmp.unlink()
+        raise InputError(f"cannot be written ({e.strerror})", str(out)) from None
+    return out
+
+
+def writable_report(run_dir: Path) -> Path:
+    """RUN_DIR/report.html, once it is known it can be written: not a directory there (nor its .tmp), RUN_DIR on a
+    file system mounted read-write and writable by this process; else one InputError naming the path."""
+    import os
+
+    from dataladder.core.errors import InputError
+
     out = run_dir / "report.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    tmp.replace(out)
+    for p in (out, out.with_name(out.name + ".tmp")):
+        if p.is_dir():
+            raise InputError("is a directory; the report is written here as a file: remove or rename it", str(p))
+    try:
+        read_only = bool(os.statvfs(run_dir).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only or not os.access(run_dir, os.W_OK | os.X_OK):
+        why = "a read-only file system" if read_only else "no write permission"
+        raise InputError(f"cannot write report.html here ({why}); copy the study somewhere writable and report "
+                         "on the copy", str(run_dir))
     return out
 
 

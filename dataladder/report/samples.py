@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 
@@ -14,12 +15,21 @@ def worst_rung(arm: dict) -> dict | None:
     return min(rungs, key=lambda r: (not r.get("unsound"), r["accuracy"]), default=None)
 
 
-def _read(path: Path, skill: str, fmt: str, k: int = 5) -> list[dict]:
+def _inside(store_dir: Path, rel: str) -> Path | None:
+    """`rel` under `store_dir`, resolved; None where it leads outside (the result validator refuses such a
+    document first: this is the second lock)."""
+    root, p = os.path.realpath(store_dir), os.path.realpath(store_dir / str(rel))  # a link loop: no error here
+    return Path(p) if os.path.commonpath([root, p]) == root else None
+
+
+def _read(path: Path | None, skill: str, fmt: str, k: int = 5) -> list[dict]:
+    if path is None:
+        return []
     try:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, ValueError):
         return []
-    return [s for s in rows if s.get("skill") == skill and s.get("format") == fmt][:k]
+    return [s for s in rows if isinstance(s, dict) and s.get("skill") == skill and s.get("format") == fmt][:k]
 
 
 def samples_section(store_dir: Path, doc: dict) -> str:
@@ -29,7 +39,7 @@ def samples_section(store_dir: Path, doc: dict) -> str:
         r = worst_rung(a)
         if r is None:
             continue
-        rows = _read(Path(store_dir) / r["samples"][0], a["skill"], a["target_format"])
+        rows = _read(_inside(Path(store_dir), r["samples"][0]), a["skill"], a["target_format"])
         if not rows:
             continue
         why = f" — unsound: {html.escape('; '.join(r.get('reasons', [])))}" if r.get("unsound") else ""

@@ -22,6 +22,7 @@ EVAL_SHARE = 0.15  # share of each skill's problem space reserved for evaluation
 OP_SYMBOL = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 OP_WORD = {"+": "plus", "-": "minus", "*": "times", "/": "divided by"}
 COMMUTATIVE = {"add", "mul"}
+MAX_DIGITS = 100  # the generator's operands have 1 to `digits` digits; an answer has up to 3× as many (mixed)
 
 
 def in_eval_partition(skill_name: str, key: str) -> bool:
@@ -115,6 +116,9 @@ def _exam_prompt(it: Item) -> str:
 
 
 def _arith_skill(name: str, digits: int, draw: Callable[[random.Random], Item], prereqs: tuple[str, ...], desc: str) -> Skill:
+    if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= MAX_DIGITS:
+        raise ValueError(f"digits must be a whole number from 1 to {MAX_DIGITS} (the {name} generator's operands "
+                         f"have 1 to `digits` digits), not {digits!r}")
     def items(split: str, n: int, seed: int) -> list[Item]:
         return sample_items(name, split, n, seed, digits, draw)
 

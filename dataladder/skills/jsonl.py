@@ -101,6 +101,9 @@ def parse_line(raw: str | object, file: str, lineno: int, default_skill: str | N
         prompt, completion = text("prompt"), text("completion", required=not prompt_only)
     else:
         raise InputError("needs 'prompt' and 'completion', or 'messages'", file, lineno, "prompt")
+    fmt = text("format", required=False)
+    if fmt is not None and (why := name_problem(fmt, "a format")):
+        raise InputError(why, file, lineno, "format")
     verifier = text("verifier", required=False) or "exact"
     try:
         _verifier(verifier)
@@ -131,21 +134,48 @@ def parse_line(raw: str | object, file: str, lineno: int, default_skill: str | N
         raise InputError("must be a string or a number", file, lineno, "answer")
     return {
         "skill": skill, "prompt": prompt, "messages": messages, "completion": completion,
-        "answer": str(answer), "verifier": verifier, "format": text("format", required=False) or "default",
+        "answer": str(answer), "verifier": verifier, "format": fmt or "default",
         "split": SPLITS.get(split),
         "extra": {k: v for k, v in rec.items() if k not in _RESERVED},
     }
 
 
+def name_problem(name: str, what: str) -> str:
+    """Why `name` cannot name a skill or a format ('' if it can): empty, spaces at an end, a character no line
+    shows (a newline, a tab, a control character), or '/' or ':' (forgetting keys are `<skill>/<format>`, specs
+    `file.jsonl:<skill>`). Spaces inside are fine."""
+    if not name.strip():
+        return f"{what} name must not be empty"
+    if name != name.strip():
+        return f"{what} name {name!r} has spaces at an end; give {name.strip()!r}"
+    if not name.replace(" ", "").isprintable():
+        return f"{what} name {name!r} holds a newline, a tab or another control character; give a one-line name"
+    for ch, why in ((":", "a spec's separator: file.jsonl:<skill>"), ("/", "forgetting keys are <skill>/<format>")):
+        if ch in name:
+            return (f"{what} name {name!r}: give a name without '{ch}' ({why}), e.g. "
+                    f"{name.replace('/', '_').replace(':', '_')!r}")
+    return ""
+
+
 def _needs(verifier: str, rec: dict, file: str, lineno: int) -> None:
-    """Verifiers that check against an item field refuse an item without it (never a silent pass)."""
+    """Verifiers that check against an item field refuse an item without it (never a silent pass); a schema
+    may be given as JSON text (docs/data.md)."""
     name = verifier.partition(":")[0]
-    if name == "json-schema" and not isinstance(rec.get("schema"), (dict, bool)):
+    schema = rec.get("schema")
+    if name == "json-schema" and isinstance(schema, str):
+        try:
+            schema = loads(schema, file, lineno) if schema.strip() else None
+        except InputError as e:
+            raise InputError(f"a schema given as text must be JSON: {e.message}", file, lineno, "schema") from None
+        if not isinstance(schema, (dict, bool)):
+            raise InputError("verifier json-schema needs the item's 'schema': a JSON Schema object, or its JSON "
+                             "text", file, lineno, "schema")
+    if name == "json-schema" and not isinstance(schema, (dict, bool)):
         raise InputError("verifier json-schema needs the item's 'schema' (a JSON Schema object)", file, lineno, "schema")
     if name == "json-schema":
         from dataladder.verify.code import schema_problem
 
-        if why := schema_problem(rec["schema"]):  # a schema no document can meet: every sample would fail
+        if why := schema_problem(schema):  # a schema no document can meet: every sample would fail
             raise InputError(f"not a valid JSON Schema ({why})", file, lineno, "schema")
     if name == "python-tests":
         key = next((k for k in ("tests", "test_list", "test") if rec.get(k)), None)
@@ -192,9 +222,8 @@ def _load(path_s: str, _mtime: int, _size: int, eval_share: float, normalize: bo
         if r["skill"].lower() in {name.lower() for name in SKILLS.names()}:
             raise InputError(f"'{r['skill']}' is the name of a built-in skill; give yours another "
                              f"(e.g. 'my_{r['skill']}')", str(path), lineno, "skill")
-        if ":" in r["skill"] or not r["skill"].strip():
-            raise InputError(f"skill name {r['skill']!r}: give a name without ':' (a spec's separator), e.g. "
-                             f"'{r['skill'].replace(':', '_').strip() or 'my_task'}'", str(path), lineno, "skill")
+        if why := name_problem(r["skill"], "a skill"):
+            raise InputError(why, str(path), lineno, "skill")
         key = r["prompt"] if r["prompt"] is not None else json.dumps(r["messages"][:-1])
         split = r["split"] or ("eval" if _hash_share(r["skill"], text_key(r["prompt"] if r["prompt"] is not None
                                                                            else r["messages"][:-1])) < eval_share

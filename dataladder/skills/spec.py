@@ -103,7 +103,10 @@ def _builtin(sp: Spec, spec: str) -> Skill:
         if isinstance(v, bool) or not isinstance(v, int) or v < 1:
             raise ValueError(f"skill {spec!r}: {k} must be a positive integer, not {v!r}")
         kwargs[k] = v
-    sk = factory(**kwargs)
+    try:
+        sk = factory(**kwargs)
+    except ValueError as e:  # a parameter past what the skill's generator makes (`add:digits=100000`)
+        raise ValueError(f"skill {spec!r}: {e}") from None
     sk.spec = sp.base + "".join(f":{k}={v}" for k, v in sp.params)
     return sk
 

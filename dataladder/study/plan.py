@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
-from dataladder.core.config import apply_overrides, first_error, read_yaml
+from dataladder.core.config import apply_overrides, bool_problem, first_error, read_yaml
 from dataladder.core.errors import InputError
 from dataladder.core.registry import did_you_mean
 from dataladder.executors import ExecutorConfig
@@ -113,6 +113,8 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
             raise InputError(e.message, str(path)) from None
         except (ValueError, TypeError, yaml.YAMLError) as e:
             raise InputError(f"override does not fit the plan ({' '.join(str(e).split())})", str(path)) from None
+    if why := bool_problem(Plan, data):  # `n: true` would run as n = 1
+        raise InputError(why, str(path))
     try:
         plan = Plan.model_validate(data)
     except ValidationError as e:
@@ -144,6 +146,11 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
         for key, name in [("compare.climb", c.climb)] + [(f"compare.climbs.{i}", n) for i, n in enumerate(c.climbs)]:
             if name is not None and name not in names:
                 raise InputError(did_you_mean("climb step", name, names), str(path), field=key)
+        given = [("compare.climb", c.climb)] + [(f"compare.climbs.{i}", n) for i, n in enumerate(c.climbs)]
+        for i, (key, name) in enumerate(given):
+            if name is not None and (first := next((k for k, n in given[:i] if n == name), None)):
+                raise InputError(f"climb step {name!r} is already {first}; give each ladder once (the same curve "
+                                 "twice compares nothing)", str(path), field=key)
         ladders = [name for k, name, _ in ladder_steps(plan) if not k.many and not k.needs]
         if (c.climb is not None) + len(c.climbs) + len(ladders) < 2:
             raise InputError("needs two of: a climb (compare.climb), " + ", ".join(k.key for k in kinds()

@@ -105,7 +105,7 @@ def plan_steps(plan: Plan) -> list[tuple[str, tuple[str, ...]]]:
 # Parent and workers talk over one pipe each (multiprocessing.Pipe), never a multiprocessing Queue, Lock or
 # ProcessPoolExecutor: those make POSIX named semaphores (/dev/shm/sem.mp-*) that a spawned child opens by name,
 # and a SIGKILL of the study (its resource tracker with it) leaves them behind. A pipe is only file descriptors:
-# the kernel closes them with the process.
+# the kernel closes them with the process. The libraries' own such lock (tqdm's) is replaced: `_no_named_locks`.
 
 _conn = None
 _executor = None
@@ -130,6 +130,20 @@ def _init(conn, threads: str, parent: int) -> None:
     from dataladder.core.logs import quiet
 
     quiet()  # the libraries' own bars and warnings: a step's progress comes back through the pipe
+    _no_named_locks()
+
+
+def _no_named_locks() -> None:
+    """tqdm (the bars of datasets, transformers and TRL, even when hidden) takes a multiprocessing lock in each
+    process on its first bar: a POSIX named semaphore that only the resource tracker removes, so a SIGKILL of the
+    study left one /dev/shm/sem.mp-* per worker. Its write lock here is a thread lock: steps run one at a time."""
+    import threading
+
+    try:
+        from tqdm.std import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
 
 
 def _worker(conn, threads: str, parent: int) -> None:

@@ -216,7 +216,7 @@ def run_noise_step(plan: Plan, out: Path, hooks: Hooks, executor=None) -> dict |
     for name, cap in (("curated", ns.curated_max), ("noisy", ns.noisy_max)):
         cfg = ClimbConfig(models=[plan.model], skills=[ns.skill], target=ns.target, target_format=plan.target_format, start=ns.start,
                           seeds=ns.seeds, eval_n=ns.eval_n, max_examples=cap, train_file=str(d / f"{name}.jsonl"),
-                          eval_skills=[ns.skill], min_rungs=10**6,  # run every rung
+                          eval_skills=[ns.skill], min_rungs=1000,  # run every rung (the most a config allows)
                           **plan.probe.model_dump(include=set(PromptOptions.model_fields)))
         arms[name] = climb(cfg, d / name, executor, on_rung=hooks.rung, on_train=hooks.train, on_eval=hooks.eval)
     cur = arms["curated"]["arms"][0]["rungs"]

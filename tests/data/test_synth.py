@@ -317,12 +317,15 @@ def test_probe_accuracy_shown_alongside_and_bad_probe_file_exits_2(tmp_path):
     probe.write_text(json.dumps({"model": "m", "skills": {"mul": {"formats": {"exam": {
         "accuracy": 0.5, "ci_low": 0.4, "ci_high": 0.6, "n": 100, "correct": 50}}}}}))
     out = tmp_path / "o.jsonl"
-    r = runner.invoke(app, ["synth", "--skill", "mul", "--n", "10", "--probe", str(probe), "--output", str(out)])
+    r = runner.invoke(app, ["synth", "--skill", "mul", "--n", "2", "--source", "self", "--model", "tiny-arith", "--k", "1",
+                            "--sample-format", "exam", "--probe", str(probe), "--output", str(out)])
     assert r.exit_code == 0, r.output
     assert "probe accuracy, eval partition" in r.output
     st = json.loads((tmp_path / "o.stats.json").read_text())
     assert st["probe"]["accuracy"] == 0.5 and st["probe"]["split"] == "eval"
-    r = runner.invoke(app, ["synth", "--skill", "add", "--n", "10", "--probe", str(probe), "--output",
-                            str(tmp_path / "p" / "o.jsonl")])
-    assert r.exit_code == 2 and f"{probe}: field 'skills.add.formats.exam'" in r.output
+    r = runner.invoke(app, ["synth", "--skill", "mul", "--n", "10", "--probe", str(probe), "--output", str(out)])
+    assert r.exit_code == 2 and "--source template with --probe: they contradict" in r.output  # no model to compare
+    r = runner.invoke(app, ["synth", "--skill", "add", "--n", "10", "--source", "self", "--model", "tiny-arith", "--probe", str(probe),
+                            "--output", str(tmp_path / "p" / "o.jsonl")])
+    assert r.exit_code == 2 and f"{probe}: field 'skills.add.formats.native'" in r.output  # self samples natively
     assert not (tmp_path / "p").exists()
