@@ -2,13 +2,12 @@
 far past any sensible size, and NaN for a float, is refused in one line naming the option, before the heavy work
 begins (`_quiet`, the line before the first model load), and nothing is written."""
 
-import json
-
 import pytest
 import typer
 from typer.testing import CliRunner
 
 from dataladder.cli.main import app
+from tests.test_bad_inputs import files  # noqa: F401  (the fixture: tasks.jsonl, points.csv, ok.py, …)
 
 runner = CliRunner()
 COMMANDS = typer.main.get_command(app).commands
@@ -36,25 +35,13 @@ def _numbers():
 CASES = list(_numbers())
 
 
-@pytest.fixture
-def inputs(tmp_path):
-    d = tmp_path / "in"
-    d.mkdir()
-    items = [{"skill": "caps", "split": "eval" if i < 4 else "train", "prompt": f"Capital of land {i}?",
-              "completion": f"City {i}"} for i in range(12)]
-    (d / "tasks.jsonl").write_text("".join(json.dumps(x) + "\n" for x in items))
-    (d / "points.csv").write_text("n,value\n20,0.3\n40,0.4\n80,0.5\n")
-    (d / "ok.py").write_text("print(1)\n")
-    return d
-
-
 def test_the_sweep_finds_the_options():
     assert len(CASES) > 100 and {("climb", "--growth"), ("rl", "--num-generations"), ("probe", "--batch-size")} <= \
         {(c, o) for c, o, _ in CASES}
 
 
 @pytest.mark.parametrize("cmd, option, value", CASES, ids=[f"{c} {o} {v}" for c, o, v in CASES])
-def test_a_number_past_any_sensible_size_is_refused_naming_its_option(cmd, option, value, inputs, tmp_path,
+def test_a_number_past_any_sensible_size_is_refused_naming_its_option(cmd, option, value, files, tmp_path,  # noqa: F811
                                                                       monkeypatch):
     import dataladder.core.runtime as runtime
 
@@ -64,9 +51,9 @@ def test_a_number_past_any_sensible_size_is_refused_naming_its_option(cmd, optio
     monkeypatch.setattr(runtime, "requested_threads", heavy_work)  # `_quiet`: every check has passed
     monkeypatch.setattr(runtime, "load_warning", lambda: None)
     out = tmp_path / "out"
-    base = {"curate": [str(inputs / "tasks.jsonl"), "--skill", f"{inputs / 'tasks.jsonl'}:caps"],
-            "fit": [str(inputs / "points.csv")], "corrupt": [str(inputs / "tasks.jsonl"), "--wrong-share", "0.1"],
-            "synth": ["--skill", "mul"], "sandbox": [str(inputs / "ok.py")]}.get(cmd, [])
+    base = {"curate": [str(files / "tasks.jsonl"), "--skill", f"{files / 'tasks.jsonl'}:caps"],
+            "fit": [str(files / "points.csv")], "corrupt": [str(files / "tasks.jsonl"), "--wrong-share", "0.1"],
+            "synth": ["--skill", "mul"], "sandbox": [str(files / "ok.py")]}.get(cmd, [])
     where = [] if cmd == "sandbox" else ["--output", str(out / "x.jsonl")] if cmd in ("synth", "corrupt") else \
         ["--output-dir", str(out)]
     r = runner.invoke(app, [cmd, *base, option, value, *where], env={"COLUMNS": "400"})

@@ -14,28 +14,7 @@ from dataladder.cli.main import app
 runner = CliRunner()
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    import dataladder.models.hub as hub
-
-    def refuse(*a, **k):
-        raise AssertionError("a model was loaded before the input was checked")
-
-    monkeypatch.setattr(hub, "load_model", refuse)
-
-
-def refused(args, says, *gone):
-    """Run `args`: exit 2, one error line on stderr containing each of `says`, no traceback, none of `gone`."""
-    r = runner.invoke(app, [str(a) for a in args], env={"COLUMNS": "400"})
-    lines = [x for x in r.stderr.splitlines() if x.strip()]
-    assert r.exit_code == 2, (args, r.output, r.exception)
-    assert len(lines) == 1 and lines[0].startswith("error:"), (args, r.output)
-    for s in [says] if isinstance(says, str) else says:
-        assert s in lines[0], (args, s, lines[0])
-    assert "Traceback" not in r.output
-    for p in gone:
-        assert not Path(p).exists(), (args, p)
-    return lines[0]
+from tests.test_bad_files import no_model, refused  # noqa: F401  (no_model: a fixture)
 
 
 ITEM = {"skill": "caps", "prompt": "Capital of land 1?", "completion": "City 1"}
@@ -172,8 +151,9 @@ def _args(args, tmp_path, f):
     return [str(f) if a == "FILE" else a.replace("T:", f"{t}:").replace("OUT", str(tmp_path / "out")) for a in args]
 
 
+@pytest.mark.usefixtures("no_model")  # a model loaded before the input was checked fails the test
 @pytest.mark.parametrize("what, name, text, args, says", CASES, ids=[c[0] for c in CASES])
-def test_a_bad_record_is_one_line_naming_file_line_and_field(tmp_path, no_model, what, name, text, args, says):
+def test_a_bad_record_is_one_line_naming_file_line_and_field(tmp_path, what, name, text, args, says):
     f = None
     if name:
         f = tmp_path / "in" / name

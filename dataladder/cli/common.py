@@ -208,12 +208,9 @@ def check_writable(path: Path | str, option: str, file: bool = False) -> None:
     elif what != "directory":
         raise ValueError(f"{option} {p}: {q} is a {what}, so the path cannot be created")
     where = q.parent if file and q == p else q  # a file is replaced through a temporary file next to it
-    try:
-        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
-    except OSError:
-        read_only = False
-    if read_only or not os.access(where, os.W_OK | os.X_OK):
-        why = "a read-only file system" if read_only else "no write permission"
+    from dataladder.core.errors import cannot_write
+
+    if why := cannot_write(where):
         raise ValueError(f"{option} {p}: cannot write in {where} ({why}); choose another path")
     if file and q == p and not os.access(p, os.W_OK):
         raise ValueError(f"{option} {p}: the file is not writable; choose another path")

@@ -62,6 +62,20 @@ def not_a_dir(path) -> str:
     return "is a file, not a directory" if stat.S_ISREG(mode) else "is not a directory"
 
 
+def cannot_write(where) -> str:
+    """Why nothing can be written in the directory `where` ('a read-only file system', 'no write permission'), or ''
+    if something can."""
+    import os
+
+    try:
+        read_only = bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only:
+        return "a read-only file system"
+    return "" if os.access(where, os.W_OK | os.X_OK) else "no write permission"
+
+
 def json_problem(e) -> str:
     """A json.JSONDecodeError in words: "Expecting ',' delimiter at column 9" (the module's own text ends in
     "at" or "starting at" before its position)."""

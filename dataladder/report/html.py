@@ -341,20 +341,15 @@ def build_report(run_dir: Path) -> Path:
 def writable_report(run_dir: Path) -> Path:
     """RUN_DIR/report.html, once it is known it can be written: not a directory there (nor its .tmp), RUN_DIR on a
     file system mounted read-write and writable by this process; else one InputError naming the path."""
-    import os
-
     from dataladder.core.errors import InputError
 
     out = run_dir / "report.html"
     for p in (out, out.with_name(out.name + ".tmp")):
         if p.is_dir():
             raise InputError("is a directory; the report is written here as a file: remove or rename it", str(p))
-    try:
-        read_only = bool(os.statvfs(run_dir).f_flag & os.ST_RDONLY)
-    except OSError:
-        read_only = False
-    if read_only or not os.access(run_dir, os.W_OK | os.X_OK):
-        why = "a read-only file system" if read_only else "no write permission"
+    from dataladder.core.errors import cannot_write
+
+    if why := cannot_write(run_dir):
         raise InputError(f"cannot write report.html here ({why}); copy the study somewhere writable and report "
                          "on the copy", str(run_dir))
     return out
