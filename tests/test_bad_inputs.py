@@ -410,6 +410,16 @@ CASES = [
     ("names", ["curate", "{T}", "--eval-skill", "nosuch"], "--eval-skill: unknown skill 'nosuch'"),
     ("names", ["corrupt", "{T}", "--output", "{out}/x.jsonl", "--wrong-share", "0.1", "--skill", "nosuch"],
      "--skill: unknown skill 'nosuch'"),
+    # a sixth audit
+    ("paths", ["corrupt", "{d}/train.jsonl", "--wrong-share", "0.1", "--skill", "{T}", "--output", "{T}"],
+     "--output and --skill name the same file"),
+    ("numbers", ["climb", "--hp", "epochs=true"], "option --hp epochs: expected a number, got true"),
+    ("names", ["curate", "{T}", "--skill", "{T}", "--steps", "validate,,dedup"], "--steps 'validate,,dedup': an empty item"),
+    ("contradictions", ["sandbox", "--limits", "wall_s=5"], "--limits without PROGRAM"),
+    ("paths", ["compare", "--climb", "{d}/adir", "--dpo", "{d}/adir"], "--climb {d}/adir and --dpo {d}/adir: the same"),
+    ("paths", ["compare", "--climb", "{d}/arms", "--icl", "{d}/adir"], "--icl {d}/adir: no icl.json here"),
+    ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "climbs.x.seeds=2"],
+     "'climbs.x.seeds=2': climbs is a list of 1; 'x' is not an index 0–0"),
 ]
 
 NO_OUTPUT_OPTION = ("run", "--threads", "report", "sandbox", "skills")

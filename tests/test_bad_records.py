@@ -142,6 +142,16 @@ CASES = [
      ["pre.yaml", "key 'steps'", "got true"]),
     ("pretrain: digits past the generator's", "pre.yaml", "digits: 100000\n",
      ["pretrain", "--config", "FILE", "--output-dir", "OUT"], ["pre.yaml", "key 'digits'"]),
+    # a second audit: a pair given in two forms, a conversation with no answer, a size past any forecast
+    ("curate: chosen a conversation, rejected text", "r.jsonl", json.dumps({
+        "prompt": "q", "chosen": [{"role": "assistant", "content": "a"}], "rejected": "b"}) + "\n",
+     ["curate", "FILE", "--output-dir", "OUT"], ["r.jsonl:1: field 'rejected'", "plain text but 'chosen'"]),
+    ("corrupt: a conversation whose only reply is a tool's", "r.jsonl", json.dumps({"messages": [
+        {"role": "user", "content": "q"}, {"role": "tool", "content": "42"}]}) + "\n",
+     ["corrupt", "FILE", "--wrong-share", "0.5", "--output", "OUT/x.jsonl"], ["r.jsonl:1: field 'messages[1].role'",
+                                                                              "no assistant turn"]),
+    ("fit: a size past the largest a forecast names", "p.csv", "n,value\n20,0.3\n40,0.4\n1e30,0.5\n",
+     ["fit", "FILE", "--output-dir", "OUT"], ["p.csv:4: field 'n'", "past the largest size"]),
 ]
 
 

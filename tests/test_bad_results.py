@@ -77,6 +77,14 @@ LADDER_EDITS = [  # (what, edit of the ladder document, the field path and words
      'arms[0].rungs[1].run_dirs[0]: "../../../x" is outside the ladder\'s directory'),
     ("run_dirs absolute", lambda d: _r(1)(d).update(run_dirs=["/tmp"]),
      'arms[0].rungs[1].run_dirs[0]: "/tmp" is outside the ladder\'s directory'),
+    # a second audit: the sizes, times and names a reader prints
+    ("flops a word", lambda d: _r(0)(d).update(flops="many"), 'arms[0].rungs[0].flops: "many" is not a number ≥ 0'),
+    ("seconds negative", lambda d: _r(0)(d).update(seconds=-5), "arms[0].rungs[0].seconds: -5 is not a number ≥ 0"),
+    ("lora_r a word", lambda d: _arm(d).update(lora_r="four"), 'arms[0].lora_r: "four" is not a count'),
+    ("min_examples negative", lambda d: _arm(d).update(min_examples=-1), "arms[0].min_examples: -1 is not a count"),
+    ("train_loss a word", lambda d: _r(0)(d).update(train_loss="low"),
+     'arms[0].rungs[0].train_loss: "low" is not a training loss'),
+    ("model a number", lambda d: _arm(d).update(model=5), "arms[0].model: 5 is not a model"),
 ]
 
 
@@ -223,6 +231,10 @@ PROBE_EDITS = [  # (what, the probe.json, the error): report reads it, and so do
     ("accuracy a boolean", {"skills": {"add": {"formats": {"exam": {
         "accuracy": True, "ci_low": 0.4, "ci_high": 0.6, "n": 10, "correct": 5}}}}},
      "skills.add.formats.exam.accuracy: true is not a number"),
+    ("partial above mastered", {**_probe(), "partial_at": 0.9, "mastered_at": 0.8},
+     "partial_at: 0.9 is above mastered_at (0.8)"),
+    ("a target format it was not scored in", {"skills": {"add": {**_probe()["skills"]["add"], "target_format": "x"}}},
+     'skills.add.target_format: "x" is none of the formats it was scored in (exam)'),
 ]
 
 
@@ -457,3 +469,22 @@ def test_real_documents_are_read_and_a_link_out_of_them_refused(real, tmp_path):
     _all_refuse(study, f, f"arms[0].rungs[{i}].samples[0]: {json.dumps(rung['samples'][0])} leads outside",
                 tmp_path / "out")
     assert not (study / "report.html").exists()
+
+
+@no_model_loads
+def test_a_studys_document_that_links_out_or_to_nothing_is_named(docs, tmp_path):
+    """report reads a study's own documents: a climb linked in from another run, or a probe.json linked to nothing,
+    is one line naming it (not rendered, not skipped)."""
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "ladder.json").write_text(json.dumps(_ladder()))
+    (docs / "climbs" / "a" / "ladder.json").write_text(json.dumps(_ladder()))
+    (docs / "climbs" / "b").symlink_to(other)
+    refused(["report", docs], [f"{docs / 'climbs' / 'b' / 'ladder.json'}: leads outside the study"],
+            docs / "report.html")
+    (docs / "climbs" / "b").unlink()
+    (docs / "probe").mkdir(exist_ok=True)
+    (docs / "probe" / "probe.json").symlink_to(tmp_path / "gone.json")
+    refused(["report", docs], [f"{docs / 'probe' / 'probe.json'}: is a link to", "which does not exist"],
+            docs / "report.html")
+

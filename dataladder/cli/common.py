@@ -230,8 +230,14 @@ def validated(model_cls, fields: dict, aliases: dict[str, str] | None = None):
     """`model_cls` from `fields`; the first problem as one line naming the option (`aliases`: field → option)."""
     from pydantic import BaseModel, ValidationError
 
+    from dataladder.core.config import bool_problem
     from dataladder.core.registry import did_you_mean
 
+    if why := bool_problem(model_cls, fields):  # `--hp epochs=true`: pydantic would read it as 1
+        where, _, rest = why.removeprefix("key '").partition("': ")
+        head, _, tail = where.partition(".")
+        name = "--" + (aliases or {}).get(head, head).replace("_", "-")
+        raise ValueError(f"option {name}{' ' + tail if tail else ''}: {rest}")
     try:
         return model_cls.model_validate(fields)
     except ValidationError as e:
@@ -386,11 +392,11 @@ def executor_from(executor: str, ray_address: str | None, cpus_per_run: float, g
     return make_executor(ExecutorConfig(kind=executor, ray=ray) if executor == "ray" else ExecutorConfig())
 
 
-def distinct_files(paths: dict[str, "Path | str | None"]) -> None:
+def distinct_files(paths: "dict[str, Path | str | None] | list[tuple[str, Path | str | None]]") -> None:
     """Two options naming one file (`--stats` the `--output`, or the `--probe` it reads): one line naming both, before
     anything is read or written (one would overwrite the other). Links, hard links and relative paths count."""
     seen: dict[tuple, str] = {}
-    for option, p in paths.items():
+    for option, p in paths.items() if isinstance(paths, dict) else paths:
         if p is None:
             continue
         try:

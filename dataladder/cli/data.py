@@ -116,6 +116,9 @@ def synth(
         from dataladder.generate.endpoint import check_reachable
 
         check_reachable(endpoint_url)  # nothing listening: one line at once, before the model's imports
+    from dataladder.data.synth import prepare
+
+    prepare(cfg)  # the formats, the --probe file: refused before the busy-machine line and any model
     if source == "self" and model:  # bad options fail first, without the transformers import
         _quiet()
     with progress() as bar:
@@ -147,6 +150,8 @@ def curate(
 ) -> None:
     """Curate records: validate, normalize, verify, dedup, near-dup, decontaminate, length filters."""
     check_writable(output_dir, "--output-dir")
+    if steps.strip(", ") and any(not s.strip() for s in steps.split(",")):  # none at all: CurateConfig says so
+        raise ValueError(f"--steps {steps!r}: an empty item; give step names separated by commas")
     from dataladder.data.curate import CurateConfig, curate as curate_fn
 
     cfg = validated(CurateConfig, {
@@ -196,6 +201,7 @@ def corrupt(
     check_output_suffix(output, "--output")
     if output.exists() and input.exists() and os.path.samefile(output, input):  # a link or a hard link too
         raise ValueError(f"--output {output}: is the input file; give another path (the noisy copy would replace it)")
+    distinct_files([("--output", output), *(("--skill", s.partition(":")[0]) for s in skill or [] if ".json" in s)])
     from dataladder.data.formats import read_trl, write_records
     from dataladder.data.noise import add_noise, noise_counts
 
@@ -240,6 +246,8 @@ def sandbox(
         lim = Limits.parse(limits)
     if tests and program is None:
         raise ValueError("--tests without PROGRAM: the tests run after a program; give the program's file first")
+    if limits and program is None:
+        raise ValueError("--limits without PROGRAM: the limits are a run's; give the program's file to run under them")
     if twice := next((t for i, t in enumerate(tests or []) if t in (tests or [])[:i]), None):
         raise ValueError(f"--tests {twice} is given twice; give each test file once")
     sources = [_source(path) for path in [*([program] if program else []), *(tests or [])]]  # before any output

@@ -108,12 +108,16 @@ def print_fit(doc: dict) -> None:
 def _whole_sizes(pts) -> None:
     """n is a data size (examples, pairs, rollouts, demonstrations): a whole number, as a ladder's rung sizes are."""
     from dataladder.core.errors import InputError
+    from dataladder.forecast.model import N_MAX
 
     for c in pts.curves:
         for n, where in zip(c.n, c.where):
             if n != int(n):
                 raise InputError(f"field 'n': {n:g} is not a whole number; n is a data size (examples, pairs, "
                                  "rollouts…)", where)
+            if n > N_MAX:
+                raise InputError(f"field 'n': {n:g} is past the largest size a forecast names ({N_MAX:,.0f}); n is a "
+                                 "data size (examples, pairs, rollouts…)", where)
 
 
 @user_errors

@@ -243,16 +243,23 @@ def compare(**opts) -> None:
     check_writable(output_dir, "--output-dir")
     output_dir = Path(output_dir).expanduser()
     climb, ladders, named = opts.pop("climb"), list(opts.pop("ladder") or ()), {}
+    given = [*(("--climb", p) for p in climb or []), *(("--ladder", p) for p in ladders)]  # (option, path)
     for k in kinds():
         if not k.many and (path := opts.get(k.key)) is not None:
+            option = "--" + k.key.replace("_", "-")
+            given.append((option, path))
             if k.name in COMPARE_ARGS:
                 named[COMPARE_ARGS[k.name]] = path
+            elif path.is_dir() and not os.path.lexists(path / k.document):  # named by its own option, not --ladder
+                raise ValueError(f"{option} {path}: no {k.document} here (run `dataladder {k.cmd}` first, or give the "
+                                 "directory it wrote)")
             else:
                 ladders.append(path / k.document if path.is_dir() else path)
-    given = [*(climb or []), *named.values(), *ladders]
-    seen = [os.path.realpath(p) for p in given]  # a symbolic link loop too: read_result names it
-    if twice := next((given[i] for i, p in enumerate(seen) if p in seen[:i]), None):
-        raise ValueError(f"{twice} is given twice; compare needs two different ladders")
+    seen = [os.path.realpath(p) for _, p in given]  # a symbolic link loop too: read_result names it
+    if (i := next((i for i, p in enumerate(seen) if p in seen[:i]), None)) is not None:
+        (o1, p1), (o2, p2) = given[seen.index(seen[i])], given[i]
+        raise ValueError(f"{o1} {p1} and {o2} {p2}: the same directory twice; each option takes its own ladder's "
+                         "output directory, and compare needs two different ladders")
     _check_skill(skill, climb)
     with malformed(", ".join(map(str, given)), "ladder document"):
         doc = compare_fn(climb, named.get("prefs"), named.get("rl"), output_dir, delta, skill, dpo=named.get("dpo"),

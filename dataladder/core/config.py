@@ -158,8 +158,9 @@ def _model_in(annotation) -> type[BaseModel] | None:
     return None
 
 
-def apply_overrides(data: dict, pairs: list[str]) -> dict:
-    """Apply `key.path=value` overrides (values as YAML scalars) to a plan dict; list items by index."""
+def apply_overrides(data: dict, pairs: list[str], lists: frozenset = frozenset()) -> dict:
+    """Apply `key.path=value` overrides (values as YAML scalars) to a plan dict; list items by index (`lists`: the
+    top-level keys that hold a list, though the plan leaves them out)."""
     out = yaml.safe_load(yaml.safe_dump(data))
     keys = [pair.partition("=")[0].strip() for pair in pairs]
     for i, key in enumerate(keys):  # a key given again, or within a section given after it: the last would win
@@ -185,7 +186,8 @@ def apply_overrides(data: dict, pairs: list[str]) -> dict:
                 p = int(p)
             elif not isinstance(node, dict):
                 raise InputError(f"override {pair!r}: {where} is a value, not a section with '{p}'")
-            elif node.get(p) is None and depth < len(parts) - 1 and parts[depth + 1].lstrip("-").isdigit():
+            elif node.get(p) is None and depth < len(parts) - 1 and (parts[depth + 1].lstrip("-").isdigit() or
+                                                                     depth == 0 and p in lists):
                 raise InputError(f"override {pair!r}: the plan has no {'.'.join(parts[:depth + 1])}, so it has "
                                  f"no item '{parts[depth + 1]}'; add the item to the plan first")
             if depth == len(parts) - 1:

@@ -38,6 +38,9 @@ NEEDS = {"config": "the settings of the run that wrote it", "rungs": "the ladder
          "skills": "the probe's scores per skill", "recommendations": "the ladder's recommendations",
          "curves": "the compared curves"}
 FINITE = ("median", "lo80", "hi80", "mean")  # a forecast's and a gain's numbers: a number or null, never NaN
+# sizes, times and settings a reader prints or sums: a number ≥ 0 (a whole one for the counts) or null
+NONNEG = ("seconds", "eval_seconds", "train_seconds", "estimate_seconds", "items_per_second", "flops")
+WHOLE = ("min_examples", "max_examples", "eval_n", "start", "lora_r")
 PATHS = {"samples": "a rung's samples lie under it: runs/<key>/samples.jsonl",  # a rung's paths, relative to
          "run_dirs": "a rung's runs lie under it: runs/<key>"}                   # the document's directory
 
@@ -114,6 +117,10 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
     rows = doc.get("ladder") or []
     x = "pairs" if rows and isinstance(rows[0], dict) and "pairs" in rows[0] else "rollouts"
     _rungs(rows, "ladder", x, bad, root, empty=True)
+    if _number(doc.get("partial_at")) and _number(doc.get("mastered_at")) and doc["partial_at"] > doc["mastered_at"]:
+        bad("partial_at", f"{_show(doc['partial_at'])} is above mastered_at ({_show(doc['mastered_at'])}); a partial "
+            "skill scores below a mastered one")
+    _target_formats(doc, bad)
     for name, sk in (doc.get("skills") or {}).items():  # a probe: every skill scored in one format or more
         fmts = sk.get("formats") if isinstance(sk, dict) else None
         if not isinstance(fmts, dict) or not fmts or any(not isinstance(v, dict) for v in fmts.values()):
@@ -156,6 +163,25 @@ def check_skill_agrees(doc: dict, file: str, rerun: str = "") -> None:
     if isinstance(doc.get("skill"), str) and isinstance(cfg.get("skill"), str) and doc["skill"] != cfg["skill"]:
         raise InputError(f"skill: {_show(doc['skill'])}, but config.skill is {_show(cfg['skill'])} (the skill its runs "
                          f"trained on); the two disagree; {rerun or 'rerun the command that wrote it'}", file)
+
+
+def _target_formats(doc: dict, bad) -> None:
+    """A probe's target format is one its skills were scored in (each skill's own, and the run's, one of some
+    skill's)."""
+    skills = doc.get("skills") if isinstance(doc.get("skills"), dict) else {}
+    seen: set = set()
+    for name, sk in skills.items():
+        fmts = sk.get("formats") if isinstance(sk, dict) else None
+        if not isinstance(fmts, dict):
+            continue
+        seen |= set(fmts)
+        tf = sk.get("target_format")
+        if tf is not None and tf not in fmts:
+            bad(f"skills.{name}.target_format", f"{_show(tf)} is none of the formats it was scored in "
+                f"({', '.join(map(str, fmts))})")
+    tf = doc.get("target_format")
+    if tf is not None and seen and (not isinstance(tf, str) or tf not in seen):
+        bad("target_format", f"{_show(tf)} is none of the formats the skills were scored in ({', '.join(sorted(seen))})")
 
 
 def _base(ladder: dict, at: str, bad) -> None:
@@ -308,6 +334,16 @@ def _named(k: str, v, at: str, bad) -> None:
         if hi is not None and (not _number(hi) or hi < lo):
             bad(f"{at}.high", f"{_show(hi)} is below low ({_show(lo)}); a band runs from low to high" if _number(hi)
                 else f"{_show(hi)} is not a data size (a number ≥ low, or null: no upper end)")
+    elif k in NONNEG and not (_number(v) and v >= 0):
+        bad(at, f"{_show(v)} is not a number ≥ 0 (a time, a rate or a count of operations)")
+    elif k in WHOLE and not _whole(v):
+        bad(at, f"{_show(v)} is not a count (a whole number ≥ 0)")
+    elif k == "train_loss" and not (_number(v) or isinstance(v, list) and all(x is None or _number(x) for x in v)):
+        bad(at, f"{_show(v)} is not a training loss (a number, or a list of them)")
+    elif k == "model" and not (isinstance(v, str) and v.strip() or isinstance(v, dict)):
+        bad(at, f"{_show(v)} is not a model (a name or a path)")
+    elif k in ("mastered_at", "partial_at") and not (_number(v) and 0 <= v <= 1):
+        bad(at, f"{_show(v)} is not an accuracy (a number in [0, 1])")
     elif k in FINITE and not isinstance(v, (dict, list)) and not _number(v):
         bad(at, f"{_show(v)} is not a finite number" if isinstance(v, float) else f"{_show(v)} is not a number")
 

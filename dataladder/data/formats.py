@@ -140,11 +140,18 @@ def to_trl(raw: object, file: str, line: int) -> tuple[str, dict]:
                 _check_messages(v, field, err)
             else:
                 _text(v, field, err)
+    if fmt in ("messages", "sharegpt") and not any(m["role"] == "assistant" for m in rec["messages"]):
+        raise err("no assistant turn: nothing to train on or to score (a prompt alone is a `prompt` field)",
+                  f"messages[{len(rec['messages']) - 1}].role")
     for field in ("completion", "chosen", "rejected"):  # the answer's side: the assistant's turns (tool results)
         for i, m in enumerate(rec.get(field) if isinstance(rec.get(field), list) else []):
             if m["role"] not in ("assistant", "tool"):
                 raise err(f"the answer: its turns are the assistant's (or tool results), but turn {i} is "
                           f"{m['role']!r}'s; move the question into 'prompt'", field)
+    if fmt == "preference" and isinstance(rec["chosen"], list) != isinstance(rec["rejected"], list):
+        raise err("is " + ("a message list" if isinstance(rec["rejected"], list) else "plain text") + " but 'chosen' is "
+                  + ("a message list" if isinstance(rec["chosen"], list) else "plain text") + ": give both in one "
+                  "form, as TRL compares them", "rejected")
     for field in ("messages", "completion", "chosen", "rejected"):  # an empty answer, as an empty `completion` is
         turns = rec.get(field)
         if isinstance(turns, list) and turns[-1]["role"] == "assistant" and not turns[-1]["content"].strip():

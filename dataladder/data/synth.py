@@ -235,13 +235,9 @@ class Tally:
                 "pass_at_k": pass_k / m if m else 0.0, "prompts_with_an_accepted_sample": pass_k}
 
 
-def synthesize(cfg: SynthConfig, cache: Path | None = None,
-               on_progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], dict]:
-    """Draw train prompts, get candidates from the source, verify and dedup until `n` records are kept.
-
-    Returns (records, stats). `cache` (a JSONL path) keeps every prompt's candidates so a rerun
-    with the same config resumes without sampling them again.
-    """
+def prepare(cfg: SynthConfig):
+    """Every check of `cfg` that needs no model (the skill, its formats, the source's options, the --probe file):
+    (skill, write format, source, the probe's accuracy); the CLI calls it before the first model load."""
     from dataladder.skills.spec import train_skill
 
     if cfg.n <= 0:
@@ -258,6 +254,17 @@ def synthesize(cfg: SynthConfig, cache: Path | None = None,
     wfmt = write_format(cfg, skill)
     src = SOURCES.get(cfg.source)(cfg, skill)
     probe_ref = probe_accuracy(Path(cfg.probe), skill.name, src.sample_format) if cfg.probe else None
+    return skill, wfmt, src, probe_ref
+
+
+def synthesize(cfg: SynthConfig, cache: Path | None = None,
+               on_progress: Callable[[int, int], None] | None = None) -> tuple[list[dict], dict]:
+    """Draw train prompts, get candidates from the source, verify and dedup until `n` records are kept.
+
+    Returns (records, stats). `cache` (a JSONL path) keeps every prompt's candidates so a rerun
+    with the same config resumes without sampling them again.
+    """
+    skill, wfmt, src, probe_ref = prepare(cfg)
     k = src.k
     budget = cfg.max_candidates if cfg.max_candidates is not None else 20 * cfg.n * k
     if budget < k:

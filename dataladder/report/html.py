@@ -12,6 +12,7 @@ import base64
 import html
 import io
 import math
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -303,6 +304,22 @@ def summary_section(probe: dict | None, docs: dict[str, dict]) -> str:
     return "<h2 id='recommendations'>Recommendations</h2><div class='cards'>" + "".join(cards) + "</div>" if cards else ""
 
 
+def _here(run_dir: Path, p: Path) -> bool:
+    """Whether the study holds the document `p`; a link to nowhere, or one that leads out of the study (a document
+    of another run is not this study's), is one InputError naming it."""
+    from dataladder.core.errors import InputError
+
+    if not os.path.lexists(p):
+        return False
+    real, root = os.path.realpath(p), os.path.realpath(run_dir)
+    if not os.path.exists(p):
+        raise InputError(f"is a link to {real}, which does not exist; remove the link or rerun the step", str(p))
+    if os.path.commonpath([root, real]) != root:
+        raise InputError(f"leads outside the study (through a symbolic link, to {real}); a study reports only "
+                         "what it holds: copy the document in, or remove the link", str(p))
+    return True
+
+
 def build_report(run_dir: Path) -> Path:
     """Write run_dir/report.html from the result files under run_dir; returns its path."""
     from dataladder.core.errors import InputError, not_a_dir
@@ -312,17 +329,17 @@ def build_report(run_dir: Path) -> Path:
         raise InputError(f"{why}; give a study's output directory (what `dataladder run` or `demo` wrote)",
                          str(run_dir))
     probe_path = run_dir / "probe" / "probe.json"
-    probe = read_result(probe_path, need=("skills",)) if probe_path.exists() else None
+    probe = read_result(probe_path, need=("skills",)) if _here(run_dir, probe_path) else None
     docs = {p.parent.name: read_result(p, need=("config", "arms", "recommendations"))
-            for p in sorted((run_dir / "climbs").glob("*/ladder.json"))}
+            for p in sorted((run_dir / "climbs").glob("*/ladder.json")) if _here(run_dir, p)}
     noise_path = run_dir / "noise" / "summary.json"
-    noise = read_result(noise_path) if noise_path.exists() else None
+    noise = read_result(noise_path) if _here(run_dir, noise_path) else None
     if probe is None and not docs:
         raise ValueError(f"{run_dir}: no results to report (no probe/probe.json, no climbs/*/ladder.json)")
     others = {}  # every other document there is read and checked, whether or not its figure is beside it
     for name, document, section in _sections():
         doc_path = run_dir / name / document
-        if doc_path.exists():
+        if _here(run_dir, doc_path):
             others[doc_path] = (read_result(doc_path, need=("curves",) if name == "compare" else ()), section)
     out = writable_report(run_dir)  # before the page is built: nothing drawn for a page that cannot be written
     with malformed(run_dir, "study's result files"):

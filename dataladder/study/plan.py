@@ -103,12 +103,19 @@ def ladder_steps(plan) -> list[tuple[Kind, str, BaseModel]]:
     return out
 
 
+def _lists() -> frozenset:
+    """The plan's keys that hold a list of steps (climbs): an override reaches their items by index."""
+    import typing
+
+    return frozenset(k for k, f in Plan.model_fields.items() if typing.get_origin(f.annotation) is list)
+
+
 def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     """Read, override and validate a plan; any problem is one InputError naming the key path."""
     data = read_yaml(path, "plan")
     if overrides:
         try:
-            data = apply_overrides(data, overrides)
+            data = apply_overrides(data, overrides, _lists())
         except InputError as e:
             raise InputError(e.message, str(path)) from None
         except (ValueError, TypeError, yaml.YAMLError) as e:
