@@ -416,6 +416,8 @@ CASES = [
     ("numbers", ["climb", "--hp", "epochs=true"], "option --hp epochs: expected a number, got true"),
     ("names", ["curate", "{T}", "--skill", "{T}", "--steps", "validate,,dedup"], "--steps 'validate,,dedup': an empty item"),
     ("contradictions", ["sandbox", "--limits", "wall_s=5"], "--limits without PROGRAM"),
+    ("contradictions", ["curate", "{T}", "--skill", "{T}", "--steps", "validate,dedup", "--require-verified"],
+     "--steps validate,dedup with --require-verified: they contradict"),
     ("paths", ["compare", "--climb", "{d}/adir", "--dpo", "{d}/adir"], "--climb {d}/adir and --dpo {d}/adir: the same"),
     ("paths", ["compare", "--climb", "{d}/arms", "--icl", "{d}/adir"], "--icl {d}/adir: no icl.json here"),
     ("plans", ["run", "{d}/plan.yaml", "output_dir={out}", "climbs.0.seeds=1", "climbs.x.seeds=2"],

@@ -150,6 +150,10 @@ CASES = [
         {"role": "user", "content": "q"}, {"role": "tool", "content": "42"}]}) + "\n",
      ["corrupt", "FILE", "--wrong-share", "0.5", "--output", "OUT/x.jsonl"], ["r.jsonl:1: field 'messages[1].role'",
                                                                               "no assistant turn"]),
+    ("a verifier that takes no argument given one", "t.jsonl", json.dumps({**ITEM, "verifier": "exact:foo"}) + "\n",
+     ["skills", "FILE"], ["t.jsonl:1: field 'verifier'", "exact takes no argument"]),
+    ("check-gold: contains with an argument", "t.jsonl", json.dumps({**ITEM, "verifier": "contains:x"}) + "\n",
+     ["probe", "--skill", "FILE", "--check-gold"], ["t.jsonl:1: field 'verifier'", "contains takes no argument"]),
     ("fit: a size past the largest a forecast names", "p.csv", "n,value\n20,0.3\n40,0.4\n1e30,0.5\n",
      ["fit", "FILE", "--output-dir", "OUT"], ["p.csv:4: field 'n'", "past the largest size"]),
 ]

@@ -85,6 +85,9 @@ LADDER_EDITS = [  # (what, edit of the ladder document, the field path and words
     ("train_loss a word", lambda d: _r(0)(d).update(train_loss="low"),
      'arms[0].rungs[0].train_loss: "low" is not a training loss'),
     ("model a number", lambda d: _arm(d).update(model=5), "arms[0].model: 5 is not a model"),
+    # a third audit: the settings a reader shows and refits with
+    ("config growth 1", lambda d: d["config"].update(growth=1), "config.growth: 1 is not a rung-to-rung growth"),
+    ("config skills a string", lambda d: d["config"].update(skills="add"), 'config.skills: "add" is not a list'),
 ]
 
 
@@ -334,7 +337,9 @@ META = [  # (what, the reward model's dataladder.json text, the error): rl refus
 def _reward_model(tmp_path, meta: str | None) -> Path:
     d = tmp_path / "reward_model"
     d.mkdir()
-    (d / "config.json").write_text("{}")
+    (d / "config.json").write_text('{"model_type": "llama"}')
+    (d / "tokenizer.json").write_text("{}")
+    (d / "model.safetensors").write_bytes(b"")  # the files a model directory holds (their contents are not read here)
     if meta is not None:
         (d / "dataladder.json").write_text(meta)
     return d
@@ -360,6 +365,10 @@ def test_rl_reads_a_valid_dataladder_json_or_none(tmp_path):
     assert reward_model_format(str(d)) is None
     (d / "dataladder.json").mkdir()
     with pytest.raises(ValueError, match="dataladder.json: is a directory"):
+        check_config(RLConfig(reward_model=str(d)))
+    (d / "dataladder.json").rmdir()
+    (d / "model.safetensors").unlink()  # a copy without its weights: refused before the policy loads, not 20 s on
+    with pytest.raises(ValueError, match=f"--reward-model {d}: no weights in"):
         check_config(RLConfig(reward_model=str(d)))
 
 

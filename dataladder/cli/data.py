@@ -165,7 +165,7 @@ def curate(
         raise ValueError(f"--eval-n {eval_n} without --eval-skill: --eval-n counts each --eval-skill's eval items; "
                          "give --eval-skill or drop --eval-n")
     for step, params in (("near-dup", ("near_dup_threshold",)), ("decontaminate", ("eval_set", "eval_n", "ngram_overlap")),
-                         ("length", ("min_chars", "max_chars"))):
+                         ("length", ("min_chars", "max_chars")), ("verify", ("require_verified",))):
         refuse_together(step not in cfg.steps, f"--steps {','.join(cfg.steps)}", params,
                         f"the option is for the {step} step, which --steps leaves out")
     from dataladder.core.errors import for_option

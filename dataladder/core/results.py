@@ -121,6 +121,9 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
         bad("partial_at", f"{_show(doc['partial_at'])} is above mastered_at ({_show(doc['mastered_at'])}); a partial "
             "skill scores below a mastered one")
     _target_formats(doc, bad)
+    for at, cfg in [("config", doc.get("config")), *((f"arms[{i}].config", a.get("config")) for i, a in
+                                                     enumerate(doc.get("arms") or []) if isinstance(a, dict))]:
+        _config(cfg, at, bad)
     for name, sk in (doc.get("skills") or {}).items():  # a probe: every skill scored in one format or more
         fmts = sk.get("formats") if isinstance(sk, dict) else None
         if not isinstance(fmts, dict) or not fmts or any(not isinstance(v, dict) for v in fmts.values()):
@@ -163,6 +166,18 @@ def check_skill_agrees(doc: dict, file: str, rerun: str = "") -> None:
     if isinstance(doc.get("skill"), str) and isinstance(cfg.get("skill"), str) and doc["skill"] != cfg["skill"]:
         raise InputError(f"skill: {_show(doc['skill'])}, but config.skill is {_show(cfg['skill'])} (the skill its runs "
                          f"trained on); the two disagree; {rerun or 'rerun the command that wrote it'}", file)
+
+
+def _config(cfg, at: str, bad) -> None:
+    """The settings a reader shows and refits with: a schedule that grows, skills a list of names."""
+    if not isinstance(cfg, dict):
+        return
+    if "growth" in cfg and not (_number(cfg["growth"]) and cfg["growth"] > 1):
+        bad(f"{at}.growth", f"{_show(cfg['growth'])} is not a rung-to-rung growth (a number above 1)")
+    for key in ("skills", "eval_skills"):
+        v = cfg.get(key)
+        if v is not None and not (isinstance(v, list) and all(isinstance(s, str) and s.strip() for s in v)):
+            bad(f"{at}.{key}", f"{_show(v)} is not a list of skill names")
 
 
 def _target_formats(doc: dict, bad) -> None:

@@ -68,6 +68,9 @@ def check_config(cfg: RLConfig) -> None:
 
         with for_option(f"--reward-model {cfg.reward_model}"):  # what prefs recorded beside it: checked, not trusted
             meta = reward_model_meta(cfg.reward_model)
+        from dataladder.models.hub import check_model
+
+        check_model(str(cfg.reward_model), "--reward-model")  # its tokenizer and weights, before any model loads
         if (trained := meta.get("skill")) and not same_skill(trained, cfg.skill):
             raise ValueError(f"--skill {cfg.skill} with --reward-model {cfg.reward_model}: they contradict (the reward "
                              f"model was trained on skill {trained}, its dataladder.json says); give --skill {trained} "

@@ -45,11 +45,16 @@ def get_verifier(spec: str) -> Verifier:
     """Resolve a verifier spec: `name`, `name:argument` (regex) or `module.path:function`."""
     spec = spec.strip()
     name, sep, arg = spec.partition(":")
+    if name in TAKES_NO_ARGUMENT and sep:  # `exact:foo` would silently be `exact`
+        raise ValueError(f"verifier {spec!r}: {name} takes no argument after ':'; write {name}")
     if name in VERIFIERS:
         return VERIFIERS.get(name)(arg if sep else None)
     if sep and arg and re.fullmatch(r"[\w.]+", name) and re.fullmatch(r"\w+", arg):
         return _user_verifier(name, arg)
     raise ValueError(did_you_mean("verifier", spec, verifier_names() + ["module:function"]))
+
+
+TAKES_NO_ARGUMENT = ("exact", "exact-line", "contains", "json-schema")  # numeric:<rule>, regex:<pattern>, python-tests:<limits>
 
 
 def verifier_names() -> list[str]:
