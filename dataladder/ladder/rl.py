@@ -68,13 +68,13 @@ def check_config(cfg: RLConfig) -> None:
 
         with for_option(f"--reward-model {cfg.reward_model}"):  # what prefs recorded beside it: checked, not trusted
             meta = reward_model_meta(cfg.reward_model)
-        from dataladder.models.hub import check_model
-
-        check_model(str(cfg.reward_model), "--reward-model")  # its tokenizer and weights, before any model loads
         if (trained := meta.get("skill")) and not same_skill(trained, cfg.skill):
             raise ValueError(f"--skill {cfg.skill} with --reward-model {cfg.reward_model}: they contradict (the reward "
                              f"model was trained on skill {trained}, its dataladder.json says); give --skill {trained} "
                              f"or a reward model of {cfg.skill}")
+        from dataladder.models.hub import check_model
+
+        check_model(str(cfg.reward_model), "--reward-model")  # its tokenizer and weights, before any model loads
     if cfg.check_samples < cfg.hp.num_generations:
         raise ValueError(f"--check-samples {cfg.check_samples} with --num-generations {cfg.hp.num_generations}: they "
                          "contradict (the zero-signal check samples at least one group per prompt); raise the first")
