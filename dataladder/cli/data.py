@@ -62,7 +62,8 @@ def synth(
                     "--messages is --trl-format messages")
     refuse_together(source == "template", "--source template", (
         "model", "endpoint_url", "endpoint_model", "api_key", "k", "temperature", "top_p", "concurrency",
-        "endpoint_timeout", "probe", "greedy_check", "max_candidates", "sample_format"), "the template source writes the skill's own examples: no model, no sampling")
+        "endpoint_timeout", "probe", "greedy_check", "max_candidates", "sample_format"),
+        "the template source writes the skill's own examples: no model, no sampling")
     refuse_together(source == "self", "--source self", ("endpoint_url", "endpoint_model", "api_key", "concurrency",
                                                         "endpoint_timeout"), "the endpoint options are for --source endpoint")
     refuse_together(source == "endpoint", "--source endpoint", ("model",), "--model is for --source self")
