@@ -110,3 +110,14 @@ def test_climb_prints_its_time_estimate_before_the_first_rung(tmp_path, monkeypa
                             "--eval-n", "300", "--output-dir", str(tmp_path / "o")], env={"COLUMNS": "200"})
     first = r.output.splitlines()[0]
     assert r.exit_code == 0 and "Over an hour" in first and "--seeds 1" in first and "--lora-ranks 8" in first
+
+
+def test_the_demo_finds_its_plans():
+    """`dataladder demo` (the README's first command) reads configs/demo.yaml and configs/demo-quick.yaml from the
+    repository, wherever the command runs from: both are there and valid plans."""
+    from dataladder.cli.main import CONFIGS
+    from dataladder.study.plan import load_plan
+
+    for name in ("demo.yaml", "demo-quick.yaml"):
+        assert (CONFIGS / name).is_file(), CONFIGS / name
+        load_plan(CONFIGS / name)

@@ -102,7 +102,7 @@ def list_skills(
     print_skills(rows, "skills" if spec else "built-in skills (parameters after a colon: add:<param>=<value>)")
 
 
-CONFIGS = Path(__file__).parent.parent / "configs"
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"  # the repository's configs/ (this file is dataladder/cli/main.py)
 
 
 def _run_plan_with_progress(plan) -> Path:
