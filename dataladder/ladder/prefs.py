@@ -62,10 +62,6 @@ class PrefsConfig(LadderConfig, extra="forbid", allow_inf_nan=False):
 
     @model_validator(mode="after")
     def _budget(self):
-        if "min_pairs" in self.model_fields_set and self.min_pairs > self.max_pairs / 2:  # the default is capped there
-            raise ValueError(f"min_pairs (--min-pairs) {self.min_pairs} is more than half the budget (--budget "
-                             f"{self.max_pairs}): the fit could never stop the ladder; lower it to at most "
-                             f"{self.max_pairs // 2}")
         return first_rung_fits(self, "start", "max_pairs")
 
 
@@ -85,6 +81,10 @@ def check_config(cfg: PrefsConfig) -> None:
     from dataladder.core.registry import did_you_mean
     from dataladder.skills.base import no_train_items
 
+    if "min_pairs" in cfg.model_fields_set and cfg.min_pairs > cfg.max_pairs / 2:  # given; the default is capped there
+        raise ValueError(f"min_pairs (--min-pairs) {cfg.min_pairs} is more than half the budget (--budget "
+                         f"{cfg.max_pairs}): the fit could never stop the ladder; lower it to at most "
+                         f"{cfg.max_pairs // 2}")
     sk = skill_of(cfg)
     if cfg.format is not None and cfg.format not in sk.formats:
         raise ValueError("--format: " + did_you_mean(f"{sk.name} format", cfg.format, list(sk.formats)))

@@ -102,3 +102,15 @@ def test_cli_bad_options_exit_2_before_work(tmp_path):
     assert not (tmp_path / "p").exists()
     r = runner.invoke(app, ["compare", "--prefs", str(tmp_path / "none"), "--output-dir", str(tmp_path / "c")])
     assert r.exit_code == 2 and "prefs.json" in r.output
+
+
+def test_a_stored_prefs_config_reads_back_whatever_its_budget():
+    """rm-policy rebuilds the prefs config from prefs.json, every field set: the default --min-pairs (capped at half
+    the budget when it runs) must not read as given there; given on the command line over half the budget, it is
+    refused by check_config."""
+    from dataladder.ladder.prefs import PrefsConfig, check_config
+
+    small = PrefsConfig(max_pairs=400)
+    assert PrefsConfig(**small.model_dump()).min_pairs == small.min_pairs
+    with pytest.raises(ValueError, match=r"\(--min-pairs\) 300 is more than half the budget"):
+        check_config(PrefsConfig(max_pairs=400, min_pairs=300))
