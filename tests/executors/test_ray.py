@@ -2,6 +2,7 @@
 worker killed mid-run loses nothing."""
 
 import json
+import math
 import os
 import signal
 import threading
@@ -35,6 +36,25 @@ def strip(doc):
     return [[{k: v for k, v in r.items() if k not in drop} for r in a["rungs"]] for a in doc["arms"]]
 
 
+def same(a, b, path="doc"):
+    """Equal, except that floats need only agree to 1e-5. Torch's CPU kernels are not bitwise
+    reproducible from one process to another (the vector path can depend on where a buffer lands),
+    so a training loss measured in a Ray worker and in this process agreed to 2e-8, not to the last
+    bit, on CI's machine; counts, run ids and the scores built from them must be identical."""
+    if isinstance(a, float) and isinstance(b, float):
+        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9), f"{path}: {a} != {b}"
+    elif isinstance(a, dict) and isinstance(b, dict):
+        assert a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            same(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list):
+        assert len(a) == len(b), f"{path}: {len(a)} items != {len(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            same(x, y, f"{path}[{i}]")
+    else:
+        assert a == b, f"{path}: {a!r} != {b!r}"
+
+
 @pytest.fixture(scope="module")
 def local_doc(micro_dir, tmp_path_factory):
     import torch
@@ -60,9 +80,9 @@ def test_ray_climb_matches_local_and_runs_concurrently(cluster, micro_dir, local
     ex = RayExecutor(cpus_per_run=0.5, threads_per_run=1)
     doc = climb(lora_config(micro_dir), tmp_path, executor=ex)
     assert doc["executor"] == "ray"
-    assert strip(doc) == strip(local_doc)
+    same(strip(doc), strip(local_doc))
     timeless = lambda recs: [{**r, "evidence": {**r["evidence"], "seconds": None}} for r in recs]  # noqa: E731
-    assert timeless(doc["recommendations"]) == timeless(local_doc["recommendations"])
+    same(timeless(doc["recommendations"]), timeless(local_doc["recommendations"]))
     assert ex.max_concurrent == 4  # capacity 2 CPUs / 0.5 per run: a rung's four runs at once
     assert len(set(ex.pids)) == 4 and os.getpid() not in ex.pids  # runs happened in other processes
     ex.shutdown()
@@ -91,7 +111,7 @@ def test_killing_a_worker_mid_run_loses_nothing(cluster, micro_dir, local_doc, t
     t.join(timeout=1)
     assert killed and ex.retries >= 1
     assert killed[0] not in ex.pids  # the dead worker was replaced
-    assert strip(doc) == strip(local_doc)  # nothing lost, nothing different
+    same(strip(doc), strip(local_doc))  # nothing lost, nothing different
     n_runs = 1 + sum(len(a["rungs"]) * 2 for a in doc["arms"])  # base eval + rungs × seeds per arm
     assert len(run_dirs(tmp_path)) == n_runs  # every run stored once, none twice
     for d in (tmp_path / "runs").iterdir():
