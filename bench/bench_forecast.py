@@ -7,8 +7,8 @@ The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings fro
 source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
 16×, 32× past the last rung against three baselines (last value, power law with asymptote, logit / log-log line);
 targets picked after the rungs; a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
-reported side by side, for the shipped forecaster and (unless --no-previous) the previous one beside it (the line
-alone, no power-law family, no spread, the residual noise unpooled: `PREVIOUS`),
+reported side by side, for the shipped forecaster and (unless --no-previous) the previous one beside it (the same
+without the prior learned from real curves, `forecast.stack`: `PREVIOUS`),
 with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves
 and --horizon apply to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
 (`--protocol quarter`), kept for its record; its rungs leak where the truth is:
@@ -614,7 +614,7 @@ def print_fixed(title: str, rep: dict) -> None:
                   f"truth a median {s['median_ratio_truth_last']:.1f}× past the last rung")
 
 
-PREVIOUS = {"POWER": False, "NU0": 0.0, "SPREAD": {"logit": (1.0, 1.0, 1.0), "log": (1.0, 1.0, 1.0), "identity": (1.0, 1.0, 1.0)}}
+PREVIOUS = {"STACK": False}  # the forecaster before the learned prior (`forecast.stack`, bench/fit_forecast_prior.py)
 
 
 def with_forecaster(settings: dict, cases: list[dict]) -> list[dict]:
@@ -705,7 +705,7 @@ def main() -> None:
                     help="fixed: rungs fixed by the curve, scores 4/16/32× past the last rung (issue 25); quarter: "
                          "the retired protocol whose rungs stop at a quarter of the truth (it leaks where the truth is)")
     ap.add_argument("--no-previous", action="store_true",
-                    help="fixed protocol: skip the previous forecaster (PREVIOUS: the line alone) beside the shipped one")
+                    help="fixed protocol: skip the previous forecaster (PREVIOUS: without the learned prior) beside the shipped one")
     ap.add_argument("--finetune", default=FINETUNE, help="the shared fine-tuning curves (fixed protocol)")
     ap.add_argument("--out", default="bench/out/forecast.json")
     args = ap.parse_args()

@@ -66,8 +66,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dataladder.forecast.power import backtest_weight, power_at, power_draws
+from dataladder.forecast.stack import learned, recentre
 
 POWER = True  # mix in the power law with an asymptote where the curve's own backtest says so (`forecast.power`)
+STACK = True  # move the median past the last rung toward the prior learned from real curves (`forecast.stack`)
 N_MAX = 1e7  # the largest size a forecast names; past it the target counts as never reached
 N_GRID = np.unique(np.round(np.logspace(0, 7, 1400)))  # where curves are tabulated (1 … 10^7)
 # slope discrepancy past the last rung, per link: ε in b_out = b·exp(ε) is N(mean, (sd0 + sd1·d)²), d the
@@ -189,6 +191,7 @@ class Forecast:
     spread: tuple = (1.0, 1.0, 1.0)  # the draws' spread about their median at SPREAD_AT (SPREAD)
     pw: np.ndarray | None = None  # draws × (A, B, c): each draw's power law with an asymptote (`forecast.power`)
     pw_mask: np.ndarray | None = None  # the draws that follow it past the last rung (a share `backtest_weight`)
+    learned: object = None  # forecast.stack.Learned: the median's prior past the last rung, learned from real curves
     _curves: np.ndarray | None = None
 
     @property
@@ -208,7 +211,8 @@ class Forecast:
         """Draws × len(n) link-scale values: a + b·d within the rungs (d = log n − log n_last ≤ 0). Past the last
         rung, a + b_out·d as drawn, or, for the draws that follow the power law (`power_rows`), a plus its rise
         since the last rung; then, on a rising curve, each draw's distance from the draws' median scaled by the
-        spread k at d (`spread`, from 1 at the last rung, interpolated in log n)."""
+        spread k at d (`spread`, from 1 at the last rung, interpolated in log n); then the median moved toward the
+        learned one by its gate (`forecast.stack.recentre`)."""
         n = np.atleast_1d(np.asarray(n, dtype=float))
         d = np.log(n)[None, :] - self.x0
         slope = np.where(d > 0, self.b_out[:, None], self.b[:, None])
@@ -218,13 +222,13 @@ class Forecast:
             sign = 1.0 if self.link.direction == "higher" else -1.0
             zp = self.link.z(power_at(self.pw[rows], np.concatenate([[math.exp(self.x0)], n]), sign))
             z[rows] = np.where(d > 0, self.a[rows, None] + (zp[:, 1:] - zp[:, :1]), z[rows])
-        if not self.spreads:
-            return z
-        dp = np.maximum(d[0], 0.0)
-        k = np.interp(dp, SPREAD_AT, self.spread)
-        k = np.where(dp < SPREAD_AT[0], 1.0 + (self.spread[0] - 1.0) * dp / SPREAD_AT[0], k)
-        med = np.median(z, axis=0, keepdims=True)
-        return med + k[None, :] * (z - med)
+        if self.spreads:
+            dp = np.maximum(d[0], 0.0)
+            k = np.interp(dp, SPREAD_AT, self.spread)
+            k = np.where(dp < SPREAD_AT[0], 1.0 + (self.spread[0] - 1.0) * dp / SPREAD_AT[0], k)
+            med = np.median(z, axis=0, keepdims=True)
+            z = med + k[None, :] * (z - med)
+        return recentre(self, z, d[0])
 
     @property
     def spreads(self) -> bool:
@@ -248,7 +252,7 @@ class Forecast:
         zt = float(self.link.z(self.target))
         # past the measured rungs: the fitted line from the last rung on, with its discrepancy
         lx = self.x0 + np.maximum(zt - self.a, 0.0) / np.maximum(self.b_out, 1e-12)
-        if self.spreads or len(self.power_rows):
+        if self.spreads or len(self.power_rows) or (self.learned is not None and self.learned.gate > 0):
             # a bent or rescaled extrapolation: the first size on a fine grid where the draw reaches the target
             xs = np.linspace(self.x0, math.log(N_MAX) + 0.01, 600)
             zz = self.z_at(np.exp(xs)) >= zt
@@ -383,5 +387,9 @@ def forecast(n, value, eval_n=None, target: float | None = None, direction: str 
         mask = rng.random(draws) < share
         notes.append(f"{share:.0%} of the draws level off as a power law with an asymptote (its share: how well it "
                      "forecast the last rung from the others, against the line)")
+    lp = learned(link, rungs, yr, kr, s2) if STACK else None
+    if lp is not None and lp.gate >= 0.005:
+        notes.append(f"the median past the last rung moves {lp.gate:.0%} of the way to a prior learned from real curves "
+                     "(that share: how badly the line forecast the last rung from the others, against the noise)")
     return Forecast(link, target, x0, a, b, b_out, (mu_d, sd_d), s2, src, len(n), len(rungs), np.log(rungs), link.z(yd),
-                    notes, spread=tuple(SPREAD[link.kind]), pw=pw, pw_mask=mask)
+                    notes, spread=tuple(SPREAD[link.kind]), pw=pw, pw_mask=mask, learned=lp)
