@@ -80,12 +80,16 @@ def write(coef: np.ndarray) -> None:
     print(f"wrote COEF into {path}")
 
 
+def calibration_cases() -> list[dict]:
+    """The bench's bounded cases of the calibration split: the only curves this fit reads."""
+    return [c for c in bf.lcdb_fixed_cases() + bf.finetune_fixed_cases() if c["split"] == "cal"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--write", action="store_true", help="put the coefficients into dataladder/forecast/stack.py")
     args = ap.parse_args()
-    cases = [c for c in bf.lcdb_fixed_cases() + bf.finetune_fixed_cases() if c["split"] == "cal"]
-    coef = fit(cases)
+    coef = fit(calibration_cases())
     if args.write:
         write(coef)
 
