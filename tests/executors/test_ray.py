@@ -2,7 +2,6 @@
 worker killed mid-run loses nothing."""
 
 import json
-import math
 import os
 import signal
 import threading
@@ -11,6 +10,7 @@ import time
 import pytest
 
 from tests.ladder.test_climb import micro_config
+from tests.same import assert_same as same
 
 ray = pytest.importorskip("ray", reason="Ray is installed by ./setup.sh --test")
 
@@ -34,25 +34,6 @@ def strip(doc):
     """The results of a ladder without its timings."""
     drop = {"train_seconds", "eval_seconds", "seconds"}
     return [[{k: v for k, v in r.items() if k not in drop} for r in a["rungs"]] for a in doc["arms"]]
-
-
-def same(a, b, path="doc"):
-    """Equal, except that floats need only agree to 1e-5. Torch's CPU kernels are not bitwise
-    reproducible from one process to another (the vector path can depend on where a buffer lands),
-    so a training loss measured in a Ray worker and in this process agreed to 2e-8, not to the last
-    bit, on CI's machine; counts, run ids and the scores built from them must be identical."""
-    if isinstance(a, float) and isinstance(b, float):
-        assert math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9), f"{path}: {a} != {b}"
-    elif isinstance(a, dict) and isinstance(b, dict):
-        assert a.keys() == b.keys(), f"{path}: keys {sorted(a)} != {sorted(b)}"
-        for k in a:
-            same(a[k], b[k], f"{path}.{k}")
-    elif isinstance(a, list) and isinstance(b, list):
-        assert len(a) == len(b), f"{path}: {len(a)} items != {len(b)}"
-        for i, (x, y) in enumerate(zip(a, b)):
-            same(x, y, f"{path}[{i}]")
-    else:
-        assert a == b, f"{path}: {a!r} != {b!r}"
 
 
 @pytest.fixture(scope="module")
