@@ -1,10 +1,10 @@
 """Fit the forecast's learned prior (`dataladder/forecast/stack.py`) on the calibration curves only.
 
     .venv/bin/pip install -e '.[bench]'                 # lcdb: the Learning Curve Database
-    .venv/bin/python bench/fit_forecast_prior.py [--write]   # ≈ 1 min; --write puts COEF into stack.py
+    .venv/bin/python bench/fit_forecast_prior.py [--write]   # ≈ 10 s; --write puts COEF into stack.py
 
-The curves are `bench/bench_forecast.py`'s fixed-rung cases with bounded scores (LCDB, Llama-2 and RoBERTa
-fine-tuning) of its calibration split (LCDB ids ≡ 0 mod 4, every other fine-tuning task); the check split is
+The curves are `bench/bench_forecast.py`'s fixed-rung cases with bounded scores (LCDB and Llama-2 fine-tuning;
+RoBERTa's have three rungs) of its calibration split (LCDB ids ≡ 0 mod 4, every other fine-tuning task); the check split is
 never read here. Per horizon h (4×, 16×, 32× past the last rung), a Huber regression (iteratively reweighted,
 δ = 1.345 × the residuals' robust scale) of the truth's rise on the logit scale from the last rung's mean (of
 the seeds a forecaster sees) on `Learned.features`, every case weighted alike, over the cases with at least

@@ -5,6 +5,7 @@ calibration split. No lcdb, no torch."""
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from dataladder.forecast import model
 from dataladder.forecast.model import Link, forecast
 from dataladder.forecast.stack import COEF, learned
 from dataladder.forecast.trend import follow, measured_trend
+from dataladder.ladder.fit import summarize_fit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -55,6 +57,8 @@ def test_a_curve_the_line_missed_moves_toward_the_learned_median_with_its_spread
             np.quantile(z_off, 0.9) - np.quantile(z_off, 0.1), abs=1e-6)  # the spread kept
     within = on.at(200)  # inside the rungs nothing moves
     assert np.array_equal(within, off.at(200))
+    doc = summarize_fit(replace(on, target=0.7), 256, 10_000)
+    assert doc["model"]["prior_share"] == lp.gate  # the result files say how far
 
 
 def test_draws_that_follow_a_flat_or_falling_trend_are_never_raised(monkeypatch):

@@ -63,13 +63,12 @@ class Learned:
         return np.stack([zp[1:] - zp[0], self.slope * d, self.s2 * d, self.s1 * d, np.ones_like(d),
                          np.full_like(d, self.z_last / 10)], axis=1)
 
-    def rise(self, link, d: np.ndarray, coef: np.ndarray | None = None) -> np.ndarray:
+    def rise(self, link, d: np.ndarray) -> np.ndarray:
         """The learned rise of the median at each d ≥ 0 (link scale), in the order given."""
-        coef = COEF if coef is None else coef
         d = np.maximum(np.asarray(d, dtype=float), 0.0)
         order = np.argsort(d)
         ds = d[order]
-        c = np.stack([np.interp(ds, AT, coef[:, j]) for j in range(coef.shape[1])], axis=1)
+        c = np.stack([np.interp(ds, AT, COEF[:, j]) for j in range(COEF.shape[1])], axis=1)
         c *= np.minimum(ds / AT[0], 1.0)[:, None]  # ramp from 0 at the last rung to the 4× row
         r = np.maximum.accumulate(np.maximum((c * self.features(link, ds)).sum(1), 0.0))
         out = np.empty_like(r)

@@ -68,7 +68,8 @@ def summarize_fit(fit: Forecast | None, n_last: int, budget: int) -> dict | None
     return {
         "model": {"link": fit.link.kind, "slope_prior": PRIOR[fit.link.kind], "slope_discrepancy": list(fit.discrepancy),
                   "noise_sd": math.sqrt(fit.noise), "noise_from": fit.noise_from, "notes": fit.notes,
-                  "power_share": float(len(fit.power_rows)) / fit.n_draws, "spread": list(fit.spread) if fit.spreads else None},
+                  "power_share": float(len(fit.power_rows)) / fit.n_draws, "spread": list(fit.spread) if fit.spreads else None,
+                  "prior_share": fit.learned.gate if fit.learned is not None else 0.0},
         "draws": fit.n_draws,
         "n_target": {"median": _fin(med), "lo80": _fin(lo), "hi80": _fin(hi)},
         "p_reachable": fit.p_reachable(), "p_reach_within_budget": fit.p_reachable(budget),
