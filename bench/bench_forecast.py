@@ -6,7 +6,8 @@
 The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings from a curve's first size up to its
 source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
 16×, 32× past the last rung against three baselines (last value, power law with asymptote, logit / log-log line);
-targets picked after the rungs; a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
+targets picked after the rungs, the size for each read from ours, from the power law and the line fitted to every
+rung (where each first reaches it, `baseline_sizes`) and from the no-score row (the typical horizon); a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
 reported side by side, for the shipped forecaster and (unless --no-previous) the previous one beside it (the same
 without the prior learned from real curves, `forecast.stack`: `PREVIOUS`),
 with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves
@@ -520,6 +521,12 @@ def baseline_points(case) -> dict:
     """The simple baselines' point forecasts at the case's horizons: the last rung's mean (of the seeds the
     forecasters see: `last_mean` is every seed's, the truth's own estimate at that size), a power law with an
     asymptote fitted to all points, a straight line in logit (loss: log) against log n fitted to all points."""
+    fits = baseline_fits(case)
+    return {h: {b: float(f(n)) for b, f in fits.items()} for h, (n, _) in case["at"].items()}
+
+
+def baseline_fits(case) -> dict:
+    """The three baselines as curves of n, fitted to every rung (the scores' own direction and bounds)."""
     x, y, _ = _fixed_xy(case)
     last = float(np.mean(y[x == x.max()]))  # the last rung as the forecaster sees it (its seeds here, not all)
     sign = 1 if case["direction"] == "higher" else -1
@@ -533,11 +540,30 @@ def baseline_points(case) -> dict:
     else:
         c = np.polyfit(np.log(x), np.log(y), 1)
         line = lambda n: np.exp(np.polyval(c, np.log(n)))  # noqa: E731
+    return {"last value": lambda n: np.full(np.shape(n), last) if np.ndim(n) else last,
+            "power law": (lambda n: np.clip(sign * pw(n), 0, 1)) if case["bounded"] else (lambda n: sign * pw(n)),
+            "logit line" if case["bounded"] else "log-log line": line}
+
+
+SIZE_GRID = 2.0 ** np.linspace(0, 20, 801)  # multiples of the last rung a baseline's size for a target is read on
+
+
+def baseline_sizes(case) -> dict:
+    """Each baseline's size for each of the case's targets: where its curve, fitted to every rung, first reaches
+    the target past the last rung (∞ where it never does by 2^20 × the last rung; the last value never moves)."""
+    sign = 1 if case["direction"] == "higher" else -1
+    grid = case["last"] * SIZE_GRID
     out = {}
-    for h, (n, _) in case["at"].items():
-        p = sign * float(pw(n))
-        out[h] = {"last value": last, "power law": float(np.clip(p, 0, 1)) if case["bounded"] else p,
-                  "logit line" if case["bounded"] else "log-log line": float(line(n))}
+    for b, f in baseline_fits(case).items():
+        if b == "last value":
+            continue
+        with np.errstate(all="ignore"):
+            v = sign * np.asarray(f(grid), float)
+        sizes = []
+        for t in case["targets"]:
+            hit = np.flatnonzero(v >= sign * t["target"])
+            sizes.append(float(grid[hit[0]]) if hit.size else math.inf)
+        out[b] = sizes
     return out
 
 
@@ -556,6 +582,7 @@ def fixed_report(cases, typical_ratio: float | None = None) -> dict:
     for c in cases:
         c["_ours"] = c.get("_ours") or run_ours(c)
         c["_base"] = c.get("_base") or baseline_points(c)
+        c["_bsize"] = c.get("_bsize") or baseline_sizes(c)
     for fam in sorted({family(c) for c in cases}):
         fc = [c for c in cases if family(c) == fam]
         agg = np.mean if fc[0]["bounded"] else np.median
@@ -588,6 +615,10 @@ def fixed_report(cases, typical_ratio: float | None = None) -> dict:
             if typical_ratio:
                 rep["size"]["no_score_within_2x"] = float(np.mean(
                     [abs(math.log(typical_ratio * c["last"] / t["truth"])) <= math.log(2) for c, t, _ in tg]))
+            sizes = [(c, t, i) for c in fc for i, t in enumerate(c["targets"])]
+            for b in fc[0]["_bsize"]:  # the baselines' own sizes for the same targets, beside ours
+                rep["size"][f"{b}_within_2x"] = float(np.mean(
+                    [abs(math.log(c["_bsize"][b][i] / t["truth"])) <= math.log(2) for c, t, i in sizes]))
         rep["seconds_per_forecast"] = float(np.mean([c["_ours"]["seconds"] for c in fc]))
         rows[fam] = rep
     return rows
@@ -610,7 +641,9 @@ def print_fixed(title: str, rep: dict) -> None:
         s = rep_f.get("size")
         if s:
             print(f"{fam:22} size for a target: {s['cases']} cases, within 2× {s['within_2x']:.2f} (no-score row "
-                  f"{s.get('no_score_within_2x', float('nan')):.2f}), 80% interval covers {s['coverage80']:.2f}, "
+                  f"{s.get('no_score_within_2x', float('nan')):.2f}; "
+                  + ", ".join(f"{k[:-10]} {v:.2f}" for k, v in s.items() if k.endswith("_within_2x") and k[:2] in ("po", "lo"))
+                  + f"), 80% interval covers {s['coverage80']:.2f}, "
                   f"truth a median {s['median_ratio_truth_last']:.1f}× past the last rung")
 
 

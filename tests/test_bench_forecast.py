@@ -67,3 +67,19 @@ def test_a_grid_without_doublings_still_gives_doubling_rungs(tmp_path):
     half = [100, 300, 1000, 3000, 10_000, 30_000, 100_000, 300_000, 1_000_000]  # no 2× of the first size at all
     assert bf.doublings(half, any_grid=True) == half and bf.doublings(half) == [100]
     assert bf.at_size(half, list(range(9)), 8 * 300, any_grid=True) == (3000, 3)  # within 25% of 8× the last rung
+
+
+def test_a_baselines_size_for_a_target_is_where_its_own_curve_reaches_it():
+    """On a curve that is exactly a power law with an asymptote, the power-law baseline's size for each target is
+    the curve's own crossing (to the size grid's step); the last value never reaches a target above it."""
+    sizes = [16 * 2 ** k for k in range(12)]  # 16 … 32,768
+    acc = [0.9 - 1.2 * n ** -0.5 for n in sizes]
+    case = bf.fixed_case("exact", "lcdb", "check", sizes, acc, lambda n: [0.9 - 1.2 * n ** -0.5] * 2, lambda n: 1000)
+    assert case["last"] == 256 and case["targets"]
+    got = bf.baseline_sizes(case)
+    assert set(got) == {"power law", "logit line"}
+    for t, size in zip(case["targets"], got["power law"]):
+        exact = (1.2 / (0.9 - t["target"])) ** 2  # where 0.9 − 1.2 n^−½ reaches the target
+        assert abs(size / exact - 1) < 0.03 and abs(size / t["truth"] - 1) < 0.1
+    rep = bf.fixed_report([case], typical_ratio=4.0)["LCDB accuracies"]["size"]
+    assert rep["power law_within_2x"] == 1.0 and 0.0 <= rep["logit line_within_2x"] <= 1.0
