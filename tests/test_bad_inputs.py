@@ -177,6 +177,7 @@ CASES = [
     ("paths", ["curate", "{d}/adir"], "is a directory"),
     ("paths", ["climb", "--skill", "{T}:caps", "--train-file", "{d}/adir"], "is a directory"),
     ("paths", ["curate", "{T}", "--eval-set", "{d}/adir"], "is a directory"),
+    ("paths", ["curate", "{T}", "--eval-set", "{d}/missing.jsonl"], "--eval-set {d}/missing.jsonl: no such file"),
     ("paths", ["probe", "--skill", "{d}/adir"], "is a directory"),
     ("paths", ["corrupt", "{T}", "--output", "{T}", "--wrong-share", "0.1"], "is the input file"),
     ("paths", ["sandbox", "{d}/missing.py"], "missing.py: no such file"),

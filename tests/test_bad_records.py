@@ -60,6 +60,9 @@ CASES = [
      ["r.jsonl:1: field 'messages[0].content'", "surrogate"]),
     ("corrupt: a lone surrogate", "r.jsonl", REC + ', "x": "\\ud800"}\n',
      ["corrupt", "FILE", "--wrong-share", "0.5", "--output", "OUT/x.jsonl"], ["r.jsonl:1: field 'x'", "surrogate"]),
+    ("curate: a completion list of strings, not messages", "r.jsonl", '{"prompt": "What is 2+2?", "completion": '
+     '["4"], "skill": "add"}\n', ["curate", "FILE", "--output-dir", "OUT"],
+     ["r.jsonl:1: field 'completion[0]'", "expected a message (an object with role and content), got str"]),
     ("fit: JSON nested thousands deep", "p.json", "[" * 50_000 + "]" * 50_000, ["fit", "FILE", "--output-dir", "OUT"],
      ["p.json", "nested too deeply"]),
     ("a number past Python's digits", "t.jsonl", line()[:-2] + ', "big": ' + "9" * 5000 + "}\n", ["skills", "FILE"],

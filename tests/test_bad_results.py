@@ -88,6 +88,10 @@ LADDER_EDITS = [  # (what, edit of the ladder document, the field path and words
     # a third audit: the settings a reader shows and refits with
     ("config growth 1", lambda d: d["config"].update(growth=1), "config.growth: 1 is not a rung-to-rung growth"),
     ("config skills a string", lambda d: d["config"].update(skills="add"), 'config.skills: "add" is not a list'),
+    # a fourth audit: a field every reader relies on, deleted or made null
+    ("an arm without rungs", lambda d: _arm(d).pop("rungs"), "arms[0].rungs: missing (the arm's measured rungs)"),
+    ("config target null", lambda d: d["config"].update(target=None), "config.target: null; a ladder's target"),
+    ("config eval_n null", lambda d: d["config"].update(eval_n=None), "config.eval_n: null; a ladder's eval_n"),
 ]
 
 
@@ -234,6 +238,10 @@ PROBE_EDITS = [  # (what, the probe.json, the error): report reads it, and so do
     ("accuracy a boolean", {"skills": {"add": {"formats": {"exam": {
         "accuracy": True, "ci_low": 0.4, "ci_high": 0.6, "n": 10, "correct": 5}}}}},
      "skills.add.formats.exam.accuracy: true is not a number"),
+    ("data band null", {"skills": {"add": {**_probe()["skills"]["add"], "data_band": None}}},
+     "skills.add.data_band: null; the probe writes a data band"),
+    ("diagnosis null", {"skills": {"add": {**_probe()["skills"]["add"], "diagnosis": None}}},
+     "skills.add.diagnosis: null; the probe writes a diagnosis"),
     ("partial above mastered", {**_probe(), "partial_at": 0.9, "mastered_at": 0.8},
      "partial_at: 0.9 is above mastered_at (0.8)"),
     ("a target format it was not scored in", {"skills": {"add": {**_probe()["skills"]["add"], "target_format": "x"}}},
@@ -497,3 +505,20 @@ def test_a_studys_document_that_links_out_or_to_nothing_is_named(docs, tmp_path)
     refused(["report", docs], [f"{docs / 'probe' / 'probe.json'}: is a link to", "which does not exist"],
             docs / "report.html")
 
+
+
+@no_model_loads
+@pytest.mark.parametrize("opts, says", [(["--direction", "lower"], "--direction lower contradicts the result document"),
+                                        (["--bounds", "none"], "--bounds none contradicts the result document")])
+def test_fit_refuses_options_that_contradict_a_result_documents_accuracies(docs, tmp_path, opts, says):
+    """A ladder's scores are accuracies: fit with --direction lower or --bounds none would forecast past 1 or call
+    its rise a fall; one line names the option and the file. The options that agree with it are still taken."""
+    f = _write(docs, _ladder())
+    refused(["fit", f, *opts, "--output-dir", tmp_path / "out"], [f"{f}: ", says], tmp_path / "out")
+    from typer.testing import CliRunner
+
+    from dataladder.cli.main import app
+
+    r = CliRunner().invoke(app, [str(a) for a in ["fit", f, "--direction", "higher", "--bounds", "0,1", "--output-dir",
+                                                  tmp_path / "ok"]], env={"COLUMNS": "400"})
+    assert r.exit_code == 0 and (tmp_path / "ok" / "fit.json").is_file(), r.output

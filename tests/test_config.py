@@ -68,6 +68,15 @@ def test_plan_overrides(tmp_path):
         load_plan(p, ["climbs.3.target=0.8"])
     with pytest.raises(InputError, match=r"override 'output_dir.x=1': output_dir is a value"):
         load_plan(p, ["output_dir=runs/x", "output_dir.x=1"])
+    # a key or value the plan file does not have: the override that brought it is named, not only the file
+    with pytest.raises(InputError, match=r"plan.yaml: override 'climbs.0.tragt=0.8': key 'climbs.0.tragt': unknown "
+                                         r"key 'tragt'; did you mean 'target'"):
+        load_plan(p, ["climbs.0.tragt=0.8"])
+    with pytest.raises(InputError, match=r"override 'probe.n=0': key 'probe.n': Input should be greater"):
+        load_plan(p, ["probe.n=0"])
+    p.write_text("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n    target: 7\n")
+    with pytest.raises(InputError, match=r"^[^ ]*plan.yaml: key 'climbs.0.target': Input should be less"):
+        load_plan(p, ["probe.n=50"])  # the file's own error stays the file's
 
 
 def test_plan_compare_names_a_climb_and_needs_two_curves(tmp_path):

@@ -120,6 +120,22 @@ def _whole_sizes(pts) -> None:
                                  "data size (examples, pairs, rollouts…)", where)
 
 
+def _agrees(pts, direction: str | None, bnds) -> None:
+    """A result document's scores are accuracies (higher is better, in [0, 1]): --direction lower or --bounds none
+    contradicts it (the forecast would run past 1 or call a rise a fall); one line naming the option and the file."""
+    from dataladder.core.errors import InputError
+
+    own = pts.defaults.get("direction")
+    if own is None:  # a table of points: the options say what its scores are
+        return
+    what = f"its scores are {pts.y_name} (higher is better, in [0, 1])"
+    if direction is not None and direction != own:
+        raise InputError(f"--direction {direction} contradicts the result document: {what}; drop --direction",
+                         pts.path)
+    if bnds is None:
+        raise InputError(f"--bounds none contradicts the result document: {what}; drop --bounds", pts.path)
+
+
 @user_errors
 def fit(
     points: Annotated[Path, typer.Argument(help="measured points: CSV, JSONL, JSON array or Parquet with columns n, "
@@ -163,6 +179,7 @@ def fit(
 
     pts = read_points(points)
     _whole_sizes(pts)
+    _agrees(pts, direction, bnds)
     if bnds == "auto":
         resolved, _ = resolve_bounds(pts, direction or pts.defaults.get("direction") or "higher", "auto")
         _check_target(target, resolved, "default")

@@ -25,7 +25,8 @@ def write_json(path: Path, doc) -> Path:
 # intervals in [0, 1], an interval around its accuracy, counts and rung sizes whole numbers ≥ 0, nothing NaN or
 # infinite, a target in (0, 1], forecasts finite, a probe's data band from low to high), a ladder's rungs (at
 # least one, sizes growing, each scored on some items and seeds, its samples and run directories paths that stay
-# inside the document's directory once every symbolic link is resolved), a ladder's base score, the names every
+# inside the document's directory once every symbolic link is resolved; every arm holds them), a ladder's base score,
+# its target, eval_n and seeds and a probe's data bands and diagnoses never null, the names every
 # reader branches on (a ladder's kind and its unit, a probe's diagnosis, its formats, a stop's reason, a skill, a
 # skill that agrees with its config's), each named by its field path. The readers keep their own checks of
 # what only they need.
@@ -108,8 +109,9 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
     for i, arm in enumerate(doc.get("arms") or []):
         if not isinstance(arm, dict):
             bad(f"arms[{i}]", f"expected an object, got {_kind(arm)}")
-        if "rungs" in arm and not isinstance(arm["rungs"], list):
-            bad(f"arms[{i}].rungs", f"expected a list of rungs, got {_kind(arm['rungs'])}")
+        if not isinstance(arm.get("rungs"), list):  # every arm a ladder writes holds its rungs
+            bad(f"arms[{i}].rungs", f"expected a list of rungs, got {_kind(arm['rungs'])}" if "rungs" in arm else
+                "missing (the arm's measured rungs)")
         _kind_unit(arm, f"arms[{i}].", bad)
         if "rungs" in arm:
             _rungs(arm["rungs"], f"arms[{i}].rungs", "n", bad, root)
@@ -124,7 +126,16 @@ def check_result(doc, file: str, need: tuple[str, ...] = (), rerun: str = "") ->
     for at, cfg in [("config", doc.get("config")), *((f"arms[{i}].config", a.get("config")) for i, a in
                                                      enumerate(doc.get("arms") or []) if isinstance(a, dict))]:
         _config(cfg, at, bad)
+    for k in ("target", "eval_n", "seeds"):  # a ladder's settings a reader prints: null only where never written
+        if isinstance(doc.get("config"), dict) and k in doc["config"] and doc["config"][k] is None and \
+                any(x in doc for x in ("arms", "rungs", "ladder")):
+            bad(f"config.{k}", "null; a ladder's " + {"target": "target is the accuracy it climbs to (a number in "
+                "(0, 1])", "eval_n": "eval_n is a count of items", "seeds": "seeds is a count of seeds per rung"}[k])
     for name, sk in (doc.get("skills") or {}).items():  # a probe: every skill scored in one format or more
+        for k in ("data_band", "diagnosis"):  # what every reader of a probe shows; the probe writes both, never null
+            if isinstance(sk, dict) and k in sk and sk[k] is None:
+                bad(f"skills.{name}.{k}", "null; the probe writes " + ("a data band (an object: label, low, high)"
+                                                                       if k == "data_band" else "a diagnosis (a name)"))
         fmts = sk.get("formats") if isinstance(sk, dict) else None
         if not isinstance(fmts, dict) or not fmts or any(not isinstance(v, dict) for v in fmts.values()):
             what = "no formats (an empty object)" if fmts == {} else \

@@ -229,7 +229,7 @@ def curate(input_path: str | Path, output_dir: str | Path, cfg: CurateConfig | N
         _resolved(name)
     for p in cfg.eval_sets:
         if why := not_a_file(p):
-            raise InputError(why, p, field="eval_set")
+            raise InputError(f"--eval-set {p}: {why}")  # the option that named it (a plan's curate takes none)
     input_path, out = Path(input_path), Path(output_dir)
     if why := not_a_file(input_path):
         raise InputError(why, str(input_path))

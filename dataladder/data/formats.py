@@ -182,7 +182,9 @@ def _check_messages(msgs: object, field: str, err: Callable) -> None:
     if not isinstance(msgs, list) or not msgs:
         raise err("must be a non-empty list of {role, content} messages", field)
     for i, m in enumerate(msgs):
-        if not isinstance(m, dict) or m.get("role") not in ROLES:
+        if not isinstance(m, dict):
+            raise err(f"expected a message (an object with role and content), got {type(m).__name__}", f"{field}[{i}]")
+        if m.get("role") not in ROLES:
             raise err(f"role must be one of {', '.join(ROLES)}", f"{field}[{i}].role")
         if not isinstance(m.get("content"), str):
             raise err("must be a string", f"{field}[{i}].content")

@@ -125,6 +125,11 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
     try:
         plan = Plan.model_validate(data)
     except ValidationError as e:
+        key = ".".join(str(x) for x in e.errors()[0]["loc"])
+        given = next((o for o in overrides or [] if key == o.split("=", 1)[0] or key.startswith(o.split("=", 1)[0] + ".")),
+                     None)  # the command line's, not the file's
+        if given is not None:
+            raise InputError(f"override {given!r}: {first_error(Plan, e)}", str(path)) from None
         raise InputError(first_error(Plan, e), str(path)) from None
     if plan.model != "tiny-arith":  # the arithmetic defaults are the shipped model's; a user's names its skills
         if plan.curated_vs_noisy is not None and "skill" not in plan.curated_vs_noisy.model_fields_set:
