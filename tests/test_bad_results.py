@@ -522,3 +522,16 @@ def test_fit_refuses_options_that_contradict_a_result_documents_accuracies(docs,
     r = CliRunner().invoke(app, [str(a) for a in ["fit", f, "--direction", "higher", "--bounds", "0,1", "--output-dir",
                                                   tmp_path / "ok"]], env={"COLUMNS": "400"})
     assert r.exit_code == 0 and (tmp_path / "ok" / "fit.json").is_file(), r.output
+
+
+@no_model_loads
+def test_a_field_report_reads_but_the_validator_does_not_check_names_its_file_and_key(docs):
+    """Past the validator, a key the report's sections read and do not find is named with the document that
+    lacks it (each document's section under its own file), not the study's directory."""
+    doc = _ladder()
+    _arm(doc).pop("label")
+    f = _write(docs, doc)
+    refused(["report", docs], [f"{f}: ", "no field 'label'"], docs / "report.html")
+    f.write_text(json.dumps(_ladder()))
+    p = _study_with(docs, "probe/probe.json", _probe())  # no probe writes one without mastered_at
+    refused(["report", docs], [f"{p}: ", "no field 'mastered_at'"], docs / "report.html")

@@ -327,7 +327,8 @@ def malformed(where, what: str = "result file"):
     try:
         yield
     except (KeyError, TypeError, IndexError, StopIteration, AttributeError) as e:
-        detail = f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__}: an entry is missing"
+        detail = f"no field {e} where one is read" if isinstance(e, KeyError) and str(e) else \
+            f"{type(e).__name__}: {e}" if str(e) else f"{type(e).__name__}: an entry is missing"
         raise InputError(f"not a {what} as dataladder writes it ({detail}); rerun the command that wrote it",
                          str(where)) from None
 

@@ -382,10 +382,14 @@ def _sections() -> list:
 def _page(run_dir: Path, probe: dict | None, docs: dict, noise: dict | None, others: dict) -> str:
     body = [summary_section(probe, docs)]
     if probe:
-        body.append(probe_section(probe))
+        with malformed(run_dir / "probe" / "probe.json"):  # one document's section: that file is named
+            body.append(probe_section(probe))
     if docs:
-        body.append("<h2 id='ladders'>Ladders</h2>" + "".join(climb_section(n, d) + samples_section(run_dir / "climbs" / n, d)
-                                                              for n, d in docs.items()))
+        sections = []
+        for n, d in docs.items():
+            with malformed(run_dir / "climbs" / n / "ladder.json"):
+                sections.append(climb_section(n, d) + samples_section(run_dir / "climbs" / n, d))
+        body.append("<h2 id='ladders'>Ladders</h2>" + "".join(sections))
         body.append(lora_section(docs))
         body.append(forgetting_section(docs))
     if noise:
