@@ -574,6 +574,22 @@ def err(case, pred: float, true: float) -> float:
     return abs(math.log(max(pred, 1e-12) / true))
 
 
+BOOT = 2000  # bootstrap resamples of a family's cases for the interval on its error ratio
+
+
+def ratio_interval(cases, h, agg, level: float = 0.9) -> list[float]:
+    """A bootstrap interval (cases resampled with replacement, a fixed seed) on our error over the best baseline's
+    at horizon h: how far the ratio could move with another draw of curves like these."""
+    base = list(cases[0]["_base"][h])
+    e = np.array([[err(c, c["_ours"]["at"][h][1], c["at"][h][1])] + [err(c, c["_base"][h][b], c["at"][h][1])
+                                                                   for b in base] for c in cases])
+    idx = np.random.default_rng(0).integers(0, len(cases), (BOOT, len(cases)))
+    s = e[idx].mean(1) if agg is np.mean else np.median(e[idx], axis=1)
+    ratio = s[:, 0] / np.maximum(s[:, 1:].min(1), 1e-300)
+    q = (1 - level) / 2
+    return [float(x) for x in np.quantile(ratio, [q, 1 - q])]
+
+
 def fixed_report(cases, typical_ratio: float | None = None) -> dict:
     """Per family and horizon: our error, each baseline's, their ratio, our 80% band's coverage; the size for a
     target within 2× (ours, and the no-score row: the typical horizon, `typical_ratio` × the last rung) and its
@@ -605,6 +621,7 @@ def fixed_report(cases, typical_ratio: float | None = None) -> dict:
                 r[f"error {b}"] = eb
                 r[f"ratio {b}"] = r["error"] / eb if eb else math.inf
             r["ratio best"] = max(r[k] for k in r if k.startswith("ratio "))
+            r["ratio best 90%"] = ratio_interval(hc, h, agg)
             rep[h] = r
         tg = [(c, t, p) for c in fc for t, p in zip(c["targets"], c["_ours"]["targets"])]
         if tg:
@@ -627,7 +644,7 @@ def fixed_report(cases, typical_ratio: float | None = None) -> dict:
 def print_fixed(title: str, rep: dict) -> None:
     print(f"\n{title}")
     print(f"{'family':22} {'h':>3} {'cases':>5} {'error':>7} {'/last':>6} {'/power':>6} {'/line':>6} {'/best':>6} "
-          f"{'cov80':>6} {'cov80 flat':>10} {'width':>6}")
+          f"{'/best 90%':>11} {'cov80':>6} {'cov80 flat':>10} {'width':>6}")
     for fam, rep_f in rep.items():
         for h in HORIZONS:
             r = rep_f.get(h)
@@ -636,7 +653,8 @@ def print_fixed(title: str, rep: dict) -> None:
             line = next(k for k in r if k.startswith("ratio ") and "line" in k)
             fl = r.get("coverage80_not_rising")
             print(f"{fam:22} {h:>3} {r['cases']:>5} {r['error']:7.4f} {r['ratio last value']:6.2f} "
-                  f"{r['ratio power law']:6.2f} {r[line]:6.2f} {r['ratio best']:6.2f} {r['coverage80']:6.2f} "
+                  f"{r['ratio power law']:6.2f} {r[line]:6.2f} {r['ratio best']:6.2f} "
+                  f"{'{:.2f}–{:.2f}'.format(*r['ratio best 90%']):>11} {r['coverage80']:6.2f} "
                   f"{'—' if fl is None else format(fl, '.2f'):>10} {r['band_width']:6.3f}")
         s = rep_f.get("size")
         if s:

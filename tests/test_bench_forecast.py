@@ -83,3 +83,15 @@ def test_a_baselines_size_for_a_target_is_where_its_own_curve_reaches_it():
         assert abs(size / exact - 1) < 0.03 and abs(size / t["truth"] - 1) < 0.1
     rep = bf.fixed_report([case], typical_ratio=4.0)["LCDB accuracies"]["size"]
     assert rep["power law_within_2x"] == 1.0 and 0.0 <= rep["logit line_within_2x"] <= 1.0
+
+
+def test_the_error_ratios_interval_holds_the_ratio_and_narrows_with_more_curves():
+    """The bootstrap interval on our error over the best baseline's contains the ratio measured on all the cases,
+    and is narrower on 100 synthetic curves than on the first 20 of them."""
+    cases = bf.synthetic_fixed_cases(100)
+    rep = bf.fixed_report(cases, typical_ratio=8.0)["losses (synthetic)"]
+    few = bf.fixed_report(cases[:20], typical_ratio=8.0)["losses (synthetic)"]
+    for h in (4, 16, 32):
+        lo, hi = rep[h]["ratio best 90%"]
+        assert lo <= rep[h]["ratio best"] <= hi
+        assert hi - lo < few[h]["ratio best 90%"][1] - few[h]["ratio best 90%"][0]

@@ -126,7 +126,7 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
         plan = Plan.model_validate(data)
     except ValidationError as e:
         key = ".".join(str(x) for x in e.errors()[0]["loc"])
-        given = next((o for o in overrides or [] if key == o.split("=", 1)[0] or key.startswith(o.split("=", 1)[0] + ".")),
+        given = next((o for o in reversed(overrides or []) if key == o.split("=", 1)[0] or key.startswith(o.split("=", 1)[0] + ".")),
                      None)  # the command line's, not the file's
         if given is not None:
             raise InputError(f"override {given!r}: {first_error(Plan, e)}", str(path)) from None
