@@ -357,7 +357,7 @@ CASES = [
     ("files", ["skills", "{d}/badschema.jsonl"], "badschema.jsonl:1: field 'schema': not a valid JSON Schema"),
     ("files", ["skills", "{d}/twotasks.jsonl"], "twotasks.jsonl:1: field 'prompt': differs from 'messages'"),
     ("files", ["pretrain", "--config", "{d}/pow_pretrain.yaml", "--output-dir", "{out}"],
-     "pow_pretrain.yaml: key 'mixture': unknown skill 'pow'"),
+     "pow_pretrain.yaml:1: key 'mixture': unknown skill 'pow'"),
     ("files", ["sandbox", "{d}/latin1.py"], "latin1.py: not utf-8 text"),
     ("names", ["climb", "--model", "tiny-arth"], "--model tiny-arth: unknown model; did you mean 'tiny-arith'?"),
     ("contradictions", ["dpo", "--temperature", "0.7"], "--temperature 0.7 with --train-sources near-miss: they "

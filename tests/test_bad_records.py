@@ -134,7 +134,7 @@ CASES = [
      ["key 'climbs.0.target'", "expected a number"]),
     ("plan: the same ladder twice in compare", "plan.yaml", "climbs: [{name: a}]\nprefs: {max_pairs: 400}\n"
      "compare: {climb: a, climbs: [a]}\n", ["run", "FILE", "output_dir=OUT"],
-     ["plan.yaml: field 'compare.climbs.0'", "already compare.climb"]),
+     ["plan.yaml:3: field 'compare.climbs.0'", "already compare.climb"]),
     ("pretrain: an empty mixture", "pre.yaml", "mixture: {}\n", ["pretrain", "--config", "FILE", "--output-dir", "OUT"],
      ["pre.yaml", "key 'mixture'", "empty mixture"]),
     ("pretrain: a negative share", "pre.yaml", "mixture: {add: -0.5, mul: 1.5}\n",

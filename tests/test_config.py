@@ -75,7 +75,7 @@ def test_plan_overrides(tmp_path):
     with pytest.raises(InputError, match=r"override 'probe.n=0': key 'probe.n': Input should be greater"):
         load_plan(p, ["probe.n=0"])
     p.write_text("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n    target: 7\n")
-    with pytest.raises(InputError, match=r"^[^ ]*plan.yaml: key 'climbs.0.target': Input should be less"):
+    with pytest.raises(InputError, match=r"^[^ ]*plan.yaml:5: key 'climbs.0.target': Input should be less"):
         load_plan(p, ["probe.n=50"])  # the file's own error stays the file's
 
 
@@ -93,3 +93,44 @@ def test_plan_compare_names_a_climb_and_needs_two_curves(tmp_path):
     path.write_text("climbs:\n  - name: mul-full\n    skills: [mul]\nprefs: {skill: mul}\ncompare: {climb: mul-full}\n")
     plan = load_plan(path)
     assert plan.prefs.model is None and plan.compare.climb == "mul-full"
+
+
+PLAN_LINES = [  # (plan text, overrides, the line the error names, or None: an override's, not the file's)
+    ("model: tiny-arith\nprobe:\n  n: true\n", [], 3),
+    ("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n  - name: b\n    skills: [add]\n    target: 7\n",
+     [], 7),
+    ("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n  - name: a\n    skills: [add]\n", [], 5),
+    ("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\ncompare:\n  climb: b\n", [], 6),
+    ("model: /my/model\nclimbs:\n  - name: a\n    target: 0.8\n", [], 3),  # no skills: the climb that lacks them
+    ("d: &d {skills: [add], target: 0.8}\nmodel: tiny-arith\nclimbs:\n  - <<: *d\n    name: a\n    tragt: 1\n", [], 6),
+    ("model: tiny-arith\nclimbs:\n  - name: a\n    skills: [add]\n    target: 0.8\n", ["climbs.0.target=7"], None),
+]
+
+
+@pytest.mark.parametrize("text, overrides, line", PLAN_LINES)
+def test_a_plans_error_names_the_line_the_file_writes_the_key_on(tmp_path, text, overrides, line):
+    from dataladder.study.plan import load_plan
+
+    p = tmp_path / "plan.yaml"
+    p.write_text(text)
+    with pytest.raises(InputError) as e:
+        load_plan(p, overrides)
+    assert e.value.line == line and str(e.value).startswith(f"{p}:{line}: " if line else f"{p}: "), str(e.value)
+
+
+def test_a_pretrain_configs_error_names_its_line(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("steps: 10\narch:\n  hidden_size: 64\n  hiden_size: 64\n")
+    with pytest.raises(InputError) as e:
+        load_yaml_model(PretrainConfig, p)
+    assert str(e.value).startswith(f"{p}:4: key 'arch.hiden_size'")
+
+
+def test_key_lines_stay_bounded_on_aliases_of_aliases(tmp_path):
+    from dataladder.core.config import MAX_WALK, yaml_lines
+
+    rows = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"] + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    p = tmp_path / "laughs.yaml"
+    p.write_text("\n".join(rows) + "\n")
+    lines = yaml_lines(p)
+    assert len(lines) <= MAX_WALK + 9 and lines[("a0",)] == 1 and lines[("a8",)] == 9

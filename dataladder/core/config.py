@@ -50,6 +50,49 @@ def read_yaml(path: Path, what: str = "file") -> dict:
     return data
 
 
+MAX_WALK = 100_000  # key paths `yaml_lines` records at most (aliases of aliases can multiply them)
+
+
+def yaml_lines(path: Path) -> dict[tuple[str, ...], int]:
+    """The line (1-based) of each key path written in a YAML file: a mapping's key where it is written, a list's
+    item where it starts; {} where the file does not compose (its reader has already said why)."""
+    try:
+        root = yaml.compose(Path(path).read_bytes().decode("utf-8-sig"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, OSError, RecursionError):
+        return {}
+    out: dict[tuple[str, ...], int] = {}
+    todo = [((), root)]
+    while todo and len(out) < MAX_WALK:
+        at, node = todo.pop()
+        if isinstance(node, yaml.MappingNode):
+            items = [((*at, k.value), k, v) for k, v in node.value
+                     if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge"]
+        elif isinstance(node, yaml.SequenceNode):
+            items = [((*at, str(i)), v, v) for i, v in enumerate(node.value)]
+        else:
+            continue
+        for key, mark, value in items:
+            out.setdefault(key, mark.start_mark.line + 1)
+            todo.append((key, value))
+    return out
+
+
+def line_of(path: Path, where) -> int | None:
+    """The line of key path `where` ('climbs.0.target', or pydantic's loc) in the YAML file at `path`: of its
+    longest part the file writes (a key the file leaves out: the section that lacks it); None if none."""
+    parts = tuple(where.split(".")) if isinstance(where, str) else tuple(str(x) for x in where)
+    lines = yaml_lines(path)
+    return next((lines[parts[:k]] for k in range(len(parts), 0, -1) if parts[:k] in lines), None)
+
+
+def key_of(why: str) -> str | None:
+    """The key path a message from `bool_problem` or `first_error` names ("key 'probe.n': …")."""
+    import re
+
+    m = re.match(r"key '([^']*)'", why)
+    return m.group(1) if m else None
+
+
 class _DuplicateKey(Exception):
     def __init__(self, key: str, line: int, first: int):
         self.key, self.line, self.first = key, line, first
@@ -77,11 +120,11 @@ def load_yaml_model(model: type[M], path: Path) -> M:
     """Validate YAML at `path` into `model`; the first problem becomes one InputError line."""
     data = read_yaml(path)
     if why := bool_problem(model, data):
-        raise InputError(why, str(path))
+        raise InputError(why, str(path), line_of(path, key_of(why) or ""))
     try:
         return model.model_validate(data)
     except ValidationError as e:
-        raise InputError(first_error(model, e), str(path)) from None
+        raise InputError(first_error(model, e), str(path), line_of(path, e.errors()[0]["loc"])) from None
 
 
 def bool_problem(model: type[BaseModel], data, where: str = "") -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, Field, ValidationError, create_model, model_validator
 
-from dataladder.core.config import apply_overrides, bool_problem, first_error, read_yaml
+from dataladder.core.config import apply_overrides, bool_problem, first_error, key_of, line_of, read_yaml
 from dataladder.core.errors import InputError
 from dataladder.core.registry import did_you_mean
 from dataladder.executors import ExecutorConfig
@@ -120,52 +120,57 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
             raise InputError(e.message, str(path)) from None
         except (ValueError, TypeError, yaml.YAMLError) as e:
             raise InputError(f"override does not fit the plan ({' '.join(str(e).split())})", str(path)) from None
+    def overridden(key: str) -> str | None:  # the override that set `key`, if the command line's and not the file's
+        return next((o for o in reversed(overrides or []) if key == o.split("=", 1)[0] or
+                     key.startswith(o.split("=", 1)[0] + ".")), None)
+
+    def at(key: str) -> int | None:  # the plan's line for a key the file wrote (not an override)
+        return None if overridden(key) else line_of(path, key)
+
     if why := bool_problem(Plan, data):  # `n: true` would run as n = 1
-        raise InputError(why, str(path))
+        raise InputError(why, str(path), at(key_of(why) or ""))
     try:
         plan = Plan.model_validate(data)
     except ValidationError as e:
         key = ".".join(str(x) for x in e.errors()[0]["loc"])
-        given = next((o for o in reversed(overrides or []) if key == o.split("=", 1)[0] or key.startswith(o.split("=", 1)[0] + ".")),
-                     None)  # the command line's, not the file's
-        if given is not None:
-            raise InputError(f"override {given!r}: {first_error(Plan, e)}", str(path)) from None
-        raise InputError(first_error(Plan, e), str(path)) from None
+        if (o := overridden(key)) is not None:
+            raise InputError(f"override {o!r}: {first_error(Plan, e)}", str(path)) from None
+        raise InputError(first_error(Plan, e), str(path), at(key)) from None
     if plan.model != "tiny-arith":  # the arithmetic defaults are the shipped model's; a user's names its skills
         if plan.curated_vs_noisy is not None and "skill" not in plan.curated_vs_noisy.model_fields_set:
             raise InputError(f"name the skill (the default {plan.curated_vs_noisy.skill} is the shipped tiny-arith's)",
-                             str(path), field="curated_vs_noisy.skill")
+                             str(path), at("curated_vs_noisy"), field="curated_vs_noisy.skill")
         for k in kinds():
             value = getattr(plan, k.key)
             for i, step in enumerate(value if k.many else [value]):
                 if step is not None and k.skill_field and k.skill_field not in step.model_fields_set:
+                    key = f"{k.key}.{i}.{k.skill_field}" if k.many else f"{k.key}.{k.skill_field}"
                     raise InputError(f"name the {'skills' if k.many else 'skill'} (the default is the shipped "
-                                     "tiny-arith's)", str(path), field=f"{k.key}.{i}.{k.skill_field}" if k.many
-                                     else f"{k.key}.{k.skill_field}")
+                                     "tiny-arith's)", str(path), at(key), field=key)
     for k in [k for k in kinds() if k.many]:
         names = [c.name for c in getattr(plan, k.key)]
         if dup := next((i for i, n in enumerate(names) if n in names[:i]), None):
             raise InputError(f"{k.cmd} name {names[dup]!r} is used twice (each writes {k.dir}/<name>/)", str(path),
-                             field=f"{k.key}.{dup}.name")
+                             at(f"{k.key}.{dup}.name"), field=f"{k.key}.{dup}.name")
     for k, _, step in ladder_steps(plan):
         for need in k.needs:
             if getattr(step, need, None) is None and not getattr(plan, by_command(need).key):
                 raise InputError(f"needs the {need} step (or {k.key}.{need}: a {need} output directory)", str(path),
-                                 field=k.key)
+                                 at(k.key), field=k.key)
     c = plan.compare
     if c is not None:
         names = [s.name for s in plan.climbs]
         for key, name in [("compare.climb", c.climb)] + [(f"compare.climbs.{i}", n) for i, n in enumerate(c.climbs)]:
             if name is not None and name not in names:
-                raise InputError(did_you_mean("climb step", name, names), str(path), field=key)
+                raise InputError(did_you_mean("climb step", name, names), str(path), at(key), field=key)
         given = [("compare.climb", c.climb)] + [(f"compare.climbs.{i}", n) for i, n in enumerate(c.climbs)]
         for i, (key, name) in enumerate(given):
             if name is not None and (first := next((k for k, n in given[:i] if n == name), None)):
                 raise InputError(f"climb step {name!r} is already {first}; give each ladder once (the same curve "
-                                 "twice compares nothing)", str(path), field=key)
+                                 "twice compares nothing)", str(path), at(key), field=key)
         ladders = [name for k, name, _ in ladder_steps(plan) if not k.many and not k.needs]
         if (c.climb is not None) + len(c.climbs) + len(ladders) < 2:
             raise InputError("needs two of: a climb (compare.climb), " + ", ".join(k.key for k in kinds()
                                                                                    if not k.many and not k.needs),
-                             str(path), field="compare")
+                             str(path), at("compare"), field="compare")
     return plan
