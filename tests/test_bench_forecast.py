@@ -95,3 +95,19 @@ def test_the_error_ratios_interval_holds_the_ratio_and_narrows_with_more_curves(
         lo, hi = rep[h]["ratio best 90%"]
         assert lo <= rep[h]["ratio best"] <= hi
         assert hi - lo < few[h]["ratio best 90%"][1] - few[h]["ratio best 90%"][0]
+
+
+def test_a_recentred_band_keeps_its_width_and_moves_its_median_by_the_share():
+    """`--recentre`: share 0 leaves our bands as they are; share 1 puts each median on the mean of the power law
+    and the log-log line fitted to every rung; the width never changes and the cases themselves are not touched."""
+    cases = bf.synthetic_fixed_cases(8)
+    bf.fixed_report(cases, typical_ratio=8.0)
+    for share in (0.0, 0.5, 1.0):
+        for c, r in zip(cases, bf.recentred(cases, share)):
+            for h, (lo, med, hi) in r["_ours"]["at"].items():
+                lo0, med0, hi0 = c["_ours"]["at"][h]
+                mix = (c["_base"][h]["power law"] + c["_base"][h]["log-log line"]) / 2
+                assert med == pytest.approx(med0 + share * (mix - med0))
+                assert hi - lo == pytest.approx(hi0 - lo0) and lo <= med <= hi
+            assert r["_ours"]["targets"] == c["_ours"]["targets"]
+    assert bf.recentred(cases, 1.0)[0]["_ours"] is not cases[0]["_ours"]
