@@ -120,6 +120,7 @@ def load_plan(path: Path, overrides: list[str] | None = None) -> Plan:
             raise InputError(e.message, str(path)) from None
         except (ValueError, TypeError, yaml.YAMLError) as e:
             raise InputError(f"override does not fit the plan ({' '.join(str(e).split())})", str(path)) from None
+
     def overridden(key: str) -> str | None:  # the override that set `key`, if the command line's and not the file's
         return next((o for o in reversed(overrides or []) if key == o.split("=", 1)[0] or
                      key.startswith(o.split("=", 1)[0] + ".")), None)
