@@ -93,22 +93,16 @@ def fit_law(kind, x, y):
     return lambda n, p=best.x: np.clip(f(p, n), 0, 1)
 
 
-def _logit_line(x, y):
-    u = np.clip(y, 1e-3, 1 - 1e-3)
-    c = np.polyfit(np.log(x), np.log(u / (1 - u)), 1)
-    return lambda n: 1 / (1 + np.exp(-np.polyval(c, np.log(n))))
-
-
 def case_row(c) -> dict:
     """One case: each family's and baseline's value at the horizons, and each family's backtest error."""
     x, y, _ = bf._fixed_xy(c)
     base = bf.baseline_fits(c)
     fits = {k: fit_law(k, x, y) for k in LAWS}
-    fits["line"], fits["last"] = _logit_line(x, y), base["last value"]
+    fits["line"], fits["last"] = bf.logit_line(x, y), base["last value"]
     head = x < x.max()
     y_last = float(y[~head].mean())
     bt = {k: abs(float(fit_law(k, x[head], y[head])(x.max())) - y_last) for k in LAWS}
-    bt["line"] = abs(float(_logit_line(x[head], y[head])(x.max())) - y_last)
+    bt["line"] = abs(float(bf.logit_line(x[head], y[head])(x.max())) - y_last)
     return {"source": c["source"], "split": c["split"], "backtest": bt,
             "at": {h: {"truth": truth, **{k: float(f(n)) for k, f in fits.items()}} for h, (n, truth) in c["at"].items()}}
 

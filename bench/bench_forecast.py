@@ -526,6 +526,13 @@ def baseline_points(case) -> dict:
     return {h: {b: float(f(n)) for b, f in fits.items()} for h, (n, _) in case["at"].items()}
 
 
+def logit_line(x, y):
+    """A straight line in logit(y) against log n, fitted to every point (y clipped to [0.001, 0.999]): n ↦ y."""
+    u = np.clip(y, 1e-3, 1 - 1e-3)
+    c = np.polyfit(np.log(x), np.log(u / (1 - u)), 1)
+    return lambda n: 1 / (1 + np.exp(-np.polyval(c, np.log(n))))
+
+
 def baseline_fits(case) -> dict:
     """The three baselines as curves of n, fitted to every rung (the scores' own direction and bounds)."""
     x, y, _ = _fixed_xy(case)
@@ -535,9 +542,7 @@ def baseline_fits(case) -> dict:
     with np.errstate(all="ignore"):
         pw = _ls("power", x, sign * y, top)
     if case["bounded"]:
-        u = np.clip(y, 1e-3, 1 - 1e-3)
-        c = np.polyfit(np.log(x), np.log(u / (1 - u)), 1)
-        line = lambda n: 1 / (1 + np.exp(-np.polyval(c, np.log(n))))  # noqa: E731
+        line = logit_line(x, y)
     else:
         c = np.polyfit(np.log(x), np.log(y), 1)
         line = lambda n: np.exp(np.polyval(c, np.log(n)))  # noqa: E731
