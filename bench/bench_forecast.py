@@ -3,6 +3,7 @@
     .venv/bin/pip install -e '.[bench]'        # lcdb (68 MB): the Learning Curve Database
     .venv/bin/python bench/bench_forecast.py [--limit N] [--no-previous]   # the fixed-rung protocol (issue 25), ≈ 6 min
     .venv/bin/python bench/bench_forecast.py --no-previous --recentre 1   # beside it, the bands recentred (`recentred`)
+    .venv/bin/python bench/bench_forecast.py --no-previous --candidate    # beside it, `CANDIDATE` (the fitted curves' mean)
 
 The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings from a curve's first size up to its
 source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
@@ -672,6 +673,9 @@ def print_fixed(title: str, rep: dict) -> None:
 
 
 PREVIOUS = {"STACK": False}  # the forecaster before the learned prior (`forecast.stack`, bench/fit_forecast_prior.py)
+# a candidate measured beside the shipped forecaster, not shipped: the median moved to the mean of the power law and
+# the logit line fitted to every rung instead of the learned regression (`forecast.stack`, its docstring says why not)
+CANDIDATE = {"CENTRE": "mix"}
 
 
 def with_forecaster(settings: dict, cases: list[dict]) -> list[dict]:
@@ -745,6 +749,7 @@ def fixed_main(args) -> None:
     typical = float(np.median(ratios)) if ratios else None
     result["typical_ratio"] = typical
     previous = None if args.no_previous else with_forecaster(PREVIOUS, cases)
+    candidate = with_forecaster(CANDIDATE, cases) if args.candidate else None
     for split in ("cal", "check"):
         rep = fixed_report([c for c in cases if c["split"] == split], typical)
         name = "calibration" if split == "cal" else "check"
@@ -754,6 +759,10 @@ def fixed_main(args) -> None:
             before = fixed_report([c for c in previous if c["split"] == split], typical)
             print_versus(f"{name} curves", before, rep)
             result[f"{split}_previous"] = {fam: {str(k): v for k, v in r.items()} for fam, r in before.items()}
+        if candidate is not None:
+            moved = fixed_report([c for c in candidate if c["split"] == split], typical)
+            print_versus(f"{name} curves", rep, moved, f"shipped → the candidate {CANDIDATE}")
+            result[f"{split}_candidate"] = {fam: {str(k): v for k, v in r.items()} for fam, r in moved.items()}
         if args.recentre is not None:
             moved = fixed_report(recentred([c for c in cases if c["split"] == split], args.recentre), typical)
             print_versus(f"{name} curves", rep, moved, f"shipped → its band recentred {args.recentre:g} of the way "
@@ -788,6 +797,8 @@ def main() -> None:
     ap.add_argument("--recentre", type=float, default=None, metavar="SHARE",
                     help="fixed protocol: also report our bands moved SHARE of the way to the mean of the power law "
                          "and the logit line fitted to every rung (a candidate, beside the shipped forecaster)")
+    ap.add_argument("--candidate", action="store_true",
+                    help="fixed protocol: also run the forecaster patched by CANDIDATE (a candidate, beside the shipped one)")
     ap.add_argument("--out", default="bench/out/forecast.json")
     args = ap.parse_args()
     if args.protocol == "fixed":

@@ -111,3 +111,16 @@ def test_a_recentred_band_keeps_its_width_and_moves_its_median_by_the_share():
                 assert hi - lo == pytest.approx(hi0 - lo0) and lo <= med <= hi
             assert r["_ours"]["targets"] == c["_ours"]["targets"]
     assert bf.recentred(cases, 1.0)[0]["_ours"] is not cases[0]["_ours"]
+
+
+def test_the_candidate_runs_beside_the_shipped_forecaster_and_leaves_it_as_it_was():
+    """`--candidate`: the forecaster patched by CANDIDATE for those cases only, then restored; a loss curve (no bounds)
+    is outside what the candidate changes, so its bands are the shipped ones to the digit."""
+    from dataladder.forecast import model
+
+    cases = bf.synthetic_fixed_cases(4)
+    shipped = [bf.run_ours(c)["at"] for c in cases]
+    moved = bf.with_forecaster(bf.CANDIDATE, cases)
+    assert all(getattr(model, k) != v for k, v in bf.CANDIDATE.items())  # restored
+    assert [c["_ours"]["at"] for c in moved] == shipped
+    assert all("_ours" not in c for c in cases)  # the cases themselves are not touched

@@ -22,6 +22,18 @@ forecast (g → 0); one that the line missed moves to the learned median (g → 
 rungs there is no backtest worth the name and nothing moves. `model.Forecast.z_at` applies it: the
 rising draws are recentred from their median m to m + g·(centre − m), keeping their spread; the
 draws that follow a flat or falling trend (`trend.follow`) are only ever lowered toward it.
+
+That regression is what ships (`model.CENTRE = "learned"`). A candidate measured beside it and not shipped,
+`CENTRE = "mix"` (`bench/bench_forecast.py --candidate`): on the same curves (bounded, four rungs or more) the whole
+band moves all the way (g = 1) to the mean, on the score's scale, of the two curves the bench's baselines fit to every
+rung: the power law with an asymptote and the logit line (each rung weighted by its seeds). Its level at the last
+rung is theirs, not the last rung's noisy seeds; the draws that follow a flat or falling trend move with the rest
+(the fitted curves are flat or falling there too: the power law's B ≥ 0 finds no rise); the move ramps in from 0 at
+the last rung to all of it one doubling past it (`RAMP`). On the bench's check curves it brings LCDB to the best
+baseline's level at 4–32× with 80% bands that cover 0.78–0.85, but the sizes for targets get worse on LCDB and on
+Llama-2's calibration curves, and a clean logistic in log n (configs/examples/points.csv, truth 6,235 for 0.9) is
+forecast 517,765 instead of 3,754: the power law is concave in log n and a sigmoid below its midpoint is not. Gating
+the move by the line's backtest, or by the level, gives most of the gain back (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -35,6 +47,7 @@ from dataladder.forecast.power import power_at, power_draws
 
 MIN_RUNGS = 4
 AT = np.log([4.0, 16.0, 32.0])
+RAMP = math.log(2.0)  # the mix's share of the way ramps from 0 at the last rung to 1 here: one doubling (log of it)
 # rows: 4×, 16×, 32×; columns: the six features above (bench/fit_forecast_prior.py writes them)
 COEF = np.array([
     [0.4444, 0.1623, 0.0328, 0.0077, 0.1533, -0.5624],
@@ -54,6 +67,8 @@ class Learned:
     s1: float  # the second-last step's slope (link scale per unit of log n)
     s2: float  # the last step's slope
     gate: float  # how far the median moves to it (see the module docstring)
+    centre: str = "learned"  # learned: the regression's rise from the last rung; mix: the two fitted curves' mean
+    line: tuple[float, float] = (0.0, 0.0)  # the logit line fitted to every rung: (slope, intercept at the last rung)
 
     def features(self, link, d: np.ndarray) -> np.ndarray:
         """len(d) × 6: the features at d = log(n / n_last) ≥ 0."""
@@ -62,6 +77,18 @@ class Learned:
         zp = link.z(power_at(self.power[None, :], np.concatenate([[math.exp(self.x0)], n]), sign))[0]
         return np.stack([zp[1:] - zp[0], self.slope * d, self.s2 * d, self.s1 * d, np.ones_like(d),
                          np.full_like(d, self.z_last / 10)], axis=1)
+
+    def mix(self, link, d: np.ndarray) -> np.ndarray:
+        """The mean of the power law and the logit line, both fitted to every rung, at each d (link scale)."""
+        sign = 1.0 if link.direction == "higher" else -1.0
+        pw = power_at(self.power[None, :], np.exp(self.x0 + np.asarray(d, dtype=float)), sign)[0]
+        return link.z((pw + link.y(self.line[1] + self.line[0] * np.asarray(d, dtype=float))) / 2)
+
+    def target(self, link, d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Where the median moves at each d > 0 (link scale) and how far (the share of the way)."""
+        if self.centre == "mix":
+            return self.mix(link, d), np.minimum(np.asarray(d, dtype=float) / RAMP, 1.0)
+        return self.z_last + self.rise(link, d), np.full(len(d), self.gate)
 
     def rise(self, link, d: np.ndarray) -> np.ndarray:
         """The learned rise of the median at each d ≥ 0 (link scale), in the order given."""
@@ -76,8 +103,10 @@ class Learned:
         return out
 
 
-def learned(link, rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, noise: float) -> Learned | None:
-    """The learned prior for a curve's rung means (None where it does not apply: see the module docstring)."""
+def learned(link, rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, noise: float,
+            centre: str = "learned") -> Learned | None:
+    """The prior for a curve's rung means (None where it does not apply: see the module docstring); `centre`
+    learned (the regression, its gate from the line's backtest) or mix (the fitted curves' mean, all the way)."""
     R = len(rungs)
     if link.kind != "logit" or R < 3:
         return None
@@ -90,9 +119,11 @@ def learned(link, rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, nois
         line = float(link.y(z[-2] + sl * (lx[-1] - lx[-2])))
         e = (line - float(means[-1])) ** 2
         floor = noise * (1 / counts[-1] + 1 / counts[-2])
-        gate = e / (e + floor)
+        gate = 1.0 if centre == "mix" else e / (e + floor)
+    line = np.polyfit(lx - lx[-1], z, 1, w=np.sqrt(counts))  # every rung, weighted by its seeds
     return Learned(float(lx[-1]), float(z[-1]), power_draws(rungs, means[None, :], counts, link)[0],
-                   float(np.polyfit(lx, z, 1)[0]), float(s1), float(s2), float(gate))
+                   float(np.polyfit(lx, z, 1)[0]), float(s1), float(s2), float(gate), centre,
+                   (float(line[0]), float(line[1])))
 
 
 def recentre(fc, z: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -101,13 +132,16 @@ def recentre(fc, z: np.ndarray, d: np.ndarray) -> np.ndarray:
     past = d > 0
     if lp is None or lp.gate <= 0 or not past.any():
         return z
-    centre = lp.z_last + lp.rise(fc.link, d[past])
-    m = int(round(fc.trend.share * fc.n_draws)) if fc.trend is not None else 0
+    centre, g = lp.target(fc.link, d[past])
     z = z.copy()
-    if m < len(z):  # the rising draws: their median moves to the learned one by the gate
+    if lp.centre == "mix":  # the whole band: the fitted curves say where a flat or falling tail goes, too
+        z[:, past] += (g * (centre - np.median(z[:, past], axis=0)))[None, :]
+        return z
+    m = int(round(fc.trend.share * fc.n_draws)) if fc.trend is not None else 0
+    if m < len(z):  # the rising draws: their median moves toward the centre by the gate
         zr = z[m:][:, past]
-        z[m:, past] = zr + lp.gate * (centre - np.median(zr, axis=0))[None, :]
+        z[m:, past] = zr + (g * (centre - np.median(zr, axis=0)))[None, :]
     if m:  # the draws that follow a flat or falling trend: only ever lowered
         zt = z[:m][:, past]
-        z[:m, past] = zt + lp.gate * np.minimum(centre - np.median(zt, axis=0), 0.0)[None, :]
+        z[:m, past] = zt + (g * np.minimum(centre - np.median(zt, axis=0), 0.0))[None, :]
     return z
