@@ -30,10 +30,11 @@ rung: the power law with an asymptote and the logit line (each rung weighted by 
 rung is theirs, not the last rung's noisy seeds; the draws that follow a flat or falling trend move with the rest
 (the fitted curves are flat or falling there too: the power law's B ≥ 0 finds no rise); the move ramps in from 0 at
 the last rung to all of it one doubling past it (`RAMP`). On the bench's check curves it brings LCDB to the best
-baseline's level at 4–32× with 80% bands that cover 0.78–0.85, but the sizes for targets get worse on LCDB and on
-Llama-2's calibration curves, and a clean logistic in log n (configs/examples/points.csv, truth 6,235 for 0.9) is
-forecast 517,765 instead of 3,754: the power law is concave in log n and a sigmoid below its midpoint is not. Gating
-the move by the line's backtest, or by the level, gives most of the gain back (bench/RESULTS.md).
+baseline's level at 4–32× with 80% bands that cover 0.78–0.85, but the sizes for targets do not follow (worse on
+Llama-2's calibration curves, on LCDB level within sampling noise), and a clean logistic in log n
+(configs/examples/points.csv, truth 6,235 for 0.9) is forecast 517,765 instead of 3,754: the power law is concave in
+log n and a sigmoid below its midpoint is not. Gating the move by the line's backtest, or by the level, gives most
+of the gain back (bench/RESULTS.md).
 """
 
 from __future__ import annotations
