@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TypeVar
 
@@ -87,8 +88,6 @@ def line_of(path: Path, where) -> int | None:
 
 def key_of(why: str) -> str | None:
     """The key path a message from `bool_problem` or `first_error` names ("key 'probe.n': …")."""
-    import re
-
     m = re.match(r"key '([^']*)'", why)
     return m.group(1) if m else None
 

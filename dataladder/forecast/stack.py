@@ -69,7 +69,9 @@ class Learned:
     s2: float  # the last step's slope
     gate: float  # how far the median moves to it (see the module docstring)
     centre: str = "learned"  # learned: the regression's rise from the last rung; mix: the two fitted curves' mean
-    line: tuple[float, float] = (0.0, 0.0)  # the logit line fitted to every rung: (slope, intercept at the last rung)
+    # the logit line fitted to every rung, each weighted by its seeds as the bench's baseline fits every point: (slope,
+    # intercept at the last rung); `slope` above is the regression's unweighted feature (the same with equal seeds)
+    line: tuple[float, float] = (0.0, 0.0)
 
     def features(self, link, d: np.ndarray) -> np.ndarray:
         """len(d) × 6: the features at d = log(n / n_last) ≥ 0."""
