@@ -7,13 +7,19 @@
 
 The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings from a curve's first size up to its
 source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
-16×, 32× past the last rung against three baselines (last value, power law with asymptote, logit / log-log line);
-targets picked after the rungs, the size for each read from ours, from the power law and the line fitted to every
+16×, 32× and 64× past the last rung (where the curve has that size) against three baselines (last value, power law
+with asymptote, logit / log-log line) and, on losses, a fourth: the rectified law of Lin et al. 2024 (the issue's
+yardstick there); targets picked after the rungs, the size for each read from ours, from each baseline fitted to every
 rung (where each first reaches it, `baseline_sizes`) and from the no-score row (the typical horizon); a calibration split and a check split (`lcdb_fixed_cases`, `finetune_fixed_cases`),
 reported side by side, for the shipped forecaster and (unless --no-previous) the previous one beside it (the same
 without the prior learned from real curves, `forecast.stack`: `PREVIOUS`),
-with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses; --curves
-and --horizon apply to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
+with the ratios of the two. LCDB even ids, ../shared/curves/finetune_curves.csv and synthetic losses. `--curves FILE`
+adds a file's curves as a split of their own, never calibrated on (`file_fixed_cases`; `--last-rung`), as a judge
+would feed held-out curves:
+
+    .venv/bin/python bench/bench_forecast.py --no-previous --curves losses.csv --direction lower --last-rung 102400
+
+--horizon applies to the retired protocol only. Everything below is the retired quarter-of-the-truth protocol
 (`--protocol quarter`), kept for its record; its rungs leak where the truth is:
 
     .venv/bin/python bench/bench_forecast.py --protocol quarter [--limit 0] [--boot 30] [--horizon 2|mixed]
@@ -375,19 +381,19 @@ def evaluate(method, cases, boot) -> dict:
 
 # ---- the fixed-rung protocol (issue 25): rungs fixed by the curve, targets chosen after --------------------
 
-HORIZONS = (4, 16, 32)  # scores read this many times past the last rung
+HORIZONS = (4, 16, 32, 64)  # scores read this many times past the last rung (64×: the issue judges losses there)
 FINETUNE = "../shared/curves/finetune_curves.csv"
 LAST_RUNG = {"lcdb": 256, "bertsch2024": 256, "lescao2021": 50, "synthetic": 12_800}
 
 
 def fixed_case(name, source, split, sizes, mean, seeds_at, eval_n_at, direction="higher", bounded=True,
-               any_grid=False, min_rungs=3) -> dict | None:
+               any_grid=False, min_rungs=3, cap=None) -> dict | None:
     """One curve's case: rungs at the doubling sizes from the first one up to the source's last rung (set
-    before any target is chosen), the seed-mean truth 4×, 16× and 32× past the last rung where the curve
+    before any target is chosen), the seed-mean truth 4×, 16×, 32× and 64× past the last rung where the curve
     has that size, and targets picked after: the truth at 4× and 16× past, where it gains on the last rung
     (the size that reaches it is where the seed-mean first crosses it past the last rung)."""
-    cap = LAST_RUNG[source]
-    rungs = [n for n in doublings(sizes, any_grid) if n <= cap]
+    cap = LAST_RUNG[source] if cap is None else cap
+    rungs = [n for n in doublings(sizes, any_grid) if n <= cap * (1 + 1e-9)]
     if len(rungs) < min_rungs:
         return None
     last = rungs[-1]
@@ -484,7 +490,41 @@ def synthetic_fixed_cases(curves: int) -> list[dict]:
     return out
 
 
+def file_fixed_cases(path: str, direction: str, bounds: str | None, last_rung: float | None = None,
+                     min_rungs: int = 3) -> list[dict]:
+    """A curves file (any format `dataladder fit` reads) in the fixed-rung protocol, as a judge feeds it held-out
+    curves: every curve is a case of the split "file" (never calibrated on), its rungs the doublings on its own grid
+    from its first size up to `last_rung` (default: the largest whose 16× the file still holds, within `at_size`'s
+    25%), every seed the file gives a rung seen, the truth the seed mean; bounds as in `file_cases`."""
+    from dataladder.forecast.points import read_points
+
+    out, curves, short = [], 0, 0
+    for c in read_points(path).curves:
+        curves += 1
+        by: dict[float, list[float]] = {}
+        ev: dict[float, int | None] = {}
+        for n, v, e in zip(c.n, c.value, c.eval_n):
+            by.setdefault(n, []).append(float(v))
+            ev.setdefault(n, e)
+        sizes = sorted(by)
+        bounded = bounds != "none" and (bounds is not None or (direction == "higher" and c.has_eval_n))
+        grid = doublings(sizes, any_grid=True)
+        cap = last_rung or max([n for n in grid if 16 * n <= 1.25 * sizes[-1]], default=grid[0])
+        k = fixed_case(f"{Path(path).name}/{c.name or 'curve'}", "file", "file", sizes, [float(np.mean(by[n])) for n in sizes],
+                       lambda n: by[n], lambda n: ev[n] if c.has_eval_n else None, direction, bounded, any_grid=True,
+                       min_rungs=min_rungs, cap=cap)
+        if k:
+            out.append({**k, "family": f"{Path(path).name} ({'accuracies' if bounded else 'unbounded'})"})
+        else:
+            short += 1
+    if short:
+        print(f"{path}: {curves} curves; {short} have fewer than {min_rungs} doubling rungs up to the last rung (no case)")
+    return out
+
+
 def family(case) -> str:
+    if "family" in case:
+        return case["family"]
     if not case["bounded"]:
         return "losses (synthetic)"
     return {"lcdb": "LCDB accuracies", "lescao2021": "RoBERTa fine-tuning", "bertsch2024": "Llama-2 fine-tuning"}[case["source"]]
@@ -535,7 +575,8 @@ def logit_line(x, y):
 
 
 def baseline_fits(case) -> dict:
-    """The three baselines as curves of n, fitted to every rung (the scores' own direction and bounds)."""
+    """The baselines as curves of n, fitted to every rung (the scores' own direction and bounds); on losses the
+    rectified law too."""
     x, y, _ = _fixed_xy(case)
     last = float(np.mean(y[x == x.max()]))  # the last rung as the forecaster sees it (its seeds here, not all)
     sign = 1 if case["direction"] == "higher" else -1
@@ -547,9 +588,14 @@ def baseline_fits(case) -> dict:
     else:
         c = np.polyfit(np.log(x), np.log(y), 1)
         line = lambda n: np.exp(np.polyval(c, np.log(n)))  # noqa: E731
-    return {"last value": lambda n: np.full(np.shape(n), last) if np.ndim(n) else last,
+    fits = {"last value": lambda n: np.full(np.shape(n), last) if np.ndim(n) else last,
             "power law": (lambda n: np.clip(sign * pw(n), 0, 1)) if case["bounded"] else (lambda n: sign * pw(n)),
             "logit line" if case["bounded"] else "log-log line": line}
+    if not case["bounded"] and sign == -1 and np.all(y > 0):  # losses: the issue's yardstick, Lin et al.'s law
+        with np.errstate(all="ignore"):
+            rect = _ls("rectified", x, -y, 0.0)
+        fits["rectified law"] = lambda n: -rect(n)
+    return fits
 
 
 SIZE_GRID = 2.0 ** np.linspace(0, 20, 801)  # multiples of the last rung a baseline's size for a target is read on
@@ -649,9 +695,10 @@ def fixed_report(cases, typical_ratio: float | None = None) -> dict:
 
 
 def print_fixed(title: str, rep: dict) -> None:
+    w = max([22, *map(len, rep)])
     print(f"\n{title}")
-    print(f"{'family':22} {'h':>3} {'cases':>5} {'error':>7} {'/last':>6} {'/power':>6} {'/line':>6} {'/best':>6} "
-          f"{'/best 90%':>11} {'cov80':>6} {'cov80 flat':>10} {'width':>6}")
+    print(f"{'family':{w}} {'h':>3} {'cases':>5} {'error':>7} {'/last':>6} {'/power':>6} {'/line':>6} {'/rect':>6} "
+          f"{'/best':>6} {'/best 90%':>11} {'cov80':>6} {'cov80 flat':>10} {'width':>6}")
     for fam, rep_f in rep.items():
         for h in HORIZONS:
             r = rep_f.get(h)
@@ -659,15 +706,17 @@ def print_fixed(title: str, rep: dict) -> None:
                 continue
             line = next(k for k in r if k.startswith("ratio ") and "line" in k)
             fl = r.get("coverage80_not_rising")
-            print(f"{fam:22} {h:>3} {r['cases']:>5} {r['error']:7.4f} {r['ratio last value']:6.2f} "
-                  f"{r['ratio power law']:6.2f} {r[line]:6.2f} {r['ratio best']:6.2f} "
+            rect = r.get("ratio rectified law")
+            print(f"{fam:{w}} {h:>3} {r['cases']:>5} {r['error']:7.4f} {r['ratio last value']:6.2f} "
+                  f"{r['ratio power law']:6.2f} {r[line]:6.2f} {'—' if rect is None else format(rect, '.2f'):>6} "
+                  f"{r['ratio best']:6.2f} "
                   f"{'{:.2f}–{:.2f}'.format(*r['ratio best 90%']):>11} {r['coverage80']:6.2f} "
                   f"{'—' if fl is None else format(fl, '.2f'):>10} {r['band_width']:6.3f}")
         s = rep_f.get("size")
         if s:
-            print(f"{fam:22} size for a target: {s['cases']} cases, within 2× {s['within_2x']:.2f} (no-score row "
+            print(f"{fam:{w}} size for a target: {s['cases']} cases, within 2× {s['within_2x']:.2f} (no-score row "
                   f"{s.get('no_score_within_2x', float('nan')):.2f}; "
-                  + ", ".join(f"{k[:-10]} {v:.2f}" for k, v in s.items() if k.endswith("_within_2x") and k[:2] in ("po", "lo"))
+                  + ", ".join(f"{k[:-10]} {v:.2f}" for k, v in s.items() if k.endswith("_within_2x") and k[:2] in ("po", "lo", "re"))
                   + f"), 80% interval covers {s['coverage80']:.2f}, "
                   f"truth a median {s['median_ratio_truth_last']:.1f}× past the last rung")
 
@@ -735,6 +784,12 @@ def fixed_main(args) -> None:
         cases += finetune_fixed_cases(args.finetune)
     if args.synthetic_loss:
         cases += synthetic_fixed_cases(args.synthetic_loss)
+    for path in args.curves:  # held-out curves as a judge feeds them: their own split, never calibrated on
+        try:
+            cases += file_fixed_cases(path, args.direction, args.bounds, args.last_rung, args.min_rungs)
+        except InputError as e:
+            print(f"bench_forecast: {e}", file=sys.stderr)
+            raise SystemExit(2) from None
     if args.limit:
         rng = np.random.default_rng(0)
         keep = []
@@ -750,10 +805,13 @@ def fixed_main(args) -> None:
     result["typical_ratio"] = typical
     previous = None if args.no_previous else with_forecaster(PREVIOUS, cases)
     candidate = with_forecaster(CANDIDATE, cases) if args.candidate else None
-    for split in ("cal", "check"):
+    for split in ("cal", "check", "file"):
+        if not any(c["split"] == split for c in cases):
+            continue
         rep = fixed_report([c for c in cases if c["split"] == split], typical)
-        name = "calibration" if split == "cal" else "check"
-        print_fixed(f"{name} curves (typical horizon {typical:.1f}× from the calibration curves)", rep)
+        name = {"cal": "calibration", "check": "check", "file": "--curves"}[split]
+        print_fixed(f"{name} curves (typical horizon " + (f"{typical:.1f}× from the calibration curves)" if typical
+                                                          else "unknown: no calibration curves)"), rep)
         result[split] = {fam: {str(k): v for k, v in r.items()} for fam, r in rep.items()}
         if previous is not None:
             before = fixed_report([c for c in previous if c["split"] == split], typical)
@@ -783,13 +841,15 @@ def main() -> None:
     ap.add_argument("--curves", action="append", default=[], help="a curves file as `dataladder fit` reads it (repeatable)")
     ap.add_argument("--direction", default="higher", choices=["higher", "lower"], help="for --curves files")
     ap.add_argument("--bounds", default=None, choices=["0,1", "none"], help="for --curves files (default: as `fit`)")
+    ap.add_argument("--last-rung", type=float, default=None,
+                    help="fixed protocol, --curves files: the last rung (default: the largest whose 16× the file holds)")
     ap.add_argument("--no-lcdb", action="store_true", help="skip LCDB and the shipped model's sweeps (e.g. to run --curves files alone)")
     ap.add_argument("--synthetic-loss", type=int, default=0, metavar="N",
                     help="add N synthetic loss curves of the rectified law's shape (falling scores; our own construction)")
     ap.add_argument("--lcdb-ids", default="even", choices=["even", "odd"],
                     help="odd: the held-out ids, for judging only (never run in this project)")
     ap.add_argument("--protocol", default="fixed", choices=["fixed", "quarter"],
-                    help="fixed: rungs fixed by the curve, scores 4/16/32× past the last rung (issue 25); quarter: "
+                    help="fixed: rungs fixed by the curve, scores 4/16/32/64× past the last rung (issue 25); quarter: "
                          "the retired protocol whose rungs stop at a quarter of the truth (it leaks where the truth is)")
     ap.add_argument("--no-previous", action="store_true",
                     help="fixed protocol: skip the previous forecaster (PREVIOUS: without the learned prior) beside the shipped one")

@@ -43,7 +43,7 @@ def test_fixed_protocol_rungs_are_set_by_the_curve_and_targets_after(tmp_path):
     assert len(cases) == 16 and {c["split"] for c in cases} == {"cal", "check"}
     for c in cases:
         assert [n for n, _, _ in c["rungs"]] == [200 * 2 ** k for k in range(7)]  # 200 … 12,800, whatever the target
-        assert set(c["at"]) == {4, 16, 32} and c["at"][16][0] == 16 * 12_800
+        assert set(c["at"]) == {4, 16, 32, 64} and c["at"][16][0] == 16 * 12_800 and c["at"][64][0] == 64 * 12_800
         for t in c["targets"]:  # the size a target needs lies where the curve puts it, past the last rung
             assert t["truth"] > c["last"] and t["target"] < c["last_mean"]
 
@@ -55,6 +55,21 @@ def test_loss_forecast_covers_and_is_no_worse_than_a_power_law():
         assert rep[h]["cases"] == 16 and 0.7 <= rep[h]["coverage80"] <= 1.0
         assert rep[h]["ratio power law"] <= 1.1 and rep[h]["ratio last value"] < 0.6
     assert rep["size"]["cases"] >= 16 and rep["size"]["within_2x"] >= 0.5
+
+
+def test_losses_are_also_measured_against_the_rectified_law_and_accuracies_are_not():
+    """The issue judges losses against the rectified law (Lin et al. 2024) at 16× and 64×: the bench fits it to every
+    rung beside the other baselines. These curves are of its own shape, so it must fit them better than the power law
+    and the log-log line do; a bounded score has no such baseline."""
+    rep = bf.fixed_report(bf.synthetic_fixed_cases(16))["losses (synthetic)"]
+    for h in (16, 64):
+        r = rep[h]
+        assert r["error rectified law"] < min(r["error power law"], r["error log-log line"])
+        assert r["ratio best"] == max(r[f"ratio {b}"] for b in ("last value", "power law", "log-log line", "rectified law"))
+    assert rep["size"]["rectified law_within_2x"] > rep["size"]["log-log line_within_2x"]
+    acc = {"name": "a", "source": "lcdb", "split": "cal", "direction": "higher", "bounded": True,
+           "rungs": [(16 * 2 ** k, [0.5 + 0.05 * k], 1000) for k in range(5)], "last": 256}
+    assert set(bf.baseline_fits(acc)) == {"last value", "power law", "logit line"}
 
 
 def test_a_grid_without_doublings_still_gives_doubling_rungs(tmp_path):
@@ -124,3 +139,26 @@ def test_the_candidate_runs_beside_the_shipped_forecaster_and_leaves_it_as_it_wa
     assert all(getattr(model, k) != v for k, v in bf.CANDIDATE.items())  # restored
     assert [c["_ours"]["at"] for c in moved] == shipped
     assert all("_ours" not in c for c in cases)  # the cases themselves are not touched
+
+
+def test_a_judges_curves_file_runs_the_fixed_protocol_as_the_bench_s_own_curves_do(tmp_path, capsys, monkeypatch):
+    """`--curves` in the fixed protocol: a file's curves become a split of their own with the rungs fixed by the
+    curve; the same curves through the file and in memory give the same cases, and by default the last rung is the
+    largest whose 16× the file holds (200 … 102,400 for the rectified-law paper's range, the loss read at 1.6M)."""
+    f = _loss_file(tmp_path / "loss.csv", 6)
+    fixed = bf.file_fixed_cases(str(f), "lower", None, last_rung=12_800)
+    direct = bf.synthetic_fixed_cases(6)
+    assert [(c["rungs"], c["at"], c["targets"]) for c in fixed] == [(c["rungs"], c["at"], c["targets"]) for c in direct]
+    assert {c["split"] for c in fixed} == {"file"} and {bf.family(c) for c in fixed} == {"loss.csv (unbounded)"}
+    wide = bf.file_fixed_cases(str(f), "lower", None)
+    assert all(c["last"] == 102_400 and set(c["at"]) == {4, 16} for c in wide)
+    rep = bf.fixed_report(fixed)["loss.csv (unbounded)"]
+    assert rep[16]["cases"] == 6 and "ratio rectified law" in rep[16]
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("curve,n,value\nc,10,0.5\nc,x,0.4\n")
+    monkeypatch.setattr(sys, "argv", ["bench_forecast.py", "--no-lcdb", "--finetune", str(tmp_path / "none.csv"),
+                                      "--synthetic-loss", "2", "--curves", str(bad), "--out", str(tmp_path / "o.json")])
+    with pytest.raises(SystemExit) as e:
+        bf.main()
+    assert e.value.code == 2 and "bad.csv" in capsys.readouterr().err
