@@ -188,6 +188,17 @@ def sweep_cases(path: Path, min_rungs: int, horizon: str = "2") -> list[dict]:
     return cases
 
 
+def by_size(curve) -> tuple[list, dict, dict]:
+    """A file's curve (`read_points`) by size: the sizes ascending, each size's values in file order (its seeds),
+    and each size's eval_n (the first given)."""
+    by: dict[float, list[float]] = {}
+    ev: dict[float, int | None] = {}
+    for n, v, e in zip(curve.n, curve.value, curve.eval_n):
+        by.setdefault(n, []).append(float(v))
+        ev.setdefault(n, e)
+    return sorted(by), by, ev
+
+
 def file_cases(path: str, direction: str, bounds: str | None, min_rungs: int, horizon: str = "2") -> list[dict]:
     """Cases from any curves file `dataladder fit` reads; seeds in file order, the truth from all of them."""
     from dataladder.forecast.points import read_points
@@ -195,12 +206,7 @@ def file_cases(path: str, direction: str, bounds: str | None, min_rungs: int, ho
     cases, curves, flat, short = [], 0, 0, 0
     for c in read_points(path).curves:
         curves += 1
-        by: dict[float, list[float]] = {}
-        ev: dict[float, int | None] = {}
-        for n, v, e in zip(c.n, c.value, c.eval_n):
-            by.setdefault(n, []).append(v)
-            ev.setdefault(n, e)
-        sizes = sorted(by)
+        sizes, by, ev = by_size(c)
         has_eval = c.has_eval_n
         bounded = bounds != "none" and (bounds is not None or (direction == "higher" and has_eval))
         mean = [float(np.mean(by[n])) for n in sizes]
@@ -501,12 +507,7 @@ def file_fixed_cases(path: str, direction: str, bounds: str | None, last_rung: f
     out, curves, short = [], 0, 0
     for c in read_points(path).curves:
         curves += 1
-        by: dict[float, list[float]] = {}
-        ev: dict[float, int | None] = {}
-        for n, v, e in zip(c.n, c.value, c.eval_n):
-            by.setdefault(n, []).append(float(v))
-            ev.setdefault(n, e)
-        sizes = sorted(by)
+        sizes, by, ev = by_size(c)
         bounded = bounds != "none" and (bounds is not None or (direction == "higher" and c.has_eval_n))
         grid = doublings(sizes, any_grid=True)
         cap = last_rung or max([n for n in grid if 16 * n <= 1.25 * sizes[-1]], default=grid[0])
