@@ -577,7 +577,9 @@ def logit_line(x, y):
 
 def baseline_fits(case) -> dict:
     """The baselines as curves of n, fitted to every rung (the scores' own direction and bounds); on losses the
-    rectified law too."""
+    rectified law too. Fitted once per case (kept in the case as `_fits`: its points and sizes read the same fits)."""
+    if "_fits" in case:
+        return case["_fits"]
     x, y, _ = _fixed_xy(case)
     last = float(np.mean(y[x == x.max()]))  # the last rung as the forecaster sees it (its seeds here, not all)
     sign = 1 if case["direction"] == "higher" else -1
@@ -596,6 +598,7 @@ def baseline_fits(case) -> dict:
         with np.errstate(all="ignore"):
             rect = _ls("rectified", x, -y, 0.0)
         fits["rectified law"] = lambda n: -rect(n)
+    case["_fits"] = fits
     return fits
 
 
