@@ -15,7 +15,11 @@ calibration curve. Two learned models, both of the truth's rise on the logit sca
   rounds of 0.05) on the rungs' shape: the last four logits and step slopes, the rung count, log h, the last mean,
   the two fitted baselines' rises, the seeds' spread, the evaluation size and log of the last rung.
 
-beside the mean of the power law and the logit line fitted to every rung (no learning). Each figure is the mean
+- `gated`: the trees trusted only on curves like their training curves: w = clip(1 − (d/d90 − 1)/0.5, 0, 1), d a
+  curve's mean distance to its 10 nearest training curves (standardized tree features, a missing one as −9) and
+  d90 the 90th percentile of the training curves' own; the rest of the way (1 − w) goes to `mix`;
+
+beside `mix`, the mean of the power law and the logit line fitted to every rung (no learning). Each figure is the mean
 absolute error over the best simple baseline's (`bench_forecast.baseline_points`) for that family, split and h.
 """
 
@@ -94,6 +98,19 @@ def gbm(train, test):
     return 1 / (1 + np.exp(-(np.array([r["zlast"] for r in test]) + m.predict(np.array([r["tree"] for r in test])))))
 
 
+def gated(train, test, k: int = 10, scale: float = 0.5):
+    from sklearn.neighbors import NearestNeighbors
+
+    a = np.nan_to_num(np.array([r["tree"] for r in train]), nan=-9.0)
+    b = np.nan_to_num(np.array([r["tree"] for r in test]), nan=-9.0)
+    mu, sd = a.mean(0), a.std(0) + 1e-9
+    nn = NearestNeighbors(n_neighbors=k).fit((a - mu) / sd)
+    own = nn.kneighbors((a - mu) / sd, k + 1)[0][:, 1:].mean(1)  # each training curve's, itself left out
+    w = np.clip(1 - (nn.kneighbors((b - mu) / sd)[0].mean(1) / np.quantile(own, 0.9) - 1) / scale, 0.0, 1.0)
+    mix = np.array([(r["base"]["power law"] + r["base"]["logit line"]) / 2 for r in test])
+    return w * gbm(train, test) + (1 - w) * mix
+
+
 def predictions(rs, model) -> np.ndarray:
     """Calibration curves: fitted on the other sources' calibration curves; check curves: on all of them."""
     pred = np.full(len(rs), np.nan)
@@ -109,7 +126,8 @@ def predictions(rs, model) -> np.ndarray:
 def main() -> None:
     rs = rows()
     mix = np.array([(r["base"]["power law"] + r["base"]["logit line"]) / 2 for r in rs])
-    preds = {"mix": mix, "huber6": predictions(rs, huber6), "gbm": predictions(rs, gbm)}
+    preds = {"mix": mix, "huber6": predictions(rs, huber6), "gbm": predictions(rs, gbm),
+             "gated": predictions(rs, gated)}
     print(f"{'family':22} {'split':5} {'h':>3} {'cases':>5} " + " ".join(f"{k:>7}" for k in preds)
           + "   (mean |error| / the best baseline's; calibration: the source left out of the fit)")
     for fam in sorted({r["fam"] for r in rs}):
