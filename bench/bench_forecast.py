@@ -3,7 +3,7 @@
     .venv/bin/pip install -e '.[bench]'        # lcdb (68 MB): the Learning Curve Database
     .venv/bin/python bench/bench_forecast.py [--limit N] [--no-previous]   # the fixed-rung protocol (issue 25), ≈ 6 min
     .venv/bin/python bench/bench_forecast.py --no-previous --recentre 1   # beside it, the bands recentred (`recentred`)
-    .venv/bin/python bench/bench_forecast.py --no-previous --candidate    # beside it, `CANDIDATE` (the fitted curves' mean)
+    .venv/bin/python bench/bench_forecast.py --no-previous --candidate    # beside it, `CANDIDATE` (the trees, `forecast.trees`)
 
 The fixed-rung protocol (the default; `fixed_case`): rungs are the doublings from a curve's first size up to its
 source's LAST_RUNG (LCDB 256, Llama-2 256, RoBERTa 50, synthetic losses 12,800) whatever the target; scores at 4×,
@@ -726,9 +726,10 @@ def print_fixed(title: str, rep: dict) -> None:
 
 
 PREVIOUS = {"STACK": False}  # the forecaster before the learned prior (`forecast.stack`, bench/fit_forecast_prior.py)
-# a candidate measured beside the shipped forecaster, not shipped: the median moved to the mean of the power law and
-# the logit line fitted to every rung instead of the learned regression (`forecast.stack`, its docstring says why not)
-CANDIDATE = {"CENTRE": "mix"}
+# a candidate measured beside the shipped forecaster, not shipped: after the shipped move, the band moved toward the
+# gradient-boosted trees' median, behind their distance gate (`forecast.trees`; bench/RESULTS.md says why not). The
+# earlier candidate, the mean of the power law and the logit line fitted to every rung, is {"CENTRE": "mix"}.
+CANDIDATE = {"CENTRE": "trees"}
 
 
 def with_forecaster(settings: dict, cases: list[dict]) -> list[dict]:

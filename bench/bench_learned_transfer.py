@@ -18,6 +18,8 @@ calibration curve. Two learned models, both of the truth's rise on the logit sca
 - `gated`: the trees trusted only on curves like their training curves: w = clip(1 − (d/d90 − 1)/0.5, 0, 1), d a
   curve's mean distance to its 10 nearest training curves (standardized tree features, a missing one as −9) and
   d90 the 90th percentile of the training curves' own; the rest of the way (1 − w) goes to `mix`;
+- `gated-m`: the same with the runtime's gate (`dataladder.forecast.trees`): d a curve's Mahalanobis distance from
+  the training curves' mean (their inverse covariance), d90 the 90th percentile of their own;
 
 beside `mix`, the mean of the power law and the logit line fitted to every rung (no learning). Each figure is the mean
 absolute error over the best simple baseline's (`bench_forecast.baseline_points`) for that family, split and h.
@@ -111,6 +113,18 @@ def gated(train, test, k: int = 10, scale: float = 0.5):
     return w * gbm(train, test) + (1 - w) * mix
 
 
+def gated_m(train, test, scale: float = 0.5):
+    """`gated` with the runtime's gate (`dataladder.forecast.trees.weight`): the Mahalanobis distance from the training
+    curves' mean, over the 90th percentile of their own."""
+    a = np.nan_to_num(np.array([r["tree"] for r in train]), nan=-9.0)
+    b = np.nan_to_num(np.array([r["tree"] for r in test]), nan=-9.0)
+    mu, icov = a.mean(0), np.linalg.pinv(np.cov(a, rowvar=False))
+    dist = lambda x: np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", x - mu, icov, x - mu), 0.0))  # noqa: E731
+    w = np.clip(1 - (dist(b) / np.quantile(dist(a), 0.9) - 1) / scale, 0.0, 1.0)
+    mix = np.array([(r["base"]["power law"] + r["base"]["logit line"]) / 2 for r in test])
+    return w * gbm(train, test) + (1 - w) * mix
+
+
 def predictions(rs, model) -> np.ndarray:
     """Calibration curves: fitted on the other sources' calibration curves; check curves: on all of them."""
     pred = np.full(len(rs), np.nan)
@@ -127,7 +141,7 @@ def main() -> None:
     rs = rows()
     mix = np.array([(r["base"]["power law"] + r["base"]["logit line"]) / 2 for r in rs])
     preds = {"mix": mix, "huber6": predictions(rs, huber6), "gbm": predictions(rs, gbm),
-             "gated": predictions(rs, gated)}
+             "gated": predictions(rs, gated), "gated-m": predictions(rs, gated_m)}
     print(f"{'family':22} {'split':5} {'h':>3} {'cases':>5} " + " ".join(f"{k:>7}" for k in preds)
           + "   (mean |error| / the best baseline's; calibration: the source left out of the fit)")
     for fam in sorted({r["fam"] for r in rs}):

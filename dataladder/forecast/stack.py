@@ -35,6 +35,12 @@ Llama-2's calibration curves, on LCDB level within sampling noise), and a clean 
 (configs/examples/points.csv, truth 6,235 for 0.9) is forecast 517,765 instead of 3,754: the power law is concave in
 log n and a sigmoid below its midpoint is not. Gating the move by the line's backtest, or by the level, gives most
 of the gain back (bench/RESULTS.md).
+
+A second candidate, `CENTRE = "trees"` (`forecast.trees`): the shipped move, then the whole band toward a median
+learned by gradient-boosted trees, behind a distance gate that closes on curves unlike their training curves. On the
+check curves it lowers the error on LCDB and RoBERTa and widens nothing, but the sizes for targets get worse on every
+bounded family (the trees' median rise is lower on the curves that go on to rise most), and the gate is closed on
+every tiny-arith climb measured: not shipped (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataladder.forecast.power import power_at, power_draws
+from dataladder.forecast.trees import centre as trees_centre
+from dataladder.forecast.trees import shape
 
 MIN_RUNGS = 4
 AT = np.log([4.0, 16.0, 32.0])
@@ -68,10 +76,13 @@ class Learned:
     s1: float  # the second-last step's slope (link scale per unit of log n)
     s2: float  # the last step's slope
     gate: float  # how far the median moves to it (see the module docstring)
-    centre: str = "learned"  # learned: the regression's rise from the last rung; mix: the two fitted curves' mean
+    # learned: the regression's rise from the last rung; mix: the two fitted curves' mean; trees: learned, then the
+    # trees' move (`forecast.trees`)
+    centre: str = "learned"
     # the logit line fitted to every rung, each weighted by its seeds as the bench's baseline fits every point: (slope,
     # intercept at the last rung); `slope` above is the regression's unweighted feature (the same with equal seeds)
     line: tuple[float, float] = (0.0, 0.0)
+    shape: tuple = ()  # the trees' features that do not depend on the horizon (`forecast.trees.shape`)
 
     def features(self, link, d: np.ndarray) -> np.ndarray:
         """len(d) × 6: the features at d = log(n / n_last) ≥ 0."""
@@ -107,9 +118,10 @@ class Learned:
 
 
 def learned(link, rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, noise: float,
-            centre: str = "learned") -> Learned | None:
+            centre: str = "learned", spread: float = math.nan, eval_n: float = 1.0) -> Learned | None:
     """The prior for a curve's rung means (None where it does not apply: see the module docstring); `centre`
-    learned (the regression, its gate from the line's backtest) or mix (the fitted curves' mean, all the way)."""
+    learned (the regression, its gate from the line's backtest), mix (the fitted curves' mean, all the way) or trees
+    (learned, then `forecast.trees`, which also reads the seeds' `spread` and the last rung's `eval_n`)."""
     R = len(rungs)
     if link.kind != "logit" or R < 3:
         return None
@@ -126,14 +138,26 @@ def learned(link, rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, nois
     line = np.polyfit(lx - lx[-1], z, 1, w=np.sqrt(counts))  # every rung, weighted by its seeds
     return Learned(float(lx[-1]), float(z[-1]), power_draws(rungs, means[None, :], counts, link)[0],
                    float(np.polyfit(lx, z, 1)[0]), float(s1), float(s2), float(gate), centre,
-                   (float(line[0]), float(line[1])))
+                   (float(line[0]), float(line[1])), shape(lx, z, spread, eval_n))
 
 
 def recentre(fc, z: np.ndarray, d: np.ndarray) -> np.ndarray:
     """`z` (draws × len(d), link scale) with its median past the last rung moved toward the learned one."""
     lp = fc.learned
     past = d > 0
-    if lp is None or lp.gate <= 0 or not past.any():
+    if lp is None or not past.any():
+        return z
+    if lp.centre == "trees":  # the shipped move, then the whole band toward the trees' centre by their gate
+        z = _moved(fc, lp, z, d, past)
+        c, g = trees_centre(lp, fc.link, d[past])
+        z = z.copy()
+        z[:, past] += (g * (c - np.median(z[:, past], axis=0)))[None, :]
+        return z
+    return _moved(fc, lp, z, d, past)
+
+
+def _moved(fc, lp, z: np.ndarray, d: np.ndarray, past: np.ndarray) -> np.ndarray:
+    if lp.gate <= 0:
         return z
     centre, g = lp.target(fc.link, d[past])
     z = z.copy()
