@@ -263,7 +263,8 @@ class Forecast:
         zt = float(self.link.z(self.target))
         # past the measured rungs: the fitted line from the last rung on, with its discrepancy
         lx = self.x0 + np.maximum(zt - self.a, 0.0) / np.maximum(self.b_out, 1e-12)
-        if self.spreads or len(self.power_rows) or (self.learned is not None and (self.learned.gate > 0 or self.learned.centre == "trees")):
+        lp = self.learned
+        if self.spreads or len(self.power_rows) or (lp is not None and (lp.gate > 0 or lp.centre == "trees")):
             # a bent or rescaled extrapolation: the first size on a fine grid where the draw reaches the target
             xs = np.linspace(self.x0, math.log(N_MAX) + 0.01, 600)
             zz = self.z_at(np.exp(xs)) >= zt

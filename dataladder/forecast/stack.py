@@ -38,9 +38,9 @@ of the gain back (bench/RESULTS.md).
 
 A second candidate, `CENTRE = "trees"` (`forecast.trees`): the shipped move, then the whole band toward a median
 learned by gradient-boosted trees, behind a distance gate that closes on curves unlike their training curves. On the
-check curves it lowers the error on LCDB and RoBERTa and widens nothing, but the sizes for targets get worse on every
-bounded family (the trees' median rise is lower on the curves that go on to rise most), and the gate is closed on
-every tiny-arith climb measured: not shipped (bench/RESULTS.md).
+check curves it lowers the error on LCDB and RoBERTa and widens nothing, but the sizes for targets get worse on LCDB
+and RoBERTa (the trees' median rise is lower on the curves that go on to rise most), and the gate is closed on every
+tiny-arith climb measured: not shipped (bench/RESULTS.md).
 """
 
 from __future__ import annotations
