@@ -138,7 +138,7 @@ def learned(link, rungs: np.ndarray, means: np.ndarray, counts: np.ndarray, nois
     line = np.polyfit(lx - lx[-1], z, 1, w=np.sqrt(counts))  # every rung, weighted by its seeds
     return Learned(float(lx[-1]), float(z[-1]), power_draws(rungs, means[None, :], counts, link)[0],
                    float(np.polyfit(lx, z, 1)[0]), float(s1), float(s2), float(gate), centre,
-                   (float(line[0]), float(line[1])), shape(lx, z, spread, eval_n))
+                   (float(line[0]), float(line[1])), shape(lx, z, spread, eval_n) if centre == "trees" else ())
 
 
 def recentre(fc, z: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -13,8 +13,8 @@ forecast it had (w → 0).
 w·r·(centre − median), r ramping from 0 at the last rung to 1 at 4×. The centre is the trees' rise read at 4×, 8×,
 16×, 32× and 64×, made non-decreasing, and interpolated in log n from 0 at the last rung; past 64× it follows the
 mean of the two fitted curves (`stack.Learned.mix`) from its 64× value; w is the gate's mean over those five
-horizons. The size for a target is read from the moved draws (`Forecast.n_target`). Measured beside the shipped forecaster by
-`bench/bench_forecast.py --candidate` (bench/RESULTS.md).
+horizons. The size for a target is read from the moved draws (`Forecast.n_target`). Measured beside the shipped
+forecaster by `bench/bench_forecast.py --candidate` (bench/RESULTS.md).
 """
 
 from __future__ import annotations
